@@ -1,0 +1,94 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse("c.toml", []byte(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Listen != DefaultListen || c.Server.PublicURL != "http://"+DefaultListen {
+		t.Errorf("server = %+v, want defaults", c.Server)
+	}
+	if c.Storage.Path != DefaultStoragePath || c.Scripts.TimeoutMS != 50 || c.Server.BodyLimitKB != 1024 {
+		t.Errorf("defaults not applied: %+v %+v %+v", c.Storage, c.Scripts, c.Server)
+	}
+	if len(c.Assistants) != 1 || c.Assistants[0].ID != DemoAssistant || c.Assistants[0].Backend != "rules" {
+		t.Errorf("assistants = %+v, want the demo", c.Assistants)
+	}
+	if !c.hasSquad("geral") {
+		t.Errorf("squads = %+v, want geral", c.Squads)
+	}
+}
+
+func TestParseIntegrationDefaults(t *testing.T) {
+	c, err := Parse("c.toml", []byte(`
+[[integrations]]
+id = "ig"
+name = "IG"
+channel = "meta"
+assistant = "demo"
+[integrations.settings]
+app_secret = "s"
+human_agent_tag = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := c.Integrations[0]
+	if in.Squad != "geral" || *in.InactivityMinutes != 60 || !*in.Enabled {
+		t.Errorf("integration defaults = %q %d %v", in.Squad, *in.InactivityMinutes, *in.Enabled)
+	}
+	if in.Settings["app_secret"] != "s" || in.Settings["human_agent_tag"] != true {
+		t.Errorf("settings = %v", in.Settings)
+	}
+}
+
+func TestUnknownKeyNamesKeyAndLine(t *testing.T) {
+	_, err := Parse("conf.toml", []byte("[server]\nlisten = \"127.0.0.1:1\"\n\n[storage]\npaht = \"x.db\"\n"))
+	var probs Problems
+	if !errors.As(err, &probs) || len(probs) != 1 {
+		t.Fatalf("Parse = %v, want one problem", err)
+	}
+	if got, want := probs[0].String(), `conf.toml:5: unknown key "storage.paht"`; got != want {
+		t.Errorf("problem = %q, want %q", got, want)
+	}
+}
+
+func TestValidationNamesFieldAndLine(t *testing.T) {
+	doc := `[[integrations]]
+id = "a"
+name = "A"
+channel = "meta"
+
+[[integrations]]
+id = "b"
+name = "B"
+channel = "zenvia"
+assistant = "nobody"
+inactivity_minutes = 5
+`
+	_, err := Parse("c.toml", []byte(doc))
+	if err == nil {
+		t.Fatal("Parse succeeded, want validation errors")
+	}
+	for _, want := range []string{
+		`c.toml:10: integrations[1].assistant: "nobody" is not a defined assistant`,
+		`c.toml:11: integrations[1].inactivity_minutes: must be 0 (off) or between 10 and 1440, got 5`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+func TestSyntaxErrorHasLine(t *testing.T) {
+	_, err := Parse("c.toml", []byte("[server]\nlisten = \n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "c.toml:2:") {
+		t.Errorf("Parse = %v, want an error at c.toml:2", err)
+	}
+}

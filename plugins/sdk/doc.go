@@ -1,0 +1,18 @@
+// Package sdk is what a Conversa plugin imports: the handshake, the Channel
+// and Assistant interfaces, the gRPC adapters that carry them across the
+// process boundary, and Serve, which turns a binary into a plugin.
+//
+// A plugin is a separate executable that Conversa launches with go-plugin.
+// It serves one or both kinds:
+//
+//	func main() {
+//		sdk.Serve(sdk.Plugin{Name: "echo", Version: "1.0.0", Assistant: echo{}})
+//	}
+//
+// Plugins are stateless per call: every call carries the settings it needs,
+// so the host may restart a plugin at any time without losing anything.
+//
+// A plugin must never write to standard output before Serve: go-plugin reads
+// the handshake line from there. Log to standard error (Serve sets up an
+// hclog JSON logger there, which the host bridges into its own log).
+package sdk

@@ -1,0 +1,148 @@
+package sdk
+
+import (
+	"context"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/conversa/conversa/plugins/proto"
+)
+
+// PluginSet is the go-plugin set for a binary serving the given
+// implementations (nil ones are left out). The host calls it with nils to get
+// client-side dispensers for every kind.
+func PluginSet(info *proto.PluginInfo, ch Channel, as Assistant) plugin.PluginSet {
+	return plugin.PluginSet{
+		KindInfo:      &InfoPlugin{Info: info},
+		KindChannel:   &ChannelPlugin{Impl: ch},
+		KindAssistant: &AssistantPlugin{Impl: as},
+	}
+}
+
+// InfoPlugin serves the plugin's name, version and kinds.
+type InfoPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	Info *proto.PluginInfo
+}
+
+func (p *InfoPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	proto.RegisterInfoServer(s, &infoServer{info: p.Info})
+	return nil
+}
+
+func (p *InfoPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return InfoClient{c: proto.NewInfoClient(c)}, nil
+}
+
+type infoServer struct {
+	proto.UnimplementedInfoServer
+	info *proto.PluginInfo
+}
+
+func (s *infoServer) Describe(context.Context, *proto.InfoRequest) (*proto.PluginInfo, error) {
+	return s.info, nil
+}
+
+// InfoClient is the host's view of a plugin's Info service.
+type InfoClient struct{ c proto.InfoClient }
+
+func (c InfoClient) Describe(ctx context.Context) (*proto.PluginInfo, error) {
+	return c.c.Describe(ctx, &proto.InfoRequest{})
+}
+
+// ChannelPlugin carries a Channel over gRPC.
+type ChannelPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	Impl Channel
+}
+
+func (p *ChannelPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	if p.Impl != nil {
+		proto.RegisterChannelServer(s, &channelServer{impl: p.Impl})
+	}
+	return nil
+}
+
+func (p *ChannelPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &channelClient{c: proto.NewChannelClient(c)}, nil
+}
+
+type channelServer struct {
+	proto.UnimplementedChannelServer
+	impl Channel
+}
+
+func (s *channelServer) Describe(ctx context.Context, _ *proto.DescribeRequest) (*proto.ChannelInfo, error) {
+	return s.impl.Describe(ctx)
+}
+
+func (s *channelServer) HandleWebhook(ctx context.Context, r *proto.WebhookRequest) (*proto.WebhookResponse, error) {
+	return s.impl.HandleWebhook(ctx, r)
+}
+
+func (s *channelServer) Send(ctx context.Context, r *proto.SendRequest) (*proto.SendResponse, error) {
+	return s.impl.Send(ctx, r)
+}
+
+func (s *channelServer) Profile(ctx context.Context, r *proto.ProfileRequest) (*proto.ProfileResponse, error) {
+	return s.impl.Profile(ctx, r)
+}
+
+type channelClient struct{ c proto.ChannelClient }
+
+func (c *channelClient) Describe(ctx context.Context) (*proto.ChannelInfo, error) {
+	return c.c.Describe(ctx, &proto.DescribeRequest{})
+}
+
+func (c *channelClient) HandleWebhook(ctx context.Context, r *proto.WebhookRequest) (*proto.WebhookResponse, error) {
+	return c.c.HandleWebhook(ctx, r)
+}
+
+func (c *channelClient) Send(ctx context.Context, r *proto.SendRequest) (*proto.SendResponse, error) {
+	return c.c.Send(ctx, r)
+}
+
+func (c *channelClient) Profile(ctx context.Context, r *proto.ProfileRequest) (*proto.ProfileResponse, error) {
+	return c.c.Profile(ctx, r)
+}
+
+// AssistantPlugin carries an Assistant over gRPC.
+type AssistantPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	Impl Assistant
+}
+
+func (p *AssistantPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	if p.Impl != nil {
+		proto.RegisterAssistantServer(s, &assistantServer{impl: p.Impl})
+	}
+	return nil
+}
+
+func (p *AssistantPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &assistantClient{c: proto.NewAssistantClient(c)}, nil
+}
+
+type assistantServer struct {
+	proto.UnimplementedAssistantServer
+	impl Assistant
+}
+
+func (s *assistantServer) Describe(ctx context.Context, _ *proto.DescribeRequest) (*proto.AssistantInfo, error) {
+	return s.impl.Describe(ctx)
+}
+
+func (s *assistantServer) Converse(ctx context.Context, r *proto.ConverseRequest) (*proto.ConverseResponse, error) {
+	return s.impl.Converse(ctx, r)
+}
+
+type assistantClient struct{ c proto.AssistantClient }
+
+func (c *assistantClient) Describe(ctx context.Context) (*proto.AssistantInfo, error) {
+	return c.c.Describe(ctx, &proto.DescribeRequest{})
+}
+
+func (c *assistantClient) Converse(ctx context.Context, r *proto.ConverseRequest) (*proto.ConverseResponse, error) {
+	return c.c.Converse(ctx, r)
+}

@@ -1,0 +1,69 @@
+package sdk
+
+import (
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/conversa/conversa/plugins/proto"
+)
+
+// MaxMessageBytes caps one gRPC message in either direction. grpc-go's
+// default receive limit is 4 MiB, and go-plugin raises only the client's, so
+// a webhook body near the server's body limit would otherwise be refused by
+// the plugin.
+const MaxMessageBytes = 32 << 20
+
+// Plugin describes what a binary serves.
+type Plugin struct {
+	Name    string
+	Version string
+	// At least one of the two.
+	Channel   Channel
+	Assistant Assistant
+}
+
+// Serve runs the plugin until the host stops it. It never returns normally:
+// go-plugin exits the process when the host goes away.
+//
+// It also exits when the parent process changes (the host was killed without
+// a chance to stop its plugins), so a crashed host leaves no orphans even on
+// systems where the host cannot ask the kernel for a parent-death signal.
+func Serve(p Plugin) {
+	info := &proto.PluginInfo{Name: p.Name, Version: p.Version}
+	if p.Channel != nil {
+		info.Kinds = append(info.Kinds, KindChannel)
+	}
+	if p.Assistant != nil {
+		info.Kinds = append(info.Kinds, KindAssistant)
+	}
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name:       p.Name,
+		Level:      hclog.Info,
+		Output:     os.Stderr,
+		JSONFormat: true,
+	})
+	go watchParent(os.Getppid(), time.Second)
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         PluginSet(info, p.Channel, p.Assistant),
+		Logger:          logger,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+			return grpc.NewServer(opts...)
+		},
+	})
+}
+
+// watchParent exits the process once its parent is gone (re-parented to init
+// or a subreaper).
+func watchParent(parent int, every time.Duration) {
+	for range time.Tick(every) {
+		if os.Getppid() != parent {
+			os.Exit(2)
+		}
+	}
+}
