@@ -1807,7 +1807,7 @@ const file_conversa_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12&\n" +
-	"\x0flast_inbound_ms\x18\x04 \x01(\x03R\rlastInboundMs\"\xbc\x02\n" +
+	"\x0flast_inbound_ms\x18\x04 \x01(\x03R\rlastInboundMs\"\xc2\x02\n" +
 	"\vSendRequest\x12A\n" +
 	"\vintegration\x18\x01 \x01(\v2\x1f.conversa.plugin.v1.IntegrationR\vintegration\x125\n" +
 	"\acontact\x18\x02 \x01(\v2\x1b.conversa.plugin.v1.ContactR\acontact\x127\n" +
@@ -1816,7 +1816,7 @@ const file_conversa_proto_rawDesc = "" +
 	"authorKind\x12\x19\n" +
 	"\breply_to\x18\x05 \x01(\tR\areplyTo\x12'\n" +
 	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\x12\x15\n" +
-	"\x06now_ms\x18\a \x01(\x03R\x05nowMs\"\xe2\x01\n" +
+	"\x06now_ms\x18\a \x01(\x03R\x05nowMsJ\x04\b\b\x10\t\"\xe2\x01\n" +
 	"\tSendError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1c\n" +
@@ -1866,12 +1866,13 @@ const file_conversa_proto_rawDesc = "" +
 	"\x03end\x18\x06 \x01(\bR\x03end\x12\x14\n" +
 	"\x05squad\x18\a \x01(\tR\x05squad2S\n" +
 	"\x04Info\x12K\n" +
-	"\bDescribe\x12\x1f.conversa.plugin.v1.InfoRequest\x1a\x1e.conversa.plugin.v1.PluginInfo2\xd4\x02\n" +
+	"\bDescribe\x12\x1f.conversa.plugin.v1.InfoRequest\x1a\x1e.conversa.plugin.v1.PluginInfo2\xa4\x03\n" +
 	"\aChannel\x12P\n" +
 	"\bDescribe\x12#.conversa.plugin.v1.DescribeRequest\x1a\x1f.conversa.plugin.v1.ChannelInfo\x12X\n" +
 	"\rHandleWebhook\x12\".conversa.plugin.v1.WebhookRequest\x1a#.conversa.plugin.v1.WebhookResponse\x12I\n" +
 	"\x04Send\x12\x1f.conversa.plugin.v1.SendRequest\x1a .conversa.plugin.v1.SendResponse\x12R\n" +
-	"\aProfile\x12\".conversa.plugin.v1.ProfileRequest\x1a#.conversa.plugin.v1.ProfileResponse2\xb6\x01\n" +
+	"\aProfile\x12\".conversa.plugin.v1.ProfileRequest\x1a#.conversa.plugin.v1.ProfileResponse\x12N\n" +
+	"\tCheckSend\x12\x1f.conversa.plugin.v1.SendRequest\x1a .conversa.plugin.v1.SendResponse2\xb6\x01\n" +
 	"\tAssistant\x12R\n" +
 	"\bDescribe\x12#.conversa.plugin.v1.DescribeRequest\x1a!.conversa.plugin.v1.AssistantInfo\x12U\n" +
 	"\bConverse\x12#.conversa.plugin.v1.ConverseRequest\x1a$.conversa.plugin.v1.ConverseResponseB,Z*github.com/conversa/conversa/plugins/protob\x06proto3"
@@ -1934,17 +1935,19 @@ var file_conversa_proto_depIdxs = []int32{
 	9,  // 17: conversa.plugin.v1.Channel.HandleWebhook:input_type -> conversa.plugin.v1.WebhookRequest
 	12, // 18: conversa.plugin.v1.Channel.Send:input_type -> conversa.plugin.v1.SendRequest
 	15, // 19: conversa.plugin.v1.Channel.Profile:input_type -> conversa.plugin.v1.ProfileRequest
-	5,  // 20: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
-	18, // 21: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
-	1,  // 22: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
-	6,  // 23: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
-	10, // 24: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
-	14, // 25: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
-	16, // 26: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
-	17, // 27: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
-	19, // 28: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
+	12, // 20: conversa.plugin.v1.Channel.CheckSend:input_type -> conversa.plugin.v1.SendRequest
+	5,  // 21: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
+	18, // 22: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
+	1,  // 23: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
+	6,  // 24: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
+	10, // 25: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
+	14, // 26: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
+	16, // 27: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
+	14, // 28: conversa.plugin.v1.Channel.CheckSend:output_type -> conversa.plugin.v1.SendResponse
+	17, // 29: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
+	19, // 30: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
+	23, // [23:31] is the sub-list for method output_type
+	15, // [15:23] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name

@@ -139,6 +139,7 @@ const (
 	Channel_HandleWebhook_FullMethodName = "/conversa.plugin.v1.Channel/HandleWebhook"
 	Channel_Send_FullMethodName          = "/conversa.plugin.v1.Channel/Send"
 	Channel_Profile_FullMethodName       = "/conversa.plugin.v1.Channel/Profile"
+	Channel_CheckSend_FullMethodName     = "/conversa.plugin.v1.Channel/CheckSend"
 )
 
 // ChannelClient is the client API for Channel service.
@@ -149,6 +150,10 @@ type ChannelClient interface {
 	HandleWebhook(ctx context.Context, in *WebhookRequest, opts ...grpc.CallOption) (*WebhookResponse, error)
 	Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendResponse, error)
 	Profile(ctx context.Context, in *ProfileRequest, opts ...grpc.CallOption) (*ProfileResponse, error)
+	// CheckSend answers as Send would (refused or not) without calling the
+	// provider: the console asks it before accepting an agent's reply (the
+	// messaging window). Optional: Unimplemented means "no objection".
+	CheckSend(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendResponse, error)
 }
 
 type channelClient struct {
@@ -199,6 +204,16 @@ func (c *channelClient) Profile(ctx context.Context, in *ProfileRequest, opts ..
 	return out, nil
 }
 
+func (c *channelClient) CheckSend(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendResponse)
+	err := c.cc.Invoke(ctx, Channel_CheckSend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChannelServer is the server API for Channel service.
 // All implementations must embed UnimplementedChannelServer
 // for forward compatibility.
@@ -207,6 +222,10 @@ type ChannelServer interface {
 	HandleWebhook(context.Context, *WebhookRequest) (*WebhookResponse, error)
 	Send(context.Context, *SendRequest) (*SendResponse, error)
 	Profile(context.Context, *ProfileRequest) (*ProfileResponse, error)
+	// CheckSend answers as Send would (refused or not) without calling the
+	// provider: the console asks it before accepting an agent's reply (the
+	// messaging window). Optional: Unimplemented means "no objection".
+	CheckSend(context.Context, *SendRequest) (*SendResponse, error)
 	mustEmbedUnimplementedChannelServer()
 }
 
@@ -228,6 +247,9 @@ func (UnimplementedChannelServer) Send(context.Context, *SendRequest) (*SendResp
 }
 func (UnimplementedChannelServer) Profile(context.Context, *ProfileRequest) (*ProfileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Profile not implemented")
+}
+func (UnimplementedChannelServer) CheckSend(context.Context, *SendRequest) (*SendResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckSend not implemented")
 }
 func (UnimplementedChannelServer) mustEmbedUnimplementedChannelServer() {}
 func (UnimplementedChannelServer) testEmbeddedByValue()                 {}
@@ -322,6 +344,24 @@ func _Channel_Profile_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Channel_CheckSend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChannelServer).CheckSend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Channel_CheckSend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChannelServer).CheckSend(ctx, req.(*SendRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Channel_ServiceDesc is the grpc.ServiceDesc for Channel service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -344,6 +384,10 @@ var Channel_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Profile",
 			Handler:    _Channel_Profile_Handler,
+		},
+		{
+			MethodName: "CheckSend",
+			Handler:    _Channel_CheckSend_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -5,6 +5,8 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/conversa/conversa/plugins/proto"
 )
@@ -89,6 +91,13 @@ func (s *channelServer) Profile(ctx context.Context, r *proto.ProfileRequest) (*
 	return s.impl.Profile(ctx, r)
 }
 
+func (s *channelServer) CheckSend(ctx context.Context, r *proto.SendRequest) (*proto.SendResponse, error) {
+	if c, ok := s.impl.(SendChecker); ok {
+		return c.CheckSend(ctx, r)
+	}
+	return nil, status.Error(codes.Unimplemented, "CheckSend not implemented")
+}
+
 type channelClient struct{ c proto.ChannelClient }
 
 func (c *channelClient) Describe(ctx context.Context) (*proto.ChannelInfo, error) {
@@ -105,6 +114,15 @@ func (c *channelClient) Send(ctx context.Context, r *proto.SendRequest) (*proto.
 
 func (c *channelClient) Profile(ctx context.Context, r *proto.ProfileRequest) (*proto.ProfileResponse, error) {
 	return c.c.Profile(ctx, r)
+}
+
+// CheckSend answers no objection when the plugin does not implement it.
+func (c *channelClient) CheckSend(ctx context.Context, r *proto.SendRequest) (*proto.SendResponse, error) {
+	resp, err := c.c.CheckSend(ctx, r)
+	if status.Code(err) == codes.Unimplemented {
+		return &proto.SendResponse{}, nil
+	}
+	return resp, err
 }
 
 // AssistantPlugin carries an Assistant over gRPC.

@@ -37,6 +37,14 @@ type Channel interface {
 	Profile(ctx context.Context, req *proto.ProfileRequest) (*proto.ProfileResponse, error)
 }
 
+// SendChecker is optionally implemented by a Channel: CheckSend answers as
+// Send would (refused or not) without calling the provider. The host asks it
+// before accepting an agent's reply, so the agent learns at once that the
+// messaging window is closed. A channel without it raises no objection.
+type SendChecker interface {
+	CheckSend(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error)
+}
+
 // Assistant is an NLU backend: given what the user sent and the session it
 // returned last time, it answers with reply components.
 type Assistant interface {

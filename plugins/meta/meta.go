@@ -1,0 +1,88 @@
+package meta
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/conversa/conversa/plugins/proto"
+	"github.com/conversa/conversa/plugins/sdk"
+)
+
+// Name is the channel's plugin name (an integration's `channel`).
+const Name = "meta"
+
+// Version is the plugin's version, reported by Describe.
+const Version = "1.0.0"
+
+// Instagram's limits on native quick replies.
+const (
+	maxQuickReplies     = 13
+	maxQuickReplyTitle  = 20
+	maxTextBytes        = 1000
+	maxImagesPerMessage = 10
+)
+
+// Option changes how New builds the channel.
+type Option func(*channel)
+
+// WithHTTPClient makes Send and Profile use c instead of the built-in client
+// (tests point it at a fake Graph API; c should carry its own timeouts).
+func WithHTTPClient(c *http.Client) Option {
+	return func(ch *channel) { ch.http = c }
+}
+
+// WithClock replaces time.Now, for SendRequests that carry no now_ms.
+func WithClock(now func() time.Time) Option {
+	return func(ch *channel) { ch.now = now }
+}
+
+// New returns the Meta channel.
+func New(opts ...Option) sdk.Channel {
+	ch := &channel{http: newHTTPClient(), now: time.Now}
+	for _, o := range opts {
+		o(ch)
+	}
+	return ch
+}
+
+// newHTTPClient bounds every phase of a call: a hung Graph API must turn
+// into a retryable error, not a stuck outbox worker.
+func newHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = 30 * time.Second
+	t.MaxIdleConnsPerHost = 8
+	return &http.Client{Transport: t, Timeout: 45 * time.Second}
+}
+
+type channel struct {
+	http *http.Client
+	now  func() time.Time
+}
+
+func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
+	return &proto.ChannelInfo{
+		Name:    Name,
+		Version: Version,
+		InboundTypes: []string{
+			sdk.ContentText, sdk.ContentImage, sdk.ContentAudio, sdk.ContentVideo, sdk.ContentFile,
+			sdk.ContentShare, sdk.ContentStoryMention, sdk.ContentStoryReply,
+		},
+		// Select and option lists are not listed: Instagram has no native
+		// form for them, so the host turns them into text before Send.
+		OutboundTypes: []string{
+			sdk.ContentText, sdk.ContentImage, sdk.ContentAudio, sdk.ContentVideo, sdk.ContentFile,
+			sdk.ContentQuickReplies,
+		},
+		MaxQuickReplies:    maxQuickReplies,
+		MaxQuickReplyTitle: maxQuickReplyTitle,
+		SecretSettings:     []string{settingAccessToken, settingAppSecret},
+		GeneratedSettings:  []string{settingVerifyToken},
+		WebhookFields:      map[string]string{settingVerifyToken: settingVerifyToken},
+		AccountSetting:     settingAccountID,
+		RequiredSettings:   []string{settingAccessToken, settingAppSecret},
+	}, nil
+}

@@ -1,0 +1,92 @@
+package zenvia
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/conversa/conversa/plugins/proto"
+	"github.com/conversa/conversa/plugins/sdk"
+)
+
+// Name is the channel's plugin name (an integration's `channel`).
+const Name = "zenvia"
+
+// Version is the plugin's version, reported by Describe.
+const Version = "1.0.0"
+
+// Option changes how New builds the channel.
+type Option func(*channel)
+
+// WithHTTPClient makes Send use c instead of the built-in client (tests
+// point it at a fake Zenvia; c should carry its own timeouts).
+func WithHTTPClient(c *http.Client) Option {
+	return func(ch *channel) { ch.http = c }
+}
+
+// WithClock replaces time.Now, for SendRequests that carry no now_ms.
+func WithClock(now func() time.Time) Option {
+	return func(ch *channel) { ch.now = now }
+}
+
+// New returns the Zenvia channel.
+func New(opts ...Option) sdk.Channel {
+	ch := &channel{http: newHTTPClient(), now: time.Now}
+	for _, o := range opts {
+		o(ch)
+	}
+	return ch
+}
+
+// newHTTPClient bounds every phase of a send: a hung Zenvia must turn into
+// a retryable error, not a stuck outbox worker.
+func newHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = 30 * time.Second
+	t.MaxIdleConnsPerHost = 8
+	return &http.Client{
+		Transport: t,
+		Timeout:   45 * time.Second,
+		// A redirect would replay X-API-TOKEN to wherever it points (Go
+		// strips only the headers it knows to be credentials).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+type channel struct {
+	http *http.Client
+	now  func() time.Time
+}
+
+func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
+	return &proto.ChannelInfo{
+		Name:    Name,
+		Version: Version,
+		// What Zenvia's NLU product serves on Instagram; anything else gets
+		// the integration's unsupported-media reply.
+		InboundTypes: []string{sdk.ContentText, sdk.ContentAudio, sdk.ContentVideo},
+		// Quick replies, select and option lists are not listed: the host
+		// turns them into text (text_conversion.lua) before Send.
+		OutboundTypes:     []string{sdk.ContentText, sdk.ContentImage, sdk.ContentFile},
+		SecretSettings:    []string{settingAPIToken, settingWebhookToken},
+		GeneratedSettings: []string{settingWebhookUsername, settingWebhookToken},
+		WebhookHeaders: map[string]string{
+			headerUsername: settingWebhookUsername,
+			headerToken:    settingWebhookToken,
+		},
+		RequiredSettings: []string{settingSenderID, settingAPIToken},
+	}, nil
+}
+
+// Profile always fails: Zenvia has no profile API, and the contact's name,
+// username and picture come with every message (visitor).
+func (c *channel) Profile(context.Context, *proto.ProfileRequest) (*proto.ProfileResponse, error) {
+	return &proto.ProfileResponse{
+		ErrorCode:    "unsupported",
+		ErrorMessage: "Zenvia has no profile API; names arrive with each message",
+		Retryable:    false,
+	}, nil
+}
