@@ -8,21 +8,20 @@ import (
 // Integration connects one Instagram account, through one channel, to one
 // assistant (or straight to humans).
 type Integration struct {
-	ID                       string            `json:"id"`
-	Name                     string            `json:"name"`
-	Channel                  string            `json:"channel"`
-	Assistant                string            `json:"assistant"`
-	Squad                    string            `json:"squad"`
-	InactivityMinutes        int               `json:"inactivity_minutes"`
-	UnsupportedMediaMessages []string          `json:"unsupported_media_messages"`
-	HomologationUsers        []string          `json:"homologation_users"`
-	Settings                 map[string]any    `json:"settings"`
-	Enabled                  bool              `json:"enabled"`
-	Source                   string            `json:"source"` // config or api
-	NeedsReauth              string            `json:"needs_reauthorization,omitempty"`
-	CreatedAt                time.Time         `json:"created_at"`
-	UpdatedAt                time.Time         `json:"updated_at"`
-	Extra                    map[string]string `json:"-"`
+	ID                       string         `json:"id"`
+	Name                     string         `json:"name"`
+	Channel                  string         `json:"channel"`
+	Assistant                string         `json:"assistant"`
+	Squad                    string         `json:"squad"`
+	InactivityMinutes        int            `json:"inactivity_minutes"`
+	UnsupportedMediaMessages []string       `json:"unsupported_media_messages"`
+	HomologationUsers        []string       `json:"homologation_users"`
+	Settings                 map[string]any `json:"settings"`
+	Enabled                  bool           `json:"enabled"`
+	Source                   string         `json:"source"` // config or api
+	NeedsReauth              string         `json:"needs_reauthorization,omitempty"`
+	CreatedAt                time.Time      `json:"created_at"`
+	UpdatedAt                time.Time      `json:"updated_at"`
 }
 
 // Integration sources.
@@ -104,6 +103,7 @@ type Conversation struct {
 	State          string     `json:"state"`
 	Squad          string     `json:"squad"`
 	Agent          string     `json:"agent"`
+	PreferredAgent string     `json:"-"`
 	Origin         string     `json:"origin"`
 	Priority       int        `json:"priority"`
 	Session        []byte     `json:"-"`
@@ -128,6 +128,8 @@ const (
 	StatusDelivered = "delivered"
 	StatusRead      = "read"
 	StatusFailed    = "failed"
+	// An internal note for agents (author system): never sent.
+	StatusInternal = "internal"
 )
 
 // Authors of messages other than agents ("agent:<login>").
@@ -166,6 +168,8 @@ type Message struct {
 	ReplyTo           string     `json:"reply_to,omitempty"`
 	Reactions         []Reaction `json:"reactions,omitempty"`
 	CreatedAt         time.Time  `json:"created_at"`
+	// Handled: an inbound message that has been routed and answered.
+	Handled bool `json:"-"`
 }
 
 // Content types.
@@ -248,4 +252,34 @@ type Event struct {
 	AccountID        string          `json:"account_id,omitempty"`
 	Note             string          `json:"note,omitempty"`
 	Raw              json.RawMessage `json:"-"`
+}
+
+// Agent roles and statuses.
+const (
+	RoleAdmin = "admin"
+	RoleAgent = "agent"
+
+	AgentAvailable = "available"
+	AgentPaused    = "paused"
+	AgentOffline   = "offline"
+)
+
+// DefaultMaxChats is how many conversations an agent handles at once unless
+// told otherwise.
+const DefaultMaxChats = 8
+
+// Agent is a person who logs in to the console: an operator (admin) or an
+// agent who answers conversations.
+type Agent struct {
+	ID             string    `json:"id"`
+	Login          string    `json:"login"`
+	Name           string    `json:"name"`
+	Role           string    `json:"role"`
+	Squads         []string  `json:"squads"`
+	MaxChats       int       `json:"max_chats"`
+	Status         string    `json:"status"`
+	StatusAt       time.Time `json:"status_at"`
+	LastAssignedAt time.Time `json:"-"`
+	OpenChats      int       `json:"open_chats"`
+	CreatedAt      time.Time `json:"created_at"`
 }

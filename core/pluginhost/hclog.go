@@ -128,3 +128,15 @@ func (t *tail) String() string {
 	defer t.mu.Unlock()
 	return strings.Join(t.lines, "\n")
 }
+
+// lineLogger logs each line written to it.
+func lineLogger(l *slog.Logger, plugin, stream string) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+			if line != "" {
+				l.Info(line, "plugin", plugin, "stream", stream)
+			}
+		}
+		return len(p), nil
+	})
+}

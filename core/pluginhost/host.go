@@ -240,13 +240,15 @@ func (h *Host) Statuses() []Status {
 // Close stops every plugin and waits for the processes to exit.
 func (h *Host) Close() {
 	h.closing.Do(func() {
-		close(h.stop)
+		// Plugins first: the launcher's thread must outlive them, or its
+		// exit delivers the parent-death signal before they stop cleanly.
 		var wg sync.WaitGroup
 		for _, s := range h.plugins {
 			wg.Add(1)
 			go func() { defer wg.Done(); s.shutdown() }()
 		}
 		wg.Wait()
+		close(h.stop)
 		h.wg.Wait()
 	})
 }
@@ -267,6 +269,10 @@ func (h *Host) clientConfig(sp spec, stderr *tail) *plugin.ClientConfig {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           newHCLog(h.o.Logger, sp.name),
 		Stderr:           stderr,
+		// Whatever the plugin writes to os.Stdout/os.Stderr after the
+		// handshake arrives here: keep it in the log rather than lose it.
+		SyncStdout: lineLogger(h.o.Logger, sp.name, "stdout"),
+		SyncStderr: lineLogger(h.o.Logger, sp.name, "stderr"),
 		StartTimeout:     h.o.StartTimeout,
 		AutoMTLS:         true,
 		SkipHostEnv:      true,

@@ -354,6 +354,22 @@ func (c channelCaller) Profile(ctx context.Context, req *proto.ProfileRequest) (
 	return r, nil
 }
 
+func (c channelCaller) CheckSend(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error) {
+	ch, gen, err := c.impl(ctx)
+	if err != nil {
+		return nil, err
+	}
+	checker, ok := ch.(sdk.SendChecker)
+	if !ok {
+		return &proto.SendResponse{}, nil
+	}
+	r, err := checker.CheckSend(ctx, req)
+	if err != nil {
+		return nil, c.s.failed(gen, err)
+	}
+	return r, nil
+}
+
 type assistantCaller struct{ s *supervisor }
 
 func (c assistantCaller) impl(ctx context.Context) (sdk.Assistant, int, error) {

@@ -10,14 +10,14 @@ import (
 	"github.com/conversa/conversa/core/model"
 )
 
-const conversationCols = `c.id, c.integration_id, c.contact_id, c.state, c.squad, c.agent, c.origin, c.priority,
+const conversationCols = `c.id, c.integration_id, c.contact_id, c.state, c.squad, c.agent, c.preferred_agent, c.origin, c.priority,
 	c.session, c.started_at, c.last_activity_at, c.last_inbound_at, c.queued_at, c.ended_at, c.end_reason`
 
 func scanConversation(r scanner, withContact bool) (*model.Conversation, error) {
 	var c model.Conversation
 	var started, activity, inbound int64
 	var queued, ended sql.NullInt64
-	dest := []any{&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.Origin, &c.Priority,
+	dest := []any{&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin, &c.Priority,
 		&c.Session, &started, &activity, &inbound, &queued, &ended, &c.EndReason}
 	var ct model.Contact
 	var ctInbound, ctProfile int64
@@ -122,19 +122,19 @@ func (t *Tx) StartConversation(ctx context.Context, c *model.Conversation) error
 	if c.LastActivityAt.IsZero() {
 		c.LastActivityAt = c.StartedAt
 	}
-	return t.queryRow(ctx, `INSERT INTO conversations (integration_id, contact_id, state, squad, agent, origin, priority,
-		session, started_at, last_activity_at, last_inbound_at, queued_at, ended_at, end_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		c.Integration, c.ContactID, c.State, c.Squad, c.Agent, c.Origin, c.Priority, c.Session, ms(c.StartedAt),
+	return t.queryRow(ctx, `INSERT INTO conversations (integration_id, contact_id, state, squad, agent, preferred_agent,
+		origin, priority, session, started_at, last_activity_at, last_inbound_at, queued_at, ended_at, end_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.Integration, c.ContactID, c.State, c.Squad, c.Agent, c.PreferredAgent, c.Origin, c.Priority, c.Session, ms(c.StartedAt),
 		ms(c.LastActivityAt), ms(c.LastInboundAt), msOrNull(c.QueuedAt), msOrNull(c.EndedAt), c.EndReason).Scan(&c.ID)
 }
 
 // SaveConversation writes back a conversation's mutable fields.
 func (t *Tx) SaveConversation(ctx context.Context, c *model.Conversation) error {
-	_, err := t.exec(ctx, `UPDATE conversations SET state = ?, squad = ?, agent = ?, origin = ?, priority = ?,
-		session = ?, last_activity_at = ?, last_inbound_at = ?, queued_at = ?, ended_at = ?, end_reason = ?
+	_, err := t.exec(ctx, `UPDATE conversations SET state = ?, squad = ?, agent = ?, preferred_agent = ?, origin = ?,
+		priority = ?, session = ?, last_activity_at = ?, last_inbound_at = ?, queued_at = ?, ended_at = ?, end_reason = ?
 		WHERE id = ?`,
-		c.State, c.Squad, c.Agent, c.Origin, c.Priority, c.Session, ms(c.LastActivityAt), ms(c.LastInboundAt),
+		c.State, c.Squad, c.Agent, c.PreferredAgent, c.Origin, c.Priority, c.Session, ms(c.LastActivityAt), ms(c.LastInboundAt),
 		msOrNull(c.QueuedAt), msOrNull(c.EndedAt), c.EndReason, c.ID)
 	return err
 }
@@ -143,4 +143,24 @@ func (t *Tx) SaveConversation(ctx context.Context, c *model.Conversation) error 
 func (t *Tx) Touch(ctx context.Context, id int64, at time.Time) error {
 	_, err := t.exec(ctx, `UPDATE conversations SET last_activity_at = max(last_activity_at, ?) WHERE id = ?`, ms(at), id)
 	return err
+}
+
+// InactiveConversations lists an integration's open conversations whose user
+// has been silent since before cutoff.
+func (s *Store) InactiveConversations(ctx context.Context, integration string, cutoff time.Time) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM conversations WHERE integration_id = ? AND state <> 'ended'
+		AND last_inbound_at > 0 AND last_inbound_at < ? ORDER BY id`, integration, ms(cutoff))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

@@ -10,10 +10,11 @@ import (
 
 // InboxItem is a received event waiting to be processed.
 type InboxItem struct {
-	ID        int64
-	Partition string
-	Attempts  int
-	Event     model.Event
+	ID            int64
+	Partition     string
+	Attempts      int
+	NextAttemptAt time.Time
+	Event         model.Event
 }
 
 // AddInbox stores a received event unless one with the same dedupe key was
@@ -40,7 +41,7 @@ func (t *Tx) AddInbox(ctx context.Context, ev *model.Event, partition string) (b
 // PendingInbox lists unprocessed events with an id above after, due at now,
 // oldest first.
 func (s *Store) PendingInbox(ctx context.Context, after int64, now time.Time, limit int) ([]InboxItem, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, partition_key, attempts, event FROM inbox
+	rows, err := s.r.QueryContext(ctx, `SELECT id, partition_key, attempts, next_attempt_at, event FROM inbox
 		WHERE processed_at IS NULL AND id > ? AND next_attempt_at <= ? ORDER BY id LIMIT ?`, after, ms(now), limit)
 	if err != nil {
 		return nil, err
@@ -50,9 +51,11 @@ func (s *Store) PendingInbox(ctx context.Context, after int64, now time.Time, li
 	for rows.Next() {
 		var it InboxItem
 		var ev string
-		if err := rows.Scan(&it.ID, &it.Partition, &it.Attempts, &ev); err != nil {
+		var next int64
+		if err := rows.Scan(&it.ID, &it.Partition, &it.Attempts, &next, &ev); err != nil {
 			return nil, err
 		}
+		it.NextAttemptAt = fromMS(next)
 		if err := json.Unmarshal([]byte(ev), &it.Event); err != nil {
 			return nil, err
 		}

@@ -12,15 +12,15 @@ import (
 )
 
 const messageCols = `m.id, m.conversation_id, m.integration_id, m.direction, m.author, m.contents, m.status, m.error,
-	m.provider_message_id, m.reply_to, m.deleted_at, m.edited_at, m.created_at`
+	m.provider_message_id, m.reply_to, m.deleted_at, m.edited_at, m.handled_at, m.created_at`
 
 func scanMessage(r scanner) (*model.Message, error) {
 	var m model.Message
 	var contents string
-	var deleted, edited sql.NullInt64
+	var deleted, edited, handled sql.NullInt64
 	var created int64
 	if err := r.Scan(&m.ID, &m.Conversation, &m.Integration, &m.Direction, &m.Author, &contents, &m.Status, &m.Error,
-		&m.ProviderMessageID, &m.ReplyTo, &deleted, &edited, &created); err != nil {
+		&m.ProviderMessageID, &m.ReplyTo, &deleted, &edited, &handled, &created); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -31,6 +31,7 @@ func scanMessage(r scanner) (*model.Message, error) {
 	}
 	m.DeletedAt, m.EditedAt = nullMS(deleted), nullMS(edited)
 	m.Deleted = m.DeletedAt != nil
+	m.Handled = handled.Valid
 	m.CreatedAt = fromMS(created)
 	return &m, nil
 }
@@ -152,8 +153,11 @@ func (s *Store) Message(ctx context.Context, id int64) (*model.Message, error) {
 	return scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages m WHERE m.id = ?`, id))
 }
 
+// statusRank orders delivery statuses. Failed is final: Zenvia reports each
+// content of a message separately, and a later "delivered" for one content
+// must not hide that another failed.
 var statusRank = map[string]int{
-	model.StatusPending: 0, model.StatusSent: 1, model.StatusFailed: 2, model.StatusDelivered: 3, model.StatusRead: 4,
+	model.StatusPending: 0, model.StatusSent: 1, model.StatusDelivered: 2, model.StatusRead: 3, model.StatusFailed: 4,
 }
 
 // SetMessageStatus moves an outbound message's delivery status forward:
@@ -167,7 +171,7 @@ func (t *Tx) SetMessageStatus(ctx context.Context, id int64, status, errText str
 		}
 		return false, err
 	}
-	if statusRank[status] <= statusRank[cur] && !(cur == model.StatusFailed && status != model.StatusFailed) {
+	if statusRank[status] <= statusRank[cur] {
 		return false, nil
 	}
 	_, err := t.exec(ctx, `UPDATE messages SET status = ?, error = ?, status_at = ? WHERE id = ?`, status, errText, ms(t.now), id)
@@ -184,6 +188,12 @@ func (t *Tx) MarkReadUpTo(ctx context.Context, conversation, id int64) (int64, e
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// MarkHandled records that an inbound message has been fully dealt with.
+func (t *Tx) MarkHandled(ctx context.Context, id int64) error {
+	_, err := t.exec(ctx, `UPDATE messages SET handled_at = ? WHERE id = ?`, ms(t.now), id)
+	return err
 }
 
 // MarkDeleted records that the user unsent a message. The row stays: agents

@@ -21,18 +21,19 @@ var (
 	ErrClosed   = errors.New("store closed")
 )
 
-// maxBatch bounds how many writers share one commit.
-const maxBatch = 128
+// defaultMaxBatch bounds how many writers share one commit.
+const defaultMaxBatch = 128
 
 // Store is the SQLite database.
 type Store struct {
-	w    *sql.DB
-	r    *sql.DB
-	jobs chan *job
-	stop chan struct{}
-	done chan struct{}
-	log  *slog.Logger
-	now  func() time.Time
+	maxBatch int
+	w        *sql.DB
+	r        *sql.DB
+	jobs     chan *job
+	stop     chan struct{}
+	done     chan struct{}
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // Options configures Open.
@@ -42,6 +43,10 @@ type Options struct {
 	Now func() time.Time
 	// Readers is the size of the read pool (default 2×GOMAXPROCS).
 	Readers int
+	// MaxBatch bounds how many writers share one commit (default 128; 1
+	// commits every writer on its own, the baseline group commit is
+	// measured against).
+	MaxBatch int
 }
 
 // Open opens (creating if needed) the database at path, applies pending
@@ -55,6 +60,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	if o.Readers <= 0 {
 		o.Readers = 2 * runtime.GOMAXPROCS(0)
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = defaultMaxBatch
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -87,8 +95,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	r.SetMaxOpenConns(o.Readers)
 	r.SetMaxIdleConns(o.Readers)
 	s := &Store{
-		w: w, r: r,
-		jobs: make(chan *job, maxBatch),
+		maxBatch: o.MaxBatch,
+		w:        w, r: r,
+		jobs: make(chan *job, o.MaxBatch),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 		log:  o.Logger,
@@ -172,7 +181,7 @@ func (s *Store) writer() {
 		}
 		batch := []*job{first}
 	fill:
-		for len(batch) < maxBatch {
+		for len(batch) < s.maxBatch {
 			select {
 			case j := <-s.jobs:
 				batch = append(batch, j)

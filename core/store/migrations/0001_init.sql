@@ -40,6 +40,8 @@ CREATE TABLE conversations (
   state            TEXT NOT NULL,            -- bot, queued, assigned, ended
   squad            TEXT NOT NULL DEFAULT '',
   agent            TEXT NOT NULL DEFAULT '',
+  -- An agent routing.lua named: they get the conversation when they can.
+  preferred_agent  TEXT NOT NULL DEFAULT '',
   origin           TEXT NOT NULL,            -- direct, story_mention, story_reply
   priority         INTEGER NOT NULL DEFAULT 0,
   session          BLOB,                     -- the assistant's opaque state
@@ -72,6 +74,9 @@ CREATE TABLE messages (
   deleted_at          INTEGER,
   edited_at           INTEGER,
   status_at           INTEGER,
+  -- Set once an inbound message has been fully dealt with (routed, answered):
+  -- a redelivery under another event id is then not answered twice.
+  handled_at          INTEGER,
   created_at          INTEGER NOT NULL
 );
 CREATE INDEX messages_conversation ON messages (conversation_id, id);

@@ -1,0 +1,90 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/conversa/conversa/core/config"
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+)
+
+// MinPasswordLength is the shortest password accepted.
+const MinPasswordLength = 8
+
+// ErrLoginTaken is returned when creating an agent whose login exists.
+var ErrLoginTaken = errors.New("login already exists")
+
+// FieldError is an invalid value, named by its field.
+type FieldError struct {
+	Field, Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+var loginPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,62}$`)
+
+// Normalize fills an agent's defaults and checks every field.
+func Normalize(a *model.Agent) error {
+	a.ID = strings.ToLower(strings.TrimSpace(a.ID))
+	a.Login = a.ID
+	a.Name = strings.TrimSpace(a.Name)
+	switch {
+	case !loginPattern.MatchString(a.ID):
+		return &FieldError{"login", "must be 2 to 63 lowercase letters, digits, '.', '_' or '-'"}
+	case a.Name == "":
+		return &FieldError{"name", "is required"}
+	case a.Role != model.RoleAdmin && a.Role != model.RoleAgent:
+		return &FieldError{"role", `must be "agent" or "admin"`}
+	}
+	if a.MaxChats == 0 {
+		a.MaxChats = model.DefaultMaxChats
+	}
+	if a.MaxChats < 1 || a.MaxChats > 100 {
+		return &FieldError{"max_chats", "must be between 1 and 100"}
+	}
+	if len(a.Squads) == 0 && a.Role == model.RoleAgent {
+		a.Squads = []string{model.DefaultSquad}
+	}
+	for i, s := range a.Squads {
+		a.Squads[i] = strings.TrimSpace(s)
+		if !config.IsSlug(a.Squads[i]) {
+			return &FieldError{"squads", fmt.Sprintf("%q must be lowercase letters, digits, '-' or '_'", s)}
+		}
+	}
+	return nil
+}
+
+// HashPassword checks a password's length and returns its bcrypt hash.
+func HashPassword(password string) (string, error) {
+	if utf8.RuneCountInString(password) < MinPasswordLength {
+		return "", &FieldError{"password", fmt.Sprintf("must be at least %d characters", MinPasswordLength)}
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", &FieldError{"password", err.Error()}
+	}
+	return string(h), nil
+}
+
+// Create validates and stores a new agent.
+func Create(ctx context.Context, st *store.Store, a *model.Agent, password string) error {
+	if err := Normalize(a); err != nil {
+		return err
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	err = st.Write(ctx, func(tx *store.Tx) error { return tx.CreateAgent(ctx, a, hash) })
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("%w: %s", ErrLoginTaken, a.ID)
+	}
+	return err
+}

@@ -1,0 +1,54 @@
+// Command conversa is the Conversa server: the self-hosted Instagram contact
+// center. See README.md for how to run it.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return serve(nil, stdout, stderr)
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "plugin":
+		// Nothing may be written to stdout here before the handshake.
+		return servePlugin(args[1:], stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "agents":
+		return agentsCommand(args[1:], stdin, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "conversa", version)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "conversa: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  conversa                          serve on the built-in defaults (127.0.0.1:8080, ./data)
+  conversa serve --config FILE      serve with a configuration file
+  conversa check --config FILE      validate the configuration and every script
+  conversa agents add --config FILE --login L --name N --role agent|admin [--squads a,b] [--max-chats 8]
+                                    create an agent (password read from standard input)
+  conversa version                  print the version
+`)
+}

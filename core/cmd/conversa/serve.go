@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/conversa/conversa/core/config"
+	"github.com/conversa/conversa/core/engine"
+	"github.com/conversa/conversa/core/events"
+	"github.com/conversa/conversa/core/pluginhost"
+	"github.com/conversa/conversa/core/scripting"
+	"github.com/conversa/conversa/core/server"
+	"github.com/conversa/conversa/core/store"
+)
+
+// loadConfig reads --config FILE, or returns the built-in defaults.
+func loadConfig(name string, args []string, stderr io.Writer) (*config.Config, []string, bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (TOML); built-in defaults when omitted")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, false
+	}
+	if *path == "" {
+		return config.Default(), fs.Args(), true
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, nil, false
+	}
+	return cfg, fs.Args(), true
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	cfg, _, ok := loadConfig("serve", args, stderr)
+	if !ok {
+		return 1
+	}
+	log := newLogger(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runServer(ctx, cfg, log, stdout); err != nil {
+		log.Error("conversa stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// runServer starts every part, serves until ctx ends, then stops them in
+// order: requests first, then the engine (what is in flight finishes or
+// stays pending in the database), scripts, plugins, and the database last.
+func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("locating own binary: %w", err)
+	}
+	clock := newClock()
+
+	st, err := store.Open(ctx, cfg.Storage.Path, store.Options{Logger: log, Now: clock.Now})
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer st.Close()
+
+	host, err := pluginhost.New(pluginhost.Options{Logger: log, Self: self, Builtins: builtinNames(), Dir: cfg.Plugins.Dir})
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+
+	hooks, err := scripting.New(scripting.Options{Dir: cfg.Scripts.Dir, Timeout: time.Duration(cfg.Scripts.TimeoutMS) * time.Millisecond,
+		Logger: log, Watch: true, Now: clock.Now})
+	if err != nil {
+		return fmt.Errorf("scripts: %w", err)
+	}
+	defer hooks.Close()
+
+	var assistants []engine.Assistant
+	for _, a := range cfg.Assistants {
+		assistants = append(assistants, engine.Assistant{ID: a.ID, Backend: a.Backend, Settings: a.Settings})
+	}
+	eng, err := engine.New(engine.Options{
+		Store: st, Plugins: host, Hooks: hooks, Bus: events.New(4096), Logger: log, Now: clock.Now,
+		Assistants: assistants, PublicURL: cfg.Server.PublicURL,
+	})
+	if err != nil {
+		return err
+	}
+	// Start the plugins the configuration uses now, so a broken one shows
+	// at start-up rather than at the first message.
+	if err := host.Start(ctx, usedPlugins(cfg)...); err != nil {
+		log.Error("plugins failed to start (will retry)", "err", err)
+	}
+	if err := eng.ApplyConfig(ctx, cfg.Integrations); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	defer eng.Stop()
+
+	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Logger: log,
+		BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock})
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	announce(stdout, log, cfg, ln.Addr().String(), eng)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Error("http shutdown", "err", err)
+	}
+	return nil
+}
+
+// usedPlugins are the plugins the configuration's integrations and
+// assistants name.
+func usedPlugins(cfg *config.Config) []string {
+	seen := map[string]bool{}
+	var names []string
+	add := func(n string) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	for _, in := range cfg.Integrations {
+		if in.Enabled == nil || *in.Enabled {
+			add(in.Channel)
+		}
+	}
+	for _, a := range cfg.Assistants {
+		add(a.Backend)
+	}
+	return names
+}
+
+// announce tells the operator where to look. The address line is also what
+// tests read to find a server started on port 0.
+func announce(w io.Writer, log *slog.Logger, cfg *config.Config, addr string, eng *engine.Engine) {
+	base := "http://" + addr
+	db, _ := filepath.Abs(cfg.Storage.Path)
+	fmt.Fprintf(w, "Conversa %s listening on %s\n", version, base)
+	fmt.Fprintf(w, "  console:   %s/\n  health:    %s/healthz\n  metrics:   %s/metrics\n  database:  %s\n", base, base, base, db)
+	if cfg.File == "" {
+		fmt.Fprintf(w, "  running on built-in defaults with the demo assistant; see config.example.toml to connect Instagram\n")
+	}
+	for _, in := range eng.Integrations() {
+		if !in.Enabled {
+			continue
+		}
+		wh := eng.WebhookOf(context.Background(), in)
+		attrs := []any{"integration", in.ID, "channel", in.Channel, "url", wh.URL}
+		for h, v := range wh.Headers {
+			attrs = append(attrs, "header_"+h, v)
+		}
+		if wh.VerifyToken != "" {
+			attrs = append(attrs, "verify_token", wh.VerifyToken)
+		}
+		log.Info("webhook ready", attrs...)
+	}
+}

@@ -1,0 +1,256 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/plugins/proto"
+)
+
+// toAssistant hands a message to the integration's assistant and commits its
+// replies; content the channel or assistant does not take is answered with
+// the unsupported-media reply instead.
+func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model.Integration, conv *model.Conversation,
+	msg *model.Message, fresh bool) error {
+	ct := conv.Contact
+	if e.now().Sub(ct.LastInboundAt) > assistantWindow {
+		return e.finish(ctx, it, msg, "the message is older than the 24 h window: the assistant does not answer it")
+	}
+	asst, ok := e.reg.assistant(in.Assistant)
+	if !ok {
+		return e.toHumans(ctx, it, msg, conv, in.Squad, 0, "", nil,
+			fmt.Sprintf("The assistant %q is not configured; the conversation went to the squad.", in.Assistant))
+	}
+	supported, err := e.supportedTypes(ctx, in, asst)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errRetry, err)
+	}
+	var forBot []model.Content
+	for _, c := range msg.Contents {
+		if supported[c.Type] {
+			forBot = append(forBot, c)
+		}
+	}
+	if len(forBot) == 0 {
+		texts := e.hooks.Reply(ctx, scriptEvent(in, ct, conv, msg, fresh, e.now()))
+		var replies []model.Content
+		for _, t := range texts {
+			if t != "" {
+				replies = append(replies, model.Content{Type: model.Text, Text: t})
+			}
+		}
+		return e.commitTurn(ctx, it, in, conv, msg, replies, conv.Session, false, false, "", "unsupported media")
+	}
+	resp, err := e.converse(ctx, in, asst, conv, forBot)
+	if err != nil {
+		e.log.Error("assistant failed; conversation goes to the squad", "integration", in.ID, "conversation", conv.ID,
+			"assistant", asst.ID, "err", err)
+		return e.toHumans(ctx, it, msg, conv, in.Squad, 0, "", nil,
+			"The assistant did not answer ("+err.Error()+"); the conversation was handed to the squad.")
+	}
+	var replies []model.Content
+	for _, r := range resp.Replies {
+		replies = append(replies, contentFromProto(r))
+	}
+	note := ""
+	if resp.Intent != "" {
+		note = "intent " + resp.Intent + " (" + strconv.FormatFloat(resp.Confidence, 'f', 2, 64) + ")"
+	}
+	return e.commitTurn(ctx, it, in, conv, msg, replies, resp.Session, resp.Handoff, resp.End, resp.Squad, note)
+}
+
+// commitTurn commits an assistant's turn in one transaction: its replies to
+// the outbox, its session, and the handoff or end it asked for.
+func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.Integration, conv *model.Conversation,
+	msg *model.Message, replies []model.Content, session []byte, handoff, end bool, squad, note string) error {
+	replies = e.adapt(ctx, in, replies)
+	var sent []*model.Message
+	var state string
+	err := e.st.Write(ctx, func(tx *store.Tx) error {
+		c, err := tx.Conversation(ctx, conv.ID)
+		if err != nil {
+			return err
+		}
+		if c.State == model.StateEnded {
+			// Ended meanwhile (an admin, the timer): nothing more to say.
+			if err := tx.MarkHandled(ctx, msg.ID); err != nil {
+				return err
+			}
+			return tx.DoneInbox(ctx, it.ID, "conversation ended before the assistant's reply")
+		}
+		if sent, err = e.enqueueReplies(ctx, tx, c, msg, replies, model.AuthorAssistant); err != nil {
+			return err
+		}
+		c.Session = session
+		switch {
+		case handoff:
+			if squad == "" {
+				squad = in.Squad
+			}
+			queue(tx, c, squad, 0, "")
+		case end:
+			if err := e.endLocked(ctx, tx, c, model.EndAssistant); err != nil {
+				return err
+			}
+		}
+		if err := tx.SaveConversation(ctx, c); err != nil {
+			return err
+		}
+		*conv = *c
+		state = c.State
+		if err := tx.MarkHandled(ctx, msg.ID); err != nil {
+			return err
+		}
+		return tx.DoneInbox(ctx, it.ID, note)
+	})
+	if err != nil {
+		return err
+	}
+	e.afterReplies(conv, sent)
+	switch state {
+	case model.StateQueued:
+		e.publish("queued", conv, conv)
+		e.assign(ctx)
+	case model.StateEnded:
+		e.publish("ended", conv, conv)
+	}
+	return nil
+}
+
+// enqueueReplies commits replies to the outbox, one message per content, in
+// order. Keys derive from the inbound message so a retried turn cannot
+// enqueue twice.
+func (e *Engine) enqueueReplies(ctx context.Context, tx *store.Tx, c *model.Conversation, inbound *model.Message,
+	replies []model.Content, author string) ([]*model.Message, error) {
+	var out []*model.Message
+	for i, r := range replies {
+		m := &model.Message{Conversation: c.ID, Integration: c.Integration, Author: author, Contents: []model.Content{r}}
+		key := fmt.Sprintf("reply:%d:%d", inbound.ID, i)
+		if err := tx.Enqueue(ctx, m, key); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// supportedTypes: the content types the channel serves, narrowed by what the
+// assistant understands.
+func (e *Engine) supportedTypes(ctx context.Context, in *model.Integration, asst Assistant) (map[string]bool, error) {
+	ci, err := e.channelInfo(ctx, in.Channel)
+	if err != nil {
+		return nil, err
+	}
+	ai, err := e.assistantInfo(ctx, asst.Backend)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, t := range ci.InboundTypes {
+		if len(ai.InboundTypes) == 0 || slices.Contains(ai.InboundTypes, t) {
+			out[t] = true
+		}
+	}
+	return out, nil
+}
+
+// converse calls the assistant, retrying a bounded number of times.
+func (e *Engine) converse(ctx context.Context, in *model.Integration, asst Assistant, conv *model.Conversation,
+	contents []model.Content) (*proto.ConverseResponse, error) {
+	req := &proto.ConverseRequest{
+		SettingsJson:   mustJSON(asst.Settings),
+		AssistantId:    asst.ID,
+		IntegrationId:  in.ID,
+		ConversationId: strconv.FormatInt(conv.ID, 10),
+		Contact:        contactToProto(conv.Contact),
+		Session:        conv.Session,
+		Contents:       contentsToProto(contents),
+		Channel:        in.Channel,
+	}
+	var lastErr error
+	for attempt := 1; attempt <= e.o.AssistantAttempts; attempt++ {
+		as, err := e.plug.Assistant(asst.Backend)
+		if err == nil {
+			cctx, cancel := context.WithTimeout(ctx, converseTimeout)
+			var resp *proto.ConverseResponse
+			resp, err = as.Converse(cctx, req)
+			cancel()
+			if err == nil {
+				return resp, nil
+			}
+		}
+		lastErr = err
+		if attempt < e.o.AssistantAttempts {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			}
+		}
+	}
+	return nil, lastErr
+}
+
+// adapt turns replies into what the channel carries: components it cannot
+// show natively (or quick replies beyond its limits) become text through
+// text_conversion.lua; media it cannot send becomes a text with the link.
+func (e *Engine) adapt(ctx context.Context, in *model.Integration, replies []model.Content) []model.Content {
+	info, err := e.channelInfo(ctx, in.Channel)
+	if err != nil {
+		return replies
+	}
+	native := map[string]bool{}
+	for _, t := range info.OutboundTypes {
+		native[t] = true
+	}
+	var out []model.Content
+	for _, c := range replies {
+		switch {
+		case c.IsComponent() && native[c.Type] && fitsQuickReplies(c, info):
+			out = append(out, c)
+		case c.IsComponent():
+			out = append(out, model.Content{Type: model.Text, Text: e.hooks.Convert(ctx, c, in.Channel)})
+		case native[c.Type]:
+			out = append(out, c)
+		case c.URL != "":
+			text := c.URL
+			if label := firstNonEmpty(c.Caption, c.Name, c.Text); label != "" {
+				text = label + "\n" + c.URL
+			}
+			out = append(out, model.Content{Type: model.Text, Text: text})
+		case c.Text != "":
+			out = append(out, model.Content{Type: model.Text, Text: c.Text})
+		}
+	}
+	return out
+}
+
+func fitsQuickReplies(c model.Content, info *proto.ChannelInfo) bool {
+	if c.Type != model.QuickReplies {
+		return true
+	}
+	if info.MaxQuickReplies > 0 && len(c.Options) > int(info.MaxQuickReplies) {
+		return false
+	}
+	for _, o := range c.Options {
+		if info.MaxQuickReplyTitle > 0 && utf8.RuneCountInString(o.Title) > int(info.MaxQuickReplyTitle) {
+			return false
+		}
+	}
+	return true
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

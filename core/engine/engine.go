@@ -1,0 +1,263 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/conversa/conversa/core/events"
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/scripting"
+	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/plugins/proto"
+	"github.com/conversa/conversa/plugins/sdk"
+)
+
+// Plugins gives the engine its channel and assistant plugins by name.
+type Plugins interface {
+	Channel(name string) (sdk.Channel, error)
+	Assistant(name string) (sdk.Assistant, error)
+}
+
+// Hooks are the operator's Lua scripts (core/scripting). They never fail:
+// a broken script falls back to the built-in default.
+type Hooks interface {
+	Route(ctx context.Context, ev *scripting.Event) scripting.Route
+	Convert(ctx context.Context, c model.Content, channel string) string
+	Reply(ctx context.Context, ev *scripting.Event) []string
+}
+
+// Assigner gives queued conversations to agents (core/agents). The engine
+// calls it whenever a conversation is queued or a slot may have freed.
+type Assigner interface {
+	Assign(ctx context.Context)
+}
+
+// Assistant is a configured NLU backend: a plugin and its settings.
+type Assistant struct {
+	ID       string
+	Backend  string
+	Settings map[string]any
+}
+
+// Options configures an Engine.
+type Options struct {
+	Store   *store.Store
+	Plugins Plugins
+	Hooks   Hooks
+	Bus     *events.Bus
+	Logger  *slog.Logger
+	// Now is the engine's clock (tests move it).
+	Now func() time.Time
+	// Assistants by id.
+	Assistants []Assistant
+	// PublicURL is the base of webhook URLs shown to operators.
+	PublicURL string
+	// Workers per queue (inbox, outbox); default 4.
+	Workers int
+	// AssistantAttempts bounds calls to a failing assistant before the
+	// conversation goes to humans (default 3).
+	AssistantAttempts int
+	// RetryBase is the first retry delay of a failed send or event (default
+	// 1 s); it doubles up to RetryMax (default 5 min).
+	RetryBase, RetryMax time.Duration
+}
+
+// Engine is the conversation engine.
+type Engine struct {
+	o      Options
+	st     *store.Store
+	log    *slog.Logger
+	now    func() time.Time
+	bus    *events.Bus
+	hooks  Hooks
+	plug   Plugins
+	reg    *registry
+	inbox  *dispatcher[store.InboxItem]
+	outbox *dispatcher[store.OutboxItem]
+
+	assignMu sync.Mutex
+	assigner Assigner
+
+	infoMu     sync.Mutex
+	channels   map[string]*proto.ChannelInfo
+	assistants map[string]*proto.AssistantInfo
+
+	inactivityWake chan struct{}
+	stop           chan struct{}
+	wg             sync.WaitGroup
+}
+
+// New builds an engine; Start runs it.
+func New(o Options) (*Engine, error) {
+	if o.Store == nil || o.Plugins == nil || o.Hooks == nil {
+		return nil, errors.New("engine: store, plugins and hooks are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Bus == nil {
+		o.Bus = events.New(1024)
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.AssistantAttempts <= 0 {
+		o.AssistantAttempts = 3
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = time.Second
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = 5 * time.Minute
+	}
+	e := &Engine{
+		o: o, st: o.Store, log: o.Logger.With("component", "engine"), now: o.Now, bus: o.Bus,
+		hooks: o.Hooks, plug: o.Plugins,
+		channels:       map[string]*proto.ChannelInfo{},
+		assistants:     map[string]*proto.AssistantInfo{},
+		inactivityWake: make(chan struct{}, 1),
+		stop:           make(chan struct{}),
+	}
+	e.reg = newRegistry(o.Assistants)
+	e.inbox = newDispatcher("inbox", e.log, o.Workers, e.now, e.listInbox, e.processInbox)
+	e.outbox = newDispatcher("outbox", e.log, o.Workers, e.now, e.listOutbox, e.send)
+	return e, nil
+}
+
+// SetAssigner connects the agents' assignment (it needs the engine too, so
+// it is set after both exist).
+func (e *Engine) SetAssigner(a Assigner) {
+	e.assignMu.Lock()
+	defer e.assignMu.Unlock()
+	e.assigner = a
+}
+
+// Bus is where the engine publishes live events.
+func (e *Engine) Bus() *events.Bus { return e.bus }
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.now() }
+
+// Start loads the integrations and starts the queues and the inactivity
+// timer. Pending inbox and outbox rows from before a restart resume now.
+func (e *Engine) Start(ctx context.Context) error {
+	if err := e.Reload(ctx); err != nil {
+		return err
+	}
+	e.inbox.start(&e.wg, e.stop)
+	e.outbox.start(&e.wg, e.stop)
+	e.wg.Add(1)
+	go e.inactivityLoop()
+	return nil
+}
+
+// Stop stops the queues after the events and sends in progress; what is
+// still pending stays in the database for the next start.
+func (e *Engine) Stop() {
+	select {
+	case <-e.stop:
+		return
+	default:
+	}
+	close(e.stop)
+	e.wg.Wait()
+}
+
+// Reload re-reads the integrations from the store (after the API changed
+// one): changes apply without a restart.
+func (e *Engine) Reload(ctx context.Context) error {
+	ins, err := e.st.Integrations(ctx)
+	if err != nil {
+		return fmt.Errorf("load integrations: %w", err)
+	}
+	e.reg.setIntegrations(ins)
+	return nil
+}
+
+// Wake makes the queues look for work now (tests that move the clock, or a
+// write the engine did not make itself).
+func (e *Engine) Wake() {
+	e.inbox.wakeUp()
+	e.outbox.wakeUp()
+	e.wakeInactivity()
+}
+
+func (e *Engine) assign(ctx context.Context) {
+	e.assignMu.Lock()
+	a := e.assigner
+	e.assignMu.Unlock()
+	if a != nil {
+		a.Assign(ctx)
+	}
+}
+
+// channelInfo describes a channel plugin once (Describe is static per
+// plugin version).
+func (e *Engine) channelInfo(ctx context.Context, name string) (*proto.ChannelInfo, error) {
+	e.infoMu.Lock()
+	info := e.channels[name]
+	e.infoMu.Unlock()
+	if info != nil {
+		return info, nil
+	}
+	ch, err := e.plug.Channel(name)
+	if err != nil {
+		return nil, err
+	}
+	info, err = ch.Describe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.infoMu.Lock()
+	e.channels[name] = info
+	e.infoMu.Unlock()
+	return info, nil
+}
+
+// ChannelInfo is channelInfo for other packages (the API validates settings
+// and shows webhook credentials with it).
+func (e *Engine) ChannelInfo(ctx context.Context, name string) (*proto.ChannelInfo, error) {
+	return e.channelInfo(ctx, name)
+}
+
+func (e *Engine) assistantInfo(ctx context.Context, backend string) (*proto.AssistantInfo, error) {
+	e.infoMu.Lock()
+	info := e.assistants[backend]
+	e.infoMu.Unlock()
+	if info != nil {
+		return info, nil
+	}
+	as, err := e.plug.Assistant(backend)
+	if err != nil {
+		return nil, err
+	}
+	info, err = as.Describe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.infoMu.Lock()
+	e.assistants[backend] = info
+	e.infoMu.Unlock()
+	return info, nil
+}
+
+// backoff is the delay before retry number attempt (1-based).
+func (e *Engine) backoff(attempt int) time.Duration {
+	d := e.o.RetryBase << min(max(attempt-1, 0), 20)
+	if d > e.o.RetryMax || d <= 0 {
+		d = e.o.RetryMax
+	}
+	return d
+}
+
+// publish sends a live event about a conversation.
+func (e *Engine) publish(typ string, c *model.Conversation, data any) {
+	e.bus.Publish(events.Event{Type: typ, Conversation: c.ID, Agent: c.Agent, Squad: c.Squad, Data: data})
+}

@@ -1,0 +1,424 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/scripting"
+	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/plugins/proto"
+	"github.com/conversa/conversa/plugins/sdk"
+)
+
+// fakeChannel is a channel plugin with function fields; nil fields behave
+// like a plain channel that accepts everything.
+type fakeChannel struct {
+	mu       sync.Mutex
+	sent     []*proto.SendRequest
+	parse    func(*proto.WebhookRequest) *proto.WebhookResponse
+	sendFunc func(*proto.SendRequest) *proto.SendResponse
+}
+
+func (f *fakeChannel) Describe(context.Context) (*proto.ChannelInfo, error) {
+	return &proto.ChannelInfo{Name: "fake", InboundTypes: []string{"text", "audio"}, OutboundTypes: []string{"text", "image", "quick_replies"},
+		MaxQuickReplies: 3, MaxQuickReplyTitle: 20}, nil
+}
+
+func (f *fakeChannel) HandleWebhook(_ context.Context, r *proto.WebhookRequest) (*proto.WebhookResponse, error) {
+	return f.parse(r), nil
+}
+
+func (f *fakeChannel) Send(_ context.Context, r *proto.SendRequest) (*proto.SendResponse, error) {
+	f.mu.Lock()
+	f.sent = append(f.sent, r)
+	n := len(f.sent)
+	fn := f.sendFunc
+	f.mu.Unlock()
+	if fn != nil {
+		return fn(r), nil
+	}
+	return &proto.SendResponse{MessageIds: []string{fmt.Sprintf("out-%d", n)}}, nil
+}
+
+func (f *fakeChannel) Profile(context.Context, *proto.ProfileRequest) (*proto.ProfileResponse, error) {
+	return &proto.ProfileResponse{ErrorCode: "unsupported"}, nil
+}
+
+func (f *fakeChannel) sends() []*proto.SendRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*proto.SendRequest(nil), f.sent...)
+}
+
+type fakeAssistant struct {
+	mu    sync.Mutex
+	heard []string
+	reply func(*proto.ConverseRequest) (*proto.ConverseResponse, error)
+}
+
+func (f *fakeAssistant) Describe(context.Context) (*proto.AssistantInfo, error) {
+	return &proto.AssistantInfo{Name: "fake"}, nil
+}
+
+func (f *fakeAssistant) Converse(_ context.Context, r *proto.ConverseRequest) (*proto.ConverseResponse, error) {
+	f.mu.Lock()
+	for _, c := range r.Contents {
+		f.heard = append(f.heard, c.Text)
+	}
+	fn := f.reply
+	f.mu.Unlock()
+	if fn != nil {
+		return fn(r)
+	}
+	return &proto.ConverseResponse{Replies: []*proto.Content{{Type: "text", Text: "echo: " + r.Contents[0].Text}}}, nil
+}
+
+func (f *fakeAssistant) said() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.heard...)
+}
+
+type fakePlugins struct {
+	ch *fakeChannel
+	as *fakeAssistant
+}
+
+func (p fakePlugins) Channel(name string) (sdk.Channel, error) {
+	if name != "fake" {
+		return nil, errors.New("unknown plugin " + name)
+	}
+	return p.ch, nil
+}
+
+func (p fakePlugins) Assistant(name string) (sdk.Assistant, error) {
+	if name != "fake" {
+		return nil, errors.New("unknown plugin " + name)
+	}
+	return p.as, nil
+}
+
+// plainHooks is the default behaviour of the three hooks, without Lua.
+type plainHooks struct{}
+
+func (plainHooks) Route(context.Context, *scripting.Event) scripting.Route { return scripting.Route{} }
+func (plainHooks) Convert(_ context.Context, c model.Content, _ string) string {
+	var b strings.Builder
+	b.WriteString(c.Text)
+	for i, o := range c.Options {
+		fmt.Fprintf(&b, "\n%d. %s", i+1, o.Title)
+	}
+	return b.String()
+}
+func (plainHooks) Reply(_ context.Context, ev *scripting.Event) []string {
+	return ev.Integration.UnsupportedMediaMessages
+}
+
+type rig struct {
+	t    *testing.T
+	path string
+	st   *store.Store
+	e    *Engine
+	ch   *fakeChannel
+	as   *fakeAssistant
+}
+
+// textEvent makes a webhook parse into one text message from user.
+func textEvents(user string, texts ...string) func(*proto.WebhookRequest) *proto.WebhookResponse {
+	return func(*proto.WebhookRequest) *proto.WebhookResponse {
+		r := &proto.WebhookResponse{Authenticated: true}
+		for _, t := range texts {
+			r.Events = append(r.Events, &proto.Event{Kind: "message", DedupeKey: "mid-" + t, MessageId: "mid-" + t,
+				ContactId: user, TimestampMs: time.Now().UnixMilli(), Contents: []*proto.Content{{Type: "text", Text: t}}})
+		}
+		return r
+	}
+}
+
+func newRig(t *testing.T, path string, ch *fakeChannel, as *fakeAssistant) *rig {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "c.db")
+	}
+	st, err := store.Open(context.Background(), path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{Store: st, Plugins: fakePlugins{ch, as}, Hooks: plainHooks{},
+		Assistants: []Assistant{{ID: "bot", Backend: "fake"}}, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, path: path, st: st, e: e, ch: ch, as: as}
+	ctx := context.Background()
+	in := &model.Integration{ID: "ig", Name: "IG", Channel: "fake", Assistant: "bot", InactivityMinutes: 60, Enabled: true,
+		Source: model.SourceAPI, UnsupportedMediaMessages: []string{"text only, please"}}
+	if err := e.Validate(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Put(ctx, in, false); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *rig) close() {
+	r.e.Stop()
+	r.st.Close()
+}
+
+func (r *rig) post() WebhookResult {
+	r.t.Helper()
+	res, err := r.e.Webhook(context.Background(), "ig", WebhookRequest{Method: "POST", Body: []byte("{}")})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return res
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestPendingInboxResumesAfterRestart(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	as := &fakeAssistant{}
+	r := newRig(t, "", ch, as)
+	// Acknowledged (stored) but never processed: the engine was not started.
+	if res := r.post(); res.Status != 200 || res.Stored != 1 {
+		t.Fatalf("Webhook = %+v, want 200 with 1 event stored", res)
+	}
+	r.close()
+
+	r = newRig(t, r.path, ch, as)
+	defer r.close()
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reply sent", func() bool { return len(ch.sends()) == 1 })
+	if got := ch.sends()[0].Contents[0].Text; got != "echo: hello" {
+		t.Errorf("sent %q, want the assistant's reply", got)
+	}
+}
+
+func TestEventsOfOneContactAreProcessedInOrder(t *testing.T) {
+	var texts []string
+	for i := range 20 {
+		texts = append(texts, fmt.Sprint("m", i))
+	}
+	ch := &fakeChannel{parse: textEvents("u1", texts...)}
+	as := &fakeAssistant{}
+	r := newRig(t, "", ch, as)
+	defer r.close()
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.post()
+	waitFor(t, "every reply", func() bool { return len(ch.sends()) == len(texts) })
+	if got := strings.Join(as.said(), " "); got != strings.Join(texts, " ") {
+		t.Errorf("assistant heard %q, want %q", got, strings.Join(texts, " "))
+	}
+	for i, s := range ch.sends() {
+		if want := "echo: " + texts[i]; s.Contents[0].Text != want {
+			t.Errorf("send %d = %q, want %q", i, s.Contents[0].Text, want)
+		}
+	}
+}
+
+func TestFailingAssistantHandsConversationToSquad(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	as := &fakeAssistant{reply: func(*proto.ConverseRequest) (*proto.ConverseResponse, error) {
+		return nil, errors.New("model server down")
+	}}
+	r := newRig(t, "", ch, as)
+	defer r.close()
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.post()
+	var convs []*model.Conversation
+	waitFor(t, "the conversation queued", func() bool {
+		convs, _ = r.st.Conversations(context.Background(), store.ConversationFilter{State: model.StateQueued})
+		return len(convs) == 1
+	})
+	if convs[0].Squad != "geral" {
+		t.Errorf("queued for squad %q, want geral", convs[0].Squad)
+	}
+	if n := len(as.said()); n != r.e.o.AssistantAttempts {
+		t.Errorf("assistant called %d times, want %d attempts", n, r.e.o.AssistantAttempts)
+	}
+	msgs, _ := r.st.Messages(context.Background(), convs[0].ID)
+	last := msgs[len(msgs)-1]
+	if last.Author != model.AuthorSystem || last.Status != model.StatusInternal || !strings.Contains(last.Contents[0].Text, "model server down") {
+		t.Errorf("last message = %+v, want an internal system note naming the failure", last)
+	}
+}
+
+func TestUnsupportedContentGetsTheIntegrationsReply(t *testing.T) {
+	ch := &fakeChannel{parse: func(*proto.WebhookRequest) *proto.WebhookResponse {
+		return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "message", DedupeKey: "img", MessageId: "img",
+			ContactId: "u1", TimestampMs: time.Now().UnixMilli(), Contents: []*proto.Content{{Type: "image", Url: "https://x/y.jpg"}}}}}
+	}}
+	as := &fakeAssistant{}
+	r := newRig(t, "", ch, as)
+	defer r.close()
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.post()
+	waitFor(t, "the unsupported-media reply", func() bool { return len(ch.sends()) == 1 })
+	if got := ch.sends()[0].Contents[0].Text; got != "text only, please" {
+		t.Errorf("sent %q, want the integration's unsupported-media message", got)
+	}
+	if n := len(as.said()); n != 0 {
+		t.Errorf("assistant heard %d messages, want none", n)
+	}
+}
+
+func TestQuickRepliesBeyondTheChannelsLimitBecomeText(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "menu")}
+	as := &fakeAssistant{reply: func(*proto.ConverseRequest) (*proto.ConverseResponse, error) {
+		return &proto.ConverseResponse{Replies: []*proto.Content{
+			{Type: "quick_replies", Text: "Pick", Options: []*proto.Option{{Title: "A"}, {Title: "B"}}},
+			{Type: "quick_replies", Text: "Too many", Options: []*proto.Option{{Title: "A"}, {Title: "B"}, {Title: "C"}, {Title: "D"}}},
+			{Type: "select", Text: "Dept", Options: []*proto.Option{{Title: "Sales"}, {Title: "Support"}}},
+		}}, nil
+	}}
+	r := newRig(t, "", ch, as)
+	defer r.close()
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.post()
+	waitFor(t, "three replies", func() bool { return len(ch.sends()) == 3 })
+	s := ch.sends()
+	if s[0].Contents[0].Type != "quick_replies" {
+		t.Errorf("reply 1 type = %s, want native quick_replies", s[0].Contents[0].Type)
+	}
+	if got, want := s[1].Contents[0].Text, "Too many\n1. A\n2. B\n3. C\n4. D"; got != want || s[1].Contents[0].Type != "text" {
+		t.Errorf("reply 2 = %s %q, want text %q", s[1].Contents[0].Type, got, want)
+	}
+	if got, want := s[2].Contents[0].Text, "Dept\n1. Sales\n2. Support"; got != want {
+		t.Errorf("reply 3 = %q, want %q", got, want)
+	}
+}
+
+func TestUncertainSendIsConfirmedByItsEcho(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	var once sync.Once
+	ch.sendFunc = func(r *proto.SendRequest) *proto.SendResponse {
+		resp := &proto.SendResponse{MessageIds: []string{"mid-out"}}
+		once.Do(func() {
+			resp = &proto.SendResponse{Error: &proto.SendError{Code: "timeout", Retryable: true, UnknownOutcome: true}}
+		})
+		return resp
+	}
+	as := &fakeAssistant{}
+	r := newRig(t, "", ch, as)
+	defer r.close()
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.post()
+	waitFor(t, "the uncertain attempt", func() bool { return len(ch.sends()) == 1 })
+	// The provider did deliver it: its echo arrives with the id it got.
+	ch.mu.Lock()
+	ch.parse = func(*proto.WebhookRequest) *proto.WebhookResponse {
+		return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "echo", DedupeKey: "echo-1",
+			MessageId: "mid-echo", ContactId: "u1", Contents: []*proto.Content{{Type: "text", Text: "echo: hello"}}}}}
+	}
+	ch.mu.Unlock()
+	r.post()
+	waitFor(t, "the outbox settled", func() bool {
+		n, _ := r.st.OutboxBacklog(context.Background())
+		return n == 0
+	})
+	if n := len(ch.sends()); n != 1 {
+		t.Errorf("sends = %d, want 1: the echo proved the first attempt went out", n)
+	}
+	convs, _ := r.st.Conversations(context.Background(), store.ConversationFilter{})
+	msgs, _ := r.st.Messages(context.Background(), convs[0].ID)
+	if len(msgs) != 2 || msgs[1].Status != model.StatusSent || msgs[1].ProviderMessageID != "mid-echo" {
+		t.Errorf("messages = %+v, want the reply once, sent, under the echo's id", msgs)
+	}
+}
+
+func TestStatusForAnUnknownMessageIsRecorded(t *testing.T) {
+	ch := &fakeChannel{parse: func(*proto.WebhookRequest) *proto.WebhookResponse {
+		return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "status", DedupeKey: "st-1",
+			MessageId: "never-seen", Status: "delivered"}}}
+	}}
+	r := newRig(t, "", ch, &fakeAssistant{})
+	defer r.close()
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.post()
+	waitFor(t, "the status processed", func() bool {
+		n, _ := r.st.InboxBacklog(context.Background())
+		return n == 0
+	})
+}
+
+// BenchmarkWebhookIngest measures durable ingest: a webhook's events
+// committed to the inbox (synchronous=FULL) before the answer, with many
+// webhooks in flight. "group-commit" shares commits between concurrent
+// webhooks; "commit-each" is the baseline, one fsync per webhook.
+func BenchmarkWebhookIngest(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		batch int
+	}{{"group-commit", 0}, {"commit-each", 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), store.Options{MaxBatch: bc.batch})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			var n sync.Mutex
+			seq := 0
+			ch := &fakeChannel{parse: func(*proto.WebhookRequest) *proto.WebhookResponse {
+				n.Lock()
+				seq++
+				id := fmt.Sprint("mid-", seq)
+				n.Unlock()
+				return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "message", DedupeKey: id,
+					MessageId: id, ContactId: id, Contents: []*proto.Content{{Type: "text", Text: "hi"}}}}}
+			}}
+			e, err := New(Options{Store: st, Plugins: fakePlugins{ch, &fakeAssistant{}}, Hooks: plainHooks{}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			in := &model.Integration{ID: "ig", Name: "IG", Channel: "fake", Enabled: true, Source: model.SourceAPI}
+			if err := e.Put(ctx, in, false); err != nil {
+				b.Fatal(err)
+			}
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := e.Webhook(ctx, "ig", WebhookRequest{Method: "POST"}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

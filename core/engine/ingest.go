@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/plugins/proto"
+)
+
+// Errors the HTTP layer maps to statuses.
+var (
+	// ErrUnknownIntegration: no such integration, or it is disabled (404).
+	ErrUnknownIntegration = errors.New("unknown or disabled integration")
+	// ErrChannelDown: the channel plugin could not be reached (503: the
+	// source retries later; nothing was stored).
+	ErrChannelDown = errors.New("channel unavailable")
+)
+
+// WebhookRequest is an HTTP request to /webhooks/{integration}, copied out of
+// the HTTP server's buffers.
+type WebhookRequest struct {
+	Method  string
+	Path    string
+	Query   string
+	Headers map[string][]string
+	Body    []byte
+}
+
+// WebhookResult is what to answer the source.
+type WebhookResult struct {
+	Status      int
+	Body        []byte
+	ContentType string
+	// Stored counts new events; duplicates are acknowledged but not stored
+	// again.
+	Stored, Duplicates int
+	// Refusal says why a request was refused (for the log).
+	Refusal string
+}
+
+// webhookTimeout bounds the channel plugin's verify-and-parse step, which
+// runs before the source is acknowledged.
+const webhookTimeout = 5 * time.Second
+
+// Webhook hands a source's request to the integration's channel plugin and
+// commits the events it returns to the inbox before returning: the caller
+// acknowledges the source only after this. Nothing is stored for a refused
+// or unparsable request.
+func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookRequest) (WebhookResult, error) {
+	in := e.reg.integration(integration)
+	if in == nil || !in.Enabled {
+		return WebhookResult{}, ErrUnknownIntegration
+	}
+	ch, err := e.plug.Channel(in.Channel)
+	if err != nil {
+		return WebhookResult{}, fmt.Errorf("%w: %v", ErrChannelDown, err)
+	}
+	req := &proto.WebhookRequest{Method: r.Method, Path: r.Path, Query: r.Query, Body: r.Body}
+	for name, vals := range r.Headers {
+		for _, v := range vals {
+			req.Headers = append(req.Headers, &proto.Header{Name: name, Value: v})
+		}
+	}
+	candidates := append([]*model.Integration{in}, e.reg.siblings(in)...)
+	for _, c := range candidates {
+		req.Integrations = append(req.Integrations, &proto.Integration{Id: c.ID, SettingsJson: settingsJSON(c)})
+	}
+	cctx, cancel := context.WithTimeout(ctx, webhookTimeout)
+	defer cancel()
+	resp, err := ch.HandleWebhook(cctx, req)
+	if err != nil {
+		return WebhookResult{}, fmt.Errorf("%w: %v", ErrChannelDown, err)
+	}
+	res := WebhookResult{Status: int(resp.Status), Body: resp.Body, ContentType: resp.ContentType, Refusal: resp.Error}
+	switch {
+	case !resp.Authenticated:
+		if res.Status == 0 || res.Status < 400 {
+			res.Status = http.StatusUnauthorized
+		}
+		if res.Refusal == "" {
+			res.Refusal = "credentials or signature do not match"
+		}
+		return res, nil
+	case resp.Malformed:
+		res.Status = http.StatusBadRequest
+		return res, nil
+	}
+	if res.Status == 0 {
+		res.Status = http.StatusOK
+	}
+	if len(resp.Events) == 0 {
+		return res, nil
+	}
+	allowed := map[string]bool{}
+	for _, c := range candidates {
+		allowed[c.ID] = true
+	}
+	evs := make([]*model.Event, 0, len(resp.Events))
+	for _, pe := range resp.Events {
+		ev := eventFromProto(pe)
+		if ev.Integration == "" || !allowed[ev.Integration] {
+			ev.Integration = in.ID
+		}
+		if ev.DedupeKey == "" {
+			// A channel that gives no key gets one from the content: a
+			// redelivery of the same bytes is still stored once.
+			ev.DedupeKey = "raw:" + hashBytes(pe.Raw, pe.Kind, pe.MessageId, pe.ContactId)
+		}
+		evs = append(evs, ev)
+	}
+	err = e.st.Write(ctx, func(tx *store.Tx) error {
+		res.Stored, res.Duplicates = 0, 0
+		for _, ev := range evs {
+			added, err := tx.AddInbox(ctx, ev, partitionKey(ev))
+			if err != nil {
+				return err
+			}
+			if added {
+				res.Stored++
+			} else {
+				res.Duplicates++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return WebhookResult{}, fmt.Errorf("store events: %w", err)
+	}
+	if res.Stored > 0 {
+		e.inbox.wakeUp()
+	}
+	return res, nil
+}
+
+// partitionKey groups the events processed in order: one contact's events.
+func partitionKey(ev *model.Event) string {
+	if ev.ContactID != "" {
+		return ev.Integration + "\x00" + ev.ContactID
+	}
+	return ev.Integration + "\x00msg:" + ev.MessageID
+}
+
+func settingsJSON(in *model.Integration) []byte {
+	s := in.Settings
+	if s == nil {
+		s = map[string]any{}
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return []byte("{}")
+	}
+	return b
+}

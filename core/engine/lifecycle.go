@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/conversa/conversa/core/events"
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/plugins/proto"
+	"github.com/conversa/conversa/plugins/sdk"
+)
+
+// Errors of the conversation API.
+var (
+	ErrEnded = errors.New("the conversation has ended")
+	// ErrWindow: the channel would refuse the send (the messaging window is
+	// closed); the error text says which rule.
+	ErrWindow = errors.New("outside the messaging window")
+)
+
+// endLocked ends a conversation inside a transaction (the caller saves it).
+func (e *Engine) endLocked(ctx context.Context, tx *store.Tx, c *model.Conversation, reason string) error {
+	now := tx.Now()
+	c.State, c.EndedAt, c.EndReason = model.StateEnded, &now, reason
+	return tx.SaveConversation(ctx, c)
+}
+
+// End ends a conversation (an agent pressed End, an admin closed it, the
+// user went silent). The agent's slot frees and the next queued conversation
+// is assigned; the user's next message starts a new conversation with a fresh
+// assistant session.
+func (e *Engine) End(ctx context.Context, id int64, reason string) (*model.Conversation, error) {
+	var c *model.Conversation
+	err := e.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if c, err = tx.Conversation(ctx, id); err != nil {
+			return err
+		}
+		if c.State == model.StateEnded {
+			return ErrEnded
+		}
+		return e.endLocked(ctx, tx, c, reason)
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.publish(events.Ended, c, c)
+	e.assign(ctx)
+	return c, nil
+}
+
+// Send commits a message written by an agent (author "agent:<login>") or the
+// system to a conversation's outbox, after asking the channel whether it
+// would accept it now (the messaging window).
+func (e *Engine) Send(ctx context.Context, id int64, author string, contents []model.Content) (*model.Message, error) {
+	c, err := e.st.Conversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.State == model.StateEnded {
+		return nil, ErrEnded
+	}
+	in := e.reg.integration(c.Integration)
+	if in == nil {
+		return nil, fmt.Errorf("%w: integration %s", ErrUnknownIntegration, c.Integration)
+	}
+	contents = e.adapt(ctx, in, contents)
+	if len(contents) == 0 {
+		return nil, errors.New("nothing to send")
+	}
+	if err := e.checkWindow(ctx, in, c.Contact, authorKind(author), contents); err != nil {
+		return nil, err
+	}
+	m := &model.Message{Conversation: c.ID, Integration: c.Integration, Author: author, Contents: contents}
+	err = e.st.Write(ctx, func(tx *store.Tx) error {
+		cur, err := tx.Conversation(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.State == model.StateEnded {
+			return ErrEnded
+		}
+		if err := tx.Enqueue(ctx, m, fmt.Sprintf("send:%d:%d", id, e.now().UnixNano())); err != nil {
+			return err
+		}
+		return tx.Touch(ctx, id, tx.Now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.afterReplies(c, []*model.Message{m})
+	return m, nil
+}
+
+// checkWindow asks the channel (CheckSend, nothing is sent) whether it would accept a
+// message from this author now.
+func (e *Engine) checkWindow(ctx context.Context, in *model.Integration, ct *model.Contact, kind string, contents []model.Content) error {
+	if ct.LastInboundAt.IsZero() {
+		return fmt.Errorf("%w: the user has not written yet", ErrWindow)
+	}
+	ch, err := e.plug.Channel(in.Channel)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrChannelDown, err)
+	}
+	checker, ok := ch.(sdk.SendChecker)
+	if !ok {
+		return nil
+	}
+	resp, err := checker.CheckSend(ctx, &proto.SendRequest{
+		Integration: &proto.Integration{Id: in.ID, SettingsJson: settingsJSON(in)},
+		Contact:     contactToProto(ct), Contents: contentsToProto(contents), AuthorKind: kind,
+		NowMs: e.now().UnixMilli(),
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrChannelDown, err)
+	}
+	if se := resp.Error; se != nil && se.Refused {
+		return fmt.Errorf("%w: %s", ErrWindow, describeError(se.Code, se.Message))
+	}
+	return nil
+}
+
+func authorKind(author string) string {
+	switch {
+	case author == model.AuthorAssistant:
+		return "assistant"
+	case author == model.AuthorSystem:
+		return "system"
+	default:
+		return "agent"
+	}
+}
+
+func mustJSON(v any) []byte {
+	if v == nil {
+		return []byte("{}")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte("{}")
+	}
+	return b
+}

@@ -1,0 +1,319 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/conversa/conversa/core/events"
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/scripting"
+	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/plugins/proto"
+)
+
+// Window rules shared by every channel (channels add their own, e.g. Meta's
+// HUMAN_AGENT tag): automated replies only within 24 h of the user's last
+// message.
+const assistantWindow = 24 * time.Hour
+
+// Timeouts of plugin calls made while processing an event.
+const (
+	converseTimeout = 20 * time.Second
+	profileTimeout  = 3 * time.Second
+	// profileStale is when a looked-up profile is refreshed (Instagram's
+	// picture URLs expire within days).
+	profileStale = 72 * time.Hour
+)
+
+// handleMessage records a user's message in their open conversation (or a
+// new one), then decides who answers it.
+func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *model.Integration) error {
+	ev := &it.Event
+	at := e.eventTime(ev)
+	var (
+		conv      *model.Conversation
+		msg       *model.Message
+		fresh     bool
+		duplicate bool
+		expired   *model.Conversation
+	)
+	err := e.st.Write(ctx, func(tx *store.Tx) error {
+		conv, msg, fresh, duplicate, expired = nil, nil, false, false, nil
+		ct, err := tx.UpsertContact(ctx, in.ID, ev.ContactID, hints(ev), at)
+		if err != nil {
+			return err
+		}
+		msg = &model.Message{Integration: in.ID, Direction: model.DirectionIn, Author: model.AuthorContact,
+			Contents: ev.Contents, Status: model.StatusReceived, ReplyTo: ev.ReplyTo, CreatedAt: at}
+		if ev.MessageID != "" {
+			old, err := tx.MessageByProviderID(ctx, in.ID, ev.MessageID)
+			switch {
+			case err == nil && old.Handled:
+				duplicate = true
+				return tx.DoneInbox(ctx, it.ID, "duplicate of message "+fmt.Sprint(old.ID))
+			case err == nil:
+				// A previous attempt stored it and stopped before answering.
+				msg = old
+				if conv, err = tx.Conversation(ctx, old.Conversation); err != nil {
+					return err
+				}
+				return nil
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		conv, err = tx.OpenConversation(ctx, ct.ID)
+		if err == nil && e.inactive(in, conv, at) {
+			// The timer has not caught it yet (the server was down): the user
+			// was silent long enough that this is a new service.
+			if err := e.endLocked(ctx, tx, conv, model.EndInactivity); err != nil {
+				return err
+			}
+			expired, conv, err = conv, nil, store.ErrNotFound
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			conv = &model.Conversation{Integration: in.ID, ContactID: ct.ID, State: model.StateBot,
+				Origin: originOf(ev.Contents), Squad: in.Squad, StartedAt: tx.Now(), LastInboundAt: at}
+			if err := tx.StartConversation(ctx, conv); err != nil {
+				return err
+			}
+			conv.Contact = ct
+			fresh = true
+		} else if err != nil {
+			return err
+		}
+		conv.Contact = ct
+		if at.After(conv.LastInboundAt) {
+			conv.LastInboundAt = at
+		}
+		conv.LastActivityAt = tx.Now()
+		if err := tx.SaveConversation(ctx, conv); err != nil {
+			return err
+		}
+		msg.Conversation = conv.ID
+		_, err = tx.AddMessage(ctx, msg, ev.MessageID)
+		return err
+	})
+	if err != nil || duplicate {
+		return err
+	}
+	if expired != nil {
+		e.publish(events.Ended, expired, expired)
+		e.assign(ctx)
+	}
+	if conv.State == model.StateEnded {
+		return e.finish(ctx, it, msg, "conversation already ended")
+	}
+	e.publish(events.Message, conv, msg)
+
+	ct := e.refreshProfile(ctx, in, conv.Contact)
+	conv.Contact = ct
+	if !homologated(in, ct) {
+		return e.finish(ctx, it, msg, "homologation: @"+ct.Username+" is not a homologation user; recorded, not answered")
+	}
+	if conv.State == model.StateQueued || conv.State == model.StateAssigned {
+		// A conversation with humans stays with humans: the assistant never
+		// talks over an agent.
+		return e.finish(ctx, it, msg, "")
+	}
+
+	route := e.hooks.Route(ctx, scriptEvent(in, ct, conv, msg, fresh, e.now()))
+	switch to := routeTarget(route, in); to {
+	case "none":
+		return e.finish(ctx, it, msg, "routing: none")
+	case "squad", "agent":
+		squad := route.Squad
+		if squad == "" {
+			squad = in.Squad
+		}
+		return e.toHumans(ctx, it, msg, conv, squad, route.Priority, route.Agent, nil, "")
+	default:
+		return e.toAssistant(ctx, it, in, conv, msg, fresh)
+	}
+}
+
+// routeTarget resolves the script's decision against the integration: an
+// empty decision means the assistant if there is one, else the squad.
+func routeTarget(r scripting.Route, in *model.Integration) string {
+	switch r.To {
+	case "none", "squad", "agent":
+		return r.To
+	}
+	if in.Assistant == "" {
+		return "squad"
+	}
+	return "assistant"
+}
+
+// inactive reports whether a conversation's user has been silent longer than
+// the integration allows, as of at.
+func (e *Engine) inactive(in *model.Integration, c *model.Conversation, at time.Time) bool {
+	if in.InactivityMinutes <= 0 || c.LastInboundAt.IsZero() {
+		return false
+	}
+	return at.Sub(c.LastInboundAt) >= time.Duration(in.InactivityMinutes)*time.Minute
+}
+
+func originOf(cs []model.Content) string {
+	for _, c := range cs {
+		switch c.Type {
+		case model.StoryMention:
+			return model.OriginStoryMention
+		case model.StoryReply:
+			return model.OriginStoryReply
+		}
+	}
+	return model.OriginDirect
+}
+
+// homologated: while an integration lists homologation users, only they are
+// served. Usernames match ignoring case and a leading @.
+func homologated(in *model.Integration, ct *model.Contact) bool {
+	if len(in.HomologationUsers) == 0 {
+		return true
+	}
+	u := normalizeUsername(ct.Username)
+	if u == "" {
+		return false
+	}
+	for _, h := range in.HomologationUsers {
+		if normalizeUsername(h) == u {
+			return true
+		}
+	}
+	return false
+}
+
+func normalizeUsername(s string) string {
+	return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "@"))
+}
+
+// finish marks an inbound message dealt with and its event processed.
+func (e *Engine) finish(ctx context.Context, it *store.InboxItem, msg *model.Message, note string) error {
+	return e.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.MarkHandled(ctx, msg.ID); err != nil {
+			return err
+		}
+		return tx.DoneInbox(ctx, it.ID, note)
+	})
+}
+
+// refreshProfile looks the user up through the channel after their first
+// message, and again when the profile is stale; best effort. While
+// homologation is on, the username decides who is served, so it is looked up
+// whenever it is still unknown.
+func (e *Engine) refreshProfile(ctx context.Context, in *model.Integration, ct *model.Contact) *model.Contact {
+	due := ct.ProfileAt.IsZero() || e.now().Sub(ct.ProfileAt) > profileStale
+	if !due && !(len(in.HomologationUsers) > 0 && ct.Username == "") {
+		return ct
+	}
+	ch, err := e.plug.Channel(in.Channel)
+	if err != nil {
+		return ct
+	}
+	pctx, cancel := context.WithTimeout(ctx, profileTimeout)
+	defer cancel()
+	p, err := ch.Profile(pctx, &proto.ProfileRequest{
+		Integration: &proto.Integration{Id: in.ID, SettingsJson: settingsJSON(in)}, ContactId: ct.ChannelUserID})
+	if err != nil {
+		e.log.Warn("profile lookup failed", "integration", in.ID, "contact", ct.ID, "err", err)
+		return ct
+	}
+	h := store.ContactHints{Username: p.Username, Name: p.Name, AvatarURL: p.AvatarUrl}
+	lookupErr := describeError(p.ErrorCode, p.ErrorMessage)
+	if lookupErr != "" && p.Retryable {
+		// No consent yet, or the provider hiccuped: try again at the next
+		// message rather than waiting for the profile to go stale.
+		return ct
+	}
+	var updated *model.Contact
+	err = e.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.SetProfile(ctx, ct.ID, h, lookupErr); err != nil {
+			return err
+		}
+		var err error
+		updated, err = tx.Contact(ctx, ct.ID)
+		return err
+	})
+	if err != nil {
+		e.log.Error("storing profile", "contact", ct.ID, "err", err)
+		return ct
+	}
+	return updated
+}
+
+func scriptEvent(in *model.Integration, ct *model.Contact, c *model.Conversation, m *model.Message, fresh bool, now time.Time) *scripting.Event {
+	ev := &scripting.Event{
+		Integration: scripting.EventIntegration{ID: in.ID, Name: in.Name, Channel: in.Channel, Squad: in.Squad,
+			Assistant: in.Assistant, UnsupportedMediaMessages: in.UnsupportedMediaMessages},
+		Contact:      scripting.EventContact{ID: ct.ChannelUserID, Username: ct.Username, Name: ct.Name},
+		Conversation: scripting.EventConversation{ID: c.ID, State: c.State, Origin: c.Origin, Squad: c.Squad, Agent: c.Agent, New: fresh},
+		Now:          now,
+	}
+	if len(m.Contents) > 0 {
+		f := m.Contents[0]
+		ev.Message = scripting.EventMessage{Type: f.Type, Text: f.Text, URL: f.URL, MimeType: f.MimeType, OriginalType: f.OriginalType}
+	}
+	return ev
+}
+
+// toHumans queues a conversation for a squad (or a named agent), after
+// sending replies (the assistant's goodbye on a handoff) and recording an
+// internal note for the agents when there is one.
+func (e *Engine) toHumans(ctx context.Context, it *store.InboxItem, msg *model.Message, conv *model.Conversation,
+	squad string, priority int, agent string, replies []model.Content, note string) error {
+	var sent []*model.Message
+	err := e.st.Write(ctx, func(tx *store.Tx) error {
+		c, err := tx.Conversation(ctx, conv.ID)
+		if err != nil {
+			return err
+		}
+		if sent, err = e.enqueueReplies(ctx, tx, c, msg, replies, model.AuthorAssistant); err != nil {
+			return err
+		}
+		if note != "" {
+			n := &model.Message{Conversation: c.ID, Integration: c.Integration, Direction: model.DirectionOut,
+				Author: model.AuthorSystem, Status: model.StatusInternal, Contents: []model.Content{{Type: model.Text, Text: note}}}
+			if _, err := tx.AddMessage(ctx, n); err != nil {
+				return err
+			}
+			sent = append(sent, n)
+		}
+		queue(tx, c, squad, priority, agent)
+		if err := tx.SaveConversation(ctx, c); err != nil {
+			return err
+		}
+		*conv = *c
+		if err := tx.MarkHandled(ctx, msg.ID); err != nil {
+			return err
+		}
+		return tx.DoneInbox(ctx, it.ID, "queued for squad "+squad)
+	})
+	if err != nil {
+		return err
+	}
+	e.afterReplies(conv, sent)
+	e.publish(events.Queued, conv, conv)
+	e.assign(ctx)
+	return nil
+}
+
+// queue moves a conversation to a squad's queue.
+func queue(tx *store.Tx, c *model.Conversation, squad string, priority int, agent string) {
+	now := tx.Now()
+	c.State, c.Squad, c.Priority, c.PreferredAgent, c.Agent = model.StateQueued, squad, priority, agent, ""
+	c.QueuedAt = &now
+}
+
+// afterReplies publishes the new messages and wakes the sender.
+func (e *Engine) afterReplies(conv *model.Conversation, msgs []*model.Message) {
+	for _, m := range msgs {
+		e.publish(events.Message, conv, m)
+	}
+	if len(msgs) > 0 {
+		e.outbox.wakeUp()
+	}
+}

@@ -1,0 +1,9 @@
+// Package events is the in-process publish/subscribe of live updates that the
+// console receives over Server-Sent Events: a conversation assigned, a new
+// message, a delivery status, a conversation ended.
+//
+// Recent events are kept in a ring so a client that reconnects with
+// Last-Event-ID gets what it missed. Event ids carry the bus's epoch (its
+// start time): an id from another epoch, or one older than the ring, means
+// the client missed too much and must reload, which Subscribe reports.
+package events

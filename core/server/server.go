@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/conversa/conversa/core/engine"
+	"github.com/conversa/conversa/core/pluginhost"
+	"github.com/conversa/conversa/core/store"
+)
+
+// Options wires the server to the rest of Conversa.
+type Options struct {
+	Engine      *engine.Engine
+	Store       *store.Store
+	Plugins     *pluginhost.Host
+	Logger      *slog.Logger
+	BodyLimitKB int
+	// Version is reported by /healthz.
+	Version string
+	// Clock, when movable, is exposed at POST /debug/clock for end-to-end
+	// tests (see core/cmd/conversa's clock).
+	Clock Clock
+}
+
+// Clock is a server clock tests may move forward.
+type Clock interface {
+	Movable() bool
+	Advance(d time.Duration)
+}
+
+// Server is the HTTP server.
+type Server struct {
+	o       Options
+	app     *fiber.App
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// New builds the app and its routes.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{o: o, log: o.Logger.With("component", "http"), metrics: newMetrics()}
+	s.app = fiber.New(fiber.Config{
+		// Values from the request context are copied, never aliased: nothing
+		// taken from a request can change under a goroutine that outlives it.
+		Immutable:             true,
+		BodyLimit:             o.BodyLimitKB * 1024,
+		ReadTimeout:           15 * time.Second,
+		IdleTimeout:           75 * time.Second,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.errorHandler,
+		AppName:               "conversa",
+	})
+	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		s.log.Error("panic in handler", "path", c.Path(), "panic", e)
+	}}))
+	s.routes()
+	return s
+}
+
+// App exposes the Fiber app (tests drive it with app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+func (s *Server) routes() {
+	s.app.Get("/healthz", s.healthz)
+	s.app.Get("/metrics", s.serveMetrics)
+	s.app.Get("/webhooks/:integration", s.webhook)
+	s.app.Post("/webhooks/:integration", s.webhook)
+	if s.o.Clock != nil && s.o.Clock.Movable() {
+		s.app.Post("/debug/clock", s.advanceClock)
+	}
+}
+
+// advanceClock moves a test server's clock: ?seconds=N.
+func (s *Server) advanceClock(c *fiber.Ctx) error {
+	secs := c.QueryInt("seconds", 0)
+	if secs <= 0 {
+		return errorf(fiber.StatusBadRequest, "bad_request", "seconds must be a positive integer")
+	}
+	s.o.Clock.Advance(time.Duration(secs) * time.Second)
+	s.o.Engine.Wake()
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting requests and waits for the ones in flight, at
+// most until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok", "version": s.o.Version})
+}
+
+// apiError is the JSON error body of CONTRACT §5.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func errorf(status int, code, msg string) *apiError {
+	return &apiError{Status: status, Code: code, Message: msg}
+}
+
+// errorHandler is the one place errors become HTTP answers. Internal errors
+// are logged and answered with a generic message: their text never reaches a
+// client.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	var ae *apiError
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &fe):
+		ae = errorf(fe.Code, codeOf(fe.Code), fe.Message)
+	case errors.Is(err, store.ErrNotFound):
+		ae = errorf(fiber.StatusNotFound, "not_found", "not found")
+	default:
+		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+		ae = errorf(fiber.StatusInternalServerError, "internal", "internal error")
+	}
+	return c.Status(ae.Status).JSON(fiber.Map{"error": ae})
+}
+
+func codeOf(status int) string {
+	switch status {
+	case fiber.StatusBadRequest:
+		return "bad_request"
+	case fiber.StatusUnauthorized:
+		return "unauthorized"
+	case fiber.StatusForbidden:
+		return "forbidden"
+	case fiber.StatusNotFound:
+		return "not_found"
+	case fiber.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case fiber.StatusConflict:
+		return "conflict"
+	case fiber.StatusRequestEntityTooLarge:
+		return "too_large"
+	case fiber.StatusTooManyRequests:
+		return "rate_limited"
+	case fiber.StatusServiceUnavailable:
+		return "unavailable"
+	default:
+		return "error"
+	}
+}
