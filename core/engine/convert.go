@@ -15,7 +15,7 @@ func eventFromProto(p *proto.Event) *model.Event {
 		Kind: p.Kind, DedupeKey: p.DedupeKey, Integration: p.Integration, ContactID: p.ContactId,
 		ContactUsername: p.ContactUsername, ContactName: p.ContactName, ContactAvatarURL: p.ContactAvatarUrl,
 		MessageID: p.MessageId, ReplyTo: p.ReplyTo, Status: p.Status, ErrorCode: p.ErrorCode,
-		ErrorMessage: p.ErrorMessage, AccountID: p.AccountId, Note: p.Note,
+		ErrorMessage: p.ErrorMessage, AccountID: p.AccountId, Note: p.Note, Passive: p.Passive,
 	}
 	if p.TimestampMs > 0 {
 		ev.Timestamp = time.UnixMilli(p.TimestampMs).UTC()

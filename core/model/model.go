@@ -251,6 +251,7 @@ type Event struct {
 	ErrorMessage     string          `json:"error_message,omitempty"`
 	AccountID        string          `json:"account_id,omitempty"`
 	Note             string          `json:"note,omitempty"`
+	Passive          bool            `json:"passive,omitempty"` // record only: neither route nor answer
 	Raw              json.RawMessage `json:"-"`
 }
 

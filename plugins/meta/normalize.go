@@ -201,7 +201,10 @@ func normalizeItem(raw []byte, x itemContext) *proto.Event {
 		return badItem(raw, ev.Kind+" without a user id")
 	}
 	if x.standby {
+		// The app that owns the thread answers it: recorded here, so agents
+		// see the whole thread, and never answered twice.
 		ev.Note = joinNotes("standby: another app owns the thread", ev.Note)
+		ev.Passive = true
 	}
 	return ev
 }

@@ -92,6 +92,8 @@ type wantEvent struct {
 	contents                                                        []*proto.Content
 	// A substring the note must contain ("" means the note must be empty).
 	note string
+	// Record only: another app owns the thread.
+	passive bool
 }
 
 // checkEvents compares events field by field, and checks that every raw
@@ -123,6 +125,9 @@ func checkEvents(t *testing.T, body []byte, got []*proto.Event, want []wantEvent
 			}
 		} else {
 			check("dedupe_key", ev.GetDedupeKey(), w.dedupe)
+		}
+		if ev.GetPassive() != w.passive {
+			t.Errorf("event %d: passive = %v, want %v", i, ev.GetPassive(), w.passive)
 		}
 		if ev.GetTimestampMs() != w.ts {
 			t.Errorf("event %d: timestamp_ms = %d, want %d", i, ev.GetTimestampMs(), w.ts)
@@ -185,6 +190,7 @@ func fixtureCases() []fixtureCase {
 	}
 	withReply := func(w wantEvent, to string) wantEvent { w.replyTo = to; return w }
 	withNote := func(w wantEvent, note string) wantEvent { w.note = note; return w }
+	passive := func(w wantEvent) wantEvent { w.passive = true; return w }
 
 	pairURL := "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=18139494541428836&signature=Pair"
 	return []fixtureCase{
@@ -248,7 +254,7 @@ func fixtureCases() []fixtureCase {
 			{kind: sdk.EventEdit, integration: "ig", account: business, contact: customerA, messageID: fmid(14),
 				dedupe: "edit:" + fmid(14) + ":1", ts: 1767607530000, contents: []*proto.Content{text("Size L actually")}}}},
 		{file: "27-standby-message.json", want: []wantEvent{
-			withNote(msg(28, 1767607610000, text("Anyone there?")), "standby: another app owns the thread")}},
+			passive(withNote(msg(28, 1767607610000, text("Anyone there?")), "standby: another app owns the thread"))}},
 		{file: "30-message-echo-template.json", want: []wantEvent{
 			{kind: sdk.EventEcho, integration: "ig", account: business, contact: customerA, messageID: fmid(501),
 				dedupe: fmid(501), ts: 1767607630000, contents: []*proto.Content{unsup("template")}}}},

@@ -368,7 +368,11 @@ type Event struct {
 	// The business account the event arrived for (Meta entry id, Zenvia to).
 	AccountId string `protobuf:"bytes,16,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
 	// A note for ignored events (why nothing is done with them).
-	Note          string `protobuf:"bytes,17,opt,name=note,proto3" json:"note,omitempty"`
+	Note string `protobuf:"bytes,17,opt,name=note,proto3" json:"note,omitempty"`
+	// Record only: the host stores the event (a message joins the contact's
+	// conversation) but neither routes nor answers it. Set for events of a
+	// thread another app owns (Meta's standby).
+	Passive       bool `protobuf:"varint,18,opt,name=passive,proto3" json:"passive,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -520,6 +524,13 @@ func (x *Event) GetNote() string {
 		return x.Note
 	}
 	return ""
+}
+
+func (x *Event) GetPassive() bool {
+	if x != nil {
+		return x.Passive
+	}
+	return false
 }
 
 type DescribeRequest struct {
@@ -1736,7 +1747,7 @@ const file_conversa_proto_rawDesc = "" +
 	"\aoptions\x18\v \x03(\v2\x1a.conversa.plugin.v1.OptionR\aoptions\x12#\n" +
 	"\roriginal_type\x18\f \x01(\tR\foriginalType\x12\x10\n" +
 	"\x03raw\x18\r \x01(\fR\x03raw\x12\x14\n" +
-	"\x05title\x18\x0e \x01(\tR\x05title\"\xae\x04\n" +
+	"\x05title\x18\x0e \x01(\tR\x05title\"\xc8\x04\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1d\n" +
 	"\n" +
@@ -1760,7 +1771,8 @@ const file_conversa_proto_rawDesc = "" +
 	"\x03raw\x18\x0f \x01(\fR\x03raw\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x10 \x01(\tR\taccountId\x12\x12\n" +
-	"\x04note\x18\x11 \x01(\tR\x04note\"\x11\n" +
+	"\x04note\x18\x11 \x01(\tR\x04note\x12\x18\n" +
+	"\apassive\x18\x12 \x01(\bR\apassive\"\x11\n" +
 	"\x0fDescribeRequest\"\xd2\x05\n" +
 	"\vChannelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
