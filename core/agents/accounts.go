@@ -88,3 +88,19 @@ func Create(ctx context.Context, st *store.Store, a *model.Agent, password strin
 	}
 	return err
 }
+
+// Update changes an agent's name, role, squads and maximum; the password
+// too when one is given.
+func Update(ctx context.Context, st *store.Store, a *model.Agent, password string) error {
+	if err := Normalize(a); err != nil {
+		return err
+	}
+	hash := ""
+	if password != "" {
+		var err error
+		if hash, err = HashPassword(password); err != nil {
+			return err
+		}
+	}
+	return st.Write(ctx, func(tx *store.Tx) error { return tx.UpdateAgent(ctx, a, hash) })
+}

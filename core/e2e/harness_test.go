@@ -56,13 +56,15 @@ func (s *syncBuffer) String() string {
 }
 
 // newServer writes config (TOML, with {{DIR}} replaced by the server's
-// directory) and starts conversa with it. The server stops at the end of the
+// directory and {{PLUGINS}} by the directory of the third-party plugins
+// built for the run) and starts conversa with it. The server stops at the end of the
 // test.
 func newServer(t *testing.T, config string, env ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	s := &server{t: t, dir: dir, config: filepath.Join(dir, "conversa.toml"), env: env}
 	config = strings.ReplaceAll(config, "{{DIR}}", dir)
+	config = strings.ReplaceAll(config, "{{PLUGINS}}", pluginsDir)
 	if err := os.WriteFile(s.config, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -195,14 +197,11 @@ func (s *server) db() *sql.DB {
 	return db
 }
 
-// count runs a COUNT query on the server's database.
+// count runs a query for one number, on a connection closed right after.
 func (s *server) count(query string, args ...any) int {
 	s.t.Helper()
-	db := s.db()
 	var n int
-	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-		s.t.Fatalf("%s: %v", query, err)
-	}
+	s.one(query, args, &n)
 	return n
 }
 
@@ -303,11 +302,15 @@ var metaTimes = regexp.MustCompile(`"(timestamp|time)": ?\d{13}`)
 
 // fresh moves a Meta fixture's timestamps to now: the messaging window and
 // inactivity run from the time the user wrote.
-func fresh(body []byte) []byte {
-	now := time.Now().UnixMilli()
+func fresh(body []byte) []byte { return freshAt(body, time.Now()) }
+
+// freshAt sets a Meta fixture's timestamps to t (a server whose clock was
+// moved receives messages written at its own "now").
+func freshAt(body []byte, t time.Time) []byte {
+	at := t.UnixMilli()
 	return metaTimes.ReplaceAllFunc(body, func(m []byte) []byte {
 		key := metaTimes.FindSubmatch(m)[1]
-		return []byte(fmt.Sprintf("%q: %d", key, now))
+		return []byte(fmt.Sprintf("%q: %d", key, at))
 	})
 }
 

@@ -8,8 +8,11 @@ import (
 	"testing"
 )
 
-// binary is the conversa executable built once for the whole run.
-var binary string
+// binary is the conversa executable built once for the whole run;
+// pluginsDir holds third-party plugin executables built for the run
+// (conversa-plugin-echo, the SDK example; conversa-plugin-crashy, an
+// assistant that dies mid-turn).
+var binary, pluginsDir string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "conversa-e2e-")
@@ -18,19 +21,27 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "conversa")
-	args := []string{"build", "-o", binary}
-	if raceEnabled {
-		// The binary under test is race-checked too, and shares the race
-		// build cache with the test binary instead of compiling SQLite again.
-		args = append(args, "-race")
+	pluginsDir = filepath.Join(dir, "plugins")
+	builds := [][2]string{
+		{binary, "github.com/conversa/conversa/core/cmd/conversa"},
+		{filepath.Join(pluginsDir, "conversa-plugin-echo"), "github.com/conversa/conversa/plugins/examples/echo"},
+		{filepath.Join(pluginsDir, "conversa-plugin-crashy"), "github.com/conversa/conversa/core/e2e/testdata/crashy"},
 	}
-	args = append(args, "github.com/conversa/conversa/core/cmd/conversa")
-	cmd := exec.Command("go", args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building conversa:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	for _, b := range builds {
+		args := []string{"build", "-o", b[0]}
+		if raceEnabled {
+			// The binaries under test are race-checked too, and share the
+			// race build cache with the test binary instead of compiling
+			// SQLite again.
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, b[1])...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", b[1]+":", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -17,7 +17,7 @@ import (
 // replies; content the channel or assistant does not take is answered with
 // the unsupported-media reply instead.
 func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model.Integration, conv *model.Conversation,
-	msg *model.Message, fresh bool) error {
+	msg *model.Message, fresh bool, handoffSquad string) error {
 	ct := conv.Contact
 	if e.now().Sub(ct.LastInboundAt) > assistantWindow {
 		return e.finish(ctx, it, msg, "the message is older than the 24 h window: the assistant does not answer it")
@@ -62,7 +62,8 @@ func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model
 	if resp.Intent != "" {
 		note = "intent " + resp.Intent + " (" + strconv.FormatFloat(resp.Confidence, 'f', 2, 64) + ")"
 	}
-	return e.commitTurn(ctx, it, in, conv, msg, replies, resp.Session, resp.Handoff, resp.End, resp.Squad, note)
+	squad := firstNonEmpty(resp.Squad, handoffSquad)
+	return e.commitTurn(ctx, it, in, conv, msg, replies, resp.Session, resp.Handoff, resp.End, squad, note)
 }
 
 // commitTurn commits an assistant's turn in one transaction: its replies to

@@ -51,8 +51,18 @@ func (e *Engine) Validate(ctx context.Context, in *model.Integration) error {
 	}
 	if in.Channel == "" {
 		add("channel", "is required")
-	} else if _, err := e.channelInfo(ctx, in.Channel); err != nil {
+	} else if info, err := e.channelInfo(ctx, in.Channel); err != nil {
 		add("channel", "%q is not an available channel plugin", in.Channel)
+	} else {
+		old := e.reg.integration(in.ID)
+		for _, k := range info.RequiredSettings {
+			v := strings.TrimSpace(fmt.Sprint(in.Settings[k]))
+			given := in.Settings[k] != nil && v != "" && !isMasked(v)
+			kept := old != nil && old.Channel == in.Channel && old.Setting(k) != "" && (in.Settings[k] == nil || isMasked(v))
+			if !given && !kept {
+				add("settings."+k, "is required for the %s channel", in.Channel)
+			}
+		}
 	}
 	if in.Assistant != "" && !e.HasAssistant(in.Assistant) {
 		add("assistant", "%q is not a configured assistant", in.Assistant)

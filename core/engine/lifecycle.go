@@ -144,3 +144,32 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
+
+// Transfer puts a conversation in another squad's queue (an agent passing
+// it on); it is assigned as soon as someone there can take it.
+func (e *Engine) Transfer(ctx context.Context, id int64, squad string) (*model.Conversation, error) {
+	var c *model.Conversation
+	var from string
+	err := e.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if c, err = tx.Conversation(ctx, id); err != nil {
+			return err
+		}
+		if c.State == model.StateEnded {
+			return ErrEnded
+		}
+		from = c.Agent
+		queue(tx, c, squad, c.Priority, "")
+		return tx.SaveConversation(ctx, c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if from != "" {
+		// The agent who passed it on drops it from their console.
+		e.bus.Publish(events.Event{Type: events.Queued, Conversation: c.ID, Agent: from, Squad: c.Squad, Data: c})
+	}
+	e.publish(events.Queued, c, c)
+	e.assign(ctx)
+	return c, nil
+}

@@ -108,6 +108,15 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		return e.finish(ctx, it, msg, "conversation already ended")
 	}
 	e.publish(events.Message, conv, msg)
+	if ev.Passive {
+		// Another app owns the thread (Meta's standby) and answers it; the
+		// message is kept so that agents see the whole thread.
+		note := ev.Note
+		if note == "" {
+			note = "passive: recorded, not answered"
+		}
+		return e.finish(ctx, it, msg, note)
+	}
 
 	ct := e.refreshProfile(ctx, in, conv.Contact)
 	conv.Contact = ct
@@ -131,7 +140,8 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		}
 		return e.toHumans(ctx, it, msg, conv, squad, route.Priority, route.Agent, nil, "")
 	default:
-		return e.toAssistant(ctx, it, in, conv, msg, fresh)
+		// A squad named with {to = "assistant"} is where a handoff goes.
+		return e.toAssistant(ctx, it, in, conv, msg, fresh, route.Squad)
 	}
 }
 

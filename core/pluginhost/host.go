@@ -271,10 +271,10 @@ func (h *Host) clientConfig(sp spec, stderr *tail) *plugin.ClientConfig {
 		Stderr:           stderr,
 		// Whatever the plugin writes to os.Stdout/os.Stderr after the
 		// handshake arrives here: keep it in the log rather than lose it.
-		SyncStdout: lineLogger(h.o.Logger, sp.name, "stdout"),
-		SyncStderr: lineLogger(h.o.Logger, sp.name, "stderr"),
-		StartTimeout:     h.o.StartTimeout,
-		AutoMTLS:         true,
-		SkipHostEnv:      true,
+		SyncStdout:   lineLogger(h.o.Logger, sp.name, "stdout"),
+		SyncStderr:   lineLogger(h.o.Logger, sp.name, "stderr"),
+		StartTimeout: h.o.StartTimeout,
+		AutoMTLS:     true,
+		SkipHostEnv:  true,
 	}
 }

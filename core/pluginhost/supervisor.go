@@ -252,7 +252,7 @@ func (s *supervisor) shutdown() {
 func (s *supervisor) status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Name: s.spec.name, State: s.state, Restarts: s.restarts, Builtin: s.spec.builtin,
+	st := Status{Name: s.spec.name, Kinds: []string{}, State: s.state, Restarts: s.restarts, Builtin: s.spec.builtin,
 		LastError: s.lastErr, PID: s.pid}
 	if !s.spec.builtin {
 		st.Path = s.spec.path

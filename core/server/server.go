@@ -10,23 +10,37 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
+	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/engine"
 	"github.com/conversa/conversa/core/pluginhost"
+	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/store"
 )
 
 // Options wires the server to the rest of Conversa.
 type Options struct {
-	Engine      *engine.Engine
-	Store       *store.Store
-	Plugins     *pluginhost.Host
-	Logger      *slog.Logger
-	BodyLimitKB int
+	Engine  *engine.Engine
+	Store   *store.Store
+	Plugins *pluginhost.Host
+	Agents  *agents.Service
+	Scripts Scripts
+	Logger  *slog.Logger
+	// Squads are the configured squads (others come from integrations and
+	// agents).
+	Squads []string
+	// SecureCookies marks the session cookie Secure (public URL is https).
+	SecureCookies bool
+	BodyLimitKB   int
 	// Version is reported by /healthz.
 	Version string
 	// Clock, when movable, is exposed at POST /debug/clock for end-to-end
 	// tests (see core/cmd/conversa's clock).
 	Clock Clock
+}
+
+// Scripts reports the operator's Lua scripts (core/scripting).
+type Scripts interface {
+	Statuses() []scripting.Status
 }
 
 // Clock is a server clock tests may move forward.
@@ -41,6 +55,9 @@ type Server struct {
 	app     *fiber.App
 	log     *slog.Logger
 	metrics *metrics
+	logins  loginLimiter
+	// sseStop ends the live event streams at shutdown.
+	sseStop chan struct{}
 }
 
 // New builds the app and its routes.
@@ -48,7 +65,7 @@ func New(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{o: o, log: o.Logger.With("component", "http"), metrics: newMetrics()}
+	s := &Server{o: o, log: o.Logger.With("component", "http"), metrics: newMetrics(), sseStop: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
 		// Values from the request context are copied, never aliased: nothing
 		// taken from a request can change under a goroutine that outlives it.
@@ -75,9 +92,46 @@ func (s *Server) routes() {
 	s.app.Get("/metrics", s.serveMetrics)
 	s.app.Get("/webhooks/:integration", s.webhook)
 	s.app.Post("/webhooks/:integration", s.webhook)
+
+	api := s.app.Group("/api/v1")
+	api.Post("/login", s.login)
+	auth := api.Group("", s.authenticate)
+	auth.Post("/logout", s.logout)
+	auth.Get("/me", s.me)
+	auth.Put("/me/status", s.setMyStatus)
+	auth.Get("/events", s.liveEvents)
+	auth.Get("/conversations", s.listConversations)
+	auth.Get("/conversations/:id", s.getConversation)
+	auth.Post("/conversations/:id/messages", s.postMessage)
+	auth.Post("/conversations/:id/end", s.endConversation)
+	auth.Post("/conversations/:id/read", s.markRead)
+	auth.Post("/conversations/:id/transfer", s.transfer)
+	auth.Get("/squads", s.listSquads)
+	auth.Get("/queues", s.queues)
+
+	admin := auth.Group("", s.adminOnly)
+	admin.Get("/integrations", s.listIntegrations)
+	admin.Post("/integrations", s.createIntegration)
+	admin.Get("/integrations/:id", s.getIntegration)
+	admin.Put("/integrations/:id", s.updateIntegration)
+	admin.Delete("/integrations/:id", s.deleteIntegration)
+	admin.Get("/agents", s.listAgents)
+	admin.Post("/agents", s.createAgent)
+	admin.Put("/agents/:id", s.updateAgent)
+	admin.Put("/agents/:id/status", s.setAgentStatus)
+	admin.Get("/plugins", s.listPlugins)
+	admin.Get("/scripts", s.listScripts)
+	admin.Get("/assistants", s.listAssistants)
+	admin.Get("/channels", s.listChannels)
+	api.Use(func(c *fiber.Ctx) error {
+		return errorf(fiber.StatusNotFound, "not_found", "no such API endpoint: "+c.Method()+" "+c.Path())
+	})
+
 	if s.o.Clock != nil && s.o.Clock.Movable() {
 		s.app.Post("/debug/clock", s.advanceClock)
 	}
+	// Everything else is the console.
+	s.app.Use(s.console)
 }
 
 // advanceClock moves a test server's clock: ?seconds=N.
@@ -88,6 +142,9 @@ func (s *Server) advanceClock(c *fiber.Ctx) error {
 	}
 	s.o.Clock.Advance(time.Duration(secs) * time.Second)
 	s.o.Engine.Wake()
+	if s.o.Agents != nil {
+		s.o.Agents.Wake()
+	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -96,7 +153,10 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
 // Shutdown stops accepting requests and waits for the ones in flight, at
 // most until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	close(s.sseStop)
+	return s.app.ShutdownWithContext(ctx)
+}
 
 func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok", "version": s.o.Version})
@@ -122,7 +182,10 @@ func errorf(status int, code, msg string) *apiError {
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	var ae *apiError
 	var fe *fiber.Error
+	var ve *validationError
 	switch {
+	case errors.As(err, &ve):
+		return c.Status(ve.Status).JSON(fiber.Map{"error": ve})
 	case errors.As(err, &ae):
 	case errors.As(err, &fe):
 		ae = errorf(fe.Code, codeOf(fe.Code), fe.Message)

@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/engine"
 	"github.com/conversa/conversa/core/events"
@@ -70,6 +72,16 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		return fmt.Errorf("locating own binary: %w", err)
 	}
 	clock := newClock()
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	if cfg.Server.PublicURL == "http://"+cfg.Server.Listen {
+		// No public URL configured: the address actually bound (port 0
+		// picks one) is the best guess for the webhook URLs shown.
+		cfg.Server.PublicURL = "http://" + ln.Addr().String()
+	}
 
 	st, err := store.Open(ctx, cfg.Storage.Path, store.Options{Logger: log, Now: clock.Now})
 	if err != nil {
@@ -90,12 +102,13 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	}
 	defer hooks.Close()
 
+	bus := events.New(4096)
 	var assistants []engine.Assistant
 	for _, a := range cfg.Assistants {
 		assistants = append(assistants, engine.Assistant{ID: a.ID, Backend: a.Backend, Settings: a.Settings})
 	}
 	eng, err := engine.New(engine.Options{
-		Store: st, Plugins: host, Hooks: hooks, Bus: events.New(4096), Logger: log, Now: clock.Now,
+		Store: st, Plugins: host, Hooks: hooks, Bus: bus, Logger: log, Now: clock.Now,
 		Assistants: assistants, PublicURL: cfg.Server.PublicURL,
 	})
 	if err != nil {
@@ -109,21 +122,26 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	if err := eng.ApplyConfig(ctx, cfg.Integrations); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	people := agents.New(agents.Options{Store: st, Bus: bus, Logger: log, Now: clock.Now})
+	eng.SetAssigner(people)
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
 	defer eng.Stop()
+	people.Start()
+	defer people.Stop()
 
-	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Logger: log,
-		BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock})
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	var squads []string
+	for _, q := range cfg.Squads {
+		squads = append(squads, q.Name)
 	}
+	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Agents: people, Scripts: hooks,
+		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock, Squads: squads,
+		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	announce(stdout, log, cfg, ln.Addr().String(), eng)
+	announce(ctx, stdout, log, cfg, ln.Addr().String(), eng, st)
 
 	select {
 	case <-ctx.Done():
@@ -163,13 +181,20 @@ func usedPlugins(cfg *config.Config) []string {
 
 // announce tells the operator where to look. The address line is also what
 // tests read to find a server started on port 0.
-func announce(w io.Writer, log *slog.Logger, cfg *config.Config, addr string, eng *engine.Engine) {
+func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Config, addr string, eng *engine.Engine, st *store.Store) {
 	base := "http://" + addr
 	db, _ := filepath.Abs(cfg.Storage.Path)
 	fmt.Fprintf(w, "Conversa %s listening on %s\n", version, base)
 	fmt.Fprintf(w, "  console:   %s/\n  health:    %s/healthz\n  metrics:   %s/metrics\n  database:  %s\n", base, base, base, db)
 	if cfg.File == "" {
 		fmt.Fprintf(w, "  running on built-in defaults with the demo assistant; see config.example.toml to connect Instagram\n")
+	}
+	if all, err := st.Agents(ctx); err == nil && len(all) == 0 {
+		cfgFlag := ""
+		if cfg.File != "" {
+			cfgFlag = " --config " + cfg.File
+		}
+		fmt.Fprintf(w, "  no one can sign in yet: create an admin with\n    conversa agents add%s --login admin --name Admin --role admin   (password on standard input)\n", cfgFlag)
 	}
 	for _, in := range eng.Integrations() {
 		if !in.Enabled {

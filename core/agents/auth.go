@@ -1,0 +1,119 @@
+package agents
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+)
+
+// ErrBadCredentials: unknown login or wrong password (never which).
+var ErrBadCredentials = errors.New("wrong login or password")
+
+// ErrNoSession: the token is unknown or expired.
+var ErrNoSession = errors.New("not signed in")
+
+// dummyHash is compared against when the login does not exist, so a wrong
+// login takes as long as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("conversa-timing-equalizer"), bcrypt.DefaultCost)
+
+// Login is a new session.
+type Login struct {
+	Token string
+	CSRF  string
+	Agent *model.Agent
+}
+
+// Login checks a login and password and opens a session.
+func (s *Service) Login(ctx context.Context, login, password string) (*Login, error) {
+	hash, err := s.st.PasswordHash(ctx, login)
+	if errors.Is(err, store.ErrNotFound) {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return nil, ErrBadCredentials
+	}
+	token, err := randomString(32)
+	if err != nil {
+		return nil, err
+	}
+	csrf, err := randomString(24)
+	if err != nil {
+		return nil, err
+	}
+	sess := &store.Session{TokenHash: hashToken(token), AgentID: login, CSRFToken: csrf, ExpiresAt: s.now().Add(s.o.SessionTTL)}
+	if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.CreateSession(ctx, sess) }); err != nil {
+		return nil, err
+	}
+	a, err := s.st.Agent(ctx, login)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("agent signed in", "agent", login)
+	return &Login{Token: token, CSRF: csrf, Agent: a}, nil
+}
+
+// Authenticate returns the agent and session of a token, extending the
+// session (at most once a minute, to keep reads off the writer).
+func (s *Service) Authenticate(ctx context.Context, token string) (*model.Agent, *store.Session, error) {
+	if token == "" {
+		return nil, nil, ErrNoSession
+	}
+	sess, err := s.st.Session(ctx, hashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	if now.After(sess.ExpiresAt) {
+		return nil, nil, ErrNoSession
+	}
+	a, err := s.st.Agent(ctx, sess.AgentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if now.Sub(sess.LastSeenAt) > 30e9 {
+		err := s.st.Write(ctx, func(tx *store.Tx) error {
+			return tx.TouchSession(ctx, sess.TokenHash, now.Add(s.o.SessionTTL))
+		})
+		if err != nil {
+			s.log.Error("extending session", "agent", a.ID, "err", err)
+		}
+	}
+	return a, sess, nil
+}
+
+// Logout ends the session of a token.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.DeleteSession(ctx, hashToken(token)) })
+}
+
+func hashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

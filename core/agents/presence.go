@@ -1,0 +1,109 @@
+package agents
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/conversa/conversa/core/events"
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+)
+
+// SetStatus changes an agent's status. Going offline re-queues their open
+// conversations; becoming available may bring them conversations at once.
+func (s *Service) SetStatus(ctx context.Context, id, status string) (*model.Agent, error) {
+	switch status {
+	case model.AgentAvailable, model.AgentPaused, model.AgentOffline:
+	default:
+		return nil, &FieldError{"status", fmt.Sprintf("must be %q, %q or %q", model.AgentAvailable, model.AgentPaused, model.AgentOffline)}
+	}
+	var requeued []int64
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		requeued = nil
+		if err := tx.SetAgentStatus(ctx, id, status); err != nil {
+			return err
+		}
+		if status == model.AgentOffline {
+			var err error
+			requeued, err = tx.RequeueAgent(ctx, id)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.st.Agent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("agent status", "agent", id, "status", status, "requeued", len(requeued))
+	s.bus.Publish(events.Event{Type: events.Agent, Agent: id, Data: a})
+	for _, cid := range requeued {
+		if c, err := s.st.Conversation(ctx, cid); err == nil {
+			// The agent who lost it is told too, so their console drops it.
+			s.bus.Publish(events.Event{Type: events.Queued, Conversation: cid, Agent: id, Squad: c.Squad, Data: c})
+		}
+	}
+	if status == model.AgentAvailable || len(requeued) > 0 {
+		s.Assign(ctx)
+	}
+	return a, nil
+}
+
+// Connected records an open console (live events stream) of an agent; the
+// returned function records its closing. An agent with a console open is
+// present.
+func (s *Service) Connected(id string) (release func()) {
+	s.connMu.Lock()
+	s.conns[id]++
+	s.connMu.Unlock()
+	return func() {
+		s.connMu.Lock()
+		s.conns[id]--
+		if s.conns[id] <= 0 {
+			delete(s.conns, id)
+		}
+		s.connMu.Unlock()
+	}
+}
+
+func (s *Service) connected(id string) bool {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return s.conns[id] > 0
+}
+
+// expirePresence sets offline the agents whose session lapsed: available or
+// paused, with no console open and no request for PresenceTimeout. Their
+// chats go back to the queue instead of waiting for someone who left.
+func (s *Service) expirePresence(ctx context.Context) {
+	if err := s.st.Write(ctx, func(tx *store.Tx) error { _, err := tx.DeleteExpiredSessions(ctx); return err }); err != nil {
+		s.log.Error("removing expired sessions", "err", err)
+	}
+	all, err := s.st.Agents(ctx)
+	if err != nil {
+		s.log.Error("presence check", "err", err)
+		return
+	}
+	now := s.now()
+	for _, a := range all {
+		if a.Status == model.AgentOffline || s.connected(a.ID) {
+			continue
+		}
+		seen, err := s.st.LastSeen(ctx, a.ID)
+		if err != nil {
+			continue
+		}
+		if seen.Before(a.StatusAt) {
+			seen = a.StatusAt
+		}
+		if now.Sub(seen) < s.o.PresenceTimeout {
+			continue
+		}
+		s.log.Info("agent session lapsed: set offline", "agent", a.ID, "last_seen", seen)
+		if _, err := s.SetStatus(ctx, a.ID, model.AgentOffline); err != nil {
+			s.log.Error("setting lapsed agent offline", "agent", a.ID, "err", err)
+		}
+	}
+}

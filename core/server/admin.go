@@ -1,0 +1,200 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/conversa/conversa/core/agents"
+	"github.com/conversa/conversa/core/model"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func (s *Server) listAgents(c *fiber.Ctx) error {
+	all, err := s.o.Store.Agents(c.UserContext())
+	if err != nil {
+		return err
+	}
+	if all == nil {
+		all = []*model.Agent{}
+	}
+	return c.JSON(fiber.Map{"agents": all})
+}
+
+type agentInput struct {
+	Login    string   `json:"login"`
+	Name     string   `json:"name"`
+	Role     string   `json:"role"`
+	Password string   `json:"password"`
+	Squads   []string `json:"squads"`
+	MaxChats int      `json:"max_chats"`
+}
+
+func (s *Server) createAgent(c *fiber.Ctx) error {
+	var req agentInput
+	if err := c.BodyParser(&req); err != nil {
+		return errorf(fiber.StatusBadRequest, "bad_request", "body must be a JSON agent")
+	}
+	if req.Role == "" {
+		req.Role = model.RoleAgent
+	}
+	a := &model.Agent{ID: req.Login, Name: req.Name, Role: req.Role, Squads: req.Squads, MaxChats: req.MaxChats}
+	if err := agents.Create(c.UserContext(), s.o.Store, a, req.Password); err != nil {
+		return s.agentError(err)
+	}
+	created, err := s.o.Store.Agent(c.UserContext(), a.ID)
+	if err != nil {
+		return err
+	}
+	s.log.Info("agent created", "agent", a.ID, "role", a.Role, "by", s.caller(c).agent.ID)
+	return c.Status(fiber.StatusCreated).JSON(created)
+}
+
+func (s *Server) updateAgent(c *fiber.Ctx) error {
+	var req agentInput
+	if err := c.BodyParser(&req); err != nil {
+		return errorf(fiber.StatusBadRequest, "bad_request", "body must be a JSON agent")
+	}
+	a := &model.Agent{ID: c.Params("id"), Name: req.Name, Role: req.Role, Squads: req.Squads, MaxChats: req.MaxChats}
+	if err := agents.Update(c.UserContext(), s.o.Store, a, req.Password); err != nil {
+		return s.agentError(err)
+	}
+	s.o.Agents.Assign(c.UserContext())
+	updated, err := s.o.Store.Agent(c.UserContext(), a.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(updated)
+}
+
+// setAgentStatus lets an admin change someone's status (e.g. set offline an
+// agent who left without signing out, re-queueing their chats).
+func (s *Server) setAgentStatus(c *fiber.Ctx) error {
+	var req struct {
+		Status string `json:"status"`
+	}
+	if err := c.BodyParser(&req); err != nil {
+		return errorf(fiber.StatusBadRequest, "bad_request", `body must be JSON {"status": "..."}`)
+	}
+	a, err := s.o.Agents.SetStatus(c.UserContext(), c.Params("id"), req.Status)
+	if err != nil {
+		return s.agentError(err)
+	}
+	return c.JSON(a)
+}
+
+func (s *Server) listPlugins(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"plugins": s.o.Plugins.Statuses()})
+}
+
+func (s *Server) listScripts(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"scripts": s.o.Scripts.Statuses()})
+}
+
+// squads lists every squad: configured, named by an integration, or joined
+// by an agent.
+func (s *Server) squads(c *fiber.Ctx) ([]string, []*model.Agent, error) {
+	set := map[string]bool{model.DefaultSquad: true}
+	for _, q := range s.o.Squads {
+		set[q] = true
+	}
+	for _, in := range s.o.Engine.Integrations() {
+		set[in.Squad] = true
+	}
+	all, err := s.o.Store.Agents(c.UserContext())
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range all {
+		for _, q := range a.Squads {
+			set[q] = true
+		}
+	}
+	names := make([]string, 0, len(set))
+	for q := range set {
+		names = append(names, q)
+	}
+	sort.Strings(names)
+	return names, all, nil
+}
+
+func (s *Server) listSquads(c *fiber.Ctx) error {
+	names, all, err := s.squads(c)
+	if err != nil {
+		return err
+	}
+	type squad struct {
+		Name      string   `json:"name"`
+		Agents    []string `json:"agents"`
+		Available int      `json:"available"`
+	}
+	out := []squad{}
+	for _, n := range names {
+		sq := squad{Name: n, Agents: []string{}}
+		for _, a := range all {
+			for _, q := range a.Squads {
+				if q == n {
+					sq.Agents = append(sq.Agents, a.ID)
+					if a.Status == model.AgentAvailable {
+						sq.Available++
+					}
+				}
+			}
+		}
+		out = append(out, sq)
+	}
+	return c.JSON(fiber.Map{"squads": out})
+}
+
+// queues shows who is waiting in each squad, and for how long.
+func (s *Server) queues(c *fiber.Ctx) error {
+	names, all, err := s.squads(c)
+	if err != nil {
+		return err
+	}
+	queued, err := s.o.Store.Queued(c.UserContext())
+	if err != nil {
+		return err
+	}
+	type waiting struct {
+		Conversation *model.Conversation `json:"conversation"`
+		WaitSeconds  int64               `json:"wait_seconds"`
+	}
+	type queue struct {
+		Squad     string    `json:"squad"`
+		Waiting   []waiting `json:"waiting"`
+		Available int       `json:"agents_available"`
+		FreeSlots int       `json:"free_slots"`
+	}
+	now := s.o.Engine.Now()
+	out := []queue{}
+	for _, n := range names {
+		q := queue{Squad: n, Waiting: []waiting{}}
+		for _, cv := range queued {
+			if cv.Squad == n {
+				since := cv.StartedAt
+				if cv.QueuedAt != nil {
+					since = *cv.QueuedAt
+				}
+				q.Waiting = append(q.Waiting, waiting{Conversation: cv, WaitSeconds: int64(now.Sub(since) / time.Second)})
+			}
+		}
+		for _, a := range all {
+			if a.Status != model.AgentAvailable {
+				continue
+			}
+			for _, sq := range a.Squads {
+				if sq == n {
+					q.Available++
+					q.FreeSlots += max(a.MaxChats-a.OpenChats, 0)
+				}
+			}
+		}
+		out = append(out, q)
+	}
+	return c.JSON(fiber.Map{"queues": out})
+}

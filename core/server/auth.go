@@ -1,0 +1,205 @@
+package server
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/conversa/conversa/core/agents"
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+)
+
+// SessionCookie carries the console's session token.
+const SessionCookie = "conversa_session"
+
+// CSRFHeader must echo the session's CSRF token on every state-changing
+// request authenticated by the cookie (the console). Bearer requests need it
+// not: a browser never attaches a bearer token on its own.
+const CSRFHeader = "X-CSRF-Token"
+
+type caller struct {
+	agent  *model.Agent
+	token  string
+	csrf   string
+	cookie bool
+}
+
+func (s *Server) caller(c *fiber.Ctx) *caller { return c.Locals("caller").(*caller) }
+
+// authenticate resolves the bearer token or session cookie; 401 without one.
+func (s *Server) authenticate(c *fiber.Ctx) error {
+	token, cookie := "", false
+	if h := c.Get(fiber.HeaderAuthorization); strings.HasPrefix(h, "Bearer ") {
+		token = strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
+	} else if v := c.Cookies(SessionCookie); v != "" {
+		token, cookie = v, true
+	}
+	if token == "" {
+		return errorf(fiber.StatusUnauthorized, "unauthorized", "sign in first: POST /api/v1/login")
+	}
+	a, sess, err := s.o.Agents.Authenticate(c.UserContext(), token)
+	if errors.Is(err, agents.ErrNoSession) {
+		return errorf(fiber.StatusUnauthorized, "unauthorized", "the session is unknown or expired; sign in again")
+	}
+	if err != nil {
+		return err
+	}
+	if cookie && c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		if got := c.Get(CSRFHeader); got == "" || got != sess.CSRFToken {
+			return errorf(fiber.StatusForbidden, "csrf", "missing or wrong "+CSRFHeader+" header")
+		}
+	}
+	c.Locals("caller", &caller{agent: a, token: token, csrf: sess.CSRFToken, cookie: cookie})
+	return c.Next()
+}
+
+// adminOnly refuses callers who are not admins (403).
+func (s *Server) adminOnly(c *fiber.Ctx) error {
+	if s.caller(c).agent.Role != model.RoleAdmin {
+		return errorf(fiber.StatusForbidden, "forbidden", "only an admin may do this")
+	}
+	return c.Next()
+}
+
+type loginRequest struct {
+	Login    string `json:"login"`
+	Password string `json:"password"`
+}
+
+func (s *Server) login(c *fiber.Ctx) error {
+	var req loginRequest
+	if err := c.BodyParser(&req); err != nil {
+		return errorf(fiber.StatusBadRequest, "bad_request", "body must be JSON {\"login\", \"password\"}")
+	}
+	req.Login = strings.ToLower(strings.TrimSpace(req.Login))
+	key, ipKey := c.IP()+"\x00"+req.Login, c.IP()
+	wait := max(s.logins.blocked(key, loginFailures, time.Now()), s.logins.blocked(ipKey, addressFailures, time.Now()))
+	if wait > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+		return errorf(fiber.StatusTooManyRequests, "rate_limited", "too many failed sign-ins; try again later")
+	}
+	l, err := s.o.Agents.Login(c.UserContext(), req.Login, req.Password)
+	if errors.Is(err, agents.ErrBadCredentials) {
+		s.logins.failed(key, time.Now())
+		s.logins.failed(ipKey, time.Now())
+		s.log.Warn("failed sign-in", "login", req.Login, "ip", c.IP())
+		return errorf(fiber.StatusUnauthorized, "bad_credentials", "wrong login or password")
+	}
+	if err != nil {
+		return err
+	}
+	s.logins.reset(key)
+	// A browser-session cookie: the server's session slides with use, so a
+	// long shift is not cut at a fixed hour.
+	c.Cookie(&fiber.Cookie{Name: SessionCookie, Value: l.Token, Path: "/", HTTPOnly: true, SameSite: "Lax",
+		Secure: s.o.SecureCookies})
+	return c.JSON(fiber.Map{"token": l.Token, "csrf_token": l.CSRF, "agent": l.Agent})
+}
+
+func (s *Server) logout(c *fiber.Ctx) error {
+	if err := s.o.Agents.Logout(c.UserContext(), s.caller(c).token); err != nil {
+		return err
+	}
+	c.ClearCookie(SessionCookie)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) me(c *fiber.Ctx) error {
+	cl := s.caller(c)
+	return c.JSON(fiber.Map{"id": cl.agent.ID, "login": cl.agent.Login, "name": cl.agent.Name, "role": cl.agent.Role,
+		"squads": cl.agent.Squads, "max_chats": cl.agent.MaxChats, "status": cl.agent.Status,
+		"open_chats": cl.agent.OpenChats, "csrf_token": cl.csrf})
+}
+
+func (s *Server) setMyStatus(c *fiber.Ctx) error {
+	var req struct {
+		Status string `json:"status"`
+	}
+	if err := c.BodyParser(&req); err != nil {
+		return errorf(fiber.StatusBadRequest, "bad_request", `body must be JSON {"status": "available"|"paused"|"offline"}`)
+	}
+	a, err := s.o.Agents.SetStatus(c.UserContext(), s.caller(c).agent.ID, req.Status)
+	if err != nil {
+		return s.agentError(err)
+	}
+	return c.JSON(a)
+}
+
+func (s *Server) agentError(err error) error {
+	var fe *agents.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Message: fe.Error(), Field: fe.Field}
+	case errors.Is(err, agents.ErrLoginTaken):
+		return &apiError{Status: fiber.StatusConflict, Code: "conflict", Message: err.Error(), Field: "login"}
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(fiber.StatusNotFound, "not_found", "no such agent")
+	}
+	return err
+}
+
+// loginLimiter slows password guessing: after 5 failures for one login from
+// one address, or 30 from one address whatever the login, within 5 minutes,
+// further attempts wait out the window.
+type loginLimiter struct {
+	mu       sync.Mutex
+	failures map[string][]time.Time
+}
+
+const (
+	loginFailures   = 5
+	addressFailures = 30
+	loginWindow     = 5 * time.Minute
+)
+
+func (l *loginLimiter) recent(key string, now time.Time) []time.Time {
+	var keep []time.Time
+	for _, t := range l.failures[key] {
+		if now.Sub(t) < loginWindow {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == 0 {
+		delete(l.failures, key)
+	} else {
+		l.failures[key] = keep
+	}
+	return keep
+}
+
+func (l *loginLimiter) blocked(key string, limit int, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.recent(key, now)
+	if len(f) < limit {
+		return 0
+	}
+	return loginWindow - now.Sub(f[len(f)-limit])
+}
+
+func (l *loginLimiter) failed(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failures == nil {
+		l.failures = map[string][]time.Time{}
+	}
+	l.failures[key] = append(l.recent(key, now), now)
+	if len(l.failures) > 10000 {
+		// A flood of distinct keys: forget the oldest rather than grow.
+		for k := range l.failures {
+			delete(l.failures, k)
+			break
+		}
+	}
+}
+
+func (l *loginLimiter) reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.failures, key)
+}
