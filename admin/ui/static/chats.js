@@ -1,0 +1,435 @@
+// The agent's view: their open chats on the left, the open chat on the
+// right (on a phone, one at a time, with a back button).
+
+import { get, post } from './api.js';
+import { h, fill } from './dom.js';
+import { ask } from './dialog.js';
+import { avatar, contactName, END_REASONS, formatDateTime, originBadge, plural, timeTag } from './format.js';
+import { Thread } from './messages.js';
+
+const DAY = 24 * 3600 * 1000;
+
+export function chatsView(ctx) {
+  const { inbox, me } = ctx;
+  const capacity = h('span.capacity', { 'aria-live': 'polite' });
+  const hint = h('p.list-hint', { role: 'status' });
+  const list = h('ul.chat-list', { 'aria-label': 'Your open chats' });
+  const pane = h('section.chat-pane', { 'aria-label': 'Chat' });
+  const listPane = h('aside.chat-list-pane', { 'aria-label': 'Your chats' },
+    h('div.pane-head', {}, h('h1', {}, 'Chats'), capacity), hint, list);
+  const el = h('div.chats', {}, listPane, pane);
+  const items = new Map(); // conversation id -> {key, li}
+  let current = null; // the open chat
+
+  function renderList() {
+    const chats = inbox.list();
+    fill(capacity, `${chats.length} of ${me.max_chats || 0}`);
+    capacity.title = `${plural(chats.length, 'open chat', 'open chats')}; you take up to ${me.max_chats}`;
+    if (me.status === 'available') {
+      hint.textContent = chats.length ? '' : 'No open chats. New chats appear here automatically.';
+    } else {
+      hint.textContent = me.status === 'paused'
+        ? 'You are paused: no new chats will arrive. Choose Available at the top to receive chats.'
+        : 'You are offline. Choose Available at the top to receive chats.';
+    }
+    hint.hidden = !hint.textContent;
+    const keep = new Set();
+    for (const c of chats) {
+      keep.add(c.id);
+      const open = current && current.id === c.id;
+      const fresh = inbox.fresh.has(c.id);
+      const key = JSON.stringify([c.contact, c.unread, c.last_activity_at, c.origin, c.integration, open, fresh]);
+      let it = items.get(c.id);
+      if (!it || it.key !== key) {
+        const li = listItem(c, open, fresh);
+        if (it) it.li.replaceWith(li);
+        it = { key, li };
+        items.set(c.id, it);
+      }
+      list.appendChild(it.li); // moves it into order
+    }
+    for (const [id, it] of items) {
+      if (!keep.has(id)) {
+        it.li.remove();
+        items.delete(id);
+      }
+    }
+  }
+
+  function listItem(c, open, fresh) {
+    const name = contactName(c.contact);
+    const unread = c.unread || 0;
+    const sub = [];
+    if (c.contact && c.contact.username && c.contact.name) sub.push('@' + c.contact.username);
+    sub.push(c.integration);
+    return h('li', { dataset: { conversation: String(c.id) } },
+      h(`a.chat-item${unread ? '.has-unread' : ''}${fresh ? '.is-new' : ''}`, {
+        href: `/chats/${c.id}`, 'data-nav': true, 'aria-current': open ? 'page' : null,
+      },
+      avatar(c.contact),
+      h('span.chat-item-main', {},
+        h('span.chat-item-name', {}, name),
+        h('span.chat-item-sub', {}, sub.join(' · ')),
+        originBadge(c.origin)),
+      h('span.chat-item-side', {},
+        timeTag(c.last_activity_at),
+        unread ? h('span.unread-count', { 'aria-label': plural(unread, 'unread message', 'unread messages') }, String(unread))
+          : fresh ? h('span.new-label', {}, 'New') : null)));
+  }
+
+  // --- the open chat ---------------------------------------------------
+
+  function showPlaceholder() {
+    el.classList.remove('has-open');
+    fill(pane, h('div.pane-empty', {}, h('img', { src: '/static/icon.svg', alt: '', width: 48, height: 48 }),
+      h('p', {}, inbox.chats.size ? 'Choose a chat from the list.' : 'Your chats will open here.')));
+  }
+
+  async function open(id) {
+    if (current && current.id === id) return;
+    if (current && current.destroy) current.destroy();
+    const token = { id };
+    current = token;
+    el.classList.add('has-open');
+    fill(pane, h('p.loading', {}, 'Opening the chat…'));
+    renderList();
+    let conv;
+    try {
+      conv = await get(`/conversations/${id}`);
+    } catch (err) {
+      if (current !== token) return;
+      fill(pane, h('div.pane-empty', {}, backButton(),
+        h('p', {}, err.status === 404 ? 'This conversation does not exist or is not yours.' : err.message)));
+      return;
+    }
+    if (current !== token) return;
+    current = new OpenChat(conv, ctx, pane);
+    inbox.opened(id);
+    renderList();
+  }
+
+  function backButton() {
+    return h('button.back.button.small', { type: 'button', onclick: () => ctx.navigate('/chats') }, '← Chats');
+  }
+
+  function close() {
+    if (current && current.destroy) current.destroy();
+    current = null;
+    inbox.opened(0);
+    showPlaceholder();
+    renderList();
+  }
+
+  const onChange = () => renderList();
+  const onMe = () => renderList();
+  inbox.addEventListener('change', onChange);
+  inbox.addEventListener('me', onMe);
+
+  return {
+    el,
+    route(params) {
+      if (params.id) open(Number(params.id));
+      else close();
+    },
+    event(ev) {
+      if (current && current.event && ev.conversation === current.id) current.event(ev);
+    },
+    // reset: events were missed; reload the open chat.
+    reset() {
+      if (current && current.reload) current.reload();
+    },
+    destroy() {
+      inbox.removeEventListener('change', onChange);
+      inbox.removeEventListener('me', onMe);
+      if (current && current.destroy) current.destroy();
+      inbox.opened(0);
+    },
+  };
+}
+
+// OpenChat is the chat panel of one conversation.
+class OpenChat {
+  constructor(conv, ctx, pane) {
+    this.id = conv.id;
+    this.conv = conv;
+    this.ctx = ctx;
+    this.me = ctx.me;
+    this.thread = new Thread(conv, ctx.agentName);
+    this.thread.set(conv.messages || []);
+    this.pinned = true;
+    this.build(pane);
+    this.applyState();
+    this.scrollToEnd();
+    // Media that loads later grows the thread: stay at the bottom if the
+    // agent was there.
+    this.resize = new ResizeObserver(() => {
+      if (this.pinned) this.scrollToEnd();
+    });
+    this.resize.observe(this.thread.el);
+  }
+
+  destroy() {
+    this.resize.disconnect();
+  }
+
+  async reload() {
+    try {
+      const conv = await get(`/conversations/${this.id}`);
+      this.conv = conv;
+      this.thread.conversation = conv;
+      this.thread.set(conv.messages || []);
+      this.applyState();
+      if (this.pinned) this.scrollToEnd();
+    } catch {
+      // The next event or a manual reload will do.
+    }
+  }
+
+  build(pane) {
+    const c = this.conv;
+    const name = contactName(c.contact);
+    const username = c.contact && c.contact.username;
+    this.endButton = h('button.button.danger', { type: 'button', onclick: () => this.end() }, 'End');
+    this.transferButton = h('button.button', { type: 'button', onclick: () => this.transfer() }, 'Transfer');
+    this.notice = h('div.chat-notice', { role: 'status', hidden: true });
+    this.windowNote = h('p.window-note', { hidden: true });
+    this.scroller = h('div.thread-scroll', {
+      onscroll: () => {
+        const s = this.scroller;
+        // Content that grows (media loading) also scrolls the box: only a
+        // scroll over unchanged content is the agent moving away.
+        if (s.scrollHeight !== this.lastHeight) {
+          if (this.pinned) this.scrollToEnd();
+          return;
+        }
+        this.pinned = s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+      },
+    }, this.thread.el);
+    this.composer = this.buildComposer(name);
+    fill(pane,
+      h('header.chat-head', {},
+        h('button.back.button.small', { type: 'button', onclick: () => this.ctx.navigate('/chats'), 'aria-label': 'Back to chats' }, '←'),
+        avatar(c.contact, 'lg'),
+        h('div.chat-who', {},
+          h('div.chat-title', {}, h('h2.chat-name', {}, name), originBadge(c.origin)),
+          h('p.chat-sub', {},
+            username ? h('a', { href: `https://www.instagram.com/${encodeURIComponent(username)}/`, target: '_blank', rel: 'noopener noreferrer' }, '@' + username) : null,
+            username ? ' · ' : null,
+            h('span', { title: 'Integration' }, c.integration),
+            ' · ',
+            h('span', { title: 'Started ' + formatDateTime(c.started_at) }, 'since ' + formatDateTime(c.started_at)))),
+        h('div.chat-actions', {}, this.transferButton, this.endButton)),
+      this.notice,
+      this.scroller,
+      this.windowNote,
+      this.composer);
+  }
+
+  buildComposer(name) {
+    this.error = h('p.composer-error', { role: 'alert', hidden: true });
+    this.imageURL = h('input#reply-image', { type: 'url', placeholder: 'https://… (a public image link)', inputmode: 'url' });
+    this.imageRow = h('div.composer-image', { hidden: true },
+      h('label', { for: 'reply-image' }, 'Image URL'), this.imageURL,
+      h('button.button.small', { type: 'button', onclick: () => this.toggleImage(false) }, 'Remove'));
+    this.text = h('textarea#reply-text', {
+      rows: 2, placeholder: 'Write a reply…', 'aria-label': `Reply to ${name}`, 'aria-describedby': 'reply-hint',
+    });
+    this.text.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    this.imageButton = h('button.button.attach', {
+      type: 'button', 'aria-expanded': 'false', 'aria-controls': 'reply-image', onclick: () => this.toggleImage(this.imageRow.hidden),
+    }, 'Image');
+    this.sendButton = h('button.button.primary.send', { type: 'submit' }, 'Send');
+    const form = h('form.composer', { 'aria-label': 'Reply', onsubmit: (e) => { e.preventDefault(); this.send(); } },
+      this.error,
+      this.imageRow,
+      h('div.composer-row', {}, this.imageButton, this.text, this.sendButton),
+      h('p.composer-hint#reply-hint', {}, 'Enter sends · Shift+Enter adds a line'));
+    return form;
+  }
+
+  toggleImage(show) {
+    this.imageRow.hidden = !show;
+    this.imageButton.setAttribute('aria-expanded', String(show));
+    if (show) this.imageURL.focus();
+    else {
+      this.imageURL.value = '';
+      this.text.focus();
+    }
+  }
+
+  get active() {
+    return this.conv.state === 'assigned' && (this.conv.agent === this.me.id || this.me.role === 'admin');
+  }
+
+  // applyState shows whether the agent can still act on the chat.
+  applyState(message) {
+    const c = this.conv;
+    let text = message || '';
+    if (!text && c.state === 'ended') {
+      text = `This conversation has ended${c.end_reason ? ' (' + (END_REASONS[c.end_reason] || c.end_reason) + ')' : ''}.`;
+    } else if (!text && c.state !== 'assigned') {
+      text = c.state === 'queued' ? `This chat is waiting in the ${c.squad} queue.` : 'The assistant is handling this conversation.';
+    } else if (!text && c.agent !== this.me.id) {
+      text = `This chat belongs to ${this.ctx.agentName(c.agent)}.`;
+    }
+    this.notice.textContent = text;
+    this.notice.hidden = !text;
+    const can = this.active;
+    this.composer.hidden = !can;
+    this.endButton.hidden = !can;
+    this.transferButton.hidden = !can;
+    this.updateWindowNote();
+  }
+
+  updateWindowNote() {
+    const last = this.thread.lastInbound();
+    const old = last && Date.now() - new Date(last.created_at).getTime() > DAY;
+    this.windowNote.hidden = !old || !this.active;
+    this.windowNote.textContent = old
+      ? 'The user wrote more than 24 hours ago. Instagram accepts replies only within 24 hours of their last message (7 days for human agents when the integration uses the human-agent tag).'
+      : '';
+  }
+
+  scrollToEnd() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.lastHeight = this.scroller.scrollHeight;
+  }
+
+  event(ev) {
+    switch (ev.type) {
+      case 'message':
+      case 'status':
+        if (ev.data && this.thread.upsert(ev.data)) {
+          if (this.pinned) this.scrollToEnd();
+          this.updateWindowNote();
+        }
+        break;
+      case 'assigned':
+      case 'queued':
+      case 'ended':
+        if (ev.data) {
+          const messages = this.conv.messages;
+          this.conv = { ...this.conv, ...ev.data, messages };
+          this.thread.conversation = this.conv;
+          const moved = ev.type === 'queued' && ev.data.squad ? `This chat was moved to the ${ev.data.squad} queue.` : '';
+          this.applyState(moved);
+        }
+        break;
+    }
+  }
+
+  async send() {
+    if (this.sending) return;
+    const text = this.text.value.trim();
+    const url = this.imageURL.value.trim();
+    if (!text && !url) {
+      this.text.focus();
+      return;
+    }
+    const batches = [];
+    if (url) batches.push({ type: 'image', url });
+    if (text) batches.push({ type: 'text', text });
+    this.sending = true;
+    this.sendButton.disabled = true;
+    this.error.hidden = true;
+    try {
+      for (const content of batches) {
+        const m = await post(`/conversations/${this.id}/messages`, { contents: [content] });
+        if (m) this.thread.upsert(m);
+        this.pinned = true;
+        this.scrollToEnd();
+        if (content.type === 'image') this.toggleImage(false);
+        else this.text.value = '';
+      }
+    } catch (err) {
+      this.showError(err);
+    } finally {
+      this.sending = false;
+      this.sendButton.disabled = false;
+      if (!this.composer.hidden) this.text.focus();
+    }
+  }
+
+  showError(err) {
+    let parts;
+    switch (err.code) {
+      case 'outside_window':
+        // The server's text says which window applies (24 hours, or 7 days
+        // with the human-agent tag) and why this reply falls outside it.
+        parts = [h('strong', {}, 'Instagram will not deliver this reply: '),
+          'the messaging window has closed. Your text is kept; the user has to write again before you can answer.',
+          h('span.error-detail', {}, err.message)];
+        break;
+      case 'ended':
+        this.conv.state = 'ended';
+        this.applyState();
+        parts = [h('strong', {}, 'The conversation has ended. '), 'Your reply was not sent.'];
+        break;
+      case 'forbidden':
+        parts = [h('strong', {}, 'You cannot reply here. '), 'This chat is no longer assigned to you.'];
+        break;
+      default:
+        parts = [h('strong', {}, 'Not sent. '), err.message];
+    }
+    fill(this.error, ...parts);
+    this.error.hidden = false;
+  }
+
+  async end() {
+    const name = contactName(this.conv.contact);
+    const ok = await ask({
+      title: 'End this conversation?',
+      body: h('p', {}, `The chat with ${name} closes and leaves your list. If they write again, a new conversation starts.`),
+      confirm: 'End conversation',
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await post(`/conversations/${this.id}/end`, {});
+    } catch (err) {
+      if (err.code !== 'ended') {
+        this.ctx.toast(err.message, 'error');
+        return;
+      }
+    }
+    this.ctx.inbox.remove(this.id);
+    this.ctx.toast(`Conversation with ${name} ended.`);
+    this.ctx.navigate('/chats');
+  }
+
+  async transfer() {
+    let squads;
+    try {
+      ({ squads } = await get('/squads'));
+    } catch (err) {
+      this.ctx.toast(err.message, 'error');
+      return;
+    }
+    const select = h('select#transfer-squad', {},
+      squads.map((s) => h('option', { value: s.name, selected: s.name === this.conv.squad },
+        `${s.name} — ${plural(s.available, 'agent', 'agents')} available`)));
+    const ok = await ask({
+      title: 'Transfer to a squad',
+      body: [h('label', { for: 'transfer-squad' }, 'Squad'), select,
+        h('p.muted', {}, 'The chat leaves your list and waits in that squad’s queue for the next available agent.')],
+      confirm: 'Transfer',
+    });
+    if (!ok) return;
+    const name = contactName(this.conv.contact);
+    try {
+      await post(`/conversations/${this.id}/transfer`, { squad: select.value });
+    } catch (err) {
+      this.ctx.toast(err.message, 'error');
+      return;
+    }
+    this.ctx.inbox.remove(this.id);
+    this.ctx.toast(`${name} was transferred to ${select.value}.`);
+    this.ctx.navigate('/chats');
+  }
+}
+
