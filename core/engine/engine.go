@@ -82,9 +82,8 @@ type Engine struct {
 	assignMu sync.Mutex
 	assigner Assigner
 
-	infoMu     sync.Mutex
-	channels   map[string]*proto.ChannelInfo
-	assistants map[string]*proto.AssistantInfo
+	channels   describeCache[*proto.ChannelInfo]
+	assistants describeCache[*proto.AssistantInfo]
 
 	inactivityWake chan struct{}
 	stop           chan struct{}
@@ -120,8 +119,6 @@ func New(o Options) (*Engine, error) {
 	e := &Engine{
 		o: o, st: o.Store, log: o.Logger.With("component", "engine"), now: o.Now, bus: o.Bus,
 		hooks: o.Hooks, plug: o.Plugins,
-		channels:       map[string]*proto.ChannelInfo{},
-		assistants:     map[string]*proto.AssistantInfo{},
 		inactivityWake: make(chan struct{}, 1),
 		stop:           make(chan struct{}),
 	}
@@ -198,27 +195,42 @@ func (e *Engine) assign(ctx context.Context) {
 	}
 }
 
-// channelInfo describes a channel plugin once (Describe is static per
-// plugin version).
+// describeCache keeps plugins' Describe answers, which are static per
+// plugin version.
+type describeCache[T any] struct {
+	mu sync.Mutex
+	m  map[string]T
+}
+
+func (c *describeCache[T]) get(name string, describe func() (T, error)) (T, error) {
+	c.mu.Lock()
+	v, ok := c.m[name]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := describe()
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]T{}
+	}
+	c.m[name] = v
+	c.mu.Unlock()
+	return v, nil
+}
+
+// channelInfo describes a channel plugin.
 func (e *Engine) channelInfo(ctx context.Context, name string) (*proto.ChannelInfo, error) {
-	e.infoMu.Lock()
-	info := e.channels[name]
-	e.infoMu.Unlock()
-	if info != nil {
-		return info, nil
-	}
-	ch, err := e.plug.Channel(name)
-	if err != nil {
-		return nil, err
-	}
-	info, err = ch.Describe(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e.infoMu.Lock()
-	e.channels[name] = info
-	e.infoMu.Unlock()
-	return info, nil
+	return e.channels.get(name, func() (*proto.ChannelInfo, error) {
+		ch, err := e.plug.Channel(name)
+		if err != nil {
+			return nil, err
+		}
+		return ch.Describe(ctx)
+	})
 }
 
 // ChannelInfo is channelInfo for other packages (the API validates settings
@@ -228,24 +240,13 @@ func (e *Engine) ChannelInfo(ctx context.Context, name string) (*proto.ChannelIn
 }
 
 func (e *Engine) assistantInfo(ctx context.Context, backend string) (*proto.AssistantInfo, error) {
-	e.infoMu.Lock()
-	info := e.assistants[backend]
-	e.infoMu.Unlock()
-	if info != nil {
-		return info, nil
-	}
-	as, err := e.plug.Assistant(backend)
-	if err != nil {
-		return nil, err
-	}
-	info, err = as.Describe(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e.infoMu.Lock()
-	e.assistants[backend] = info
-	e.infoMu.Unlock()
-	return info, nil
+	return e.assistants.get(backend, func() (*proto.AssistantInfo, error) {
+		as, err := e.plug.Assistant(backend)
+		if err != nil {
+			return nil, err
+		}
+		return as.Describe(ctx)
+	})
 }
 
 // backoff is the delay before retry number attempt (1-based).

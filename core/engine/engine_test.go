@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -373,6 +374,19 @@ func TestStatusForAnUnknownMessageIsRecorded(t *testing.T) {
 		n, _ := r.st.InboxBacklog(context.Background())
 		return n == 0
 	})
+	db, err := sql.Open("sqlite3", "file:"+r.path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var note string
+	var attempts int
+	if err := db.QueryRow(`SELECT note, attempts FROM inbox WHERE dedupe_key = 'st-1'`).Scan(&note, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 0 || !strings.Contains(note, "not in the store") {
+		t.Errorf("inbox row: note %q after %d failed attempts; want it recorded with a note, not retried as an error", note, attempts)
+	}
 }
 
 // BenchmarkWebhookIngest measures durable ingest: a webhook's events

@@ -77,20 +77,7 @@ func (t *Tx) Agent(ctx context.Context, id string) (*model.Agent, error) {
 
 // Agents lists every agent by login.
 func (s *Store) Agents(ctx context.Context) ([]*model.Agent, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+agentCols+` FROM agents a ORDER BY a.id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*model.Agent
-	for rows.Next() {
-		a, err := scanAgent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collectAgents(s.r.QueryContext(ctx, `SELECT `+agentCols+` FROM agents a ORDER BY a.id`))
 }
 
 // PasswordHash returns an agent's bcrypt hash (ErrNotFound for no agent).

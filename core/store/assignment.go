@@ -21,57 +21,18 @@ func (t *Tx) SetAgentStatus(ctx context.Context, id, status string) error {
 // QueuedConversations lists queued conversations in the order they are
 // served: higher priority first, then who has waited longest.
 func (t *Tx) QueuedConversations(ctx context.Context) ([]*model.Conversation, error) {
-	rows, err := t.query(ctx, conversationWithContact+` WHERE c.state = 'queued' ORDER BY c.priority DESC, c.queued_at, c.id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*model.Conversation
-	for rows.Next() {
-		c, err := scanConversation(rows, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collectConversations(t.query(ctx, conversationWithContact+` WHERE c.state = 'queued' ORDER BY c.priority DESC, c.queued_at, c.id`))
 }
 
 // Queued lists queued conversations for reading (the queues page).
 func (s *Store) Queued(ctx context.Context) ([]*model.Conversation, error) {
-	rows, err := s.r.QueryContext(ctx, conversationWithContact+` WHERE c.state = 'queued' ORDER BY c.squad, c.priority DESC, c.queued_at, c.id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*model.Conversation
-	for rows.Next() {
-		c, err := scanConversation(rows, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collectConversations(s.r.QueryContext(ctx, conversationWithContact+` WHERE c.state = 'queued' ORDER BY c.squad, c.priority DESC, c.queued_at, c.id`))
 }
 
 // AgentsForAssignment lists the agents who may receive conversations now
 // (status available), with their open chats counted in this transaction.
 func (t *Tx) AgentsForAssignment(ctx context.Context) ([]*model.Agent, error) {
-	rows, err := t.query(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.status = 'available' ORDER BY a.id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*model.Agent
-	for rows.Next() {
-		a, err := scanAgent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collectAgents(t.query(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.status = 'available' ORDER BY a.id`))
 }
 
 // AssignConversation gives a queued conversation to an agent. It reports
@@ -103,21 +64,8 @@ func (t *Tx) AssignConversation(ctx context.Context, convID int64, agentID strin
 // queues, ahead of newer arrivals (they keep their original queue time), and
 // returns their ids.
 func (t *Tx) RequeueAgent(ctx context.Context, agentID string) ([]int64, error) {
-	rows, err := t.query(ctx, `UPDATE conversations SET state = 'queued', agent = '',
-		queued_at = coalesce(queued_at, started_at) WHERE agent = ? AND state = 'assigned' RETURNING id`, agentID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return collectIDs(t.query(ctx, `UPDATE conversations SET state = 'queued', agent = '',
+		queued_at = coalesce(queued_at, started_at) WHERE agent = ? AND state = 'assigned' RETURNING id`, agentID))
 }
 
 // MarkRead records the last message the assigned agent has seen.

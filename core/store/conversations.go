@@ -98,20 +98,7 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]*mod
 	}
 	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?"
 	args = append(args, f.Limit)
-	rows, err := s.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*model.Conversation
-	for rows.Next() {
-		c, err := scanConversation(rows, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collectConversations(s.r.QueryContext(ctx, q, args...))
 }
 
 // StartConversation inserts a new conversation; c.ID is set.
@@ -148,19 +135,6 @@ func (t *Tx) Touch(ctx context.Context, id int64, at time.Time) error {
 // InactiveConversations lists an integration's open conversations whose user
 // has been silent since before cutoff.
 func (s *Store) InactiveConversations(ctx context.Context, integration string, cutoff time.Time) ([]int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM conversations WHERE integration_id = ? AND state <> 'ended'
-		AND last_inbound_at > 0 AND last_inbound_at < ? ORDER BY id`, integration, ms(cutoff))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return collectIDs(s.r.QueryContext(ctx, `SELECT id FROM conversations WHERE integration_id = ? AND state <> 'ended'
+		AND last_inbound_at > 0 AND last_inbound_at < ? ORDER BY id`, integration, ms(cutoff)))
 }

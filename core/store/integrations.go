@@ -36,20 +36,7 @@ func scanIntegration(r scanner) (*model.Integration, error) {
 
 // Integrations lists every integration, enabled or not, by id.
 func (s *Store) Integrations(ctx context.Context) ([]*model.Integration, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+integrationCols+` FROM integrations ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*model.Integration
-	for rows.Next() {
-		in, err := scanIntegration(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, rows.Err()
+	return collectIntegrations(s.r.QueryContext(ctx, `SELECT `+integrationCols+` FROM integrations ORDER BY id`))
 }
 
 // Integration returns one integration or ErrNotFound.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the database/sql driver
+
+	"github.com/conversa/conversa/core/model"
 )
 
 // Errors the HTTP layer maps to user-facing answers.
@@ -284,3 +286,34 @@ func msOrNull(t *time.Time) any {
 	}
 	return t.UnixMilli()
 }
+
+// collect scans every row of a query with scan, closing the rows. It takes
+// the query's error too, so callers write collect(db.Query(...)) in one go.
+func collect[T any](scan func(scanner) (T, error)) func(*sql.Rows, error) ([]T, error) {
+	return func(rows *sql.Rows, err error) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+}
+
+var (
+	collectConversations = collect(func(r scanner) (*model.Conversation, error) { return scanConversation(r, true) })
+	collectAgents        = collect(scanAgent)
+	collectIntegrations  = collect(scanIntegration)
+	collectIDs           = collect(func(r scanner) (int64, error) {
+		var id int64
+		err := r.Scan(&id)
+		return id, err
+	})
+)
