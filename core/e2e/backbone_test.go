@@ -218,6 +218,7 @@ func TestServesHealthzOnBuiltInDefaults(t *testing.T) {
 	} else {
 		ln.Close()
 	}
+	watchSources()
 	dir := t.TempDir()
 	cmd := exec.Command(binary)
 	cmd.Dir = dir
@@ -262,6 +263,7 @@ func TestServesHealthzOnBuiltInDefaults(t *testing.T) {
 var handshakeLine = regexp.MustCompile(`^1\|1\|unix\|[^|]+\|grpc\|`)
 
 func TestBuiltinPluginPrintsOnlyTheHandshake(t *testing.T) {
+	watchSources()
 	for _, name := range []string{"meta", "zenvia", "rules", "rasa"} {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(binary, "plugin", name)

@@ -11,6 +11,7 @@ import (
 
 func runConversa(t *testing.T, dir, stdin string, args ...string) (string, int) {
 	t.Helper()
+	watchSources()
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)

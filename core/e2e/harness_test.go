@@ -78,6 +78,7 @@ var listening = regexp.MustCompile(`listening on (http://\S+)`)
 func (s *server) start() {
 	t := s.t
 	t.Helper()
+	watchSources()
 	s.cmd = exec.Command(binary, "serve", "--config", s.config)
 	s.cmd.Dir = s.dir
 	s.cmd.Env = append(os.Environ(), s.env...)

@@ -170,6 +170,17 @@ func newRig(t *testing.T, path string, ch *fakeChannel, as *fakeAssistant) *rig 
 	return r
 }
 
+// startedRig is a rig whose engine runs, stopped at the end of the test.
+func startedRig(t *testing.T, ch *fakeChannel, as *fakeAssistant) *rig {
+	t.Helper()
+	r := newRig(t, "", ch, as)
+	t.Cleanup(r.close)
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func (r *rig) close() {
 	r.e.Stop()
 	r.st.Close()
@@ -224,11 +235,7 @@ func TestEventsOfOneContactAreProcessedInOrder(t *testing.T) {
 	}
 	ch := &fakeChannel{parse: textEvents("u1", texts...)}
 	as := &fakeAssistant{}
-	r := newRig(t, "", ch, as)
-	defer r.close()
-	if err := r.e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r := startedRig(t, ch, as)
 	r.post()
 	waitFor(t, "every reply", func() bool { return len(ch.sends()) == len(texts) })
 	if got := strings.Join(as.said(), " "); got != strings.Join(texts, " ") {
@@ -246,11 +253,7 @@ func TestFailingAssistantHandsConversationToSquad(t *testing.T) {
 	as := &fakeAssistant{reply: func(*proto.ConverseRequest) (*proto.ConverseResponse, error) {
 		return nil, errors.New("model server down")
 	}}
-	r := newRig(t, "", ch, as)
-	defer r.close()
-	if err := r.e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r := startedRig(t, ch, as)
 	r.post()
 	var convs []*model.Conversation
 	waitFor(t, "the conversation queued", func() bool {
@@ -276,11 +279,7 @@ func TestUnsupportedContentGetsTheIntegrationsReply(t *testing.T) {
 			ContactId: "u1", TimestampMs: time.Now().UnixMilli(), Contents: []*proto.Content{{Type: "image", Url: "https://x/y.jpg"}}}}}
 	}}
 	as := &fakeAssistant{}
-	r := newRig(t, "", ch, as)
-	defer r.close()
-	if err := r.e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r := startedRig(t, ch, as)
 	r.post()
 	waitFor(t, "the unsupported-media reply", func() bool { return len(ch.sends()) == 1 })
 	if got := ch.sends()[0].Contents[0].Text; got != "text only, please" {
@@ -300,11 +299,7 @@ func TestQuickRepliesBeyondTheChannelsLimitBecomeText(t *testing.T) {
 			{Type: "select", Text: "Dept", Options: []*proto.Option{{Title: "Sales"}, {Title: "Support"}}},
 		}}, nil
 	}}
-	r := newRig(t, "", ch, as)
-	defer r.close()
-	if err := r.e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r := startedRig(t, ch, as)
 	r.post()
 	waitFor(t, "three replies", func() bool { return len(ch.sends()) == 3 })
 	s := ch.sends()
@@ -330,11 +325,7 @@ func TestUncertainSendIsConfirmedByItsEcho(t *testing.T) {
 		return resp
 	}
 	as := &fakeAssistant{}
-	r := newRig(t, "", ch, as)
-	defer r.close()
-	if err := r.e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r := startedRig(t, ch, as)
 	r.post()
 	waitFor(t, "the uncertain attempt", func() bool { return len(ch.sends()) == 1 })
 	// The provider did deliver it: its echo arrives with the id it got.
@@ -364,11 +355,7 @@ func TestStatusForAnUnknownMessageIsRecorded(t *testing.T) {
 		return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "status", DedupeKey: "st-1",
 			MessageId: "never-seen", Status: "delivered"}}}
 	}}
-	r := newRig(t, "", ch, &fakeAssistant{})
-	defer r.close()
-	if err := r.e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r := startedRig(t, ch, &fakeAssistant{})
 	r.post()
 	waitFor(t, "the status processed", func() bool {
 		n, _ := r.st.InboxBacklog(context.Background())

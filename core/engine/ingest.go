@@ -69,7 +69,7 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 	}
 	candidates := append([]*model.Integration{in}, e.reg.siblings(in)...)
 	for _, c := range candidates {
-		req.Integrations = append(req.Integrations, &proto.Integration{Id: c.ID, SettingsJson: settingsJSON(c)})
+		req.Integrations = append(req.Integrations, e.reg.forPlugin(c))
 	}
 	cctx, cancel := context.WithTimeout(ctx, webhookTimeout)
 	defer cancel()

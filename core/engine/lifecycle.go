@@ -110,7 +110,7 @@ func (e *Engine) checkWindow(ctx context.Context, in *model.Integration, ct *mod
 		return nil
 	}
 	resp, err := checker.CheckSend(ctx, &proto.SendRequest{
-		Integration: &proto.Integration{Id: in.ID, SettingsJson: settingsJSON(in)},
+		Integration: e.reg.forPlugin(in),
 		Contact:     contactToProto(ct), Contents: contentsToProto(contents), AuthorKind: kind,
 		NowMs: e.now().UnixMilli(),
 	})

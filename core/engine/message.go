@@ -227,7 +227,7 @@ func (e *Engine) refreshProfile(ctx context.Context, in *model.Integration, ct *
 	pctx, cancel := context.WithTimeout(ctx, profileTimeout)
 	defer cancel()
 	p, err := ch.Profile(pctx, &proto.ProfileRequest{
-		Integration: &proto.Integration{Id: in.ID, SettingsJson: settingsJSON(in)}, ContactId: ct.ChannelUserID})
+		Integration: e.reg.forPlugin(in), ContactId: ct.ChannelUserID})
 	if err != nil {
 		e.log.Warn("profile lookup failed", "integration", in.ID, "contact", ct.ID, "err", err)
 		return ct

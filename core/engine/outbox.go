@@ -96,7 +96,7 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		return
 	}
 	req := &proto.SendRequest{
-		Integration:    &proto.Integration{Id: in.ID, SettingsJson: settingsJSON(in)},
+		Integration:    e.reg.forPlugin(in),
 		Contact:        contactToProto(ct),
 		Contents:       contentsToProto(msg.Contents),
 		AuthorKind:     kind,

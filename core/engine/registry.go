@@ -5,13 +5,17 @@ import (
 	"sync"
 
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/plugins/proto"
 )
 
 // registry is the engine's in-memory view of integrations and assistants.
 type registry struct {
 	mu           sync.RWMutex
 	integrations map[string]*model.Integration
-	assistants   map[string]Assistant
+	// plugin is each integration as its channel plugin receives it (the
+	// settings encoded once per reload, not once per webhook or send).
+	plugin     map[string]*proto.Integration
+	assistants map[string]Assistant
 }
 
 func newRegistry(assistants []Assistant) *registry {
@@ -24,12 +28,25 @@ func newRegistry(assistants []Assistant) *registry {
 
 func (r *registry) setIntegrations(ins []*model.Integration) {
 	m := make(map[string]*model.Integration, len(ins))
+	p := make(map[string]*proto.Integration, len(ins))
 	for _, in := range ins {
 		m[in.ID] = in
+		p[in.ID] = &proto.Integration{Id: in.ID, SettingsJson: settingsJSON(in)}
 	}
 	r.mu.Lock()
-	r.integrations = m
+	r.integrations, r.plugin = m, p
 	r.mu.Unlock()
+}
+
+// forPlugin is an integration as its channel plugin receives it.
+func (r *registry) forPlugin(in *model.Integration) *proto.Integration {
+	r.mu.RLock()
+	cur, p := r.integrations[in.ID], r.plugin[in.ID]
+	r.mu.RUnlock()
+	if cur == in && p != nil {
+		return p
+	}
+	return &proto.Integration{Id: in.ID, SettingsJson: settingsJSON(in)}
 }
 
 // integration returns a snapshot: callers may read it freely, never modify.

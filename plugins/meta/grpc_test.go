@@ -7,27 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
-
 	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
+	"github.com/conversa/conversa/plugins/sdk/sdktest"
 )
 
 // grpcChannel dispenses the channel through the real gRPC adapters.
-func grpcChannel(t *testing.T, ch sdk.Channel) sdk.Channel {
-	t.Helper()
-	info := &proto.PluginInfo{Name: Name, Version: Version, Kinds: []string{sdk.KindChannel}}
-	client, server := plugin.TestPluginGRPCConn(t, false, sdk.PluginSet(info, ch, nil))
-	t.Cleanup(func() {
-		client.Close()
-		server.Stop()
-	})
-	raw, err := client.Dispense(sdk.KindChannel)
-	if err != nil {
-		t.Fatalf("Dispense: %v", err)
-	}
-	return raw.(sdk.Channel)
-}
+func grpcChannel(t *testing.T, ch sdk.Channel) sdk.Channel { return sdktest.Channel(t, ch) }
 
 func TestOverGRPC(t *testing.T) {
 	g := newFakeGraph(t, reply{}, reply{status: 200, body: string(readFixture(t, "send/resp-04-user-profile.json"))})

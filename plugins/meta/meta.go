@@ -2,7 +2,6 @@ package meta
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"time"
 
@@ -40,22 +39,11 @@ func WithClock(now func() time.Time) Option {
 
 // New returns the Meta channel.
 func New(opts ...Option) sdk.Channel {
-	ch := &channel{http: newHTTPClient(), now: time.Now}
+	ch := &channel{http: sdk.NewHTTPClient(45 * time.Second), now: time.Now}
 	for _, o := range opts {
 		o(ch)
 	}
 	return ch
-}
-
-// newHTTPClient bounds every phase of a call: a hung Graph API must turn
-// into a retryable error, not a stuck outbox worker.
-func newHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 10 * time.Second
-	t.ResponseHeaderTimeout = 30 * time.Second
-	t.MaxIdleConnsPerHost = 8
-	return &http.Client{Transport: t, Timeout: 45 * time.Second}
 }
 
 type channel struct {

@@ -1,13 +1,11 @@
 package meta
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
+
+	"github.com/conversa/conversa/plugins/sdk"
 )
 
 // Login variants: which Meta product the integration's token comes from. They
@@ -54,27 +52,20 @@ type settings struct {
 // human_agent_tag as the string "true".
 func parseSettings(raw []byte) (settings, error) {
 	var s settings
-	m := map[string]any{}
-	if len(bytes.TrimSpace(raw)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&m); err != nil {
-			return s, fmt.Errorf("settings: %w", err)
-		}
-		if m == nil {
-			return s, errors.New("settings: not a JSON object")
-		}
+	m, err := sdk.ParseSettings(raw)
+	if err != nil {
+		return s, err
 	}
-	s.AccountID = settingString(m[settingAccountID])
-	s.Login = strings.ToLower(settingString(m[settingLogin]))
-	s.AccessToken = settingString(m[settingAccessToken])
+	s.AccountID = m.String(settingAccountID)
+	s.Login = strings.ToLower(m.String(settingLogin))
+	s.AccessToken = m.String(settingAccessToken)
 	// Secrets are used byte for byte: trimming is for whitespace an operator
 	// pasted around them, never inside.
-	s.AppSecret = settingString(m[settingAppSecret])
-	s.VerifyToken = settingString(m[settingVerifyToken])
-	s.GraphURL = strings.TrimRight(settingString(m[settingGraphURL]), "/")
-	s.APIVersion = strings.Trim(settingString(m[settingAPIVersion]), "/")
-	s.HumanAgentTag = settingBool(m[settingHumanAgentTag])
+	s.AppSecret = m.String(settingAppSecret)
+	s.VerifyToken = m.String(settingVerifyToken)
+	s.GraphURL = strings.TrimRight(m.String(settingGraphURL), "/")
+	s.APIVersion = strings.Trim(m.String(settingAPIVersion), "/")
+	s.HumanAgentTag = m.Bool(settingHumanAgentTag)
 
 	switch s.Login {
 	case "":
@@ -97,33 +88,6 @@ func parseSettings(raw []byte) (settings, error) {
 		s.APIVersion = "v" + s.APIVersion
 	}
 	return s, nil
-}
-
-func settingString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case json.Number:
-		return v.String()
-	case bool:
-		return strconv.FormatBool(v)
-	default:
-		return ""
-	}
-}
-
-func settingBool(v any) bool {
-	switch v := v.(type) {
-	case bool:
-		return v
-	case string:
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		return err == nil && b
-	case json.Number:
-		return v.String() != "0"
-	default:
-		return false
-	}
 }
 
 // forGraph checks what calls to the Graph API need.

@@ -47,7 +47,7 @@ type Rasa struct {
 func New() sdk.Assistant {
 	// Each call carries its own deadline (timeout_ms), so the client has
 	// none.
-	return &Rasa{client: &http.Client{}}
+	return &Rasa{client: sdk.NewHTTPClient(0)} // bounded per call by timeout_ms
 }
 
 // Describe declares text only: the REST channel carries a message string,

@@ -10,13 +10,13 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	gproto "google.golang.org/protobuf/proto"
 
 	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
+	"github.com/conversa/conversa/plugins/sdk/sdktest"
 )
 
 // received is one request the fake bot got.
@@ -89,23 +89,7 @@ func turn(settings []byte, contents ...*proto.Content) *proto.ConverseRequest {
 
 func text(s string) *proto.Content { return &proto.Content{Type: sdk.ContentText, Text: s} }
 
-// dial serves a Rasa assistant over a real gRPC connection through the SDK's
-// adapters, as the host sees it.
-func dial(t *testing.T) sdk.Assistant {
-	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, sdk.PluginSet(&proto.PluginInfo{Name: Name}, nil, New()))
-	t.Cleanup(func() {
-		// Server first: closing the client first asks the server to stop
-		// itself, which races with a Stop of our own inside go-plugin.
-		server.Stop()
-		client.Close()
-	})
-	raw, err := client.Dispense(sdk.KindAssistant)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw.(sdk.Assistant)
-}
+func dial(t *testing.T) sdk.Assistant { return sdktest.Assistant(t, New()) }
 
 func TestDescribe(t *testing.T) {
 	info, err := dial(t).Describe(context.Background())

@@ -1,13 +1,11 @@
 package zenvia
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
+
+	"github.com/conversa/conversa/plugins/sdk"
 )
 
 // DefaultAPIURL is Zenvia's API base when an integration names none.
@@ -36,39 +34,19 @@ type settings struct {
 // operator may well write a numeric sender id without quotes.
 func parseSettings(raw []byte) (settings, error) {
 	var s settings
-	m := map[string]any{}
-	if len(bytes.TrimSpace(raw)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&m); err != nil {
-			return s, fmt.Errorf("settings: %w", err)
-		}
-		if m == nil {
-			return s, errors.New("settings: not a JSON object")
-		}
+	m, err := sdk.ParseSettings(raw)
+	if err != nil {
+		return s, err
 	}
-	s.SenderID = settingString(m[settingSenderID])
-	s.APIToken = settingString(m[settingAPIToken])
-	s.APIURL = strings.TrimRight(settingString(m[settingAPIURL]), "/")
-	s.WebhookUsername = settingString(m[settingWebhookUsername])
-	s.WebhookToken = settingString(m[settingWebhookToken])
+	s.SenderID = m.String(settingSenderID)
+	s.APIToken = m.String(settingAPIToken)
+	s.APIURL = strings.TrimRight(m.String(settingAPIURL), "/")
+	s.WebhookUsername = m.String(settingWebhookUsername)
+	s.WebhookToken = m.String(settingWebhookToken)
 	if s.APIURL == "" {
 		s.APIURL = DefaultAPIURL
 	}
 	return s, nil
-}
-
-func settingString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case json.Number:
-		return v.String()
-	case bool:
-		return strconv.FormatBool(v)
-	default:
-		return ""
-	}
 }
 
 // forSending checks what Send needs.

@@ -2,7 +2,6 @@ package zenvia
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"time"
 
@@ -32,28 +31,11 @@ func WithClock(now func() time.Time) Option {
 
 // New returns the Zenvia channel.
 func New(opts ...Option) sdk.Channel {
-	ch := &channel{http: newHTTPClient(), now: time.Now}
+	ch := &channel{http: sdk.NewHTTPClient(45 * time.Second), now: time.Now}
 	for _, o := range opts {
 		o(ch)
 	}
 	return ch
-}
-
-// newHTTPClient bounds every phase of a send: a hung Zenvia must turn into
-// a retryable error, not a stuck outbox worker.
-func newHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 10 * time.Second
-	t.ResponseHeaderTimeout = 30 * time.Second
-	t.MaxIdleConnsPerHost = 8
-	return &http.Client{
-		Transport: t,
-		Timeout:   45 * time.Second,
-		// A redirect would replay X-API-TOKEN to wherever it points (Go
-		// strips only the headers it knows to be credentials).
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 }
 
 type channel struct {

@@ -7,11 +7,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/hashicorp/go-plugin"
 	pb "google.golang.org/protobuf/proto"
 
 	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
+	"github.com/conversa/conversa/plugins/sdk/sdktest"
 )
 
 func checkDescribe(t *testing.T, info *proto.ChannelInfo) {
@@ -86,14 +86,7 @@ func TestSendNoContact(t *testing.T) {
 
 // The channel through the real gRPC adapters, as the host sees it.
 func TestChannelOverGRPC(t *testing.T) {
-	info := &proto.PluginInfo{Name: Name, Version: Version, Kinds: []string{sdk.KindChannel}}
-	client, _ := plugin.TestPluginGRPCConn(t, false, sdk.PluginSet(info, New(WithClock(sendNow)), nil))
-	t.Cleanup(func() { client.Close() })
-	raw, err := client.Dispense(sdk.KindChannel)
-	if err != nil {
-		t.Fatalf("Dispense(channel) error = %v", err)
-	}
-	ch := raw.(sdk.Channel)
+	ch := sdktest.Channel(t, New(WithClock(sendNow)))
 	ctx := context.Background()
 
 	described, err := ch.Describe(ctx)
