@@ -74,7 +74,7 @@ func HashPassword(password string) (string, error) {
 }
 
 // Create validates and stores a new agent.
-func Create(ctx context.Context, st *store.Store, a *model.Agent, password string) error {
+func Create(ctx context.Context, st store.Agents, a *model.Agent, password string) error {
 	if err := Normalize(a); err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func Create(ctx context.Context, st *store.Store, a *model.Agent, password strin
 	if err != nil {
 		return err
 	}
-	err = st.Write(ctx, func(tx *store.Tx) error { return tx.CreateAgent(ctx, a, hash) })
+	err = st.Create(ctx, a, hash)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("%w: %s", ErrLoginTaken, a.ID)
 	}
@@ -91,7 +91,7 @@ func Create(ctx context.Context, st *store.Store, a *model.Agent, password strin
 
 // Update changes an agent's name, role, squads and maximum; the password
 // too when one is given.
-func Update(ctx context.Context, st *store.Store, a *model.Agent, password string) error {
+func Update(ctx context.Context, st store.Agents, a *model.Agent, password string) error {
 	if err := Normalize(a); err != nil {
 		return err
 	}
@@ -102,5 +102,5 @@ func Update(ctx context.Context, st *store.Store, a *model.Agent, password strin
 			return err
 		}
 	}
-	return st.Write(ctx, func(tx *store.Tx) error { return tx.UpdateAgent(ctx, a, hash) })
+	return st.Update(ctx, a, hash)
 }

@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sort"
 
@@ -22,13 +23,13 @@ func (s *Service) Assign(ctx context.Context) {
 	s.assignMu.Lock()
 	defer s.assignMu.Unlock()
 	var assigned []*model.Conversation
-	err := s.st.Write(ctx, func(tx *store.Tx) error {
+	err := s.st.Tx(ctx, func(tx store.Tx) error {
 		assigned = nil
-		queued, err := tx.QueuedConversations(ctx)
+		queued, err := tx.Conversations().Queued(ctx)
 		if err != nil || len(queued) == 0 {
 			return err
 		}
-		available, err := tx.AgentsForAssignment(ctx)
+		available, err := tx.Agents().Available(ctx)
 		if err != nil {
 			return err
 		}
@@ -37,17 +38,18 @@ func (s *Service) Assign(ctx context.Context) {
 			if a == nil || wait {
 				continue
 			}
-			ok, err := tx.AssignConversation(ctx, c.ID, a.ID)
+			// The store checks the agent's capacity in the statement that
+			// assigns: this choice is a preference, not the guarantee.
+			done, err := tx.Conversations().Assign(ctx, c.ID, a.ID)
+			if errors.Is(err, store.ErrNoCapacity) || errors.Is(err, store.ErrIllegalTransition) {
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			if !ok {
-				continue
-			}
 			a.OpenChats++
 			a.LastAssignedAt = tx.Now()
-			c.State, c.Agent = model.StateAssigned, a.ID
-			assigned = append(assigned, c)
+			assigned = append(assigned, done)
 		}
 		return nil
 	})

@@ -34,7 +34,7 @@ type Login struct {
 
 // Login checks a login and password and opens a session.
 func (s *Service) Login(ctx context.Context, login, password string) (*Login, error) {
-	hash, err := s.st.PasswordHash(ctx, login)
+	hash, err := s.st.Agents().PasswordHash(ctx, login)
 	if errors.Is(err, store.ErrNotFound) {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 		return nil, ErrBadCredentials
@@ -54,10 +54,10 @@ func (s *Service) Login(ctx context.Context, login, password string) (*Login, er
 		return nil, err
 	}
 	sess := &store.Session{TokenHash: hashToken(token), AgentID: login, CSRFToken: csrf, ExpiresAt: s.now().Add(s.o.SessionTTL)}
-	if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.CreateSession(ctx, sess) }); err != nil {
+	if err := s.st.Sessions().Create(ctx, sess); err != nil {
 		return nil, err
 	}
-	a, err := s.st.Agent(ctx, login)
+	a, err := s.st.Agents().Get(ctx, login)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*model.Agent,
 	if token == "" {
 		return nil, nil, ErrNoSession
 	}
-	sess, err := s.st.Session(ctx, hashToken(token))
+	sess, err := s.st.Sessions().Get(ctx, hashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, ErrNoSession
 	}
@@ -82,7 +82,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*model.Agent,
 	if now.After(sess.ExpiresAt) {
 		return nil, nil, ErrNoSession
 	}
-	a, err := s.st.Agent(ctx, sess.AgentID)
+	a, err := s.st.Agents().Get(ctx, sess.AgentID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, ErrNoSession
 	}
@@ -90,9 +90,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*model.Agent,
 		return nil, nil, err
 	}
 	if now.Sub(sess.LastSeenAt) > 30e9 {
-		err := s.st.Write(ctx, func(tx *store.Tx) error {
-			return tx.TouchSession(ctx, sess.TokenHash, now.Add(s.o.SessionTTL))
-		})
+		err := s.st.Sessions().Touch(ctx, sess.TokenHash, now.Add(s.o.SessionTTL))
 		if err != nil {
 			s.log.Error("extending session", "agent", a.ID, "err", err)
 		}
@@ -102,7 +100,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*model.Agent,
 
 // Logout ends the session of a token.
 func (s *Service) Logout(ctx context.Context, token string) error {
-	return s.st.Write(ctx, func(tx *store.Tx) error { return tx.DeleteSession(ctx, hashToken(token)) })
+	return s.st.Sessions().Delete(ctx, hashToken(token))
 }
 
 func hashToken(token string) string {

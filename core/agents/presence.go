@@ -17,15 +17,15 @@ func (s *Service) SetStatus(ctx context.Context, id, status string) (*model.Agen
 	default:
 		return nil, &FieldError{"status", fmt.Sprintf("must be %q, %q or %q", model.AgentAvailable, model.AgentPaused, model.AgentOffline)}
 	}
-	var requeued []int64
-	err := s.st.Write(ctx, func(tx *store.Tx) error {
+	var requeued []*model.Conversation
+	err := s.st.Tx(ctx, func(tx store.Tx) error {
 		requeued = nil
-		if err := tx.SetAgentStatus(ctx, id, status); err != nil {
+		if err := tx.Agents().SetStatus(ctx, id, status); err != nil {
 			return err
 		}
 		if status == model.AgentOffline {
 			var err error
-			requeued, err = tx.RequeueAgent(ctx, id)
+			requeued, err = tx.Conversations().RequeueAgent(ctx, id)
 			return err
 		}
 		return nil
@@ -33,17 +33,15 @@ func (s *Service) SetStatus(ctx context.Context, id, status string) (*model.Agen
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.st.Agent(ctx, id)
+	a, err := s.st.Agents().Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	s.log.Info("agent status", "agent", id, "status", status, "requeued", len(requeued))
 	s.bus.Publish(events.Event{Type: events.Agent, Agent: id, Data: a})
-	for _, cid := range requeued {
-		if c, err := s.st.Conversation(ctx, cid); err == nil {
-			// The agent who lost it is told too, so their console drops it.
-			s.bus.Publish(events.Event{Type: events.Queued, Conversation: cid, Agent: id, Squad: c.Squad, Data: c})
-		}
+	for _, c := range requeued {
+		// The agent who lost it is told too, so their console drops it.
+		s.bus.Publish(events.Event{Type: events.Queued, Conversation: c.ID, Agent: id, Squad: c.Squad, Data: c})
 	}
 	if status == model.AgentAvailable || len(requeued) > 0 {
 		s.Assign(ctx)
@@ -78,10 +76,10 @@ func (s *Service) connected(id string) bool {
 // paused, with no console open and no request for PresenceTimeout. Their
 // chats go back to the queue instead of waiting for someone who left.
 func (s *Service) expirePresence(ctx context.Context) {
-	if err := s.st.Write(ctx, func(tx *store.Tx) error { _, err := tx.DeleteExpiredSessions(ctx); return err }); err != nil {
+	if _, err := s.st.Sessions().DeleteExpired(ctx); err != nil {
 		s.log.Error("removing expired sessions", "err", err)
 	}
-	all, err := s.st.Agents(ctx)
+	all, err := s.st.Agents().List(ctx)
 	if err != nil {
 		s.log.Error("presence check", "err", err)
 		return
@@ -91,7 +89,7 @@ func (s *Service) expirePresence(ctx context.Context) {
 		if a.Status == model.AgentOffline || s.connected(a.ID) {
 			continue
 		}
-		seen, err := s.st.LastSeen(ctx, a.ID)
+		seen, err := s.st.Sessions().LastSeen(ctx, a.ID)
 		if err != nil {
 			continue
 		}

@@ -12,7 +12,7 @@ import (
 
 // Options configures the agents service.
 type Options struct {
-	Store  *store.Store
+	Store  store.Store
 	Bus    *events.Bus
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -27,7 +27,7 @@ type Options struct {
 // Service is the agents' side of Conversa: sign-in, presence and assignment.
 type Service struct {
 	o   Options
-	st  *store.Store
+	st  store.Store
 	bus *events.Bus
 	log *slog.Logger
 	now func() time.Time

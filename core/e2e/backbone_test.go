@@ -116,7 +116,7 @@ func TestSameBodyTwiceIsAnsweredOnce(t *testing.T) {
 	}
 	eventually(t, "everything processed and sent", func() bool {
 		return srv.count(`SELECT count(*) FROM inbox WHERE processed_at IS NULL`) == 0 &&
-			srv.count(`SELECT count(*) FROM outbox WHERE state = 'pending'`) == 0 && len(graph.sends()) > 0
+			srv.count(`SELECT count(*) FROM outbox WHERE done_at IS NULL`) == 0 && len(graph.sends()) > 0
 	})
 	if n := srv.count(`SELECT count(*) FROM inbox`); n != 1 {
 		t.Errorf("inbox rows = %d, want 1", n)
@@ -139,7 +139,7 @@ func TestRestartBetweenAckAndSendDeliversOnce(t *testing.T) {
 		t.Fatalf("POST = %d %s", status, b)
 	}
 	eventually(t, "a refused send attempt", func() bool { return len(graph.sends()) > 0 })
-	pending := srv.count(`SELECT count(*) FROM outbox WHERE state = 'pending'`)
+	pending := srv.count(`SELECT count(*) FROM outbox WHERE done_at IS NULL`)
 	if pending == 0 {
 		t.Fatal("no pending outbox row after a rate-limited send")
 	}
@@ -149,7 +149,7 @@ func TestRestartBetweenAckAndSendDeliversOnce(t *testing.T) {
 	srv.restart()
 
 	eventually(t, "the pending replies delivered after the restart", func() bool {
-		return graph.delivered() == pending && srv.count(`SELECT count(*) FROM outbox WHERE state = 'pending'`) == 0
+		return graph.delivered() == pending && srv.count(`SELECT count(*) FROM outbox WHERE done_at IS NULL`) == 0
 	})
 	if n := srv.count(`SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'sent'`); n != pending {
 		t.Errorf("sent replies = %d, want %d", n, pending)

@@ -88,7 +88,7 @@ func (s *server) conversations(token, query string) []apiConversation {
 // not happen.
 func (s *server) drained() bool {
 	return s.count(`SELECT count(*) FROM inbox WHERE processed_at IS NULL`) == 0 &&
-		s.count(`SELECT count(*) FROM outbox WHERE state = 'pending'`) == 0
+		s.count(`SELECT count(*) FROM outbox WHERE done_at IS NULL`) == 0
 }
 
 // metaText is the webhook body Meta sends for one text message from sender

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
 	"github.com/conversa/conversa/plugins/proto"
@@ -29,6 +30,9 @@ func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model
 	}
 	supported, err := e.supportedTypes(ctx, in, asst)
 	if err != nil {
+		if notAttempted(err) {
+			return fmt.Errorf("%w: %v", errWait, err)
+		}
 		return fmt.Errorf("%w: %v", errRetry, err)
 	}
 	var forBot []model.Content
@@ -49,6 +53,11 @@ func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model
 	}
 	resp, err := e.converse(ctx, in, asst, conv, forBot)
 	if err != nil {
+		if notAttempted(err) && e.now().Sub(it.ReceivedAt) < assistantPatience {
+			// The assistant's plugin is down (restarting): the message waits
+			// for it rather than going to people at once.
+			return fmt.Errorf("%w: %v", errWait, err)
+		}
 		e.log.Error("assistant failed; conversation goes to the squad", "integration", in.ID, "conversation", conv.ID,
 			"assistant", asst.ID, "err", err)
 		return e.toHumans(ctx, it, msg, conv, in.Squad, 0, "", nil,
@@ -73,42 +82,44 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 	replies = e.adapt(ctx, in, replies)
 	var sent []*model.Message
 	var state string
-	err := e.st.Write(ctx, func(tx *store.Tx) error {
-		c, err := tx.Conversation(ctx, conv.ID)
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		sent, state = nil, ""
+		convs := tx.Conversations()
+		c, err := convs.Get(ctx, conv.ID)
 		if err != nil {
 			return err
 		}
-		if c.State == model.StateEnded {
+		switch c.State {
+		case model.StateEnded:
 			// Ended meanwhile (an admin, the timer): nothing more to say.
-			if err := tx.MarkHandled(ctx, msg.ID); err != nil {
-				return err
-			}
-			return tx.DoneInbox(ctx, it.ID, "conversation ended before the assistant's reply")
+			return finishTx(ctx, tx, it, msg, "conversation ended before the assistant's reply")
+		case model.StateQueued, model.StateAssigned:
+			// Handed to people meanwhile: the assistant never talks over them.
+			return finishTx(ctx, tx, it, msg, "conversation went to people before the assistant's reply")
 		}
 		if sent, err = e.enqueueReplies(ctx, tx, c, msg, replies, model.AuthorAssistant); err != nil {
 			return err
 		}
-		c.Session = session
+		if err := convs.SetSession(ctx, c.ID, session); err != nil {
+			return err
+		}
 		switch {
 		case handoff:
 			if squad == "" {
 				squad = in.Squad
 			}
-			queue(tx, c, squad, 0, "")
+			c, err = convs.Queue(ctx, c.ID, store.Queueing{Squad: squad})
 		case end:
-			if err := e.endLocked(ctx, tx, c, model.EndAssistant); err != nil {
-				return err
-			}
+			c, err = convs.End(ctx, c.ID, model.EndAssistant)
+		default:
+			c, err = convs.Get(ctx, c.ID)
 		}
-		if err := tx.SaveConversation(ctx, c); err != nil {
+		if err != nil {
 			return err
 		}
 		*conv = *c
 		state = c.State
-		if err := tx.MarkHandled(ctx, msg.ID); err != nil {
-			return err
-		}
-		return tx.DoneInbox(ctx, it.ID, note)
+		return finishTx(ctx, tx, it, msg, note)
 	})
 	if err != nil {
 		return err
@@ -116,10 +127,10 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 	e.afterReplies(conv, sent)
 	switch state {
 	case model.StateQueued:
-		e.publish("queued", conv, conv)
+		e.publish(events.Queued, conv, conv)
 		e.assign(ctx)
 	case model.StateEnded:
-		e.publish("ended", conv, conv)
+		e.publish(events.Ended, conv, conv)
 	}
 	return nil
 }
@@ -127,13 +138,13 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 // enqueueReplies commits replies to the outbox, one message per content, in
 // order. Keys derive from the inbound message so a retried turn cannot
 // enqueue twice.
-func (e *Engine) enqueueReplies(ctx context.Context, tx *store.Tx, c *model.Conversation, inbound *model.Message,
+func (e *Engine) enqueueReplies(ctx context.Context, tx store.Tx, c *model.Conversation, inbound *model.Message,
 	replies []model.Content, author string) ([]*model.Message, error) {
 	var out []*model.Message
 	for i, r := range replies {
 		m := &model.Message{Conversation: c.ID, Integration: c.Integration, Author: author, Contents: []model.Content{r}}
 		key := fmt.Sprintf("reply:%d:%d", inbound.ID, i)
-		if err := tx.Enqueue(ctx, m, key); err != nil {
+		if err := tx.Outbox().Enqueue(ctx, m, key); err != nil {
 			return nil, err
 		}
 		out = append(out, m)
@@ -174,8 +185,13 @@ func (e *Engine) converse(ctx context.Context, in *model.Integration, asst Assis
 		Contents:       contentsToProto(contents),
 		Channel:        in.Channel,
 	}
+	// Calls that reach the plugin and fail count as attempts; while the
+	// plugin is down (it crashed and is restarting) the call waits for it,
+	// up to assistantRestartWait in all.
+	reached := 0
+	waitUntil := time.Now().Add(assistantRestartWait)
 	var lastErr error
-	for attempt := 1; attempt <= e.o.AssistantAttempts; attempt++ {
+	for reached < e.o.AssistantAttempts {
 		as, err := e.plug.Assistant(asst.Backend)
 		if err == nil {
 			cctx, cancel := context.WithTimeout(ctx, converseTimeout)
@@ -186,12 +202,25 @@ func (e *Engine) converse(ctx context.Context, in *model.Integration, asst Assis
 				return resp, nil
 			}
 		}
-		lastErr = err
-		if attempt < e.o.AssistantAttempts {
+		pause := 100 * time.Millisecond
+		if notAttempted(err) {
+			if time.Now().After(waitUntil) {
+				if reached > 0 {
+					// It died answering this message and stays down.
+					return nil, fmt.Errorf("the assistant stopped while answering (%v), then %v", lastErr, err)
+				}
+				return nil, err
+			}
+		} else {
+			reached++
+			lastErr = err
+			pause = time.Duration(reached) * 200 * time.Millisecond
+		}
+		if reached < e.o.AssistantAttempts {
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()
-			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			case <-time.After(pause):
 			}
 		}
 	}

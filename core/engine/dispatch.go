@@ -2,45 +2,47 @@ package engine
 
 import (
 	"context"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/conversa/conversa/core/store"
 )
 
-// job is one queued row as the dispatcher sees it.
-type job[T any] struct {
-	id  int64
-	key string // rows with the same key run one at a time, in id order
-	due time.Time
-	row T
-}
+// Dispatch timings.
+const (
+	// leaseFor is how long a claimed key stays with this process without a
+	// renewal: a process that dies gives its keys back after it.
+	leaseFor = 60 * time.Second
+	// renewEvery renews the leases of the keys being worked on.
+	renewEvery = leaseFor / 3
+	// pollEvery bounds how long the dispatcher sleeps with free workers: it
+	// also picks up keys whose lease another process let expire.
+	pollEvery = time.Second
+)
 
-// dispatcher feeds pending rows to workers, keeping rows of one key (a
-// contact, a conversation) in order: only the oldest pending row of a key may
-// run, and only when due, so a row waiting for its retry holds back the rows
-// behind it. Keys hash onto a fixed set of workers.
+// dispatcher feeds a leased queue's rows to a fixed set of workers. It
+// keeps at most one row per worker waiting besides the rows being worked on
+// (claiming while the workers work hides the claim's commit), so handing a
+// row over never blocks; it claims again when a worker frees, when new rows
+// are announced (wakeUp), when the earliest deferred key falls due, or every
+// pollEvery. The store serves keys round-robin and each key's rows in order,
+// so one busy contact or conversation never holds back the others.
 type dispatcher[T any] struct {
 	name    string
 	log     *slog.Logger
+	owner   string
+	workers int
 	now     func() time.Time
-	list    func(context.Context) ([]job[T], error)
+	q       store.Queue[T]
 	handle  func(context.Context, T)
-	workers []chan job[T]
 	wake    chan struct{}
-
-	mu       sync.Mutex
-	inflight map[int64]bool
 }
 
-func newDispatcher[T any](name string, log *slog.Logger, workers int, now func() time.Time,
-	list func(context.Context) ([]job[T], error), handle func(context.Context, T)) *dispatcher[T] {
-	d := &dispatcher[T]{name: name, log: log, now: now, list: list, handle: handle, wake: make(chan struct{}, 1),
-		inflight: map[int64]bool{}}
-	for range workers {
-		d.workers = append(d.workers, make(chan job[T], 64))
-	}
-	return d
+func newDispatcher[T any](name string, log *slog.Logger, owner string, workers int, now func() time.Time,
+	q store.Queue[T], handle func(context.Context, T)) *dispatcher[T] {
+	return &dispatcher[T]{name: name, log: log.With("queue", name), owner: owner, workers: workers, now: now, q: q,
+		handle: handle, wake: make(chan struct{}, 1)}
 }
 
 func (d *dispatcher[T]) wakeUp() {
@@ -51,86 +53,108 @@ func (d *dispatcher[T]) wakeUp() {
 }
 
 func (d *dispatcher[T]) start(wg *sync.WaitGroup, stop <-chan struct{}) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var workers sync.WaitGroup
-	for _, ch := range d.workers {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for j := range ch {
-				d.handle(ctx, j.row)
-				d.mu.Lock()
-				delete(d.inflight, j.id)
-				d.mu.Unlock()
-				d.wakeUp()
-			}
-		}()
-	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer func() {
-			for _, ch := range d.workers {
-				close(ch)
-			}
-			// Let the rows in progress finish: their writes are short, and
-			// what is cut here resumes on the next start anyway.
-			done := make(chan struct{})
-			go func() { workers.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cancel()
-				<-done
-			}
-			cancel()
-		}()
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			d.dispatch(ctx, stop)
-			select {
-			case <-stop:
-				return
-			case <-d.wake:
-			case <-tick.C:
-			}
-		}
+		d.run(stop)
 	}()
 }
 
-func (d *dispatcher[T]) dispatch(ctx context.Context, stop <-chan struct{}) {
-	jobs, err := d.list(ctx)
-	if err != nil {
-		d.log.Error("queue listing failed", "queue", d.name, "err", err)
-		return
+func (d *dispatcher[T]) run(stop <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	slots := 2 * d.workers // being worked on, or waiting for a worker
+	jobs := make(chan T, slots)
+	freed := make(chan struct{}, slots)
+	var workers sync.WaitGroup
+	for range d.workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range jobs {
+				d.handle(ctx, j)
+				freed <- struct{}{}
+			}
+		}()
 	}
-	now := d.now()
-	blocked := map[string]bool{}
-	for _, j := range jobs {
-		if blocked[j.key] {
-			continue
-		}
-		blocked[j.key] = true
-		d.mu.Lock()
-		busy := d.inflight[j.id]
-		if !busy && !j.due.After(now) {
-			d.inflight[j.id] = true
-		}
-		d.mu.Unlock()
-		if busy || j.due.After(now) {
-			continue
-		}
+	defer func() {
+		close(jobs)
+		// Let the rows in progress finish: their writes are short, and what
+		// is cut here resumes on the next start anyway.
+		done := make(chan struct{})
+		go func() { workers.Wait(); close(done) }()
 		select {
-		case d.workers[shard(j.key, len(d.workers))] <- j:
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cancel()
+			<-done
+		}
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer rcancel()
+		if err := d.q.Release(rctx, d.owner); err != nil {
+			d.log.Warn("releasing queue leases", "err", err)
+		}
+	}()
+
+	renew := time.NewTicker(renewEvery)
+	defer renew.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	free := slots
+	failures := 0
+	for {
+		if free > 0 {
+			rows, err := d.q.Claim(ctx, d.owner, free, leaseFor)
+			if err != nil {
+				failures++
+				d.log.Error("claiming queued rows", "err", err, "failures", failures)
+			} else {
+				failures = 0
+			}
+			for _, r := range rows {
+				jobs <- r // never blocks: at most free rows were claimed
+				free--
+			}
+			if err == nil && len(rows) > 0 && free > 0 {
+				continue // there may be more due keys
+			}
+		}
+		wait := pollEvery
+		if failures > 0 {
+			// The database is unavailable: back off, up to ten seconds.
+			wait = min(time.Duration(failures)*pollEvery, 10*time.Second)
+		} else if free > 0 {
+			if next, err := d.q.NextDue(ctx); err == nil && !next.IsZero() {
+				wait = min(max(next.Sub(d.now()), time.Millisecond), pollEvery)
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+		select {
 		case <-stop:
 			return
+		case <-freed:
+			free++
+		drain:
+			for {
+				select {
+				case <-freed:
+					free++
+				default:
+					break drain
+				}
+			}
+		case <-d.wake:
+		case <-timer.C:
+		case <-renew.C:
+			if _, err := d.q.Renew(ctx, d.owner, leaseFor); err != nil {
+				d.log.Error("renewing queue leases", "err", err)
+			}
 		}
 	}
-}
-
-func shard(key string, n int) int {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return int(h.Sum32() % uint32(n))
 }

@@ -2,9 +2,12 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -17,9 +20,24 @@ import (
 )
 
 // Plugins gives the engine its channel and assistant plugins by name.
+//
+// A call that never reached the plugin (the process is down, restarting,
+// or unknown) returns an error with a NotAttempted() method returning true:
+// a send that fails so did not go out. Any other error from a call may
+// come after the plugin acted.
 type Plugins interface {
 	Channel(name string) (sdk.Channel, error)
 	Assistant(name string) (sdk.Assistant, error)
+	// Availability reports whether the plugin runs (or can start now) and,
+	// when not, why, for operators.
+	Availability(name string) (ok bool, reason string)
+}
+
+// notAttempted reports whether a plugin call's error says the call never
+// reached the plugin.
+func notAttempted(err error) bool {
+	var na interface{ NotAttempted() bool }
+	return errors.As(err, &na) && na.NotAttempted()
 }
 
 // Hooks are the operator's Lua scripts (core/scripting). They never fail:
@@ -45,7 +63,7 @@ type Assistant struct {
 
 // Options configures an Engine.
 type Options struct {
-	Store   *store.Store
+	Store   store.Store
 	Plugins Plugins
 	Hooks   Hooks
 	Bus     *events.Bus
@@ -56,11 +74,18 @@ type Options struct {
 	Assistants []Assistant
 	// PublicURL is the base of webhook URLs shown to operators.
 	PublicURL string
-	// Workers per queue (inbox, outbox); default 4.
+	// Workers per queue (inbox, outbox); default 8.
 	Workers int
+	// Node names this process in queue leases (default: host name, pid and
+	// a random suffix, new at every start).
+	Node string
 	// AssistantAttempts bounds calls to a failing assistant before the
 	// conversation goes to humans (default 3).
 	AssistantAttempts int
+	// EchoWait is how long a send whose outcome is unknown waits for its
+	// echo, on a channel that echoes sends, before it is sent again
+	// (default 30 s).
+	EchoWait time.Duration
 	// RetryBase is the first retry delay of a failed send or event (default
 	// 1 s); it doubles up to RetryMax (default 5 min).
 	RetryBase, RetryMax time.Duration
@@ -69,7 +94,7 @@ type Options struct {
 // Engine is the conversation engine.
 type Engine struct {
 	o      Options
-	st     *store.Store
+	st     store.Store
 	log    *slog.Logger
 	now    func() time.Time
 	bus    *events.Bus
@@ -78,6 +103,14 @@ type Engine struct {
 	reg    *registry
 	inbox  *dispatcher[store.InboxItem]
 	outbox *dispatcher[store.OutboxItem]
+	// started is when this process began serving: an echo of a send made
+	// before a crash can only arrive once the webhook answers again.
+	started time.Time
+
+	// problems are integrations that cannot serve for a reason of their
+	// own (settings the channel requires), by id.
+	problemsMu sync.Mutex
+	problems   map[string]string
 
 	assignMu sync.Mutex
 	assigner Assigner
@@ -105,10 +138,16 @@ func New(o Options) (*Engine, error) {
 		o.Bus = events.New(1024)
 	}
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = 8
+	}
+	if o.Node == "" {
+		o.Node = nodeName()
 	}
 	if o.AssistantAttempts <= 0 {
 		o.AssistantAttempts = 3
+	}
+	if o.EchoWait <= 0 {
+		o.EchoWait = defaultEchoWait
 	}
 	if o.RetryBase <= 0 {
 		o.RetryBase = time.Second
@@ -121,10 +160,11 @@ func New(o Options) (*Engine, error) {
 		hooks: o.Hooks, plug: o.Plugins,
 		inactivityWake: make(chan struct{}, 1),
 		stop:           make(chan struct{}),
+		problems:       map[string]string{},
 	}
 	e.reg = newRegistry(o.Assistants)
-	e.inbox = newDispatcher("inbox", e.log, o.Workers, e.now, e.listInbox, e.processInbox)
-	e.outbox = newDispatcher("outbox", e.log, o.Workers, e.now, e.listOutbox, e.send)
+	e.inbox = newDispatcher("inbox", e.log, o.Node, o.Workers, e.now, o.Store.Inbox(), e.processInbox)
+	e.outbox = newDispatcher("outbox", e.log, o.Node, o.Workers, e.now, o.Store.Outbox(), e.send)
 	return e, nil
 }
 
@@ -148,6 +188,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.Reload(ctx); err != nil {
 		return err
 	}
+	e.started = e.now()
 	e.inbox.start(&e.wg, e.stop)
 	e.outbox.start(&e.wg, e.stop)
 	e.wg.Add(1)
@@ -170,7 +211,7 @@ func (e *Engine) Stop() {
 // Reload re-reads the integrations from the store (after the API changed
 // one): changes apply without a restart.
 func (e *Engine) Reload(ctx context.Context) error {
-	ins, err := e.st.Integrations(ctx)
+	ins, err := e.st.Integrations().List(ctx)
 	if err != nil {
 		return fmt.Errorf("load integrations: %w", err)
 	}
@@ -196,7 +237,8 @@ func (e *Engine) assign(ctx context.Context) {
 }
 
 // describeCache keeps plugins' Describe answers, which are static per
-// plugin version.
+// plugin process: a plugin that starts again (perhaps a new executable) is
+// described again.
 type describeCache[T any] struct {
 	mu sync.Mutex
 	m  map[string]T
@@ -220,6 +262,12 @@ func (c *describeCache[T]) get(name string, describe func() (T, error)) (T, erro
 	c.m[name] = v
 	c.mu.Unlock()
 	return v, nil
+}
+
+func (c *describeCache[T]) forget(name string) {
+	c.mu.Lock()
+	delete(c.m, name)
+	c.mu.Unlock()
 }
 
 // channelInfo describes a channel plugin.
@@ -256,6 +304,15 @@ func (e *Engine) backoff(attempt int) time.Duration {
 		d = e.o.RetryMax
 	}
 	return d
+}
+
+// nodeName is this process's name in queue leases: unique per start, so a
+// restarted process never mistakes its predecessor's leases for its own.
+func nodeName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
 // publish sends a live event about a conversation.

@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/sqlite"
 	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
 )
@@ -25,11 +27,13 @@ type fakeChannel struct {
 	sent     []*proto.SendRequest
 	parse    func(*proto.WebhookRequest) *proto.WebhookResponse
 	sendFunc func(*proto.SendRequest) *proto.SendResponse
+	// echoes: the provider echoes sends (as Meta does).
+	echoes bool
 }
 
 func (f *fakeChannel) Describe(context.Context) (*proto.ChannelInfo, error) {
 	return &proto.ChannelInfo{Name: "fake", InboundTypes: []string{"text", "audio"}, OutboundTypes: []string{"text", "image", "quick_replies"},
-		MaxQuickReplies: 3, MaxQuickReplyTitle: 20}, nil
+		MaxQuickReplies: 3, MaxQuickReplyTitle: 20, EchoesSends: f.echoes}, nil
 }
 
 func (f *fakeChannel) HandleWebhook(_ context.Context, r *proto.WebhookRequest) (*proto.WebhookResponse, error) {
@@ -90,6 +94,23 @@ func (f *fakeAssistant) said() []string {
 type fakePlugins struct {
 	ch *fakeChannel
 	as *fakeAssistant
+	// down, when set, reports the channel plugin down: calls fail before
+	// reaching it.
+	down *atomic.Bool
+}
+
+// downError is what the plugin host returns for a call that never reached
+// the plugin.
+type downError struct{}
+
+func (downError) Error() string      { return "plugin fake is down" }
+func (downError) NotAttempted() bool { return true }
+
+func (p fakePlugins) Availability(name string) (bool, string) {
+	if p.down != nil && p.down.Load() {
+		return false, "plugin fake is down"
+	}
+	return true, ""
 }
 
 func (p fakePlugins) Channel(name string) (sdk.Channel, error) {
@@ -125,7 +146,7 @@ func (plainHooks) Reply(_ context.Context, ev *scripting.Event) []string {
 type rig struct {
 	t    *testing.T
 	path string
-	st   *store.Store
+	st   *sqlite.DB
 	e    *Engine
 	ch   *fakeChannel
 	as   *fakeAssistant
@@ -145,15 +166,24 @@ func textEvents(user string, texts ...string) func(*proto.WebhookRequest) *proto
 
 func newRig(t *testing.T, path string, ch *fakeChannel, as *fakeAssistant) *rig {
 	t.Helper()
+	return newRigWith(t, path, fakePlugins{ch: ch, as: as}, time.Second)
+}
+
+// newRigWith builds a rig on plugins, with echoWait as how long an
+// unconfirmed send waits for its echo.
+func newRigWith(t *testing.T, path string, plugins fakePlugins, echoWait time.Duration) *rig {
+	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "c.db")
 	}
-	st, err := store.Open(context.Background(), path, store.Options{})
+	ch, as := plugins.ch, plugins.as
+	st, err := sqlite.Open(context.Background(), path, sqlite.Options{ReclaimLeases: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{Store: st, Plugins: fakePlugins{ch, as}, Hooks: plainHooks{},
-		Assistants: []Assistant{{ID: "bot", Backend: "fake"}}, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond})
+	e, err := New(Options{Store: st, Plugins: plugins, Hooks: plainHooks{},
+		Assistants: []Assistant{{ID: "bot", Backend: "fake"}}, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
+		EchoWait: echoWait})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +225,7 @@ func (r *rig) post() WebhookResult {
 	return res
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -222,7 +252,7 @@ func TestPendingInboxResumesAfterRestart(t *testing.T) {
 	if err := r.e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reply sent", func() bool { return len(ch.sends()) == 1 })
+	eventually(t, "the reply sent", func() bool { return len(ch.sends()) == 1 })
 	if got := ch.sends()[0].Contents[0].Text; got != "echo: hello" {
 		t.Errorf("sent %q, want the assistant's reply", got)
 	}
@@ -237,7 +267,7 @@ func TestEventsOfOneContactAreProcessedInOrder(t *testing.T) {
 	as := &fakeAssistant{}
 	r := startedRig(t, ch, as)
 	r.post()
-	waitFor(t, "every reply", func() bool { return len(ch.sends()) == len(texts) })
+	eventually(t, "every reply", func() bool { return len(ch.sends()) == len(texts) })
 	if got := strings.Join(as.said(), " "); got != strings.Join(texts, " ") {
 		t.Errorf("assistant heard %q, want %q", got, strings.Join(texts, " "))
 	}
@@ -256,8 +286,8 @@ func TestFailingAssistantHandsConversationToSquad(t *testing.T) {
 	r := startedRig(t, ch, as)
 	r.post()
 	var convs []*model.Conversation
-	waitFor(t, "the conversation queued", func() bool {
-		convs, _ = r.st.Conversations(context.Background(), store.ConversationFilter{State: model.StateQueued})
+	eventually(t, "the conversation queued", func() bool {
+		convs, _ = r.st.Conversations().List(context.Background(), store.ConversationFilter{State: model.StateQueued})
 		return len(convs) == 1
 	})
 	if convs[0].Squad != "geral" {
@@ -266,7 +296,7 @@ func TestFailingAssistantHandsConversationToSquad(t *testing.T) {
 	if n := len(as.said()); n != r.e.o.AssistantAttempts {
 		t.Errorf("assistant called %d times, want %d attempts", n, r.e.o.AssistantAttempts)
 	}
-	msgs, _ := r.st.Messages(context.Background(), convs[0].ID)
+	msgs, _ := r.st.Messages().List(context.Background(), convs[0].ID)
 	last := msgs[len(msgs)-1]
 	if last.Author != model.AuthorSystem || last.Status != model.StatusInternal || !strings.Contains(last.Contents[0].Text, "model server down") {
 		t.Errorf("last message = %+v, want an internal system note naming the failure", last)
@@ -281,7 +311,7 @@ func TestUnsupportedContentGetsTheIntegrationsReply(t *testing.T) {
 	as := &fakeAssistant{}
 	r := startedRig(t, ch, as)
 	r.post()
-	waitFor(t, "the unsupported-media reply", func() bool { return len(ch.sends()) == 1 })
+	eventually(t, "the unsupported-media reply", func() bool { return len(ch.sends()) == 1 })
 	if got := ch.sends()[0].Contents[0].Text; got != "text only, please" {
 		t.Errorf("sent %q, want the integration's unsupported-media message", got)
 	}
@@ -301,7 +331,7 @@ func TestQuickRepliesBeyondTheChannelsLimitBecomeText(t *testing.T) {
 	}}
 	r := startedRig(t, ch, as)
 	r.post()
-	waitFor(t, "three replies", func() bool { return len(ch.sends()) == 3 })
+	eventually(t, "three replies", func() bool { return len(ch.sends()) == 3 })
 	s := ch.sends()
 	if s[0].Contents[0].Type != "quick_replies" {
 		t.Errorf("reply 1 type = %s, want native quick_replies", s[0].Contents[0].Type)
@@ -315,7 +345,7 @@ func TestQuickRepliesBeyondTheChannelsLimitBecomeText(t *testing.T) {
 }
 
 func TestUncertainSendIsConfirmedByItsEcho(t *testing.T) {
-	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	ch := &fakeChannel{parse: textEvents("u1", "hello"), echoes: true}
 	var once sync.Once
 	ch.sendFunc = func(r *proto.SendRequest) *proto.SendResponse {
 		resp := &proto.SendResponse{MessageIds: []string{"mid-out"}}
@@ -325,9 +355,13 @@ func TestUncertainSendIsConfirmedByItsEcho(t *testing.T) {
 		return resp
 	}
 	as := &fakeAssistant{}
-	r := startedRig(t, ch, as)
+	r := newRigWith(t, "", fakePlugins{ch: ch, as: as}, time.Hour)
+	t.Cleanup(r.close)
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	r.post()
-	waitFor(t, "the uncertain attempt", func() bool { return len(ch.sends()) == 1 })
+	eventually(t, "the uncertain attempt", func() bool { return len(ch.sends()) == 1 })
 	// The provider did deliver it: its echo arrives with the id it got.
 	ch.mu.Lock()
 	ch.parse = func(*proto.WebhookRequest) *proto.WebhookResponse {
@@ -336,15 +370,15 @@ func TestUncertainSendIsConfirmedByItsEcho(t *testing.T) {
 	}
 	ch.mu.Unlock()
 	r.post()
-	waitFor(t, "the outbox settled", func() bool {
-		n, _ := r.st.OutboxBacklog(context.Background())
+	eventually(t, "the outbox settled", func() bool {
+		n, _ := r.st.Outbox().Backlog(context.Background())
 		return n == 0
 	})
 	if n := len(ch.sends()); n != 1 {
 		t.Errorf("sends = %d, want 1: the echo proved the first attempt went out", n)
 	}
-	convs, _ := r.st.Conversations(context.Background(), store.ConversationFilter{})
-	msgs, _ := r.st.Messages(context.Background(), convs[0].ID)
+	convs, _ := r.st.Conversations().List(context.Background(), store.ConversationFilter{})
+	msgs, _ := r.st.Messages().List(context.Background(), convs[0].ID)
 	if len(msgs) != 2 || msgs[1].Status != model.StatusSent || msgs[1].ProviderMessageID != "mid-echo" {
 		t.Errorf("messages = %+v, want the reply once, sent, under the echo's id", msgs)
 	}
@@ -357,8 +391,8 @@ func TestStatusForAnUnknownMessageIsRecorded(t *testing.T) {
 	}}
 	r := startedRig(t, ch, &fakeAssistant{})
 	r.post()
-	waitFor(t, "the status processed", func() bool {
-		n, _ := r.st.InboxBacklog(context.Background())
+	eventually(t, "the status processed", func() bool {
+		n, _ := r.st.Inbox().Backlog(context.Background())
 		return n == 0
 	})
 	db, err := sql.Open("sqlite3", "file:"+r.path+"?mode=ro")
@@ -386,7 +420,7 @@ func BenchmarkWebhookIngest(b *testing.B) {
 		batch int
 	}{{"group-commit", 0}, {"commit-each", 1}} {
 		b.Run(bc.name, func(b *testing.B) {
-			st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), store.Options{MaxBatch: bc.batch})
+			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), sqlite.Options{MaxBatch: bc.batch})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -401,7 +435,7 @@ func BenchmarkWebhookIngest(b *testing.B) {
 				return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "message", DedupeKey: id,
 					MessageId: id, ContactId: id, Contents: []*proto.Content{{Type: "text", Text: "hi"}}}}}
 			}}
-			e, err := New(Options{Store: st, Plugins: fakePlugins{ch, &fakeAssistant{}}, Hooks: plainHooks{}})
+			e, err := New(Options{Store: st, Plugins: fakePlugins{ch: ch, as: &fakeAssistant{}}, Hooks: plainHooks{}})
 			if err != nil {
 				b.Fatal(err)
 			}

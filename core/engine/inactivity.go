@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 
-	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/events"
+	"github.com/conversa/conversa/core/store"
 )
 
 // inactivityEvery is how often the timer looks for silent users.
@@ -47,15 +49,26 @@ func (e *Engine) EndInactive(ctx context.Context) (int, error) {
 			continue
 		}
 		cutoff := now.Add(-time.Duration(in.InactivityMinutes) * time.Minute)
-		ids, err := e.st.InactiveConversations(ctx, in.ID, cutoff)
+		ids, err := e.st.Conversations().Inactive(ctx, in.ID, cutoff)
 		if err != nil {
 			return n, err
 		}
 		for _, id := range ids {
-			if _, err := e.End(ctx, id, model.EndInactivity); err == nil {
-				n++
-				e.log.Info("conversation ended for inactivity", "integration", in.ID, "conversation", id)
+			// Guarded by the cutoff: a user who writes while the timer runs
+			// keeps their conversation.
+			c, err := e.st.Conversations().EndInactive(ctx, id, cutoff)
+			if errors.Is(err, store.ErrIllegalTransition) {
+				continue
 			}
+			if err != nil {
+				return n, err
+			}
+			n++
+			e.log.Info("conversation ended for inactivity", "integration", in.ID, "conversation", id)
+			e.publish(events.Ended, c, c)
+		}
+		if len(ids) > 0 {
+			e.assign(ctx)
 		}
 	}
 	return n, nil

@@ -13,26 +13,17 @@ import (
 
 // maxEventAttempts bounds how often a failing event is retried before it is
 // set aside (marked processed with the error) so it stops holding back its
-// contact's later events.
+// contact's later events. Waiting for a plugin that is down is not an
+// attempt.
 const maxEventAttempts = 10
 
-func (e *Engine) listInbox(ctx context.Context) ([]job[store.InboxItem], error) {
-	// Future retries are included: a contact's row waiting for its retry
-	// must hold back that contact's later rows.
-	items, err := e.st.PendingInbox(ctx, 0, time.Unix(1<<40, 0), 1000)
-	if err != nil {
-		return nil, err
-	}
-	jobs := make([]job[store.InboxItem], len(items))
-	for i, it := range items {
-		jobs[i] = job[store.InboxItem]{id: it.ID, key: it.Partition, due: it.NextAttemptAt, row: it}
-	}
-	return jobs, nil
-}
-
-// errRetry marks an event whose processing must be tried again later (a
-// plugin is down...).
+// errRetry marks an event whose processing failed and must be tried again
+// later.
 var errRetry = errors.New("retry later")
+
+// errWait marks an event that needs a plugin that is down: it waits, with
+// the contact's later events, and is not counted as a failed attempt.
+var errWait = errors.New("waiting for a plugin")
 
 func (e *Engine) processInbox(ctx context.Context, it store.InboxItem) {
 	log := e.log.With("integration", it.Event.Integration, "event", it.ID, "kind", it.Event.Kind)
@@ -43,22 +34,37 @@ func (e *Engine) processInbox(ctx context.Context, it store.InboxItem) {
 	if ctx.Err() != nil {
 		return // shutting down: the row stays pending
 	}
-	attempt := it.Attempts + 1
+	if errors.Is(err, store.ErrLeaseLost) {
+		// Another worker took the contact over (this one stalled past its
+		// lease): it processes the event, nothing of this attempt was kept.
+		log.Warn("event lease lost; left to the worker that holds it")
+		return
+	}
 	note := err.Error()
 	var werr error
-	if attempt >= maxEventAttempts {
-		log.Error("event set aside after repeated failures", "err", err, "attempts", attempt)
-		werr = e.st.Write(ctx, func(tx *store.Tx) error {
-			return tx.DoneInbox(ctx, it.ID, "gave up after "+fmt.Sprint(attempt)+" attempts: "+note)
-		})
-	} else {
-		next := e.now().Add(e.backoff(attempt))
-		log.Warn("event processing failed; will retry", "err", err, "attempt", attempt, "retry_at", next)
-		werr = e.st.Write(ctx, func(tx *store.Tx) error { return tx.RetryInbox(ctx, it.ID, next, note) })
+	switch {
+	case errors.Is(err, errWait):
+		at := e.now().Add(waitFor(e.now().Sub(it.ReceivedAt)))
+		log.Info("event waits for a plugin", "reason", note, "retry_at", at)
+		werr = e.st.Inbox().Defer(ctx, &it, at, note)
+	case it.Attempts+1 >= maxEventAttempts:
+		log.Error("event set aside after repeated failures", "err", err, "attempts", it.Attempts+1)
+		werr = e.st.Inbox().Done(ctx, &it, "gave up after "+fmt.Sprint(it.Attempts+1)+" attempts: "+note)
+	default:
+		at := e.now().Add(e.backoff(it.Attempts + 1))
+		log.Warn("event processing failed; will retry", "err", err, "attempt", it.Attempts+1, "retry_at", at)
+		werr = e.st.Inbox().Retry(ctx, &it, at, note)
 	}
-	if werr != nil {
+	if werr != nil && !errors.Is(werr, store.ErrLeaseLost) {
 		log.Error("recording event failure", "err", werr)
 	}
+}
+
+// waitFor is how long a row that waits for a plugin sleeps before it looks
+// again: briefly at first (a crashed plugin is back within a second), then
+// longer, so that rows waiting for a plugin that stays broken cost little.
+func waitFor(waited time.Duration) time.Duration {
+	return min(max(time.Second, waited/10), time.Minute)
 }
 
 func (e *Engine) handleEvent(ctx context.Context, it *store.InboxItem) error {
@@ -88,7 +94,7 @@ func (e *Engine) handleEvent(ctx context.Context, it *store.InboxItem) error {
 }
 
 func (e *Engine) done(ctx context.Context, it *store.InboxItem, note string) error {
-	return e.st.Write(ctx, func(tx *store.Tx) error { return tx.DoneInbox(ctx, it.ID, note) })
+	return e.st.Inbox().Done(ctx, it, note)
 }
 
 // eventTime is when the event happened, or now when the channel did not say.
@@ -109,21 +115,22 @@ func (e *Engine) handleUpdate(ctx context.Context, it *store.InboxItem, in *mode
 	var conv *model.Conversation
 	var msg *model.Message
 	var note, typ string
-	err := e.st.Write(ctx, func(tx *store.Tx) error {
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
 		conv, msg, note, typ = nil, nil, "", ""
-		m, err := tx.MessageByProviderID(ctx, in.ID, ev.MessageID)
+		m, err := tx.Messages().ByProviderID(ctx, in.ID, ev.MessageID)
 		if errors.Is(err, store.ErrNotFound) {
 			note = ev.Kind + " for a message not in the store"
-			return tx.DoneInbox(ctx, it.ID, note)
+			return tx.Inbox().Done(ctx, it, note)
 		}
 		if err != nil {
 			return err
 		}
+		msgs := tx.Messages()
 		switch ev.Kind {
 		case model.EventUnsend:
-			err, typ = tx.MarkDeleted(ctx, m.ID, at), events.Message
+			err, typ = msgs.MarkDeleted(ctx, m.ID, at), events.Message
 		case model.EventEdit:
-			err, typ = tx.EditMessage(ctx, m.ID, ev.Contents, at), events.Message
+			err, typ = msgs.Edit(ctx, m.ID, ev.Contents, at), events.Message
 		case model.EventReaction, model.EventUnreaction:
 			emoji := ""
 			if ev.Kind == model.EventReaction {
@@ -134,34 +141,33 @@ func (e *Engine) handleUpdate(ctx context.Context, it *store.InboxItem, in *mode
 					}
 				}
 			}
-			by := model.AuthorContact
-			err, typ = tx.SetReaction(ctx, m.ID, by, emoji, at), events.Message
+			err, typ = msgs.SetReaction(ctx, m.ID, model.AuthorContact, emoji, at), events.Message
 		case model.EventStatus:
-			status := ev.Status
 			errText := ""
-			if status == model.StatusFailed {
+			if ev.Status == model.StatusFailed {
 				errText = describeError(ev.ErrorCode, ev.ErrorMessage)
 			}
-			var changed bool
-			changed, err = tx.SetMessageStatus(ctx, m.ID, status, errText)
-			if !changed {
-				note = "status " + status + " did not advance " + m.Status
-			}
 			typ = events.Status
+			err = msgs.SetStatus(ctx, m.ID, ev.Status, errText)
+			if errors.Is(err, store.ErrIllegalTransition) {
+				// Statuses arrive out of order: a late "delivered" after
+				// "read" is recorded, not applied.
+				note, err = "status "+ev.Status+" did not advance "+m.Status, nil
+			}
 		case model.EventRead:
-			_, err = tx.MarkReadUpTo(ctx, m.Conversation, m.ID)
+			_, err = msgs.MarkReadUpTo(ctx, m.Conversation, m.ID)
 			typ = events.Status
 		}
 		if err != nil {
 			return err
 		}
-		if msg, err = tx.Message(ctx, m.ID); err != nil {
+		if msg, err = msgs.Get(ctx, m.ID); err != nil {
 			return err
 		}
-		if conv, err = tx.Conversation(ctx, m.Conversation); err != nil {
+		if conv, err = tx.Conversations().Get(ctx, m.Conversation); err != nil {
 			return err
 		}
-		return tx.DoneInbox(ctx, it.ID, note)
+		return tx.Inbox().Done(ctx, it, note)
 	})
 	if err != nil {
 		return err
@@ -187,13 +193,13 @@ func describeError(code, msg string) string {
 // reopens the messaging window; there is nothing to answer.
 func (e *Engine) handleReferral(ctx context.Context, it *store.InboxItem, in *model.Integration) error {
 	ev := &it.Event
-	return e.st.Write(ctx, func(tx *store.Tx) error {
+	return e.st.Tx(ctx, func(tx store.Tx) error {
 		if ev.ContactID != "" {
-			if _, err := tx.UpsertContact(ctx, in.ID, ev.ContactID, hints(ev), e.eventTime(ev)); err != nil {
+			if _, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, hints(ev), e.eventTime(ev)); err != nil {
 				return err
 			}
 		}
-		return tx.DoneInbox(ctx, it.ID, "referral: messaging window reopened")
+		return tx.Inbox().Done(ctx, it, "referral: messaging window reopened")
 	})
 }
 
@@ -201,66 +207,74 @@ func hints(ev *model.Event) store.ContactHints {
 	return store.ContactHints{Username: ev.ContactUsername, Name: ev.ContactName, AvatarURL: ev.ContactAvatarURL}
 }
 
-// echoWindow is how far back an echo with an unknown id is matched against
-// our own sends whose outcome was uncertain.
+// echoWindow is how far back an echo is matched against our own sends.
 const echoWindow = 10 * time.Minute
 
 // handleEcho: the provider echoes every message the business sends. Our own
-// sends are recognized by id (or, for a send whose outcome was uncertain, by
-// content) and not stored twice; anything else was typed in the provider's
-// app and is recorded as an outgoing message, never answered.
+// sends are recognized by id, or, for a send whose outcome was unknown (in
+// flight), by content, which confirms it; anything else was typed in the
+// provider's app and is recorded as an outgoing message, never answered.
 func (e *Engine) handleEcho(ctx context.Context, it *store.InboxItem, in *model.Integration) error {
 	ev := &it.Event
 	var conv *model.Conversation
 	var msg *model.Message
-	err := e.st.Write(ctx, func(tx *store.Tx) error {
-		conv, msg = nil, nil
+	confirmed := false
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		conv, msg, confirmed = nil, nil, false
 		if ev.MessageID != "" {
-			if _, err := tx.MessageByProviderID(ctx, in.ID, ev.MessageID); err == nil {
-				return tx.DoneInbox(ctx, it.ID, "echo of our message")
+			if _, err := tx.Messages().ByProviderID(ctx, in.ID, ev.MessageID); err == nil {
+				return tx.Inbox().Done(ctx, it, "echo of our message")
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 		}
-		ct, err := tx.UpsertContact(ctx, in.ID, ev.ContactID, store.ContactHints{}, time.Time{})
+		ct, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, store.ContactHints{}, time.Time{})
 		if err != nil {
 			return err
 		}
-		c, err := tx.LatestConversation(ctx, ct.ID)
+		c, err := tx.Conversations().Latest(ctx, ct.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			// A business message to someone with no conversation yet: keep it
 			// in a closed conversation, for the record only.
-			now := tx.Now()
 			c = &model.Conversation{Integration: in.ID, ContactID: ct.ID, State: model.StateEnded,
-				Origin: model.OriginDirect, Squad: in.Squad, EndedAt: &now}
-			err = tx.StartConversation(ctx, c)
+				Origin: model.OriginDirect, Squad: in.Squad}
+			_, err = tx.Conversations().Start(ctx, c)
 		}
 		if err != nil {
 			return err
 		}
-		if m, err := tx.UnconfirmedSend(ctx, c.ID, ev.Contents, tx.Now().Add(-echoWindow)); err == nil {
-			// The echo of a send whose outcome we did not know: it did go out.
-			if err := tx.ConfirmSend(ctx, m.ID, ev.MessageID); err != nil {
-				return err
-			}
-			msg = m
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		} else {
-			msg = &model.Message{Conversation: c.ID, Integration: in.ID, Direction: model.DirectionOut,
-				Author: model.AuthorBusiness, Contents: ev.Contents, Status: model.StatusSent,
-				ReplyTo: ev.ReplyTo, CreatedAt: e.eventTime(ev)}
-			if _, err := tx.AddMessage(ctx, msg, ev.MessageID); err != nil {
-				return err
-			}
-		}
 		conv = c
-		return tx.DoneInbox(ctx, it.ID, "")
+		ours, err := tx.Outbox().InFlight(ctx, c.ID, tx.Now().Add(-echoWindow))
+		if err != nil {
+			return err
+		}
+		if m := matchEcho(ours, ev.Contents); m != nil {
+			// Our send whose outcome we did not know did go out (or a later
+			// part of a long text we sent).
+			if err := tx.Outbox().Confirm(ctx, m.ID, ev.MessageID); err != nil {
+				return err
+			}
+			msg, confirmed = m, true
+			return tx.Inbox().Done(ctx, it, fmt.Sprintf("echo confirmed message %d", m.ID))
+		}
+		msg = &model.Message{Conversation: c.ID, Integration: in.ID, Direction: model.DirectionOut,
+			Author: model.AuthorBusiness, Contents: ev.Contents, Status: model.StatusSent,
+			ReplyTo: ev.ReplyTo, CreatedAt: e.eventTime(ev)}
+		if _, err := tx.Messages().Add(ctx, msg, ev.MessageID); err != nil {
+			return err
+		}
+		return tx.Inbox().Done(ctx, it, "")
 	})
 	if err != nil {
 		return err
 	}
-	if conv != nil && msg != nil {
+	if confirmed {
+		e.outbox.wakeUp()
+		if m, err := e.st.Messages().Get(ctx, msg.ID); err == nil {
+			msg = m
+		}
+		e.publish(events.Status, conv, msg)
+	} else if conv != nil && msg != nil {
 		e.publish(events.Message, conv, msg)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/conversa/conversa/core/model"
@@ -57,14 +58,23 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 	if in == nil || !in.Enabled {
 		return WebhookResult{}, ErrUnknownIntegration
 	}
+	if ok, why := e.Availability(in); !ok {
+		return WebhookResult{}, fmt.Errorf("%w: %s", ErrChannelDown, why)
+	}
 	ch, err := e.plug.Channel(in.Channel)
 	if err != nil {
 		return WebhookResult{}, fmt.Errorf("%w: %v", ErrChannelDown, err)
 	}
-	req := &proto.WebhookRequest{Method: r.Method, Path: r.Path, Query: r.Query, Body: r.Body}
+	// The plugin contract's strings are UTF-8: bytes that are not cannot
+	// cross it, and cannot be part of valid credentials either. They are
+	// replaced, so the channel gives the request its real answer (a 401 for
+	// a mangled token) instead of the call failing.
+	req := &proto.WebhookRequest{Method: r.Method, Path: strings.ToValidUTF8(r.Path, "\uFFFD"),
+		Query: strings.ToValidUTF8(r.Query, "\uFFFD"), Body: r.Body}
 	for name, vals := range r.Headers {
 		for _, v := range vals {
-			req.Headers = append(req.Headers, &proto.Header{Name: name, Value: v})
+			req.Headers = append(req.Headers, &proto.Header{Name: strings.ToValidUTF8(name, "\uFFFD"),
+				Value: strings.ToValidUTF8(v, "\uFFFD")})
 		}
 	}
 	candidates := append([]*model.Integration{in}, e.reg.siblings(in)...)
@@ -114,10 +124,10 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 		}
 		evs = append(evs, ev)
 	}
-	err = e.st.Write(ctx, func(tx *store.Tx) error {
+	err = e.st.Tx(ctx, func(tx store.Tx) error {
 		res.Stored, res.Duplicates = 0, 0
 		for _, ev := range evs {
-			added, err := tx.AddInbox(ctx, ev, partitionKey(ev))
+			added, err := tx.Inbox().Add(ctx, ev, partitionKey(ev))
 			if err != nil {
 				return err
 			}

@@ -6,11 +6,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/plugins/proto"
 )
 
 // FieldError is a validation error about one field of an integration.
@@ -33,8 +37,21 @@ func (v ValidationErrors) Error() string {
 }
 
 // Validate checks an integration against the known channels and assistants
-// and fills its defaults (squad geral). Every error names its field.
+// and fills its defaults (squad geral). Every error names its field. When
+// the channel plugin cannot describe itself now (it is down), the checks
+// that need it (required settings) wait until it runs; see Availability.
 func (e *Engine) Validate(ctx context.Context, in *model.Integration) error {
+	errs := e.validate(ctx, in, false)
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// validate collects every problem of in; lenient skips what needs the
+// channel plugin when it cannot be reached (the configuration file names
+// plugins that may be down at start: they must not stop the server).
+func (e *Engine) validate(ctx context.Context, in *model.Integration, lenient bool) ValidationErrors {
 	var errs ValidationErrors
 	add := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
@@ -49,19 +66,14 @@ func (e *Engine) Validate(ctx context.Context, in *model.Integration) error {
 	if in.Name == "" {
 		add("name", "is required")
 	}
-	if in.Channel == "" {
+	switch info, err := e.channelInfo(ctx, in.Channel); {
+	case in.Channel == "":
 		add("channel", "is required")
-	} else if info, err := e.channelInfo(ctx, in.Channel); err != nil {
+	case err != nil && !lenient:
 		add("channel", "%q is not an available channel plugin", in.Channel)
-	} else {
-		old := e.reg.integration(in.ID)
-		for _, k := range info.RequiredSettings {
-			v := strings.TrimSpace(fmt.Sprint(in.Settings[k]))
-			given := in.Settings[k] != nil && v != "" && !isMasked(v)
-			kept := old != nil && old.Channel == in.Channel && old.Setting(k) != "" && (in.Settings[k] == nil || isMasked(v))
-			if !given && !kept {
-				add("settings."+k, "is required for the %s channel", in.Channel)
-			}
+	case err == nil:
+		for _, fe := range e.missingSettings(info, in) {
+			errs = append(errs, fe)
 		}
 	}
 	if in.Assistant != "" && !e.HasAssistant(in.Assistant) {
@@ -80,10 +92,23 @@ func (e *Engine) Validate(ctx context.Context, in *model.Integration) error {
 		}
 		in.HomologationUsers[i] = u
 	}
-	if len(errs) > 0 {
-		return errs
+	return errs
+}
+
+// missingSettings lists the settings the channel requires that in lacks (a
+// masked or absent secret the stored integration has counts as given).
+func (e *Engine) missingSettings(info *proto.ChannelInfo, in *model.Integration) ValidationErrors {
+	var errs ValidationErrors
+	old := e.reg.integration(in.ID)
+	for _, k := range info.RequiredSettings {
+		v := strings.TrimSpace(fmt.Sprint(in.Settings[k]))
+		given := in.Settings[k] != nil && v != "" && !isMasked(v)
+		kept := old != nil && old.Channel == in.Channel && old.Setting(k) != "" && (in.Settings[k] == nil || isMasked(v))
+		if !given && !kept {
+			errs = append(errs, &FieldError{Field: "settings." + k, Message: "is required for the " + in.Channel + " channel"})
+		}
 	}
-	return nil
+	return errs
 }
 
 // Put creates or replaces an integration (already validated), keeping the
@@ -94,39 +119,53 @@ func (e *Engine) Put(ctx context.Context, in *model.Integration, keepSecrets boo
 	if err != nil {
 		return err
 	}
-	if in.Settings == nil {
-		in.Settings = map[string]any{}
-	}
-	err = e.st.Write(ctx, func(tx *store.Tx) error {
-		old, err := tx.Integration(ctx, in.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if old != nil {
-			for _, k := range append(append([]string{}, info.SecretSettings...), info.GeneratedSettings...) {
-				v, given := in.Settings[k]
-				s, _ := v.(string)
-				if (!given || s == "" || (keepSecrets && isMasked(s))) && old.Settings[k] != nil {
-					in.Settings[k] = old.Settings[k]
-				}
-			}
-			if sameCredentials(old, in, info.SecretSettings) {
-				in.NeedsReauth = old.NeedsReauth
-			}
-		}
-		for _, k := range info.GeneratedSettings {
-			if s, _ := in.Settings[k].(string); s == "" {
-				if in.Settings[k], err = randomToken(); err != nil {
-					return err
-				}
-			}
-		}
-		return tx.PutIntegration(ctx, in)
-	})
+	err = e.st.Tx(ctx, func(tx store.Tx) error { return e.putTx(ctx, tx, in, info, keepSecrets) })
 	if err != nil {
 		return err
 	}
 	return e.Reload(ctx)
+}
+
+// putTx writes one integration in tx. info is nil when the channel cannot
+// describe itself now: secrets and generated settings are then kept as
+// stored, and generated when the plugin runs (provision).
+func (e *Engine) putTx(ctx context.Context, tx store.Tx, in *model.Integration, info *proto.ChannelInfo, keepSecrets bool) error {
+	if in.Settings == nil {
+		in.Settings = map[string]any{}
+	}
+	old, err := tx.Integrations().Get(ctx, in.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	var kept, generated []string
+	if info != nil {
+		kept = append(append(kept, info.SecretSettings...), info.GeneratedSettings...)
+		generated = info.GeneratedSettings
+	} else if old != nil {
+		for k := range old.Settings {
+			kept = append(kept, k)
+		}
+	}
+	if old != nil {
+		for _, k := range kept {
+			v, given := in.Settings[k]
+			s, _ := v.(string)
+			if (!given || s == "" || (keepSecrets && isMasked(s))) && old.Settings[k] != nil {
+				in.Settings[k] = old.Settings[k]
+			}
+		}
+		if info == nil || sameCredentials(old, in, info.SecretSettings) {
+			in.NeedsReauth = old.NeedsReauth
+		}
+	}
+	for _, k := range generated {
+		if s, _ := in.Settings[k].(string); s == "" {
+			if in.Settings[k], err = randomToken(); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Integrations().Put(ctx, in)
 }
 
 func sameCredentials(old, in *model.Integration, secrets []string) bool {
@@ -140,7 +179,7 @@ func sameCredentials(old, in *model.Integration, secrets []string) bool {
 
 // Delete removes an integration; its webhook answers 404 from now on.
 func (e *Engine) Delete(ctx context.Context, id string) error {
-	if err := e.st.Write(ctx, func(tx *store.Tx) error { return tx.DeleteIntegration(ctx, id) }); err != nil {
+	if err := e.st.Integrations().Delete(ctx, id); err != nil {
 		return err
 	}
 	return e.Reload(ctx)
@@ -149,12 +188,34 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 // Integration returns the live view of one integration.
 func (e *Engine) Integration(id string) *model.Integration { return e.reg.integration(id) }
 
+// Availability reports whether an integration can serve now: its channel
+// plugin runs and it has what the channel requires. When not, reason says
+// why, for the operator; its webhook answers 503 meanwhile (the source
+// retries) and its sends wait.
+func (e *Engine) Availability(in *model.Integration) (ok bool, reason string) {
+	if ok, why := e.plug.Availability(in.Channel); !ok {
+		return false, why
+	}
+	e.problemsMu.Lock()
+	defer e.problemsMu.Unlock()
+	if why := e.problems[in.ID]; why != "" {
+		return false, why
+	}
+	return true, ""
+}
+
 // ApplyConfig creates or updates the configuration file's integrations
 // (source "config") and disables config integrations no longer in the file.
+// The whole file is checked first and applied in one transaction: an
+// invalid file changes nothing. An integration whose channel plugin cannot
+// start is applied as written and shown unavailable until the plugin runs;
+// it never stops the others.
 func (e *Engine) ApplyConfig(ctx context.Context, cfg []config.Integration) error {
 	if err := e.Reload(ctx); err != nil {
 		return err
 	}
+	var ins []*model.Integration
+	var problems []error
 	inFile := map[string]bool{}
 	for _, c := range cfg {
 		inFile[c.ID] = true
@@ -163,24 +224,128 @@ func (e *Engine) ApplyConfig(ctx context.Context, cfg []config.Integration) erro
 			InactivityMinutes: *c.InactivityMinutes, UnsupportedMediaMessages: c.UnsupportedMediaMessages,
 			HomologationUsers: c.HomologationUsers, Settings: c.Settings, Enabled: *c.Enabled, Source: model.SourceConfig,
 		}
-		if err := e.Validate(ctx, in); err != nil {
-			return fmt.Errorf("integration %s: %w", c.ID, err)
+		if errs := e.validate(ctx, in, true); len(errs) > 0 {
+			problems = append(problems, fmt.Errorf("integration %s: %w", c.ID, errs))
 		}
-		if err := e.Put(ctx, in, false); err != nil {
-			return fmt.Errorf("integration %s: %w", c.ID, err)
-		}
+		ins = append(ins, in)
 	}
-	for _, in := range e.reg.all() {
-		if in.Source == model.SourceConfig && !inFile[in.ID] && in.Enabled {
-			off := *in
-			off.Enabled = false
-			if err := e.st.Write(ctx, func(tx *store.Tx) error { return tx.PutIntegration(ctx, &off) }); err != nil {
-				return err
+	if len(problems) > 0 {
+		return errors.Join(problems...)
+	}
+	var removed []string
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		removed = nil
+		for _, in := range ins {
+			info, err := e.channelInfo(ctx, in.Channel)
+			if err != nil {
+				info = nil
 			}
-			e.log.Warn("integration removed from the configuration file: disabled", "integration", in.ID)
+			if err := e.putTx(ctx, tx, in, info, false); err != nil {
+				return fmt.Errorf("integration %s: %w", in.ID, err)
+			}
+		}
+		for _, in := range e.reg.all() {
+			if in.Source == model.SourceConfig && !inFile[in.ID] && in.Enabled {
+				off := *in
+				off.Enabled = false
+				if err := tx.Integrations().Put(ctx, &off); err != nil {
+					return err
+				}
+				removed = append(removed, in.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range removed {
+		e.log.Warn("integration removed from the configuration file: disabled", "integration", id)
+	}
+	if err := e.Reload(ctx); err != nil {
+		return err
+	}
+	for _, in := range ins {
+		if ok, why := e.plug.Availability(in.Channel); !ok {
+			e.log.Error("integration unavailable: its channel plugin cannot run; its webhook answers 503 until it does",
+				"integration", in.ID, "channel", in.Channel, "reason", why)
 		}
 	}
-	return e.Reload(ctx)
+	return nil
+}
+
+// PluginChanged is told when a plugin's state changes (the plugin host's
+// OnChange). A plugin that runs again is described again (it may be a new
+// executable), the integrations of a channel that was down at start are
+// provisioned, and the queues look for the rows that waited for it.
+func (e *Engine) PluginChanged(name, state string) {
+	e.channels.forget(name)
+	e.assistants.forget(name)
+	if ok, _ := e.plug.Availability(name); !ok {
+		return
+	}
+	select {
+	case <-e.stop:
+		return
+	default:
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		e.provision(ctx, name)
+		e.Wake()
+	}()
+}
+
+// provision completes the integrations of a channel once its plugin runs:
+// generated credentials are filled in, and an integration that lacks a
+// setting the channel requires is unavailable, saying which.
+func (e *Engine) provision(ctx context.Context, channel string) {
+	info, err := e.channelInfo(ctx, channel)
+	if err != nil {
+		return
+	}
+	changed := false
+	for _, in := range e.reg.all() {
+		if in.Channel != channel {
+			continue
+		}
+		why := ""
+		if errs := e.missingSettings(info, in); len(errs) > 0 {
+			why = "the " + channel + " channel needs " + errs.Error()
+		}
+		e.problemsMu.Lock()
+		if why != "" {
+			e.problems[in.ID] = why
+		} else {
+			delete(e.problems, in.ID)
+		}
+		e.problemsMu.Unlock()
+		missing := false
+		for _, k := range info.GeneratedSettings {
+			if in.Setting(k) == "" {
+				missing = true
+			}
+		}
+		if !missing {
+			continue
+		}
+		fixed := *in
+		fixed.Settings = maps.Clone(in.Settings)
+		if err := e.st.Tx(ctx, func(tx store.Tx) error { return e.putTx(ctx, tx, &fixed, info, false) }); err != nil {
+			e.log.Error("provisioning integration", "integration", in.ID, "err", err)
+			continue
+		}
+		changed = true
+		e.log.Info("integration provisioned: generated webhook credentials", "integration", in.ID)
+	}
+	if changed {
+		if err := e.Reload(ctx); err != nil {
+			e.log.Error("reloading integrations", "err", err)
+		}
+	}
 }
 
 // Webhook describes where and how a source delivers an integration's events.
@@ -218,18 +383,20 @@ func (e *Engine) WebhookOf(ctx context.Context, in *model.Integration) Webhook {
 }
 
 // MaskedSettings returns an integration's settings with every secret
-// replaced by a mask that keeps its last four characters.
+// replaced by a mask that keeps its last four characters. While the channel
+// cannot say which settings are secret (its plugin is down), every text
+// setting is masked.
 func (e *Engine) MaskedSettings(ctx context.Context, in *model.Integration) map[string]any {
 	out := make(map[string]any, len(in.Settings))
 	for k, v := range in.Settings {
 		out[k] = v
 	}
-	info, err := e.channelInfo(ctx, in.Channel)
-	if err != nil {
-		return out
+	secret := func(string) bool { return true }
+	if info, err := e.channelInfo(ctx, in.Channel); err == nil {
+		secret = func(k string) bool { return slices.Contains(info.SecretSettings, k) }
 	}
-	for _, k := range info.SecretSettings {
-		if s, ok := out[k].(string); ok && s != "" {
+	for k, v := range out {
+		if s, ok := v.(string); ok && s != "" && secret(k) {
 			out[k] = mask(s)
 		}
 	}

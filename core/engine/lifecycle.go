@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
@@ -21,29 +22,15 @@ var (
 	ErrWindow = errors.New("outside the messaging window")
 )
 
-// endLocked ends a conversation inside a transaction (the caller saves it).
-func (e *Engine) endLocked(ctx context.Context, tx *store.Tx, c *model.Conversation, reason string) error {
-	now := tx.Now()
-	c.State, c.EndedAt, c.EndReason = model.StateEnded, &now, reason
-	return tx.SaveConversation(ctx, c)
-}
-
 // End ends a conversation (an agent pressed End, an admin closed it, the
 // user went silent). The agent's slot frees and the next queued conversation
 // is assigned; the user's next message starts a new conversation with a fresh
 // assistant session.
 func (e *Engine) End(ctx context.Context, id int64, reason string) (*model.Conversation, error) {
-	var c *model.Conversation
-	err := e.st.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		if c, err = tx.Conversation(ctx, id); err != nil {
-			return err
-		}
-		if c.State == model.StateEnded {
-			return ErrEnded
-		}
-		return e.endLocked(ctx, tx, c, reason)
-	})
+	c, err := e.st.Conversations().End(ctx, id, reason)
+	if errors.Is(err, store.ErrIllegalTransition) {
+		return nil, ErrEnded
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +43,7 @@ func (e *Engine) End(ctx context.Context, id int64, reason string) (*model.Conve
 // system to a conversation's outbox, after asking the channel whether it
 // would accept it now (the messaging window).
 func (e *Engine) Send(ctx context.Context, id int64, author string, contents []model.Content) (*model.Message, error) {
-	c, err := e.st.Conversation(ctx, id)
+	c, err := e.st.Conversations().Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -74,19 +61,21 @@ func (e *Engine) Send(ctx context.Context, id int64, author string, contents []m
 	if err := e.checkWindow(ctx, in, c.Contact, authorKind(author), contents); err != nil {
 		return nil, err
 	}
-	m := &model.Message{Conversation: c.ID, Integration: c.Integration, Author: author, Contents: contents}
-	err = e.st.Write(ctx, func(tx *store.Tx) error {
-		cur, err := tx.Conversation(ctx, id)
+	var m *model.Message
+	key := fmt.Sprintf("send:%d:%d", id, e.now().UnixNano())
+	err = e.st.Tx(ctx, func(tx store.Tx) error {
+		m = &model.Message{Conversation: c.ID, Integration: c.Integration, Author: author, Contents: contents}
+		cur, err := tx.Conversations().Get(ctx, id)
 		if err != nil {
 			return err
 		}
 		if cur.State == model.StateEnded {
 			return ErrEnded
 		}
-		if err := tx.Enqueue(ctx, m, fmt.Sprintf("send:%d:%d", id, e.now().UnixNano())); err != nil {
+		if err := tx.Outbox().Enqueue(ctx, m, key); err != nil {
 			return err
 		}
-		return tx.Touch(ctx, id, tx.Now())
+		return tx.Conversations().Touch(ctx, id, tx.Now(), time.Time{})
 	})
 	if err != nil {
 		return nil, err
@@ -150,17 +139,17 @@ func mustJSON(v any) []byte {
 func (e *Engine) Transfer(ctx context.Context, id int64, squad string) (*model.Conversation, error) {
 	var c *model.Conversation
 	var from string
-	err := e.st.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		if c, err = tx.Conversation(ctx, id); err != nil {
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		cur, err := tx.Conversations().Get(ctx, id)
+		if err != nil {
 			return err
 		}
-		if c.State == model.StateEnded {
+		from = cur.Agent
+		c, err = tx.Conversations().Queue(ctx, id, store.Queueing{Squad: squad, Priority: cur.Priority})
+		if errors.Is(err, store.ErrIllegalTransition) {
 			return ErrEnded
 		}
-		from = c.Agent
-		queue(tx, c, squad, c.Priority, "")
-		return tx.SaveConversation(ctx, c)
+		return err
 	})
 	if err != nil {
 		return nil, err

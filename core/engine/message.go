@@ -22,7 +22,14 @@ const assistantWindow = 24 * time.Hour
 // Timeouts of plugin calls made while processing an event.
 const (
 	converseTimeout = 20 * time.Second
-	profileTimeout  = 3 * time.Second
+	// assistantPatience is how long a message waits for an assistant whose
+	// plugin is down before the conversation goes to people instead.
+	assistantPatience = 2 * time.Minute
+	// assistantRestartWait is how long one turn waits for an assistant
+	// plugin that went down (it is restarted at once) before the message
+	// is put off.
+	assistantRestartWait = 3 * time.Second
+	profileTimeout       = 3 * time.Second
 	// profileStale is when a looked-up profile is refreshed (Instagram's
 	// picture URLs expire within days).
 	profileStale = 72 * time.Hour
@@ -40,49 +47,48 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		duplicate bool
 		expired   *model.Conversation
 	)
-	err := e.st.Write(ctx, func(tx *store.Tx) error {
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
 		conv, msg, fresh, duplicate, expired = nil, nil, false, false, nil
-		ct, err := tx.UpsertContact(ctx, in.ID, ev.ContactID, hints(ev), at)
+		ct, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, hints(ev), at)
 		if err != nil {
 			return err
 		}
 		msg = &model.Message{Integration: in.ID, Direction: model.DirectionIn, Author: model.AuthorContact,
 			Contents: ev.Contents, Status: model.StatusReceived, ReplyTo: ev.ReplyTo, CreatedAt: at}
 		if ev.MessageID != "" {
-			old, err := tx.MessageByProviderID(ctx, in.ID, ev.MessageID)
+			old, err := tx.Messages().ByProviderID(ctx, in.ID, ev.MessageID)
 			switch {
 			case err == nil && old.Handled:
 				duplicate = true
-				return tx.DoneInbox(ctx, it.ID, "duplicate of message "+fmt.Sprint(old.ID))
+				return tx.Inbox().Done(ctx, it, "duplicate of message "+fmt.Sprint(old.ID))
 			case err == nil:
 				// A previous attempt stored it and stopped before answering.
 				msg = old
-				if conv, err = tx.Conversation(ctx, old.Conversation); err != nil {
-					return err
-				}
-				return nil
+				conv, err = tx.Conversations().Get(ctx, old.Conversation)
+				return err
 			case !errors.Is(err, store.ErrNotFound):
 				return err
 			}
 		}
-		conv, err = tx.OpenConversation(ctx, ct.ID)
+		convs := tx.Conversations()
+		conv, err = convs.Open(ctx, ct.ID)
 		if err == nil && e.inactive(in, conv, at) {
 			// The timer has not caught it yet (the server was down): the user
 			// was silent long enough that this is a new service.
-			if err := e.endLocked(ctx, tx, conv, model.EndInactivity); err != nil {
+			if expired, err = convs.EndInactive(ctx, conv.ID, at.Add(-inactivityOf(in))); err != nil {
 				return err
 			}
-			expired, conv, err = conv, nil, store.ErrNotFound
+			conv, err = nil, store.ErrNotFound
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			conv = &model.Conversation{Integration: in.ID, ContactID: ct.ID, State: model.StateBot,
-				Origin: originOf(ev.Contents), Squad: in.Squad, StartedAt: tx.Now(), LastInboundAt: at}
-			if err := tx.StartConversation(ctx, conv); err != nil {
-				return err
-			}
-			conv.Contact = ct
-			fresh = true
-		} else if err != nil {
+				Origin: originOf(ev.Contents), Squad: in.Squad, LastInboundAt: at}
+			fresh, err = convs.Start(ctx, conv)
+		}
+		if err != nil {
+			return err
+		}
+		if err := convs.Touch(ctx, conv.ID, tx.Now(), at); err != nil {
 			return err
 		}
 		conv.Contact = ct
@@ -90,11 +96,18 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 			conv.LastInboundAt = at
 		}
 		conv.LastActivityAt = tx.Now()
-		if err := tx.SaveConversation(ctx, conv); err != nil {
+		msg.Conversation = conv.ID
+		if existing, err := tx.Messages().Add(ctx, msg, ev.MessageID); err != nil || !existing {
 			return err
 		}
-		msg.Conversation = conv.ID
-		_, err = tx.AddMessage(ctx, msg, ev.MessageID)
+		// Another writer stored the same provider message first.
+		if msg.Handled {
+			duplicate = true
+			return tx.Inbox().Done(ctx, it, "duplicate of message "+fmt.Sprint(msg.ID))
+		}
+		if msg.Conversation != conv.ID {
+			conv, err = convs.Get(ctx, msg.Conversation)
+		}
 		return err
 	})
 	if err != nil || duplicate {
@@ -164,7 +177,11 @@ func (e *Engine) inactive(in *model.Integration, c *model.Conversation, at time.
 	if in.InactivityMinutes <= 0 || c.LastInboundAt.IsZero() {
 		return false
 	}
-	return at.Sub(c.LastInboundAt) >= time.Duration(in.InactivityMinutes)*time.Minute
+	return at.Sub(c.LastInboundAt) > inactivityOf(in)
+}
+
+func inactivityOf(in *model.Integration) time.Duration {
+	return time.Duration(in.InactivityMinutes) * time.Minute
 }
 
 func originOf(cs []model.Content) string {
@@ -203,12 +220,15 @@ func normalizeUsername(s string) string {
 
 // finish marks an inbound message dealt with and its event processed.
 func (e *Engine) finish(ctx context.Context, it *store.InboxItem, msg *model.Message, note string) error {
-	return e.st.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.MarkHandled(ctx, msg.ID); err != nil {
-			return err
-		}
-		return tx.DoneInbox(ctx, it.ID, note)
-	})
+	return e.st.Tx(ctx, func(tx store.Tx) error { return finishTx(ctx, tx, it, msg, note) })
+}
+
+// finishTx marks an inbound message handled and its event done, in tx.
+func finishTx(ctx context.Context, tx store.Tx, it *store.InboxItem, msg *model.Message, note string) error {
+	if err := tx.Messages().MarkHandled(ctx, msg.ID); err != nil {
+		return err
+	}
+	return tx.Inbox().Done(ctx, it, note)
 }
 
 // refreshProfile looks the user up through the channel after their first
@@ -240,12 +260,12 @@ func (e *Engine) refreshProfile(ctx context.Context, in *model.Integration, ct *
 		return ct
 	}
 	var updated *model.Contact
-	err = e.st.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.SetProfile(ctx, ct.ID, h, lookupErr); err != nil {
+	err = e.st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.Contacts().SetProfile(ctx, ct.ID, h, lookupErr); err != nil {
 			return err
 		}
 		var err error
-		updated, err = tx.Contact(ctx, ct.ID)
+		updated, err = tx.Contacts().Get(ctx, ct.ID)
 		return err
 	})
 	if err != nil {
@@ -276,10 +296,16 @@ func scriptEvent(in *model.Integration, ct *model.Contact, c *model.Conversation
 func (e *Engine) toHumans(ctx context.Context, it *store.InboxItem, msg *model.Message, conv *model.Conversation,
 	squad string, priority int, agent string, replies []model.Content, note string) error {
 	var sent []*model.Message
-	err := e.st.Write(ctx, func(tx *store.Tx) error {
-		c, err := tx.Conversation(ctx, conv.ID)
+	ended := false
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		sent, ended = nil, false
+		c, err := tx.Conversations().Get(ctx, conv.ID)
 		if err != nil {
 			return err
+		}
+		if c.State == model.StateEnded {
+			ended = true
+			return finishTx(ctx, tx, it, msg, "conversation ended before it was handed to people")
 		}
 		if sent, err = e.enqueueReplies(ctx, tx, c, msg, replies, model.AuthorAssistant); err != nil {
 			return err
@@ -287,35 +313,24 @@ func (e *Engine) toHumans(ctx context.Context, it *store.InboxItem, msg *model.M
 		if note != "" {
 			n := &model.Message{Conversation: c.ID, Integration: c.Integration, Direction: model.DirectionOut,
 				Author: model.AuthorSystem, Status: model.StatusInternal, Contents: []model.Content{{Type: model.Text, Text: note}}}
-			if _, err := tx.AddMessage(ctx, n); err != nil {
+			if _, err := tx.Messages().Add(ctx, n); err != nil {
 				return err
 			}
 			sent = append(sent, n)
 		}
-		queue(tx, c, squad, priority, agent)
-		if err := tx.SaveConversation(ctx, c); err != nil {
+		if c, err = tx.Conversations().Queue(ctx, c.ID, store.Queueing{Squad: squad, Priority: priority, Agent: agent}); err != nil {
 			return err
 		}
 		*conv = *c
-		if err := tx.MarkHandled(ctx, msg.ID); err != nil {
-			return err
-		}
-		return tx.DoneInbox(ctx, it.ID, "queued for squad "+squad)
+		return finishTx(ctx, tx, it, msg, "queued for squad "+squad)
 	})
-	if err != nil {
+	if err != nil || ended {
 		return err
 	}
 	e.afterReplies(conv, sent)
 	e.publish(events.Queued, conv, conv)
 	e.assign(ctx)
 	return nil
-}
-
-// queue moves a conversation to a squad's queue.
-func queue(tx *store.Tx, c *model.Conversation, squad string, priority int, agent string) {
-	now := tx.Now()
-	c.State, c.Squad, c.Priority, c.PreferredAgent, c.Agent = model.StateQueued, squad, priority, agent, ""
-	c.QueuedAt = &now
 }
 
 // afterReplies publishes the new messages and wakes the sender.

@@ -6,9 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
@@ -16,41 +13,38 @@ import (
 )
 
 const (
-	sendTimeout = 30 * time.Second
-	// maxSendAttempts bounds retries of one send (with RetryMax 5 min, about
-	// half an hour of trying) before it is marked failed.
+	// sendTimeout bounds one Send call, the provider's answer included
+	// (Meta answers in well under a second; a call this slow may or may not
+	// have gone out, and is treated as such).
+	sendTimeout = 15 * time.Second
+	// maxSendAttempts bounds attempts of one send (with RetryMax 5 min,
+	// about half an hour of trying) before it is marked failed.
 	maxSendAttempts = 12
-	// uncertainDelay is the least wait before resending a message whose
-	// outcome was unknown: time for its echo to arrive if it did go out.
-	uncertainDelay = 15 * time.Second
+	// defaultEchoWait is how long a send whose outcome is unknown waits for its
+	// echo (on channels that echo) before it is sent again, counted from
+	// the attempt, or from this process's start when the attempt was made
+	// by one that died (the provider retries its webhooks once we answer
+	// again).
+	defaultEchoWait = 30 * time.Second
 )
 
-func (e *Engine) listOutbox(ctx context.Context) ([]job[store.OutboxItem], error) {
-	items, err := e.st.PendingOutbox(ctx, 1000)
-	if err != nil {
-		return nil, err
-	}
-	jobs := make([]job[store.OutboxItem], len(items))
-	for i, it := range items {
-		jobs[i] = job[store.OutboxItem]{id: it.ID, key: "c" + strconv.FormatInt(it.Conversation, 10), due: it.NextAttemptAt, row: it}
-	}
-	return jobs, nil
-}
-
 // send delivers one outbox row through its channel plugin and records the
-// outcome.
+// outcome. Every attempt is committed (in flight) before the plugin is
+// called, so a crash or a timeout never leads to an immediate resend: on a
+// channel that echoes sends, the engine waits for the echo; on one that
+// does not, it sends again and marks the message as possibly duplicated.
 func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 	log := e.log.With("integration", it.Integration, "conversation", it.Conversation, "outbox", it.ID)
-	msg, err := e.st.Message(ctx, it.MessageID)
+	msg, err := e.st.Messages().Get(ctx, it.MessageID)
 	if err != nil {
 		log.Error("outbox message unreadable", "err", err)
-		e.retry(ctx, &it, "reading message: "+err.Error(), false, 0)
+		e.retry(ctx, &it, "reading the message: "+err.Error(), 0)
 		return
 	}
-	conv, err := e.st.Conversation(ctx, it.Conversation)
+	conv, err := e.st.Conversations().Get(ctx, it.Conversation)
 	if err != nil {
 		log.Error("outbox conversation unreadable", "err", err)
-		e.retry(ctx, &it, "reading conversation: "+err.Error(), false, 0)
+		e.retry(ctx, &it, "reading the conversation: "+err.Error(), 0)
 		return
 	}
 	in := e.reg.integration(it.Integration)
@@ -62,22 +56,32 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		e.fail(ctx, &it, conv, "the integration is disabled")
 		return
 	}
-	if it.UncertainSince != nil {
-		// The last attempt may have gone out: if its echo has arrived since,
-		// it did, and sending again would duplicate the message.
-		var absorbed bool
-		err := e.st.Write(ctx, func(tx *store.Tx) error {
-			var err error
-			absorbed, err = tx.AbsorbEcho(ctx, msg, it.UncertainSince.Add(-time.Minute))
-			return err
-		})
-		if err != nil {
-			log.Error("checking echoes", "err", err)
-		}
-		if absorbed {
-			log.Info("uncertain send confirmed by its echo")
-			e.published(ctx, conv, it.MessageID)
-			return
+	if ok, why := e.plug.Availability(in.Channel); !ok {
+		// Nothing is attempted while the channel is down: the row waits, its
+		// conversation's later messages with it.
+		e.deferSend(ctx, &it, e.now().Add(waitFor(e.now().Sub(it.CreatedAt))), why)
+		return
+	}
+	info, err := e.channelInfo(ctx, in.Channel)
+	if err != nil {
+		e.deferSend(ctx, &it, e.now().Add(waitFor(e.now().Sub(it.CreatedAt))), "describing the channel: "+err.Error())
+		return
+	}
+	possibleDuplicate := false
+	if it.State == model.StatusInFlight {
+		// The last attempt's outcome is unknown.
+		if info.EchoesSends {
+			since := it.AttemptAt
+			if since.Before(e.started) {
+				since = e.started
+			}
+			if deadline := since.Add(e.o.EchoWait); e.now().Before(deadline) {
+				e.deferSend(ctx, &it, deadline, "")
+				return
+			}
+			// No echo came: it did not go out.
+		} else {
+			possibleDuplicate = true
 		}
 	}
 	ct := conv.Contact
@@ -90,10 +94,23 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		e.fail(ctx, &it, conv, "outside_window: automated replies only go within 24 h of the user's last message")
 		return
 	}
+	if it.Attempts >= maxSendAttempts {
+		e.fail(ctx, &it, conv, "gave up after "+strconv.Itoa(it.Attempts)+" attempts: "+msg.Error)
+		return
+	}
 	ch, err := e.plug.Channel(in.Channel)
 	if err != nil {
-		e.retry(ctx, &it, err.Error(), false, 0)
+		e.deferSend(ctx, &it, e.now().Add(time.Second), err.Error())
 		return
+	}
+	if err := e.st.Outbox().Begin(ctx, &it, possibleDuplicate); err != nil {
+		if !errors.Is(err, store.ErrLeaseLost) {
+			log.Error("committing a send attempt", "err", err)
+		}
+		return // the row is as it was; its lease lapses and it is claimed again
+	}
+	if possibleDuplicate {
+		log.Warn("resending a message whose last attempt's outcome is unknown; the user may receive it twice")
 	}
 	req := &proto.SendRequest{
 		Integration:    e.reg.forPlugin(in),
@@ -107,14 +124,18 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	resp, err := ch.Send(sctx, req)
 	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return // shutting down: the row stays pending
-		}
-		// A call cut by its deadline may have reached the provider.
-		uncertain := status.Code(errors.Unwrap(err)) == codes.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded)
-		log.Warn("send failed", "err", err)
-		e.retry(ctx, &it, err.Error(), uncertain, 0)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return // shutting down: the row stays in flight and is reconciled at the next start
+	case err != nil && notAttempted(err):
+		// The plugin went down before the call: nothing went out.
+		e.retry(ctx, &it, err.Error(), 0)
+		return
+	case err != nil:
+		// The call reached the plugin and failed (a crash, the deadline): it
+		// may have reached the provider.
+		log.Warn("send outcome unknown", "err", err)
+		e.deferSend(ctx, &it, e.now().Add(e.backoff(it.Attempts)), err.Error())
 		return
 	}
 	if se := resp.Error; se != nil {
@@ -122,24 +143,31 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		if se.Reauthorize {
 			e.needsReauth(ctx, in, text)
 		}
-		if se.Retryable && !se.Refused && it.Attempts+1 < maxSendAttempts {
-			log.Warn("send failed; will retry", "err", text, "attempt", it.Attempts+1)
-			e.retry(ctx, &it, text, se.UnknownOutcome, time.Duration(se.RetryAfterMs)*time.Millisecond)
+		after := time.Duration(se.RetryAfterMs) * time.Millisecond
+		switch {
+		case se.Retryable && !se.Refused && se.UnknownOutcome:
+			log.Warn("send outcome unknown; will look for its echo", "err", text, "attempt", it.Attempts)
+			e.deferSend(ctx, &it, e.now().Add(max(e.backoff(it.Attempts), after)), text)
+			return
+		case se.Retryable && !se.Refused:
+			log.Warn("send failed; will retry", "err", text, "attempt", it.Attempts)
+			e.retry(ctx, &it, text, after)
 			return
 		}
 		log.Warn("send failed", "err", text)
 		if len(resp.MessageIds) > 0 {
 			// Part of the message went out before the failure.
-			_ = e.st.Write(ctx, func(tx *store.Tx) error {
-				return tx.AddProviderIDs(ctx, in.ID, it.MessageID, resp.MessageIds...)
-			})
+			if err := e.st.Messages().AddProviderIDs(ctx, in.ID, it.MessageID, resp.MessageIds...); err != nil {
+				log.Error("recording the parts that went out", "err", err)
+			}
 		}
 		e.fail(ctx, &it, conv, text)
 		return
 	}
-	err = e.st.Write(ctx, func(tx *store.Tx) error { return tx.OutboxSent(ctx, &it, resp.MessageIds) })
-	if err != nil {
-		log.Error("recording send", "err", err)
+	if err := e.st.Outbox().Sent(ctx, &it, resp.MessageIds); err != nil {
+		// The provider has it; the row stays in flight and its echo (or the
+		// next look, on a channel without echoes) settles it.
+		log.Error("recording a send", "err", err)
 		return
 	}
 	e.published(ctx, conv, it.MessageID)
@@ -147,32 +175,44 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 
 // published tells the console a message's status changed.
 func (e *Engine) published(ctx context.Context, conv *model.Conversation, msgID int64) {
-	if m, err := e.st.Message(ctx, msgID); err == nil {
+	if m, err := e.st.Messages().Get(ctx, msgID); err == nil {
 		e.publish(events.Status, conv, m)
 	}
 }
 
-func (e *Engine) retry(ctx context.Context, it *store.OutboxItem, text string, uncertain bool, after time.Duration) {
-	if it.Attempts+1 >= maxSendAttempts {
-		if conv, err := e.st.Conversation(ctx, it.Conversation); err == nil {
-			e.fail(ctx, it, conv, "gave up after "+strconv.Itoa(it.Attempts+1)+" attempts: "+text)
-		}
+// retry records a definite failure and schedules the next attempt; at the
+// attempt limit the send fails, whatever else is readable.
+func (e *Engine) retry(ctx context.Context, it *store.OutboxItem, text string, after time.Duration) {
+	if it.Attempts >= maxSendAttempts {
+		e.fail(ctx, it, nil, "gave up after "+strconv.Itoa(it.Attempts)+" attempts: "+text)
 		return
 	}
-	wait := max(e.backoff(it.Attempts+1), after)
-	if uncertain {
-		wait = max(wait, uncertainDelay)
-	}
-	next := e.now().Add(wait)
-	if err := e.st.Write(ctx, func(tx *store.Tx) error { return tx.OutboxRetry(ctx, it, next, text, uncertain) }); err != nil {
-		e.log.Error("recording send retry", "outbox", it.ID, "err", err)
+	at := e.now().Add(max(e.backoff(max(it.Attempts, 1)), after))
+	if err := e.st.Outbox().Retry(ctx, it, at, text); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+		e.log.Error("recording a send retry", "outbox", it.ID, "err", err)
 	}
 }
 
+// deferSend leaves the send as it is and looks again at at.
+func (e *Engine) deferSend(ctx context.Context, it *store.OutboxItem, at time.Time, text string) {
+	if err := e.st.Outbox().Defer(ctx, it, at, text); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+		e.log.Error("deferring a send", "outbox", it.ID, "err", err)
+	}
+}
+
+// fail gives up on a send; conv (nil when unreadable) is told.
 func (e *Engine) fail(ctx context.Context, it *store.OutboxItem, conv *model.Conversation, text string) {
-	if err := e.st.Write(ctx, func(tx *store.Tx) error { return tx.OutboxFailed(ctx, it, text) }); err != nil {
-		e.log.Error("recording failed send", "outbox", it.ID, "err", err)
+	if err := e.st.Outbox().Fail(ctx, it, text); err != nil {
+		if !errors.Is(err, store.ErrLeaseLost) {
+			e.log.Error("recording a failed send", "outbox", it.ID, "err", err)
+		}
 		return
+	}
+	if conv == nil {
+		var err error
+		if conv, err = e.st.Conversations().Get(ctx, it.Conversation); err != nil {
+			return
+		}
 	}
 	e.published(ctx, conv, it.MessageID)
 }
@@ -184,7 +224,7 @@ func (e *Engine) needsReauth(ctx context.Context, in *model.Integration, reason 
 		return
 	}
 	e.log.Error("integration needs re-authorization", "integration", in.ID, "reason", reason)
-	if err := e.st.Write(ctx, func(tx *store.Tx) error { return tx.SetNeedsReauth(ctx, in.ID, reason) }); err != nil {
+	if err := e.st.Integrations().SetNeedsReauth(ctx, in.ID, reason); err != nil {
 		e.log.Error("recording re-authorization", "integration", in.ID, "err", err)
 		return
 	}

@@ -167,7 +167,11 @@ type Message struct {
 	ProviderMessageID string     `json:"provider_message_id"`
 	ReplyTo           string     `json:"reply_to,omitempty"`
 	Reactions         []Reaction `json:"reactions,omitempty"`
-	CreatedAt         time.Time  `json:"created_at"`
+	// PossibleDuplicate: an attempt to send it was cut short (a crash, a
+	// timeout) on a channel that cannot confirm what went out, so it was
+	// sent again and the user may have received it twice.
+	PossibleDuplicate bool      `json:"possible_duplicate,omitempty"`
+	CreatedAt         time.Time `json:"created_at"`
 	// Handled: an inbound message that has been routed and answered.
 	Handled bool `json:"-"`
 }

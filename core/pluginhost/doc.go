@@ -1,11 +1,42 @@
 // Package pluginhost launches and supervises Conversa's plugins: the
 // built-in ones (the conversa binary re-executed as `conversa plugin NAME`)
-// and third-party executables found in the plugins directory. Both go
-// through the same go-plugin client, so the built-ins exercise the exact path
-// third parties use.
+// and third-party executables found in the plugins directory
+// (conversa-plugin-NAME). Both go through the same go-plugin client, so the
+// built-ins exercise the exact path third parties use.
 //
-// Each plugin has a supervisor that starts it on first use, watches for it to
-// exit, restarts it with backoff, pings it, and reports its state. While a
-// plugin is down, callers get an error and the engine leaves its inbox and
-// outbox rows pending: nothing is lost.
+// # Supervision
+//
+// Each plugin has a supervisor: one goroutine, started by the plugin's first
+// use (a call, or Host.Start), that starts the process, watches it and
+// restarts it until the host closes. Only that goroutine starts the plugin;
+// callers that arrive during a start wait for it within their context, and
+// nothing that reports state (Statuses, Availability) ever waits for a
+// process. The fork itself happens on one locked OS thread (the parent-death
+// signal is tied to it); the handshake is waited for elsewhere, so a plugin
+// slow to start delays no other.
+//
+//   - Crash detection: the process is polled every 100 ms, and an RPC that
+//     fails with codes.Unavailable on an exited process is reported at once.
+//   - Health: every HealthEvery (5 s) a running plugin gets a gRPC health
+//     check bounded by HealthTimeout (2 s). After 2 failures in a row the
+//     process is considered wedged, killed (SIGKILL) and restarted.
+//   - Restarts: a plugin that had run stably (10 s or more) is restarted at
+//     once. Quick crashes (less than 10 s after the start) and failed starts
+//     in a row back off 250 ms, 500 ms, 1 s, ... up to 30 s, retried in the
+//     background forever: a third-party executable added, fixed or replaced
+//     later is picked up by the next attempt, since its path is resolved
+//     again at every attempt.
+//   - States: stopped (not started yet, or the host is closing), running,
+//     restarting (down, being retried), failing (3 or more quick crashes or
+//     failed starts in a row; still retried), untrusted (reserved).
+//     Options.OnChange hears every change, in order, without a lock held.
+//
+// While a plugin is down its calls fail at once with a *DownError, whose
+// NotAttempted method tells the engine the request never reached the plugin:
+// it leaves its inbox and outbox rows pending and retries them when the
+// plugin is back, and nothing is lost. An error from an RPC that was made has
+// no NotAttempted: the plugin may have acted on it.
+//
+// A name the host does not know makes it read the plugins directory again
+// (at most once a second), so an executable added after start-up is found.
 package pluginhost

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -23,18 +24,23 @@ import (
 // plugins directory: conversa-plugin-NAME.
 const ExternalPrefix = "conversa-plugin-"
 
-// Plugin states.
+// Plugin states (Status.State, Options.OnChange).
 const (
-	StateStopped    = "stopped"
-	StateRunning    = "running"
+	// StateStopped: not started yet, or the host is closing.
+	StateStopped = "stopped"
+	StateRunning = "running"
+	// StateRestarting: down after a crash or a failed start; being started
+	// again.
 	StateRestarting = "restarting"
-	// Crashing: restarted several times within the last ten minutes; still
-	// retried, at the longest backoff.
-	StateCrashing = "crashing"
+	// StateFailing: crashing repeatedly (3 or more quick crashes or failed
+	// starts in a row); still retried, at a growing backoff.
+	StateFailing = "failing"
+	// StateUntrusted: the executable is not trusted and is not started.
+	// Reserved: nothing sets it yet.
+	StateUntrusted = "untrusted"
 )
 
-// ErrUnknown is returned for a plugin name nobody provides.
-var ErrUnknown = errors.New("unknown plugin")
+var errClosing = errors.New("the plugin host is closing")
 
 // Options configures a Host.
 type Options struct {
@@ -45,20 +51,45 @@ type Options struct {
 	Builtins []string
 	// Dir holds third-party plugins (conversa-plugin-NAME); may not exist.
 	Dir string
-	// StartTimeout bounds a plugin's handshake (default 10 s).
+	// StartTimeout bounds a plugin's handshake, and then its first Describe
+	// (default 10 s).
 	StartTimeout time.Duration
-	// HealthEvery is how often running plugins are pinged (default 30 s).
+	// HealthEvery is how often running plugins are health-checked
+	// (default 5 s).
 	HealthEvery time.Duration
+	// HealthTimeout bounds one health check (default 2 s). A process that
+	// fails two in a row is killed and restarted.
+	HealthTimeout time.Duration
+	// OnChange, when set, is called after every state change of a plugin
+	// (and once, with StateStopped, for a plugin found in Dir after
+	// start-up). Calls come from one goroutine, in order, with no lock
+	// held: OnChange may call the Host, but not Close, which waits for it.
+	OnChange func(name, state string)
 }
 
 // Host owns every plugin process.
 type Host struct {
-	o       Options
-	log     *slog.Logger
-	plugins map[string]*supervisor
-	launch  chan func()
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	o      Options
+	pol    policy
+	log    *slog.Logger
+	dir    string // o.Dir, absolute
+	notify *notifier
+
+	// ctx is cancelled by Close; the supervisors run under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	loops  sync.WaitGroup // the supervisors' goroutines
+
+	launch chan func()
+	stop   chan struct{}  // stops the launcher and the notifier, after the supervisors
+	wg     sync.WaitGroup // the launcher and the notifier
+
+	mu       sync.RWMutex
+	plugins  map[string]*supervisor
+	closed   bool
+	scanned  time.Time       // the last read of dir
+	shadowed map[string]bool // third-party names hidden by a built-in, warned about once
+
 	closing sync.Once
 }
 
@@ -72,63 +103,158 @@ func New(o Options) (*Host, error) {
 		o.StartTimeout = 10 * time.Second
 	}
 	if o.HealthEvery == 0 {
-		o.HealthEvery = 30 * time.Second
+		o.HealthEvery = 5 * time.Second
+	}
+	if o.HealthTimeout == 0 {
+		o.HealthTimeout = 2 * time.Second
 	}
 	h := &Host{
-		o:       o,
-		log:     o.Logger.With("component", "pluginhost"),
-		plugins: map[string]*supervisor{},
-		launch:  make(chan func()),
-		stop:    make(chan struct{}),
+		o:        o,
+		pol:      defaultPolicy(),
+		log:      o.Logger.With("component", "pluginhost"),
+		notify:   newNotifier(o.OnChange),
+		plugins:  map[string]*supervisor{},
+		shadowed: map[string]bool{},
+		launch:   make(chan func()),
+		stop:     make(chan struct{}),
 	}
 	for _, name := range o.Builtins {
-		h.plugins[name] = h.newSupervisor(spec{name: name, path: o.Self, args: []string{"plugin", name}, builtin: true})
+		h.plugins[name] = h.newSupervisor(name, o.Self, true)
 	}
 	if o.Dir != "" {
-		externals, err := discover(o.Dir)
+		abs, err := filepath.Abs(o.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("plugins directory: %w", err)
+		}
+		h.dir = abs
+		externals, err := discover(abs)
 		if err != nil {
 			return nil, err
 		}
-		for name, path := range externals {
-			if _, ok := h.plugins[name]; ok {
+		h.scanned = time.Now()
+		h.addLocked(externals, false)
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.wg.Add(2)
+	go h.launcher()
+	go func() { defer h.wg.Done(); h.notify.run(h.stop) }()
+	return h, nil
+}
+
+// addLocked adds the third-party plugins not known yet.
+func (h *Host) addLocked(externals map[string]string, announce bool) {
+	for name, path := range externals {
+		if s, ok := h.plugins[name]; ok {
+			if s.builtin && !h.shadowed[name] {
+				h.shadowed[name] = true
 				h.log.Warn("a plugin in the plugins directory has a built-in's name; the built-in is used", "plugin", name, "path", path)
-				continue
 			}
-			h.plugins[name] = h.newSupervisor(spec{name: name, path: path})
+			continue
+		}
+		h.plugins[name] = h.newSupervisor(name, path, false)
+		if announce {
+			h.log.Info("plugin found", "plugin", name, "path", path)
+			h.notify.post(name, StateStopped)
 		}
 	}
-	h.wg.Add(1)
-	go h.launcher()
-	return h, nil
 }
 
 // discover lists conversa-plugin-NAME executables in dir.
 func discover(dir string) (map[string]string, error) {
 	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("plugins directory: %w", err)
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]string{}
 	for _, e := range entries {
 		name, ok := strings.CutPrefix(e.Name(), ExternalPrefix)
-		if !ok || name == "" || e.IsDir() {
+		if !ok || name == "" {
 			continue
 		}
 		name = strings.TrimSuffix(name, ".exe")
-		fi, err := e.Info()
-		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-			continue
+		path := filepath.Join(dir, e.Name())
+		// Stat, not the entry's own mode: a symlink to an executable is one.
+		if fi, err := os.Stat(path); err == nil && executable(fi) {
+			out[name] = path
 		}
-		out[name] = filepath.Join(abs, e.Name())
 	}
 	return out, nil
+}
+
+func executable(fi fs.FileInfo) bool {
+	// Windows has no execute bits: an .exe is what can run.
+	return fi.Mode().IsRegular() && (runtime.GOOS == "windows" || fi.Mode().Perm()&0o111 != 0)
+}
+
+// resolve finds a third-party plugin's executable now.
+func (h *Host) resolve(name string) (string, error) {
+	for _, file := range []string{ExternalPrefix + name, ExternalPrefix + name + ".exe"} {
+		path := filepath.Join(h.dir, file)
+		fi, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("cannot run: %w", err)
+		}
+		if !executable(fi) {
+			return "", fmt.Errorf("%s is not an executable file", path)
+		}
+		return path, nil
+	}
+	return "", fmt.Errorf("no executable %s%s in %s", ExternalPrefix, name, h.dir)
+}
+
+// rescan reads the plugins directory again, at most once per rescanEvery,
+// and reports whether it did.
+func (h *Host) rescan() bool {
+	h.mu.Lock()
+	if h.dir == "" || h.closed || time.Since(h.scanned) < h.pol.rescanEvery {
+		h.mu.Unlock()
+		return false
+	}
+	h.scanned = time.Now()
+	h.mu.Unlock()
+	externals, err := discover(h.dir)
+	if err != nil {
+		h.log.Warn("plugins directory unreadable", "err", err)
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.addLocked(externals, true)
+	return true
+}
+
+// lookup finds a plugin, reading the plugins directory again for a name it
+// does not know: an executable may have been added since.
+func (h *Host) lookup(name string) (*supervisor, error) {
+	for _, again := range []bool{false, true} {
+		if again && !h.rescan() {
+			break
+		}
+		h.mu.RLock()
+		s := h.plugins[name]
+		h.mu.RUnlock()
+		if s != nil {
+			return s, nil
+		}
+	}
+	return nil, h.unknown(name)
+}
+
+func (h *Host) unknown(name string) *DownError {
+	where := "no plugins directory is configured"
+	if h.dir != "" {
+		where = fmt.Sprintf("looked in %s for %s%s", h.dir, ExternalPrefix, name)
+	}
+	return &DownError{Plugin: name, Reason: fmt.Sprintf("no plugin named %q (%s)", name, where), Err: ErrUnknown}
 }
 
 // launcher starts plugin processes from one OS thread that never exits:
@@ -161,118 +287,155 @@ func (h *Host) onLauncher(f func()) error {
 
 // Names lists every known plugin.
 func (h *Host) Names() []string {
+	h.mu.RLock()
 	names := make([]string, 0, len(h.plugins))
 	for n := range h.plugins {
 		names = append(names, n)
 	}
+	h.mu.RUnlock()
 	sort.Strings(names)
 	return names
 }
 
 // Has reports whether a plugin of that name exists (started or not).
-func (h *Host) Has(name string) bool { _, ok := h.plugins[name]; return ok }
-
-func (h *Host) get(name string) (*supervisor, error) {
-	s, ok := h.plugins[name]
-	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknown, name)
-	}
-	return s, nil
+func (h *Host) Has(name string) bool {
+	_, err := h.lookup(name)
+	return err == nil
 }
 
 // Start launches the named plugins now rather than on first use, so a
-// missing or broken plugin shows at start-up.
+// missing or broken plugin shows at start-up, and waits for them (within
+// ctx). It returns their errors joined; it is not fatal: a plugin that
+// failed to start is retried in the background, so callers log the error
+// and go on.
 func (h *Host) Start(ctx context.Context, names ...string) error {
 	var errs []error
+	var started []*supervisor
 	for _, n := range names {
-		s, err := h.get(n)
-		if err == nil {
-			_, err = s.running(ctx)
-		}
+		s, err := h.lookup(n)
 		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.kick() // all at once, then wait for each
+		started = append(started, s)
+	}
+	for _, s := range started {
+		if _, err := s.acquire(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// Channel returns the named channel plugin, starting it if needed.
+// Channel returns the named channel plugin. Its calls start the process if
+// it never ran; while it is down they fail at once with a *DownError. An
+// unknown name is an error wrapping ErrUnknown (a *DownError too).
 func (h *Host) Channel(name string) (sdk.Channel, error) {
-	s, err := h.get(name)
+	s, err := h.lookup(name)
 	if err != nil {
 		return nil, err
 	}
 	return channelCaller{s}, nil
 }
 
-// Assistant returns the named assistant plugin, starting it if needed.
+// Assistant returns the named assistant plugin, like Channel.
 func (h *Host) Assistant(name string) (sdk.Assistant, error) {
-	s, err := h.get(name)
+	s, err := h.lookup(name)
 	if err != nil {
 		return nil, err
 	}
 	return assistantCaller{s}, nil
 }
 
-// Status is what the admin API shows of a plugin.
-type Status struct {
-	Name      string   `json:"name"`
-	Kinds     []string `json:"kinds"`
-	Kind      string   `json:"kind"`
-	Version   string   `json:"version"`
-	State     string   `json:"state"`
-	Restarts  int      `json:"restarts"`
-	Builtin   bool     `json:"builtin"`
-	Path      string   `json:"path,omitempty"`
-	LastError string   `json:"last_error,omitempty"`
-	PID       int      `json:"pid,omitempty"`
+// Availability reports whether the named plugin can take a call now: it is
+// running, or it never ran and would be started by the call. Otherwise
+// reason says why not, for an operator (`plugin "x" is failing: ...`, `no
+// plugin named "x" (...)`). It never waits for a plugin.
+func (h *Host) Availability(name string) (ok bool, reason string) {
+	s, err := h.lookup(name)
+	if err != nil {
+		return false, err.Error()
+	}
+	return s.availability()
 }
 
-// Statuses reports every plugin, by name.
+// Status is what the admin API shows of a plugin.
+type Status struct {
+	Name    string   `json:"name"`
+	Kinds   []string `json:"kinds"`
+	Kind    string   `json:"kind"`
+	Version string   `json:"version"`
+	State   string   `json:"state"`
+	// Since is when the plugin entered State.
+	Since     time.Time `json:"since"`
+	Restarts  int       `json:"restarts"`
+	Builtin   bool      `json:"builtin"`
+	Path      string    `json:"path,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+	PID       int       `json:"pid,omitempty"`
+}
+
+// Statuses reports every plugin, by name. It never waits for a plugin.
 func (h *Host) Statuses() []Status {
 	var out []Status
 	for _, n := range h.Names() {
-		out = append(out, h.plugins[n].status())
+		h.mu.RLock()
+		s := h.plugins[n]
+		h.mu.RUnlock()
+		out = append(out, s.status())
 	}
 	return out
 }
 
-// Close stops every plugin and waits for the processes to exit.
+// Close stops every plugin and waits for the processes to exit, for the
+// supervisors, and for the last OnChange calls.
 func (h *Host) Close() {
 	h.closing.Do(func() {
+		h.mu.Lock()
+		h.closed = true
+		sups := make([]*supervisor, 0, len(h.plugins))
+		for _, s := range h.plugins {
+			sups = append(sups, s)
+		}
+		h.mu.Unlock()
+		for _, s := range sups {
+			s.close()
+		}
+		h.cancel()
 		// Plugins first: the launcher's thread must outlive them, or its
 		// exit delivers the parent-death signal before they stop cleanly.
-		var wg sync.WaitGroup
-		for _, s := range h.plugins {
-			wg.Add(1)
-			go func() { defer wg.Done(); s.shutdown() }()
-		}
-		wg.Wait()
+		h.loops.Wait()
 		close(h.stop)
 		h.wg.Wait()
 	})
 }
 
-func (h *Host) clientConfig(sp spec, stderr *tail) *plugin.ClientConfig {
-	cmd := exec.Command(sp.path, sp.args...)
-	cmd.SysProcAttr = sysProcAttr()
-	// Plugins get a minimal environment: never the host's secrets.
+// pluginEnv is a plugin's environment: a minimal one, never the host's
+// secrets.
+func pluginEnv() []string {
+	var env []string
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "GORACE"} {
 		if v, ok := os.LookupEnv(k); ok {
-			cmd.Env = append(cmd.Env, k+"="+v)
+			env = append(env, k+"="+v)
 		}
 	}
+	return env
+}
+
+// clientConfig is the go-plugin configuration of one start, without its
+// RunnerFunc.
+func (h *Host) clientConfig(name string, stderr io.Writer) *plugin.ClientConfig {
 	return &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.PluginSet(nil, nil, nil),
-		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           newHCLog(h.o.Logger, sp.name),
+		Logger:           newHCLog(h.o.Logger, name),
 		Stderr:           stderr,
 		// Whatever the plugin writes to os.Stdout/os.Stderr after the
 		// handshake arrives here: keep it in the log rather than lose it.
-		SyncStdout:   lineLogger(h.o.Logger, sp.name, "stdout"),
-		SyncStderr:   lineLogger(h.o.Logger, sp.name, "stderr"),
+		SyncStdout:   lineLogger(h.o.Logger, name, "stdout"),
+		SyncStderr:   lineLogger(h.o.Logger, name, "stderr"),
 		StartTimeout: h.o.StartTimeout,
 		AutoMTLS:     true,
 		SkipHostEnv:  true,

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
+	"os"
+	"os/exec"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -17,245 +21,475 @@ import (
 	"github.com/conversa/conversa/plugins/sdk"
 )
 
-type spec struct {
-	name    string
-	path    string
-	args    []string
-	builtin bool
+// policy is how plugins are supervised (see the package doc). Tests shorten
+// it; nothing else changes it.
+type policy struct {
+	poll         time.Duration // how often a running process is checked for exit
+	stableAfter  time.Duration // a process up this long was running stably: restart it at once
+	minBackoff   time.Duration // the wait after the first quick crash or failed start...
+	maxBackoff   time.Duration // ...doubling up to this
+	failingAfter int           // consecutive quick crashes or failed starts that make a plugin "failing"
+	pingFailures int           // consecutive failed health checks after which the process is killed
+	killGrace    time.Duration // how long a stopping process may take before it is killed
+	rescanEvery  time.Duration // the plugins directory is read at most this often
 }
 
-// Backoff between restarts of a crashed plugin.
-const (
-	minBackoff = 500 * time.Millisecond
-	maxBackoff = 60 * time.Second
-	crashSpan  = 10 * time.Minute
-)
+func defaultPolicy() policy {
+	return policy{
+		poll:         100 * time.Millisecond,
+		stableAfter:  10 * time.Second,
+		minBackoff:   250 * time.Millisecond,
+		maxBackoff:   30 * time.Second,
+		failingAfter: 3,
+		pingFailures: 2,
+		killGrace:    3 * time.Second,
+		rescanEvery:  time.Second,
+	}
+}
 
-// supervisor owns one plugin's process across restarts.
+// backoff is the wait before the next start after n consecutive quick
+// crashes or failed starts.
+func (p policy) backoff(n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	d := p.minBackoff
+	for i := 1; i < n && d < p.maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, p.maxBackoff)
+}
+
+// supervisor owns one plugin's process across restarts. One goroutine, run,
+// starts, watches and restarts the process; it is started by the first use
+// of the plugin and runs until the host closes. Callers only read what it
+// publishes under mu, which is never held across I/O.
 type supervisor struct {
-	h    *Host
-	spec spec
-	log  *slog.Logger
+	h       *Host
+	name    string
+	builtin bool
+	log     *slog.Logger
+	// poke tells run that an RPC found the process gone, so it need not
+	// wait for its next poll.
+	poke chan struct{}
 
-	mu        sync.Mutex
-	state     string
-	gen       int // incremented per process
-	client    *plugin.Client
-	info      *proto.PluginInfo
-	channel   sdk.Channel
-	assistant sdk.Assistant
-	restarts  int
-	crashes   []time.Time
-	retryAt   time.Time
-	lastErr   string
-	pid       int
-	stopped   bool
+	mu      sync.Mutex
+	state   string
+	since   time.Time
+	closed  bool          // the host is closing
+	looping bool          // run has been started
+	attempt chan struct{} // non-nil while a start is under way; closed when it ends
+	tried   bool          // a start has ended, well or not
+	proc    *process      // the running process; nil while down
+	pending *procRunner   // the process being started, so Close can kill it
+	info    *proto.PluginInfo
+	path    string // a third-party plugin's executable, as last resolved
+	// restarts counts the starts after the first; quick the consecutive
+	// quick crashes and failed starts; backoff is the wait chosen after the
+	// last one.
+	restarts int
+	quick    int
+	backoff  time.Duration
+	lastErr  string
 }
 
-func (h *Host) newSupervisor(sp spec) *supervisor {
-	return &supervisor{h: h, spec: sp, state: StateStopped, log: h.log.With("plugin", sp.name)}
+func (h *Host) newSupervisor(name, path string, builtin bool) *supervisor {
+	return &supervisor{h: h, name: name, builtin: builtin, path: path, log: h.log.With("plugin", name),
+		poke: make(chan struct{}, 1), state: StateStopped, since: time.Now()}
 }
 
-// running returns the live process's info, starting it when stopped. While
-// a crashed plugin waits for its restart, it fails fast.
-func (s *supervisor) running(ctx context.Context) (*proto.PluginInfo, error) {
+// setStateLocked records a state change and queues its OnChange call; the
+// queue is appended to under mu, so one plugin's calls keep their order.
+func (s *supervisor) setStateLocked(state string) {
+	if state == s.state {
+		return
+	}
+	s.state, s.since = state, time.Now()
+	s.h.notify.post(s.name, state)
+}
+
+// troubledLocked is the state of a plugin that is down but being retried.
+func (s *supervisor) troubledLocked() string {
+	if s.quick >= s.h.pol.failingAfter {
+		return StateFailing
+	}
+	return StateRestarting
+}
+
+// ensureLocked starts run, once, unless the host is closing.
+func (s *supervisor) ensureLocked() {
+	if s.looping || s.closed {
+		return
+	}
+	s.looping = true
+	s.attempt = make(chan struct{})
+	s.h.loops.Add(1)
+	go s.run()
+}
+
+func (s *supervisor) kick() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
-		return nil, fmt.Errorf("plugin %s: host is stopping", s.spec.name)
-	}
-	if s.client != nil && !s.client.Exited() {
-		return s.info, nil
-	}
-	if s.state == StateRestarting || s.state == StateCrashing {
-		if wait := time.Until(s.retryAt); wait > 0 {
-			return nil, fmt.Errorf("plugin %s is down (restarting in %s): %s", s.spec.name, wait.Round(time.Millisecond), s.lastErr)
-		}
-	}
-	if err := s.startLocked(ctx); err != nil {
-		s.crashedLocked(err.Error())
-		return nil, err
-	}
-	return s.info, nil
+	s.ensureLocked()
 }
 
-func (s *supervisor) startLocked(ctx context.Context) error {
-	stderr := &tail{max: 20}
-	cfg := s.h.clientConfig(s.spec, stderr)
-	var (
-		client *plugin.Client
-		rpc    plugin.ClientProtocol
-		err    error
-	)
-	launchErr := s.h.onLauncher(func() {
-		client = plugin.NewClient(cfg)
-		rpc, err = client.Client()
-	})
-	if launchErr != nil {
-		return launchErr
+func (s *supervisor) pokeWatch() {
+	select {
+	case s.poke <- struct{}{}:
+	default:
 	}
+}
+
+// acquire returns the running process, starting the plugin if it never
+// ran. A caller that finds a start under way waits for it (within ctx),
+// except for a failing plugin; one that finds the plugin down gets a
+// *DownError at once.
+func (s *supervisor) acquire(ctx context.Context) (*process, error) {
+	waited := false
+	for {
+		s.mu.Lock()
+		if s.closed {
+			err := s.downLocked()
+			s.mu.Unlock()
+			return nil, err
+		}
+		if p := s.proc; p != nil {
+			s.mu.Unlock()
+			if p.client.Exited() {
+				s.pokeWatch()
+				return nil, &DownError{Plugin: s.name, State: StateRestarting, Reason: p.exitReason(), Err: ErrDown}
+			}
+			return p, nil
+		}
+		s.ensureLocked()
+		wait := s.attempt
+		if wait == nil || waited || s.state == StateFailing {
+			err := s.downLocked()
+			s.mu.Unlock()
+			return nil, err
+		}
+		s.mu.Unlock()
+		select {
+		case <-wait:
+			waited = true
+		case <-ctx.Done():
+			s.mu.Lock()
+			state := s.state
+			s.mu.Unlock()
+			return nil, &DownError{Plugin: s.name, State: state, Reason: "still starting",
+				Err: fmt.Errorf("%w: %w", ErrDown, ctx.Err())}
+		}
+	}
+}
+
+func (s *supervisor) downLocked() *DownError {
+	e := &DownError{Plugin: s.name, State: s.state, Reason: s.lastErr, Err: ErrDown}
+	switch {
+	case s.closed:
+		e.State, e.Reason = StateStopped, errClosing.Error()
+	case e.Reason == "":
+		e.Reason = "not running"
+	}
+	return e
+}
+
+// run is the plugin's life: start, watch, and after a crash or a failed
+// start, start again after the backoff, until the host closes.
+func (s *supervisor) run() {
+	defer s.h.loops.Done()
+	ctx := s.h.ctx
+	for {
+		s.beginAttempt()
+		p, err := s.start(ctx)
+		if ctx.Err() != nil {
+			s.halt()
+			if p != nil {
+				p.stop(s.h.pol.killGrace)
+			}
+			return
+		}
+		var wait time.Duration
+		if err != nil {
+			wait = s.startFailed(err)
+		} else {
+			s.up(p)
+			why, wedged := s.watch(ctx, p)
+			if why == "" {
+				s.halt()
+				p.stop(s.h.pol.killGrace)
+				return
+			}
+			// Marked down before the process is stopped: no caller is
+			// handed a dying process meanwhile.
+			wait = s.down(p, why)
+			grace := s.h.pol.killGrace
+			if wedged {
+				grace = 0
+			}
+			p.stop(grace)
+		}
+		if !sleep(ctx, wait) {
+			s.halt()
+			return
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *supervisor) beginAttempt() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.attempt == nil {
+		s.attempt = make(chan struct{})
+	}
+	if s.tried {
+		s.restarts++
+	}
+}
+
+func (s *supervisor) endAttemptLocked() {
+	if s.attempt != nil {
+		close(s.attempt)
+		s.attempt = nil
+	}
+	s.pending = nil
+	s.tried = true
+}
+
+// start launches the process and asks it what it serves. It holds no lock:
+// what it finds is published by up or startFailed.
+func (s *supervisor) start(ctx context.Context) (*process, error) {
+	path, args := s.h.o.Self, []string{"plugin", s.name}
+	if !s.builtin {
+		// Resolved at every attempt: the executable may have been added,
+		// replaced or fixed since the last one.
+		p, err := s.h.resolve(s.name)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.path = p
+		s.mu.Unlock()
+		path, args = p, nil
+	}
+	stderr := &tail{max: 20}
+	var r *procRunner
+	cfg := s.h.clientConfig(s.name, stderr)
+	cfg.RunnerFunc = func(_ hclog.Logger, spec *exec.Cmd, socketDir string) (runner.Runner, error) {
+		cmd := exec.Command(path, args...)
+		cmd.SysProcAttr = sysProcAttr()
+		// spec carries what go-plugin tells the plugin (cookie, protocol
+		// versions, mTLS certificate, socket directory).
+		cmd.Env = append(pluginEnv(), spec.Env...)
+		var err error
+		if r, err = newProcRunner(s.h, cmd); err != nil {
+			_ = os.RemoveAll(socketDir)
+			return nil, err
+		}
+		s.mu.Lock()
+		s.pending = r
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			_ = r.Kill(ctx)
+		}
+		return r, nil
+	}
+	client := plugin.NewClient(cfg)
+	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
-		if t := stderr.String(); t != "" {
-			err = fmt.Errorf("%w; plugin said:\n%s", err, t)
-		}
-		return fmt.Errorf("start plugin %s: %w", s.spec.name, err)
+		return nil, startError(err, r, stderr)
+	}
+	g, ok := rpc.(*plugin.GRPCClient)
+	if !ok {
+		stopProcess(client, r, 0)
+		return nil, fmt.Errorf("start-up: the plugin does not speak gRPC")
+	}
+	p := &process{client: client, runner: r, conn: g.Conn, pid: r.pid()}
+	failed := func(err error) (*process, error) {
+		p.stop(0)
+		return nil, err
 	}
 	raw, err := rpc.Dispense(sdk.KindInfo)
 	if err != nil {
-		client.Kill()
-		return fmt.Errorf("plugin %s: %w", s.spec.name, err)
+		return failed(fmt.Errorf("start-up: %w", err))
 	}
-	info, err := raw.(sdk.InfoClient).Describe(ctx)
-	if err != nil {
-		client.Kill()
-		return fmt.Errorf("plugin %s: describe: %w", s.spec.name, err)
+	dctx, cancel := context.WithTimeout(ctx, s.h.o.StartTimeout)
+	defer cancel()
+	if p.info, err = raw.(sdk.InfoClient).Describe(dctx); err != nil {
+		return failed(fmt.Errorf("start-up: describe: %w", err))
 	}
-	var ch sdk.Channel
-	var as sdk.Assistant
-	for _, k := range info.Kinds {
+	for _, k := range p.info.Kinds {
 		v, err := rpc.Dispense(k)
 		if err != nil {
-			client.Kill()
-			return fmt.Errorf("plugin %s: dispense %s: %w", s.spec.name, k, err)
+			return failed(fmt.Errorf("start-up: dispense %s: %w", k, err))
 		}
 		switch k {
 		case sdk.KindChannel:
-			ch = v.(sdk.Channel)
+			p.channel = v.(sdk.Channel)
 		case sdk.KindAssistant:
-			as = v.(sdk.Assistant)
+			p.assistant = v.(sdk.Assistant)
 		}
 	}
-	s.gen++
-	s.client, s.info, s.channel, s.assistant = client, info, ch, as
-	s.state = StateRunning
-	s.pid = 0
-	if rc := client.ReattachConfig(); rc != nil {
-		s.pid = rc.Pid
-	}
-	s.log.Info("plugin started", "version", info.Version, "kinds", info.Kinds, "pid", s.pid)
-	gen := s.gen
-	s.h.wg.Add(1)
-	go s.watch(gen, client, rpc)
-	return nil
+	p.started = time.Now()
+	return p, nil
 }
 
-// watch waits for the process to exit or stop answering pings, then
-// restarts it after a backoff.
-func (s *supervisor) watch(gen int, client *plugin.Client, rpc plugin.ClientProtocol) {
-	defer s.h.wg.Done()
-	poll := time.NewTicker(250 * time.Millisecond)
+// startError says why a start failed, in an operator's words, with what the
+// plugin wrote to stderr.
+func startError(err error, r *procRunner, stderr *tail) error {
+	var fe forkError
+	switch {
+	case errors.Is(err, errClosing):
+		return err
+	case errors.As(err, &fe):
+		err = fmt.Errorf("cannot run: %w", fe.err)
+	case r != nil && exitedOnItsOwn(r.exit()):
+		err = fmt.Errorf("exited during start-up (%s)", r.exit())
+	default:
+		err = fmt.Errorf("start-up: %w", err)
+	}
+	if t := stderr.String(); t != "" {
+		err = fmt.Errorf("%w; plugin said:\n%s", err, t)
+	}
+	return err
+}
+
+// exitedOnItsOwn: go-plugin kills a process that fails its handshake, so
+// only SIGKILL may have come from the host.
+func exitedOnItsOwn(st *os.ProcessState) bool {
+	if st == nil {
+		return false
+	}
+	ws, ok := st.Sys().(syscall.WaitStatus)
+	return st.Exited() || !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL
+}
+
+func (s *supervisor) up(p *process) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.proc, s.info = p, p.info
+	s.endAttemptLocked()
+	s.setStateLocked(StateRunning)
+	s.log.Info("plugin started", "version", p.info.Version, "kinds", p.info.Kinds, "pid", p.pid, "restarts", s.restarts)
+}
+
+// startFailed records a failed start and returns the wait before the next.
+func (s *supervisor) startFailed(err error) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.quick++
+	s.backoff = s.h.pol.backoff(s.quick)
+	s.lastErr = err.Error()
+	s.endAttemptLocked()
+	s.setStateLocked(s.troubledLocked())
+	s.log.Error("plugin failed to start", "err", err, "in_a_row", s.quick, "retry_in", s.backoff)
+	return s.backoff
+}
+
+// down records that the running process is gone and returns the wait
+// before the next start: none after a stable run, a growing backoff for
+// crashes in quick succession.
+func (s *supervisor) down(p *process, why string) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	uptime := time.Since(p.started)
+	if uptime >= s.h.pol.stableAfter {
+		s.quick = 0
+	} else {
+		s.quick++
+	}
+	s.backoff = s.h.pol.backoff(s.quick)
+	s.proc = nil
+	s.lastErr = why
+	s.setStateLocked(s.troubledLocked())
+	s.log.Error("plugin down", "reason", why, "pid", p.pid, "uptime", uptime.Round(time.Millisecond), "retry_in", s.backoff)
+	return s.backoff
+}
+
+// halt records that the host is closing.
+func (s *supervisor) halt() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.proc = nil
+	s.endAttemptLocked()
+	s.setStateLocked(StateStopped)
+}
+
+// watch returns when the process exits, stops answering health checks
+// (wedged), or the host closes (an empty reason).
+func (s *supervisor) watch(ctx context.Context, p *process) (why string, wedged bool) {
+	poll := time.NewTicker(s.h.pol.poll)
 	defer poll.Stop()
 	health := time.NewTicker(s.h.o.HealthEvery)
 	defer health.Stop()
-	failedPings := 0
+	failures := 0
 	for {
 		select {
-		case <-s.h.stop:
-			return
+		case <-ctx.Done():
+			return "", false
+		case <-s.poke:
 		case <-poll.C:
-			if client.Exited() {
-				s.crashed(gen, "plugin process exited")
-				s.restartLater(gen)
-				return
-			}
 		case <-health.C:
-			if err := rpc.Ping(); err != nil {
-				failedPings++
-				s.log.Warn("plugin health check failed", "err", err, "failures", failedPings)
-				if failedPings >= 3 {
-					client.Kill()
-					s.crashed(gen, "plugin stopped answering health checks")
-					s.restartLater(gen)
-					return
+			err := p.ping(ctx, s.h.o.HealthTimeout)
+			switch {
+			case err == nil:
+				failures = 0
+				continue
+			case ctx.Err() != nil:
+				return "", false
+			case p.client.Exited():
+			default:
+				failures++
+				s.log.Warn("plugin health check failed", "err", err, "in_a_row", failures)
+				if failures >= s.h.pol.pingFailures {
+					return fmt.Sprintf("stopped answering health checks (%d in a row failed, the last: %v)", failures, err), true
 				}
 				continue
 			}
-			failedPings = 0
+		}
+		if p.client.Exited() {
+			return p.exitReason(), false
 		}
 	}
 }
 
-// crashed records that generation gen died; calls about an older process
-// are ignored.
-func (s *supervisor) crashed(gen int, why string) {
+// close marks the supervisor closing and aborts a start under way; run
+// then stops the process and returns.
+func (s *supervisor) close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if gen != s.gen || s.stopped {
-		return
-	}
-	s.crashedLocked(why)
-}
-
-func (s *supervisor) crashedLocked(why string) {
-	now := time.Now()
-	s.crashes = append(slices.DeleteFunc(s.crashes, func(t time.Time) bool { return now.Sub(t) > crashSpan }), now)
-	backoff := minBackoff << min(len(s.crashes)-1, 10)
-	if backoff > maxBackoff {
-		backoff = maxBackoff
-	}
-	s.retryAt = now.Add(backoff)
-	s.lastErr = why
-	s.state = StateRestarting
-	if len(s.crashes) >= 3 {
-		s.state = StateCrashing
-	}
-	if s.client != nil {
-		s.client.Kill()
-	}
-	s.client, s.channel, s.assistant, s.pid = nil, nil, nil, 0
-	s.log.Error("plugin down", "reason", why, "retry_in", backoff)
-}
-
-// restartLater brings the plugin back after its backoff, without waiting
-// for a caller to need it: a channel that is down should come back on its own.
-func (s *supervisor) restartLater(gen int) {
-	s.mu.Lock()
-	wait := time.Until(s.retryAt)
+	s.closed = true
+	r := s.pending
 	s.mu.Unlock()
-	select {
-	case <-s.h.stop:
-		return
-	case <-time.After(wait):
-	}
-	s.mu.Lock()
-	if s.gen != gen || s.client != nil || s.stopped {
-		s.mu.Unlock()
-		return
-	}
-	s.restarts++
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), s.h.o.StartTimeout+5*time.Second)
-	defer cancel()
-	if _, err := s.running(ctx); err != nil {
-		s.log.Error("plugin restart failed", "err", err)
-		s.mu.Lock()
-		gen := s.gen
-		s.mu.Unlock()
-		s.h.wg.Add(1)
-		go func() { defer s.h.wg.Done(); s.restartLater(gen) }()
-	}
-}
-
-func (s *supervisor) shutdown() {
-	s.mu.Lock()
-	s.stopped = true
-	c := s.client
-	s.client = nil
-	s.state = StateStopped
-	s.mu.Unlock()
-	if c != nil {
-		c.Kill()
+	if r != nil {
+		_ = r.Kill(context.Background())
 	}
 }
 
 func (s *supervisor) status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Name: s.spec.name, Kinds: []string{}, State: s.state, Restarts: s.restarts, Builtin: s.spec.builtin,
-		LastError: s.lastErr, PID: s.pid}
-	if !s.spec.builtin {
-		st.Path = s.spec.path
+	st := Status{Name: s.name, Kinds: []string{}, State: s.state, Since: s.since, Restarts: s.restarts,
+		Builtin: s.builtin, LastError: s.lastErr}
+	if !s.builtin {
+		st.Path = s.path
+	}
+	if s.proc != nil {
+		st.PID = s.proc.pid
 	}
 	if s.info != nil {
 		st.Kinds, st.Version = s.info.Kinds, s.info.Version
@@ -266,143 +500,21 @@ func (s *supervisor) status() Status {
 	return st
 }
 
-// clients returns the live process's typed clients, starting it if needed.
-func (s *supervisor) clients(ctx context.Context) (sdk.Channel, sdk.Assistant, int, error) {
-	if _, err := s.running(ctx); err != nil {
-		return nil, nil, 0, err
-	}
+func (s *supervisor) availability() (bool, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.channel, s.assistant, s.gen, nil
+	if !s.closed && (s.proc != nil || (s.state == StateStopped && !s.tried)) {
+		return true, ""
+	}
+	return false, s.downLocked().Error()
 }
 
-// failed inspects an RPC error: an unavailable plugin is marked down at
-// once rather than at the next poll.
-func (s *supervisor) failed(gen int, err error) error {
-	if status.Code(err) == codes.Unavailable {
-		s.mu.Lock()
-		c := s.client
-		s.mu.Unlock()
-		if c != nil && c.Exited() {
-			s.crashed(gen, "plugin process exited")
-		}
+// failed wraps the error of an RPC that was made. An unavailable plugin
+// whose process is gone is reported to run at once rather than at its next
+// poll.
+func (s *supervisor) failed(p *process, err error) error {
+	if status.Code(err) == codes.Unavailable && p.client.Exited() {
+		s.pokeWatch()
 	}
-	return fmt.Errorf("plugin %s: %w", s.spec.name, err)
-}
-
-var errNotChannel = errors.New("is not a channel plugin")
-var errNotAssistant = errors.New("is not an assistant plugin")
-
-type channelCaller struct{ s *supervisor }
-
-func (c channelCaller) impl(ctx context.Context) (sdk.Channel, int, error) {
-	ch, _, gen, err := c.s.clients(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	if ch == nil {
-		return nil, 0, fmt.Errorf("plugin %s %w", c.s.spec.name, errNotChannel)
-	}
-	return ch, gen, nil
-}
-
-func (c channelCaller) Describe(ctx context.Context) (*proto.ChannelInfo, error) {
-	ch, gen, err := c.impl(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := ch.Describe(ctx)
-	if err != nil {
-		return nil, c.s.failed(gen, err)
-	}
-	return r, nil
-}
-
-func (c channelCaller) HandleWebhook(ctx context.Context, req *proto.WebhookRequest) (*proto.WebhookResponse, error) {
-	ch, gen, err := c.impl(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := ch.HandleWebhook(ctx, req)
-	if err != nil {
-		return nil, c.s.failed(gen, err)
-	}
-	return r, nil
-}
-
-func (c channelCaller) Send(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error) {
-	ch, gen, err := c.impl(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := ch.Send(ctx, req)
-	if err != nil {
-		return nil, c.s.failed(gen, err)
-	}
-	return r, nil
-}
-
-func (c channelCaller) Profile(ctx context.Context, req *proto.ProfileRequest) (*proto.ProfileResponse, error) {
-	ch, gen, err := c.impl(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := ch.Profile(ctx, req)
-	if err != nil {
-		return nil, c.s.failed(gen, err)
-	}
-	return r, nil
-}
-
-func (c channelCaller) CheckSend(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error) {
-	ch, gen, err := c.impl(ctx)
-	if err != nil {
-		return nil, err
-	}
-	checker, ok := ch.(sdk.SendChecker)
-	if !ok {
-		return &proto.SendResponse{}, nil
-	}
-	r, err := checker.CheckSend(ctx, req)
-	if err != nil {
-		return nil, c.s.failed(gen, err)
-	}
-	return r, nil
-}
-
-type assistantCaller struct{ s *supervisor }
-
-func (c assistantCaller) impl(ctx context.Context) (sdk.Assistant, int, error) {
-	_, as, gen, err := c.s.clients(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	if as == nil {
-		return nil, 0, fmt.Errorf("plugin %s %w", c.s.spec.name, errNotAssistant)
-	}
-	return as, gen, nil
-}
-
-func (c assistantCaller) Describe(ctx context.Context) (*proto.AssistantInfo, error) {
-	as, gen, err := c.impl(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := as.Describe(ctx)
-	if err != nil {
-		return nil, c.s.failed(gen, err)
-	}
-	return r, nil
-}
-
-func (c assistantCaller) Converse(ctx context.Context, req *proto.ConverseRequest) (*proto.ConverseResponse, error) {
-	as, gen, err := c.impl(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r, err := as.Converse(ctx, req)
-	if err != nil {
-		return nil, c.s.failed(gen, err)
-	}
-	return r, nil
+	return fmt.Errorf("plugin %s: %w", s.name, err)
 }

@@ -15,7 +15,7 @@ import (
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func (s *Server) listAgents(c *fiber.Ctx) error {
-	all, err := s.o.Store.Agents(c.UserContext())
+	all, err := s.o.Store.Agents().List(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -43,10 +43,10 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 		req.Role = model.RoleAgent
 	}
 	a := &model.Agent{ID: req.Login, Name: req.Name, Role: req.Role, Squads: req.Squads, MaxChats: req.MaxChats}
-	if err := agents.Create(c.UserContext(), s.o.Store, a, req.Password); err != nil {
+	if err := agents.Create(c.UserContext(), s.o.Store.Agents(), a, req.Password); err != nil {
 		return s.agentError(err)
 	}
-	created, err := s.o.Store.Agent(c.UserContext(), a.ID)
+	created, err := s.o.Store.Agents().Get(c.UserContext(), a.ID)
 	if err != nil {
 		return err
 	}
@@ -60,11 +60,11 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 		return errorf(fiber.StatusBadRequest, "bad_request", "body must be a JSON agent")
 	}
 	a := &model.Agent{ID: c.Params("id"), Name: req.Name, Role: req.Role, Squads: req.Squads, MaxChats: req.MaxChats}
-	if err := agents.Update(c.UserContext(), s.o.Store, a, req.Password); err != nil {
+	if err := agents.Update(c.UserContext(), s.o.Store.Agents(), a, req.Password); err != nil {
 		return s.agentError(err)
 	}
 	s.o.Agents.Assign(c.UserContext())
-	updated, err := s.o.Store.Agent(c.UserContext(), a.ID)
+	updated, err := s.o.Store.Agents().Get(c.UserContext(), a.ID)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (s *Server) squads(c *fiber.Ctx) ([]string, []*model.Agent, error) {
 	for _, in := range s.o.Engine.Integrations() {
 		set[in.Squad] = true
 	}
-	all, err := s.o.Store.Agents(c.UserContext())
+	all, err := s.o.Store.Agents().List(c.UserContext())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -156,7 +156,7 @@ func (s *Server) queues(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	queued, err := s.o.Store.Queued(c.UserContext())
+	queued, err := s.o.Store.Conversations().Queued(c.UserContext())
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ func (s *Server) conversationFor(c *fiber.Ctx) (*model.Conversation, error) {
 	if err != nil {
 		return nil, errorf(fiber.StatusNotFound, "not_found", "no such conversation")
 	}
-	conv, err := s.o.Store.Conversation(c.UserContext(), id)
+	conv, err := s.o.Store.Conversations().Get(c.UserContext(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(fiber.StatusNotFound, "not_found", "no such conversation")
 	}
@@ -56,7 +56,7 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	} else if ag := c.Query("agent"); ag != "" {
 		f.Agent = ag
 	}
-	convs, err := s.o.Store.Conversations(c.UserContext(), f)
+	convs, err := s.o.Store.Conversations().List(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	for i, cv := range convs {
 		ids[i] = cv.ID
 	}
-	unread, err := s.o.Store.Unread(c.UserContext(), ids)
+	unread, err := s.o.Store.Conversations().Unread(c.UserContext(), ids)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (s *Server) getConversation(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	msgs, err := s.o.Store.Messages(c.UserContext(), conv.ID)
+	msgs, err := s.o.Store.Messages().List(c.UserContext(), conv.ID)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (s *Server) getConversation(c *fiber.Ctx) error {
 		msgs = []model.Message{}
 	}
 	conv.Messages = msgs
-	if u, err := s.o.Store.Unread(c.UserContext(), []int64{conv.ID}); err == nil {
+	if u, err := s.o.Store.Conversations().Unread(c.UserContext(), []int64{conv.ID}); err == nil {
 		conv.Unread = u[conv.ID]
 	}
 	return c.JSON(conv)
@@ -191,7 +191,7 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 	if req.MessageID == 0 {
 		req.MessageID = 1 << 62
 	}
-	err = s.o.Store.Write(c.UserContext(), func(tx *store.Tx) error { return tx.MarkRead(c.UserContext(), conv.ID, req.MessageID) })
+	err = s.o.Store.Conversations().MarkRead(c.UserContext(), conv.ID, req.MessageID)
 	if err != nil {
 		return err
 	}

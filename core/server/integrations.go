@@ -29,8 +29,12 @@ type integrationJSON struct {
 	Source                   string         `json:"source"`
 	Webhook                  engine.Webhook `json:"webhook"`
 	NeedsReauthorization     string         `json:"needs_reauthorization,omitempty"`
-	CreatedAt                time.Time      `json:"created_at"`
-	UpdatedAt                time.Time      `json:"updated_at"`
+	// Available is false while the channel plugin cannot run (or the
+	// integration lacks what the channel requires); the reason says why.
+	Available         bool      `json:"available"`
+	UnavailableReason string    `json:"unavailable_reason,omitempty"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 // integrationInput is what POST and PUT accept; absent fields take their
@@ -51,7 +55,9 @@ type integrationInput struct {
 
 func (s *Server) integrationView(c *fiber.Ctx, in *model.Integration) integrationJSON {
 	ctx := c.UserContext()
+	available, why := s.o.Engine.Availability(in)
 	return integrationJSON{
+		Available: available, UnavailableReason: why,
 		ID: in.ID, Name: in.Name, Channel: in.Channel, Assistant: in.Assistant, Squad: in.Squad,
 		InactivityMinutes: in.InactivityMinutes, UnsupportedMediaMessages: nonNil(in.UnsupportedMediaMessages),
 		HomologationUsers: nonNil(in.HomologationUsers), Settings: s.o.Engine.MaskedSettings(ctx, in),

@@ -54,10 +54,10 @@ func (s *Server) serveMetrics(c *fiber.Ctx) error {
 
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
-	if n, err := s.o.Store.InboxBacklog(ctx); err == nil {
+	if n, err := s.o.Store.Inbox().Backlog(ctx); err == nil {
 		fmt.Fprintf(&b, "# HELP conversa_inbox_pending Received events not yet processed.\n# TYPE conversa_inbox_pending gauge\nconversa_inbox_pending %d\n", n)
 	}
-	if n, err := s.o.Store.OutboxBacklog(ctx); err == nil {
+	if n, err := s.o.Store.Outbox().Backlog(ctx); err == nil {
 		fmt.Fprintf(&b, "# HELP conversa_outbox_pending Messages waiting to be sent.\n# TYPE conversa_outbox_pending gauge\nconversa_outbox_pending %d\n", n)
 	}
 	if s.o.Plugins != nil {

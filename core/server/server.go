@@ -20,7 +20,7 @@ import (
 // Options wires the server to the rest of Conversa.
 type Options struct {
 	Engine  *engine.Engine
-	Store   *store.Store
+	Store   store.Store
 	Plugins *pluginhost.Host
 	Agents  *agents.Service
 	Scripts Scripts

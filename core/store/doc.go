@@ -1,12 +1,16 @@
-// Package store keeps Conversa's state in SQLite (mattn/go-sqlite3) in WAL
-// mode: one writer connection whose transactions are batched into group
-// commits, a pool of read-only connections, and forward-only migrations
-// embedded in the binary.
+// Package store is the contract of Conversa's database: narrow interfaces
+// per aggregate (inbox, outbox, conversations, messages, contacts, agents
+// and sessions, integrations) that the engine, agents and server depend on,
+// and the typed errors every implementation returns.
 //
-// Every write goes through Store.Write, which runs the caller's function in a
-// transaction shared with other writers that arrived at the same time (each
-// in its own savepoint, so one failing writer does not undo the others) and
-// returns once the commit is durable (synchronous=FULL). Everything the
-// engine needs to resume after a crash lives here: the inbox of received
-// events and the outbox of pending sends.
+// Correctness never rests on there being a single writer. Every state
+// change is a guarded statement checked against one transition table per
+// state machine in core/model; a unique key decides races (one open
+// conversation per contact, one message per provider id), recognised by the
+// driver's error code; queues are claimed with leases that expire, fairly
+// across keys.
+//
+// Implementations: store/sqlite (the embedded default). Every
+// implementation passes the same contract suite, store/storetest,
+// concurrency contracts included.
 package store

@@ -2,318 +2,347 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"runtime"
 	"time"
-
-	_ "github.com/mattn/go-sqlite3" // the database/sql driver
 
 	"github.com/conversa/conversa/core/model"
 )
 
-// Errors the HTTP layer maps to user-facing answers.
+// Errors every implementation returns, recognised with errors.Is. The HTTP
+// layer maps them to answers in one place.
 var (
 	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique key is already taken (a login, an idempotency
+	// key). Implementations recognise it by the driver's error code, never
+	// by the text of the error.
 	ErrConflict = errors.New("conflict")
-	ErrClosed   = errors.New("store closed")
+	// ErrIllegalTransition: the state machine (core/model) does not allow
+	// the change from the state the row is in. The error is a
+	// *model.TransitionError naming both states.
+	ErrIllegalTransition = model.ErrIllegalTransition
+	// ErrLeaseLost: the queue key's lease expired and was taken by another
+	// worker; the transaction must not commit what this worker did.
+	ErrLeaseLost = errors.New("queue lease lost")
+	// ErrNoCapacity: the agent is not available or has no free slot.
+	ErrNoCapacity = errors.New("the agent cannot take another conversation")
+	ErrClosed     = errors.New("store closed")
 )
 
-// defaultMaxBatch bounds how many writers share one commit.
-const defaultMaxBatch = 128
-
-// Store is the SQLite database.
-type Store struct {
-	maxBatch int
-	w        *sql.DB
-	r        *sql.DB
-	jobs     chan *job
-	stop     chan struct{}
-	done     chan struct{}
-	log      *slog.Logger
-	now      func() time.Time
+// Store is one Conversa database. Each aggregate's methods called on the
+// Store run in their own transaction; Tx runs several, across aggregates,
+// in one.
+type Store interface {
+	Aggregates
+	// Tx runs fn in one transaction and returns once it is committed, or
+	// rolled back when fn fails. fn may run more than once (an
+	// implementation retries a transaction that lost a serialization race),
+	// so it must have no effect outside tx and must reset what it captures.
+	// Do not call a plugin or a Lua hook inside fn: gather inputs first.
+	Tx(ctx context.Context, fn func(Tx) error) error
+	// Now is the store's clock, which stamps every row.
+	Now() time.Time
+	Close() error
 }
 
-// Options configures Open.
-type Options struct {
-	Logger *slog.Logger
-	// Now is the clock stored timestamps come from (tests move it).
-	Now func() time.Time
-	// Readers is the size of the read pool (default 2×GOMAXPROCS).
-	Readers int
-	// MaxBatch bounds how many writers share one commit (default 128; 1
-	// commits every writer on its own, the baseline group commit is
-	// measured against).
-	MaxBatch int
+// Tx is a transaction: the same aggregates, bound to it.
+type Tx interface {
+	Aggregates
+	// Now is the time of the transaction, the same for every row it writes.
+	Now() time.Time
 }
 
-// Open opens (creating if needed) the database at path, applies pending
-// migrations and starts the writer.
-func Open(ctx context.Context, path string, o Options) (*Store, error) {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Readers <= 0 {
-		o.Readers = 2 * runtime.GOMAXPROCS(0)
-	}
-	if o.MaxBatch <= 0 {
-		o.MaxBatch = defaultMaxBatch
-	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
-	}
-	// Per-connection pragmas live in the DSN so every pooled connection gets
-	// them. _txlock=immediate takes the write lock at BEGIN, so the busy
-	// handler applies instead of failing a read-then-write upgrade.
-	common := "_busy_timeout=5000&_foreign_keys=on"
-	w, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&"+common)
-	if err != nil {
-		return nil, err
-	}
-	w.SetMaxOpenConns(1)
-	w.SetConnMaxLifetime(0)
-	if err := w.PingContext(ctx); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if err := migrate(ctx, w, path, o.Logger); err != nil {
-		w.Close()
-		return nil, err
-	}
-	r, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&"+common)
-	if err != nil {
-		w.Close()
-		return nil, err
-	}
-	r.SetMaxOpenConns(o.Readers)
-	r.SetMaxIdleConns(o.Readers)
-	s := &Store{
-		maxBatch: o.MaxBatch,
-		w:        w, r: r,
-		jobs: make(chan *job, o.MaxBatch),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-		log:  o.Logger,
-		now:  o.Now,
-	}
-	go s.writer()
-	return s, nil
+// Aggregates are the narrow interfaces the engine, agents and server depend
+// on, one per aggregate.
+type Aggregates interface {
+	Inbox() Inbox
+	Outbox() Outbox
+	Conversations() Conversations
+	Messages() Messages
+	Contacts() Contacts
+	Agents() Agents
+	Sessions() Sessions
+	Integrations() Integrations
 }
 
-// Close stops the writer after the writes already queued and closes the
-// database.
-func (s *Store) Close() error {
-	close(s.stop)
-	<-s.done
-	_, _ = s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	return errors.Join(s.r.Close(), s.w.Close())
+// Lease is a worker's hold on one queue key: while it lasts, no other worker
+// is given that key's rows. Token changes at every claim, so a worker whose
+// lease expired and was claimed again cannot complete the row.
+type Lease struct {
+	Owner string
+	Token int64
 }
 
-// Now is the store's clock.
-func (s *Store) Now() time.Time { return s.now() }
-
-// Tx is a write transaction (or, inside a group commit, a savepoint of one).
-type Tx struct {
-	tx  *sql.Tx
-	now time.Time
+// Queue is the leased, fair dispatch both queues share. Rows are grouped by
+// key (a contact's events, a conversation's sends) and run one at a time in
+// order within a key; across keys, workers are served round-robin: a key
+// goes to the back of the line each time one of its rows is done, so a key
+// with a large backlog delays another key by at most one row.
+type Queue[T any] interface {
+	// Claim leases up to n keys whose head row is due and returns those
+	// rows, the key waiting longest first. A claimed key is due again when
+	// its lease expires, unless the row is completed, retried or the lease
+	// renewed first.
+	Claim(ctx context.Context, owner string, n int, lease time.Duration) ([]T, error)
+	// Renew extends every lease owner holds (a worker busy with a long
+	// row); it reports how many.
+	Renew(ctx context.Context, owner string, lease time.Duration) (int, error)
+	// Release gives back every key owner holds, due at once (a clean stop).
+	Release(ctx context.Context, owner string) error
+	// NextDue is when the earliest key becomes due (zero: nothing queued).
+	NextDue(ctx context.Context) (time.Time, error)
+	// Backlog counts the rows not yet done.
+	Backlog(ctx context.Context) (int, error)
 }
 
-// Now is the time of the transaction, the same for every row it writes.
-func (t *Tx) Now() time.Time { return t.now }
-
-func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, q, args...)
+// InboxItem is a received event waiting to be processed.
+type InboxItem struct {
+	ID         int64
+	Partition  string
+	Attempts   int
+	ReceivedAt time.Time
+	Event      model.Event
+	Lease      Lease
 }
 
-func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, q, args...)
+// Inbox holds received events, committed before the source is
+// acknowledged, and processed in order per contact.
+type Inbox interface {
+	Queue[InboxItem]
+	// Add stores an event unless one with the same dedupe key was stored
+	// for its integration; it reports whether the event is new.
+	Add(ctx context.Context, ev *model.Event, partition string) (bool, error)
+	// Done marks the claimed event processed (note says what was done with
+	// it, when worth recording) and hands its key to the next event. Run it
+	// in the transaction that records the event's effects: ErrLeaseLost
+	// rolls them back.
+	Done(ctx context.Context, it *InboxItem, note string) error
+	// Retry records a failed attempt; the key (the contact's later events
+	// too) is due again at at.
+	Retry(ctx context.Context, it *InboxItem, at time.Time, note string) error
+	// Defer puts the event off until at without counting an attempt (it
+	// waits for a plugin that is down); the contact's later events wait too.
+	Defer(ctx context.Context, it *InboxItem, at time.Time, note string) error
 }
 
-func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, q, args...)
+// OutboxItem is a message to send: its outbox row and its send state.
+type OutboxItem struct {
+	ID             int64
+	MessageID      int64
+	Integration    string
+	Conversation   int64
+	IdempotencyKey string
+	// State is the message's send state: pending, or in_flight when an
+	// attempt was committed and may have reached the provider.
+	State    string
+	Attempts int
+	// AttemptAt is when the last attempt was committed.
+	AttemptAt time.Time
+	CreatedAt time.Time
+	Lease     Lease
 }
 
-type job struct {
-	ctx  context.Context
-	fn   func(*Tx) error
-	done chan error
+// Outbox holds the messages to send, committed before any attempt, sent in
+// order per conversation. Every change of a send's state follows
+// model.SendMachine.
+type Outbox interface {
+	Queue[OutboxItem]
+	// Enqueue stores an outbound message (status pending) and its outbox
+	// row; m.ID is set. ErrConflict when the idempotency key was used.
+	Enqueue(ctx context.Context, m *model.Message, idempotencyKey string) error
+	// Begin commits an attempt (in_flight since now, attempts + 1) before
+	// the channel is called. possibleDuplicate marks the message when an
+	// earlier attempt's outcome is unknown and the channel cannot confirm
+	// it: the user may receive it twice, and agents see that.
+	Begin(ctx context.Context, it *OutboxItem, possibleDuplicate bool) error
+	// Sent records that the provider accepted the message under ids; the
+	// conversation's next message may go. A send an echo already confirmed
+	// only gains the ids. Unlike every other outcome it is recorded even
+	// when the lease was lost meanwhile (the provider has the message
+	// whatever happened to the lease); only handing the key on needs it,
+	// and the worker holding the key then finds the row done.
+	Sent(ctx context.Context, it *OutboxItem, providerIDs []string) error
+	// Retry records a definite failure (nothing reached the user): pending
+	// again, due at at.
+	Retry(ctx context.Context, it *OutboxItem, at time.Time, errText string) error
+	// Defer leaves the send as it is (in flight: its outcome unknown) and
+	// holds the conversation's sends until at, when the engine looks again
+	// (time for an echo to arrive).
+	Defer(ctx context.Context, it *OutboxItem, at time.Time, errText string) error
+	// Fail gives up: the message is failed with the reason agents see, and
+	// the conversation's next message may go.
+	Fail(ctx context.Context, it *OutboxItem, errText string) error
+	// InFlight lists a conversation's sends whose outcome is unknown
+	// (in_flight), and its sends confirmed since since (whose later parts
+	// may still echo), oldest first: what an echo is matched against.
+	InFlight(ctx context.Context, conversation int64, since time.Time) ([]*model.Message, error)
+	// Confirm records that an in-flight send did go out (its echo came,
+	// with providerID): it is sent, and the conversation's next message may
+	// go. For a message already sent it only records providerID.
+	Confirm(ctx context.Context, messageID int64, providerID string) error
 }
 
-// Write runs fn in a write transaction and returns once it is committed (or
-// rolled back, when fn fails). fn may run in the same transaction as other
-// writers' functions: it must not keep anything of tx, and must not call Write.
-// Do not hold a write across a plugin call or a Lua hook; gather inputs first.
-func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
-	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	select {
-	case s.jobs <- j:
-	case <-s.stop:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return <-j.done
+// Messages are the messages of conversations, in both directions.
+type Messages interface {
+	// Add stores a message under every provider id given. When one of them
+	// is already known (a provider's redelivery, an echo of our own send),
+	// nothing is stored: m becomes the stored message and existing is true.
+	Add(ctx context.Context, m *model.Message, providerIDs ...string) (existing bool, err error)
+	// AddProviderIDs records more ids for a message; the first becomes its
+	// provider id if it has none.
+	AddProviderIDs(ctx context.Context, integration string, messageID int64, ids ...string) error
+	Get(ctx context.Context, id int64) (*model.Message, error)
+	ByProviderID(ctx context.Context, integration, providerID string) (*model.Message, error)
+	// List returns a conversation's messages, oldest first, with reactions.
+	List(ctx context.Context, conversation int64) ([]model.Message, error)
+	// SetStatus moves an outbound message's delivery status as
+	// model.SendMachine allows (a late "delivered" never undoes "read"); a
+	// *model.TransitionError otherwise.
+	SetStatus(ctx context.Context, id int64, status, errText string) error
+	// MarkReadUpTo marks the conversation's sent or delivered messages up
+	// to and including id read, and reports how many.
+	MarkReadUpTo(ctx context.Context, conversation, id int64) (int64, error)
+	// MarkHandled records that an inbound message was routed and answered.
+	MarkHandled(ctx context.Context, id int64) error
+	MarkDeleted(ctx context.Context, id int64, at time.Time) error
+	Edit(ctx context.Context, id int64, contents []model.Content, at time.Time) error
+	// SetReaction puts or replaces by's reaction; an empty emoji removes it.
+	SetReaction(ctx context.Context, messageID int64, by, emoji string, at time.Time) error
 }
 
-func (s *Store) writer() {
-	defer close(s.done)
-	for {
-		var first *job
-		select {
-		case first = <-s.jobs:
-		case <-s.stop:
-			// Finish what is already queued.
-			for {
-				select {
-				case j := <-s.jobs:
-					s.commit([]*job{j})
-				default:
-					return
-				}
-			}
-		}
-		batch := []*job{first}
-	fill:
-		for len(batch) < s.maxBatch {
-			select {
-			case j := <-s.jobs:
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		s.commit(batch)
-	}
+// ConversationFilter selects conversations; zero fields match everything.
+type ConversationFilter struct {
+	State       string
+	Integration string
+	Agent       string
+	// Search matches the contact's name, username or channel id.
+	Search string
+	Limit  int
 }
 
-// commit runs a batch of writers in one transaction, each in a savepoint.
-func (s *Store) commit(batch []*job) {
-	results := make([]error, len(batch))
-	finish := func(err error) {
-		for i, j := range batch {
-			if results[i] == nil {
-				results[i] = err
-			}
-			j.done <- results[i]
-		}
-	}
-	tx, err := s.w.BeginTx(context.Background(), nil)
-	if err != nil {
-		finish(fmt.Errorf("begin: %w", err))
-		return
-	}
-	t := &Tx{tx: tx, now: s.now().UTC()}
-	for i, j := range batch {
-		if err := j.ctx.Err(); err != nil {
-			results[i] = err
-			continue
-		}
-		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
-			results[i] = err
-			continue
-		}
-		if err := runJob(j, t); err != nil {
-			results[i] = err
-			if _, rerr := tx.Exec("ROLLBACK TO w"); rerr != nil {
-				// The transaction is unusable: fail the whole batch.
-				_ = tx.Rollback()
-				finish(fmt.Errorf("rollback to savepoint: %w", rerr))
-				return
-			}
-		}
-		if _, err := tx.Exec("RELEASE w"); err != nil {
-			_ = tx.Rollback()
-			finish(fmt.Errorf("release savepoint: %w", err))
-			return
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		s.log.Error("commit failed", "err", err, "writers", len(batch))
-		for i := range results {
-			if results[i] == nil {
-				results[i] = fmt.Errorf("commit: %w", err)
-			}
-		}
-	}
-	finish(nil)
+// Queueing is where a conversation goes when it is handed to people.
+type Queueing struct {
+	Squad    string
+	Priority int
+	// Agent is who routing named: they get it when they can.
+	Agent string
+	// KeepQueuedAt keeps the time the conversation first waited (a requeue
+	// goes ahead of newer arrivals); otherwise it waits from now.
+	KeepQueuedAt bool
 }
 
-func runJob(j *job, t *Tx) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic in write: %v", r)
-		}
-	}()
-	return j.fn(t)
+// Conversations are the services of contacts. Every change of state
+// follows model.ConversationMachine and is refused otherwise with a
+// *model.TransitionError; nothing saves a whole conversation blindly.
+type Conversations interface {
+	Get(ctx context.Context, id int64) (*model.Conversation, error)
+	// Open returns the contact's conversation that has not ended.
+	Open(ctx context.Context, contactID int64) (*model.Conversation, error)
+	// Latest returns the contact's most recent conversation, open or not.
+	Latest(ctx context.Context, contactID int64) (*model.Conversation, error)
+	List(ctx context.Context, f ConversationFilter) ([]*model.Conversation, error)
+	// Start opens a conversation for c.ContactID in c.State (an initial
+	// state). A contact has at most one open conversation: when it has one
+	// already, c becomes that one and started is false.
+	Start(ctx context.Context, c *model.Conversation) (started bool, err error)
+	// Touch moves the last activity and last inbound times forward (zero
+	// times are left alone).
+	Touch(ctx context.Context, id int64, activity, inbound time.Time) error
+	// SetSession stores the assistant's session of a conversation the
+	// assistant still has (bot).
+	SetSession(ctx context.Context, id int64, session []byte) error
+	// Queue hands a conversation to a squad's queue.
+	Queue(ctx context.Context, id int64, q Queueing) (*model.Conversation, error)
+	// Assign gives a queued conversation to agent, only while the agent is
+	// available with fewer open conversations than their maximum
+	// (ErrNoCapacity): concurrent assignments never exceed max_chats.
+	Assign(ctx context.Context, id int64, agent string) (*model.Conversation, error)
+	// RequeueAgent puts an agent's open conversations back in their queues,
+	// ahead of newer arrivals, and returns them.
+	RequeueAgent(ctx context.Context, agent string) ([]*model.Conversation, error)
+	// End ends an open conversation.
+	End(ctx context.Context, id int64, reason string) (*model.Conversation, error)
+	// EndInactive ends a conversation for inactivity only if its user has
+	// still been silent since before cutoff (ErrIllegalTransition when the
+	// user wrote meanwhile or it ended).
+	EndInactive(ctx context.Context, id int64, cutoff time.Time) (*model.Conversation, error)
+	// Inactive lists an integration's open conversations whose user has
+	// been silent since before cutoff.
+	Inactive(ctx context.Context, integration string, cutoff time.Time) ([]int64, error)
+	// Queued lists queued conversations in serving order: higher priority
+	// first, then who has waited longest.
+	Queued(ctx context.Context) ([]*model.Conversation, error)
+	// MarkRead records the last message the assigned agent has seen.
+	MarkRead(ctx context.Context, id, messageID int64) error
+	// Unread counts, per conversation, the user's messages the agent has
+	// not seen.
+	Unread(ctx context.Context, ids []int64) (map[int64]int, error)
 }
 
-// ms converts a time to the stored form: Unix milliseconds, 0 for zero.
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
+// ContactHints are what an event says about its user; empty fields keep
+// what is stored.
+type ContactHints struct {
+	Username, Name, AvatarURL string
 }
 
-// fromMS is the inverse of ms.
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
+// Contacts are the users on the other side of integrations.
+type Contacts interface {
+	// Upsert finds or creates an integration's user, refreshing it with
+	// the hints and moving its last inbound time forward to inbound (when
+	// not zero).
+	Upsert(ctx context.Context, integration, userID string, h ContactHints, inbound time.Time) (*model.Contact, error)
+	// SetProfile stores a profile lookup's result; empty fields keep what
+	// is stored.
+	SetProfile(ctx context.Context, id int64, h ContactHints, lookupErr string) error
+	Get(ctx context.Context, id int64) (*model.Contact, error)
+	ByUser(ctx context.Context, integration, userID string) (*model.Contact, error)
 }
 
-func nullMS(v sql.NullInt64) *time.Time {
-	if !v.Valid || v.Int64 == 0 {
-		return nil
-	}
-	t := fromMS(v.Int64)
-	return &t
+// Agents are the people who sign in.
+type Agents interface {
+	// Create adds an agent; ErrConflict when the login is taken.
+	Create(ctx context.Context, a *model.Agent, passwordHash string) error
+	// Update writes the editable fields; the password only when hash is
+	// not empty.
+	Update(ctx context.Context, a *model.Agent, passwordHash string) error
+	Get(ctx context.Context, id string) (*model.Agent, error)
+	List(ctx context.Context) ([]*model.Agent, error)
+	// Available lists the agents who may receive conversations now, with
+	// their open chats.
+	Available(ctx context.Context) ([]*model.Agent, error)
+	SetStatus(ctx context.Context, id, status string) error
+	PasswordHash(ctx context.Context, id string) (string, error)
 }
 
-func msOrNull(t *time.Time) any {
-	if t == nil || t.IsZero() {
-		return nil
-	}
-	return t.UnixMilli()
+// Session is a signed-in agent's session (bearer token or console cookie).
+type Session struct {
+	TokenHash  string
+	AgentID    string
+	CSRFToken  string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
 }
 
-// collect scans every row of a query with scan, closing the rows. It takes
-// the query's error too, so callers write collect(db.Query(...)) in one go.
-func collect[T any](scan func(scanner) (T, error)) func(*sql.Rows, error) ([]T, error) {
-	return func(rows *sql.Rows, err error) ([]T, error) {
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out []T
-		for rows.Next() {
-			v, err := scan(rows)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, rows.Err()
-	}
+// Sessions are sign-in sessions.
+type Sessions interface {
+	Create(ctx context.Context, s *Session) error
+	Get(ctx context.Context, tokenHash string) (*Session, error)
+	// Touch records activity and extends the expiry (never shortens it).
+	Touch(ctx context.Context, tokenHash string, expires time.Time) error
+	Delete(ctx context.Context, tokenHash string) error
+	DeleteExpired(ctx context.Context) (int64, error)
+	// LastSeen is when an agent last used any session (zero: never).
+	LastSeen(ctx context.Context, agentID string) (time.Time, error)
 }
 
-var (
-	collectConversations = collect(func(r scanner) (*model.Conversation, error) { return scanConversation(r, true) })
-	collectAgents        = collect(scanAgent)
-	collectIntegrations  = collect(scanIntegration)
-	collectIDs           = collect(func(r scanner) (int64, error) {
-		var id int64
-		err := r.Scan(&id)
-		return id, err
-	})
-)
+// Integrations are the configured Instagram accounts.
+type Integrations interface {
+	List(ctx context.Context) ([]*model.Integration, error)
+	Get(ctx context.Context, id string) (*model.Integration, error)
+	// Put creates or replaces an integration, keeping the creation time of
+	// an existing one.
+	Put(ctx context.Context, in *model.Integration) error
+	Delete(ctx context.Context, id string) error
+	// SetNeedsReauth records why the credentials stopped working ("" clears).
+	SetNeedsReauth(ctx context.Context, id, reason string) error
+}

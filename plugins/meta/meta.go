@@ -72,5 +72,8 @@ func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
 		WebhookFields:      map[string]string{settingVerifyToken: settingVerifyToken},
 		AccountSetting:     settingAccountID,
 		RequiredSettings:   []string{settingAccessToken, settingAppSecret},
+		// Meta delivers an echo (is_echo) of every message the account
+		// sends, ours included.
+		EchoesSends: true,
 	}, nil
 }

@@ -596,8 +596,14 @@ type ChannelInfo struct {
 	AccountSetting string `protobuf:"bytes,11,opt,name=account_setting,json=accountSetting,proto3" json:"account_setting,omitempty"`
 	// Settings an integration must have before it can be enabled.
 	RequiredSettings []string `protobuf:"bytes,12,rep,name=required_settings,json=requiredSettings,proto3" json:"required_settings,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The provider echoes every message the business sends back to the
+	// webhook (Meta does). When an attempt's outcome is unknown (a timeout, a
+	// crash), the host waits for the echo before sending again; a channel
+	// without echoes is resent, and the message marked as possibly
+	// duplicated.
+	EchoesSends   bool `protobuf:"varint,13,opt,name=echoes_sends,json=echoesSends,proto3" json:"echoes_sends,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChannelInfo) Reset() {
@@ -712,6 +718,13 @@ func (x *ChannelInfo) GetRequiredSettings() []string {
 		return x.RequiredSettings
 	}
 	return nil
+}
+
+func (x *ChannelInfo) GetEchoesSends() bool {
+	if x != nil {
+		return x.EchoesSends
+	}
+	return false
 }
 
 type Integration struct {
@@ -1773,7 +1786,7 @@ const file_conversa_proto_rawDesc = "" +
 	"account_id\x18\x10 \x01(\tR\taccountId\x12\x12\n" +
 	"\x04note\x18\x11 \x01(\tR\x04note\x12\x18\n" +
 	"\apassive\x18\x12 \x01(\bR\apassive\"\x11\n" +
-	"\x0fDescribeRequest\"\xd2\x05\n" +
+	"\x0fDescribeRequest\"\xf5\x05\n" +
 	"\vChannelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12#\n" +
@@ -1787,7 +1800,8 @@ const file_conversa_proto_rawDesc = "" +
 	"\x0ewebhook_fields\x18\n" +
 	" \x03(\v22.conversa.plugin.v1.ChannelInfo.WebhookFieldsEntryR\rwebhookFields\x12'\n" +
 	"\x0faccount_setting\x18\v \x01(\tR\x0eaccountSetting\x12+\n" +
-	"\x11required_settings\x18\f \x03(\tR\x10requiredSettings\x1aA\n" +
+	"\x11required_settings\x18\f \x03(\tR\x10requiredSettings\x12!\n" +
+	"\fechoes_sends\x18\r \x01(\bR\vechoesSends\x1aA\n" +
 	"\x13WebhookHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a@\n" +

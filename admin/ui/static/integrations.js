@@ -82,6 +82,7 @@ function statusPills(i) {
   return [
     h(`span.pill.pill-${i.enabled ? 'ok' : 'muted'}`, {}, i.enabled ? 'Enabled' : 'Disabled'),
     i.needs_reauthorization ? h('span.pill.pill-bad', { title: i.needs_reauthorization }, 'Needs re-authorization') : null,
+    i.enabled && i.available === false ? h('span.pill.pill-bad', { title: i.unavailable_reason || '' }, 'Unavailable') : null,
   ];
 }
 
@@ -109,6 +110,10 @@ function renderDetail(ctx, el, i) {
   if (i.needs_reauthorization) {
     banners.push(h('div.banner.banner-bad', { role: 'alert' }, h('strong', {}, 'Needs re-authorization. '),
       `The provider refused the credentials: ${i.needs_reauthorization}. Replies are held until you enter a new token${fromConfig ? ' in the configuration file' : ' below'}.`));
+  }
+  if (i.enabled && i.available === false) {
+    banners.push(h('div.banner.banner-bad', { role: 'alert' }, h('strong', {}, 'Unavailable. '),
+      `${i.unavailable_reason || 'Its channel plugin cannot run.'} The webhook answers 503 meanwhile, so the provider retries, and replies wait; nothing is lost. This clears by itself once the plugin runs.`));
   }
   if (!i.enabled) banners.push(h('div.banner.banner-muted', {}, h('strong', {}, 'Disabled. '), 'The webhook answers 404 and nothing is sent.'));
   if (fromConfig) banners.push(h('div.banner', {}, 'Defined in the configuration file: change it there and restart. Shown read-only.'));

@@ -8,13 +8,14 @@ import { contactName, dayKey, formatDay, formatTime, formatDateTime } from './fo
 
 const STATUS_LABELS = {
   pending: 'Sending…',
+  in_flight: 'Sending…',
   sent: 'Sent',
   delivered: 'Delivered',
   read: 'Seen',
   failed: 'Not delivered',
 };
 
-const STATUS_RANK = { pending: 1, sent: 2, delivered: 3, read: 4, failed: 5 };
+const STATUS_RANK = { pending: 1, in_flight: 1, sent: 2, delivered: 3, read: 4, failed: 5 };
 
 export class Thread {
   // conversation gives the contact's name; agentName(login) the agents'.
@@ -129,6 +130,11 @@ export class Thread {
       meta.appendChild(h(`span.delivery.delivery-${m.status}`, {
         title: text, tabindex: failed ? '0' : null, 'aria-label': 'Delivery: ' + text,
       }, STATUS_LABELS[m.status]));
+    }
+    if (m.direction === 'out' && m.possible_duplicate) {
+      meta.appendChild(h('span.delivery.delivery-duplicate', {
+        title: 'A first attempt to send this was cut short and its outcome is unknown, so it was sent again: the user may have received it twice.',
+      }, 'May have been sent twice'));
     }
     li.appendChild(meta);
     return li;

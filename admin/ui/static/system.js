@@ -10,7 +10,8 @@ const REFRESH_MS = 8000;
 const PLUGIN_STATES = {
   running: ['ok', 'Running'],
   restarting: ['warn', 'Restarting'],
-  crashing: ['bad', 'Crashing'],
+  failing: ['bad', 'Failing'],
+  untrusted: ['bad', 'Not trusted'],
   stopped: ['muted', 'Stopped'],
 };
 

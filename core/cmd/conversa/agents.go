@@ -10,7 +10,7 @@ import (
 
 	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/model"
-	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/sqlite"
 )
 
 // agentsCommand implements `conversa agents add`.
@@ -51,13 +51,13 @@ func agentsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		}
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, cfg.Storage.Path, store.Options{})
+	st, err := sqlite.Open(ctx, cfg.Storage.Path, sqlite.Options{})
 	if err != nil {
 		fmt.Fprintln(stderr, "conversa: database:", err)
 		return 1
 	}
 	defer st.Close()
-	if err := agents.Create(ctx, st, a, password); err != nil {
+	if err := agents.Create(ctx, st.Agents(), a, password); err != nil {
 		fmt.Fprintln(stderr, "conversa:", err)
 		return 1
 	}

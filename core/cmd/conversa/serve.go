@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/server"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/sqlite"
 )
 
 // loadConfig reads --config FILE, or returns the built-in defaults.
@@ -83,13 +85,21 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		cfg.Server.PublicURL = "http://" + ln.Addr().String()
 	}
 
-	st, err := store.Open(ctx, cfg.Storage.Path, store.Options{Logger: log, Now: clock.Now})
+	st, err := sqlite.Open(ctx, cfg.Storage.Path, sqlite.Options{Logger: log, Now: clock.Now, ReclaimLeases: true})
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
 	defer st.Close()
 
-	host, err := pluginhost.New(pluginhost.Options{Logger: log, Self: self, Builtins: builtinNames(), Dir: cfg.Plugins.Dir})
+	// The engine hears of plugin state changes (a plugin back after a crash,
+	// a broken executable fixed); it exists only once the host does.
+	var engineRef atomic.Pointer[engine.Engine]
+	host, err := pluginhost.New(pluginhost.Options{Logger: log, Self: self, Builtins: builtinNames(), Dir: cfg.Plugins.Dir,
+		OnChange: func(name, state string) {
+			if e := engineRef.Load(); e != nil {
+				e.PluginChanged(name, state)
+			}
+		}})
 	if err != nil {
 		return err
 	}
@@ -114,8 +124,10 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	if err != nil {
 		return err
 	}
+	engineRef.Store(eng)
 	// Start the plugins the configuration uses now, so a broken one shows
-	// at start-up rather than at the first message.
+	// at start-up rather than at the first message. One that cannot start
+	// is retried in the background; only its integrations wait for it.
 	if err := host.Start(ctx, usedPlugins(cfg)...); err != nil {
 		log.Error("plugins failed to start (will retry)", "err", err)
 	}
@@ -181,7 +193,7 @@ func usedPlugins(cfg *config.Config) []string {
 
 // announce tells the operator where to look. The address line is also what
 // tests read to find a server started on port 0.
-func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Config, addr string, eng *engine.Engine, st *store.Store) {
+func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Config, addr string, eng *engine.Engine, st store.Store) {
 	base := "http://" + addr
 	db, _ := filepath.Abs(cfg.Storage.Path)
 	fmt.Fprintf(w, "Conversa %s listening on %s\n", version, base)
@@ -189,7 +201,7 @@ func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Co
 	if cfg.File == "" {
 		fmt.Fprintf(w, "  running on built-in defaults with the demo assistant; see config.example.toml to connect Instagram\n")
 	}
-	if all, err := st.Agents(ctx); err == nil && len(all) == 0 {
+	if all, err := st.Agents().List(ctx); err == nil && len(all) == 0 {
 		cfgFlag := ""
 		if cfg.File != "" {
 			cfgFlag = " --config " + cfg.File

@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/plugins/proto"
+)
+
+func (r *rig) replies() []model.Message {
+	r.t.Helper()
+	ctx := context.Background()
+	convs, err := r.st.Conversations().List(ctx, store.ConversationFilter{})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var out []model.Message
+	for _, c := range convs {
+		msgs, err := r.st.Messages().List(ctx, c.ID)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.Direction == model.DirectionOut {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func (r *rig) outboxEmpty() bool {
+	n, err := r.st.Outbox().Backlog(context.Background())
+	return err == nil && n == 0
+}
+
+// unknownOnce answers the first send with an unknown outcome (a 5xx, a
+// timeout), and accepts the rest.
+func unknownOnce(ch *fakeChannel) {
+	var once sync.Once
+	ch.sendFunc = func(*proto.SendRequest) *proto.SendResponse {
+		resp := &proto.SendResponse{MessageIds: []string{fmt.Sprint("mid-", time.Now().UnixNano())}}
+		once.Do(func() {
+			resp = &proto.SendResponse{Error: &proto.SendError{Code: "http_502", Retryable: true, UnknownOutcome: true}}
+		})
+		return resp
+	}
+}
+
+func TestUnknownOutcomeWithoutEchoesIsResentAndMarked(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	unknownOnce(ch)
+	r := startedRig(t, ch, &fakeAssistant{})
+	r.post()
+	eventually(t, "the reply resent and settled", func() bool { return len(ch.sends()) == 2 && r.outboxEmpty() })
+	out := r.replies()
+	if len(out) != 1 || out[0].Status != model.StatusSent || !out[0].PossibleDuplicate {
+		t.Errorf("replies = %+v, want one, sent, marked as possibly duplicated", out)
+	}
+}
+
+func TestUnknownOutcomeWithEchoesWaitsThenResends(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello"), echoes: true}
+	unknownOnce(ch)
+	r := newRigWith(t, "", fakePlugins{ch: ch, as: &fakeAssistant{}}, 300*time.Millisecond)
+	t.Cleanup(r.close)
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r.post()
+	eventually(t, "the reply resent after no echo came", func() bool { return len(ch.sends()) == 2 && r.outboxEmpty() })
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Errorf("resent after %v, before the echo wait (300ms) was over", waited)
+	}
+	out := r.replies()
+	if len(out) != 1 || out[0].Status != model.StatusSent || out[0].PossibleDuplicate {
+		t.Errorf("replies = %+v, want one, sent, not marked: no echo proves it never went out", out)
+	}
+}
+
+// TestInFlightSendAfterACrashWaitsForItsEcho stops the engine while a send
+// is on the wire (the plugin never answers), as a crash would, and starts a
+// new one on the same database: the send is not repeated; its echo settles
+// it.
+func TestInFlightSendAfterACrashWaitsForItsEcho(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello"), echoes: true}
+	release := make(chan struct{})
+	var blocked atomic.Bool
+	blocked.Store(true)
+	ch.sendFunc = func(*proto.SendRequest) *proto.SendResponse {
+		if blocked.Load() {
+			<-release
+			return &proto.SendResponse{Error: &proto.SendError{Code: "cut", Retryable: true, UnknownOutcome: true}}
+		}
+		return &proto.SendResponse{MessageIds: []string{"mid-again"}}
+	}
+	r := newRigWith(t, "", fakePlugins{ch: ch, as: &fakeAssistant{}}, time.Hour)
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.post()
+	eventually(t, "the send on the wire", func() bool { return len(ch.sends()) == 1 })
+	blocked.Store(false)
+	close(release)
+	r.e.Stop()
+	r.st.Close()
+
+	r = newRigWith(t, r.path, fakePlugins{ch: ch, as: &fakeAssistant{}}, time.Hour)
+	t.Cleanup(r.close)
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if out := r.replies(); len(out) != 1 || out[0].Status != model.StatusInFlight {
+		t.Fatalf("after the restart: %+v, want the reply in flight", out)
+	}
+	ch.mu.Lock()
+	ch.parse = func(*proto.WebhookRequest) *proto.WebhookResponse {
+		return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "echo", DedupeKey: "echo-1",
+			MessageId: "mid-echo", ContactId: "u1", Contents: []*proto.Content{{Type: "text", Text: "echo: hello"}}}}}
+	}
+	ch.mu.Unlock()
+	r.post()
+	eventually(t, "the echo settling the send", r.outboxEmpty)
+	if n := len(ch.sends()); n != 1 {
+		t.Errorf("sends = %d, want 1: the send on the wire at the crash went out and was not repeated", n)
+	}
+	if out := r.replies(); len(out) != 1 || out[0].Status != model.StatusSent || out[0].ProviderMessageID != "mid-echo" {
+		t.Errorf("replies = %+v, want one, sent under the echo's id", out)
+	}
+}
+
+func TestNothingIsSentWhileTheChannelIsDown(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	var down atomic.Bool
+	r := newRigWith(t, "", fakePlugins{ch: ch, as: &fakeAssistant{}, down: &down}, time.Second)
+	t.Cleanup(r.close)
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The webhook was taken while the channel ran; then it went down.
+	ch.mu.Lock()
+	ch.sendFunc = func(*proto.SendRequest) *proto.SendResponse {
+		t.Error("Send called while the channel is down")
+		return &proto.SendResponse{}
+	}
+	ch.mu.Unlock()
+	down.Store(true)
+	if _, err := r.e.Webhook(context.Background(), "ig", WebhookRequest{Method: "POST"}); !errors.Is(err, ErrChannelDown) {
+		t.Errorf("Webhook while the channel is down = %v, want ErrChannelDown (503: the source retries)", err)
+	}
+	down.Store(false)
+	r.post()
+	down.Store(true)
+	eventually(t, "the reply queued", func() bool { return len(r.replies()) == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if out := r.replies(); out[0].Status != model.StatusPending {
+		t.Errorf("reply while the channel is down = %s, want pending (nothing attempted)", out[0].Status)
+	}
+	ch.mu.Lock()
+	ch.sendFunc = nil
+	ch.mu.Unlock()
+	down.Store(false)
+	r.e.PluginChanged("fake", "running")
+	eventually(t, "the reply sent once the channel is back", func() bool { return len(ch.sends()) == 1 && r.outboxEmpty() })
+}
+
+// TestBusyContactDoesNotHoldBackOthers queues a large backlog for one
+// contact, then one event for another: the other is answered while most of
+// the backlog still waits.
+func TestBusyContactDoesNotHoldBackOthers(t *testing.T) {
+	const backlog = 2000
+	ch := &fakeChannel{}
+	as := &fakeAssistant{}
+	r := newRig(t, "", ch, as)
+	t.Cleanup(r.close)
+	var texts []string
+	for i := range backlog {
+		texts = append(texts, fmt.Sprint("busy-", i))
+	}
+	ch.parse = textEvents("busy", texts...)
+	r.post()
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the backlog draining", func() bool { return len(ch.sends()) > 10 })
+	ch.mu.Lock()
+	ch.parse = textEvents("quiet", "hello")
+	ch.mu.Unlock()
+	r.post()
+	var busyBefore int
+	eventually(t, "the quiet contact's reply", func() bool {
+		for _, s := range ch.sends() {
+			if s.Contact.Id == "quiet" {
+				return true
+			}
+			busyBefore++
+		}
+		busyBefore = 0
+		return false
+	})
+	if busyBefore > backlog/2 {
+		t.Errorf("the quiet contact was answered after %d of the busy contact's %d replies; want it served between them", busyBefore, backlog)
+	}
+	t.Logf("quiet contact answered after %d of %d busy replies", busyBefore, backlog)
+}

@@ -1,0 +1,86 @@
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/conversa/conversa/plugins/proto"
+	"github.com/conversa/conversa/plugins/sdk"
+)
+
+var errNotChannel = errors.New("is not a channel plugin")
+var errNotAssistant = errors.New("is not an assistant plugin")
+
+// call runs one RPC against the plugin's running process. Every error
+// before the RPC is made implements NotAttempted; the error of the RPC
+// itself does not.
+func call[C, R any](ctx context.Context, s *supervisor, client func(*process) (C, error), rpc func(C) (R, error)) (R, error) {
+	var zero R
+	p, err := s.acquire(ctx)
+	if err != nil {
+		return zero, err
+	}
+	c, err := client(p)
+	if err != nil {
+		return zero, err
+	}
+	r, err := rpc(c)
+	if err != nil {
+		return zero, s.failed(p, err)
+	}
+	return r, nil
+}
+
+type channelCaller struct{ s *supervisor }
+
+func (c channelCaller) client(p *process) (sdk.Channel, error) {
+	if p.channel == nil {
+		return nil, refusedError{fmt.Errorf("plugin %s %w", c.s.name, errNotChannel)}
+	}
+	return p.channel, nil
+}
+
+func (c channelCaller) Describe(ctx context.Context) (*proto.ChannelInfo, error) {
+	return call(ctx, c.s, c.client, func(ch sdk.Channel) (*proto.ChannelInfo, error) { return ch.Describe(ctx) })
+}
+
+func (c channelCaller) HandleWebhook(ctx context.Context, req *proto.WebhookRequest) (*proto.WebhookResponse, error) {
+	return call(ctx, c.s, c.client, func(ch sdk.Channel) (*proto.WebhookResponse, error) { return ch.HandleWebhook(ctx, req) })
+}
+
+func (c channelCaller) Send(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error) {
+	return call(ctx, c.s, c.client, func(ch sdk.Channel) (*proto.SendResponse, error) { return ch.Send(ctx, req) })
+}
+
+func (c channelCaller) Profile(ctx context.Context, req *proto.ProfileRequest) (*proto.ProfileResponse, error) {
+	return call(ctx, c.s, c.client, func(ch sdk.Channel) (*proto.ProfileResponse, error) { return ch.Profile(ctx, req) })
+}
+
+// CheckSend raises no objection for a channel that cannot check.
+func (c channelCaller) CheckSend(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error) {
+	return call(ctx, c.s, c.client, func(ch sdk.Channel) (*proto.SendResponse, error) {
+		checker, ok := ch.(sdk.SendChecker)
+		if !ok {
+			return &proto.SendResponse{}, nil
+		}
+		return checker.CheckSend(ctx, req)
+	})
+}
+
+type assistantCaller struct{ s *supervisor }
+
+func (c assistantCaller) client(p *process) (sdk.Assistant, error) {
+	if p.assistant == nil {
+		return nil, refusedError{fmt.Errorf("plugin %s %w", c.s.name, errNotAssistant)}
+	}
+	return p.assistant, nil
+}
+
+func (c assistantCaller) Describe(ctx context.Context) (*proto.AssistantInfo, error) {
+	return call(ctx, c.s, c.client, func(as sdk.Assistant) (*proto.AssistantInfo, error) { return as.Describe(ctx) })
+}
+
+func (c assistantCaller) Converse(ctx context.Context, req *proto.ConverseRequest) (*proto.ConverseResponse, error) {
+	return call(ctx, c.s, c.client, func(as sdk.Assistant) (*proto.ConverseResponse, error) { return as.Converse(ctx, req) })
+}

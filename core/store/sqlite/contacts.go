@@ -1,0 +1,62 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+)
+
+type contacts struct{ h }
+
+const contactCols = `id, integration_id, channel_user_id, username, name, avatar_url, last_inbound_at, profile_at`
+
+func scanContact(r scanner) (*model.Contact, error) {
+	var c model.Contact
+	var inbound, profile int64
+	if err := r.Scan(&c.ID, &c.Integration, &c.ChannelUserID, &c.Username, &c.Name, &c.AvatarURL, &inbound, &profile); err != nil {
+		return nil, notFound(err)
+	}
+	c.LastInboundAt, c.ProfileAt = fromMS(inbound), fromMS(profile)
+	return &c, nil
+}
+
+func (x contacts) Upsert(ctx context.Context, integration, userID string, h store.ContactHints, inbound time.Time) (*model.Contact, error) {
+	var c *model.Contact
+	err := x.write(ctx, func(t *txn) error {
+		var err error
+		c, err = scanContact(t.tx.QueryRowContext(ctx, `INSERT INTO contacts
+			(integration_id, channel_user_id, username, name, avatar_url, last_inbound_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (integration_id, channel_user_id) DO UPDATE SET
+				username = CASE WHEN excluded.username <> '' THEN excluded.username ELSE username END,
+				name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END,
+				avatar_url = CASE WHEN excluded.avatar_url <> '' THEN excluded.avatar_url ELSE avatar_url END,
+				last_inbound_at = max(last_inbound_at, excluded.last_inbound_at)
+			RETURNING `+contactCols,
+			integration, userID, h.Username, h.Name, h.AvatarURL, ms(inbound), ms(t.now)))
+		return err
+	})
+	return c, err
+}
+
+func (x contacts) SetProfile(ctx context.Context, id int64, h store.ContactHints, lookupErr string) error {
+	return x.write(ctx, func(t *txn) error {
+		return execOne(ctx, t, `UPDATE contacts SET
+			username = CASE WHEN ? <> '' THEN ? ELSE username END,
+			name = CASE WHEN ? <> '' THEN ? ELSE name END,
+			avatar_url = CASE WHEN ? <> '' THEN ? ELSE avatar_url END,
+			profile_at = ?, profile_error = ? WHERE id = ?`,
+			h.Username, h.Username, h.Name, h.Name, h.AvatarURL, h.AvatarURL, ms(t.now), lookupErr, id)
+	})
+}
+
+func (x contacts) Get(ctx context.Context, id int64) (*model.Contact, error) {
+	return scanContact(x.q().QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE id = ?`, id))
+}
+
+func (x contacts) ByUser(ctx context.Context, integration, userID string) (*model.Contact, error) {
+	return scanContact(x.q().QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE integration_id = ? AND channel_user_id = ?`,
+		integration, userID))
+}

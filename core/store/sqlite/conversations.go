@@ -1,0 +1,276 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+)
+
+type conversations struct{ h }
+
+const conversationCols = `c.id, c.integration_id, c.contact_id, c.state, c.squad, c.agent, c.preferred_agent, c.origin, c.priority,
+	c.session, c.started_at, c.last_activity_at, c.last_inbound_at, c.queued_at, c.ended_at, c.end_reason`
+
+func scanConversation(r scanner) (*model.Conversation, error) {
+	var c model.Conversation
+	var started, activity, inbound int64
+	var queued, ended sql.NullInt64
+	var ct model.Contact
+	var ctInbound, ctProfile int64
+	if err := r.Scan(&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin,
+		&c.Priority, &c.Session, &started, &activity, &inbound, &queued, &ended, &c.EndReason,
+		&ct.ID, &ct.Integration, &ct.ChannelUserID, &ct.Username, &ct.Name, &ct.AvatarURL, &ctInbound, &ctProfile); err != nil {
+		return nil, notFound(err)
+	}
+	c.StartedAt, c.LastActivityAt, c.LastInboundAt = fromMS(started), fromMS(activity), fromMS(inbound)
+	c.QueuedAt, c.EndedAt = nullMS(queued), nullMS(ended)
+	ct.LastInboundAt, ct.ProfileAt = fromMS(ctInbound), fromMS(ctProfile)
+	c.Contact = &ct
+	return &c, nil
+}
+
+var collectConversations = collect(scanConversation)
+
+const conversationWithContact = `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
+	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at
+	FROM conversations c JOIN contacts ct ON ct.id = c.contact_id`
+
+func (x conversations) get(ctx context.Context, q reader, id int64) (*model.Conversation, error) {
+	return scanConversation(q.QueryRowContext(ctx, conversationWithContact+` WHERE c.id = ?`, id))
+}
+
+func (x conversations) Get(ctx context.Context, id int64) (*model.Conversation, error) {
+	return x.get(ctx, x.q(), id)
+}
+
+func (x conversations) Open(ctx context.Context, contactID int64) (*model.Conversation, error) {
+	return scanConversation(x.q().QueryRowContext(ctx, conversationWithContact+` WHERE c.contact_id = ? AND c.state <> 'ended'`,
+		contactID))
+}
+
+func (x conversations) Latest(ctx context.Context, contactID int64) (*model.Conversation, error) {
+	return scanConversation(x.q().QueryRowContext(ctx, conversationWithContact+` WHERE c.contact_id = ? ORDER BY c.id DESC LIMIT 1`,
+		contactID))
+}
+
+func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]*model.Conversation, error) {
+	var where []string
+	var args []any
+	if f.State != "" {
+		where, args = append(where, "c.state = ?"), append(args, f.State)
+	}
+	if f.Integration != "" {
+		where, args = append(where, "c.integration_id = ?"), append(args, f.Integration)
+	}
+	if f.Agent != "" {
+		where, args = append(where, "c.agent = ?"), append(args, f.Agent)
+	}
+	if f.Search != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search) + "%"
+		where = append(where, `(ct.name LIKE ? ESCAPE '\' OR ct.username LIKE ? ESCAPE '\' OR ct.channel_user_id LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like)
+	}
+	q := conversationWithContact
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 500
+	}
+	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?"
+	args = append(args, f.Limit)
+	return collectConversations(x.q().QueryContext(ctx, q, args...))
+}
+
+// Start lets the partial unique index conversations_open decide: of two
+// writers starting a conversation for one contact, one inserts and the other
+// gets the open one.
+func (x conversations) Start(ctx context.Context, c *model.Conversation) (bool, error) {
+	if !slices.Contains(model.ConversationMachine.Initial, c.State) {
+		return false, &model.TransitionError{Machine: model.ConversationMachine.Name, From: "new", To: c.State}
+	}
+	var started bool
+	err := x.write(ctx, func(t *txn) error {
+		started = false
+		row := *c
+		if row.StartedAt.IsZero() {
+			row.StartedAt = t.now
+		}
+		if row.LastActivityAt.IsZero() {
+			row.LastActivityAt = row.StartedAt
+		}
+		var ended *time.Time
+		if row.State == model.StateEnded {
+			ended = &row.StartedAt
+		}
+		var id int64
+		err := t.tx.QueryRowContext(ctx, `INSERT INTO conversations (integration_id, contact_id, state, squad, agent,
+			preferred_agent, origin, priority, session, started_at, last_activity_at, last_inbound_at, ended_at, end_reason)
+			VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
+			row.Integration, row.ContactID, row.State, row.Squad, row.PreferredAgent, row.Origin, row.Priority, row.Session,
+			ms(row.StartedAt), ms(row.LastActivityAt), ms(row.LastInboundAt), msOrNull(ended), row.EndReason).Scan(&id)
+		switch {
+		case err == sql.ErrNoRows:
+			cur, err := scanConversation(t.tx.QueryRowContext(ctx, conversationWithContact+` WHERE c.contact_id = ? AND c.state <> 'ended'`,
+				row.ContactID))
+			if err != nil {
+				return fmt.Errorf("conversation for contact %d neither started nor open: %w", row.ContactID, err)
+			}
+			*c = *cur
+			return nil
+		case err != nil:
+			return missingRow(err)
+		}
+		got, err := x.get(ctx, txReader{t.tx}, id)
+		if err != nil {
+			return err
+		}
+		*c, started = *got, true
+		return nil
+	})
+	return started, err
+}
+
+func (x conversations) Touch(ctx context.Context, id int64, activity, inbound time.Time) error {
+	return x.exec(ctx, `UPDATE conversations SET last_activity_at = max(last_activity_at, ?),
+		last_inbound_at = max(last_inbound_at, ?) WHERE id = ?`, ms(activity), ms(inbound), id)
+}
+
+func (x conversations) SetSession(ctx context.Context, id int64, session []byte) error {
+	return x.write(ctx, func(t *txn) error {
+		res, err := t.tx.ExecContext(ctx, `UPDATE conversations SET session = ? WHERE id = ? AND state = 'bot'`, session, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		var cur string
+		if err := t.tx.QueryRowContext(ctx, `SELECT state FROM conversations WHERE id = ?`, id).Scan(&cur); err != nil {
+			return notFound(err)
+		}
+		return &model.TransitionError{Machine: model.ConversationMachine.Name, ID: id, From: cur, To: model.StateBot}
+	})
+}
+
+// move makes a guarded transition and returns the conversation after it.
+func (x conversations) move(ctx context.Context, id int64, to string, set string, args []any, guard string,
+	gargs ...any) (*model.Conversation, error) {
+	var c *model.Conversation
+	err := x.write(ctx, func(t *txn) error {
+		if err := transition(ctx, t.tx, model.ConversationMachine, "conversations", "state", id, to, nil, set, args,
+			guard, gargs...); err != nil {
+			return err
+		}
+		var err error
+		c, err = x.get(ctx, txReader{t.tx}, id)
+		return err
+	})
+	return c, err
+}
+
+func (x conversations) Queue(ctx context.Context, id int64, q store.Queueing) (*model.Conversation, error) {
+	now := ms(x.now())
+	queued := "queued_at = ?"
+	if q.KeepQueuedAt {
+		queued = "queued_at = coalesce(queued_at, ?)"
+	}
+	return x.move(ctx, id, model.StateQueued, "squad = ?, priority = ?, preferred_agent = ?, agent = '', "+queued,
+		[]any{q.Squad, q.Priority, q.Agent, now}, "")
+}
+
+// now is the time of the transaction, else the store's clock.
+func (x h) now() time.Time {
+	if x.tx != nil {
+		return x.tx.now
+	}
+	return x.db.Now()
+}
+
+// Assign checks the agent's capacity in the statement that assigns:
+// whatever runs concurrently, the count and the write are one.
+func (x conversations) Assign(ctx context.Context, id int64, agent string) (*model.Conversation, error) {
+	var c *model.Conversation
+	err := x.write(ctx, func(t *txn) error {
+		err := transition(ctx, t.tx, model.ConversationMachine, "conversations", "state", id, model.StateAssigned,
+			[]string{model.StateQueued}, "agent = ?, assigned_at = ?, agent_read_id = 0", []any{agent, ms(t.now)},
+			`EXISTS (SELECT 1 FROM agents a WHERE a.id = ? AND a.status = 'available'
+				AND (SELECT count(*) FROM conversations o WHERE o.agent = a.id AND o.state = 'assigned') < a.max_chats)`, agent)
+		if te, ok := err.(*model.TransitionError); ok && te.From == model.StateQueued {
+			return store.ErrNoCapacity
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := t.tx.ExecContext(ctx, `UPDATE agents SET last_assigned_at = ? WHERE id = ?`, ms(t.now), agent); err != nil {
+			return err
+		}
+		c, err = x.get(ctx, txReader{t.tx}, id)
+		return err
+	})
+	return c, err
+}
+
+func (x conversations) RequeueAgent(ctx context.Context, agent string) ([]*model.Conversation, error) {
+	var out []*model.Conversation
+	err := x.write(ctx, func(t *txn) error {
+		out = nil
+		ids, err := collectIDs(t.tx.QueryContext(ctx, `UPDATE conversations SET state = 'queued', agent = '',
+			queued_at = coalesce(queued_at, started_at) WHERE agent = ? AND state = 'assigned' RETURNING id`, agent))
+		if err != nil {
+			return err
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			c, err := x.get(ctx, txReader{t.tx}, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (x conversations) End(ctx context.Context, id int64, reason string) (*model.Conversation, error) {
+	return x.move(ctx, id, model.StateEnded, "ended_at = ?, end_reason = ?", []any{ms(x.now()), reason}, "")
+}
+
+func (x conversations) EndInactive(ctx context.Context, id int64, cutoff time.Time) (*model.Conversation, error) {
+	return x.move(ctx, id, model.StateEnded, "ended_at = ?, end_reason = ?", []any{ms(x.now()), model.EndInactivity},
+		"last_inbound_at > 0 AND last_inbound_at < ?", ms(cutoff))
+}
+
+func (x conversations) Inactive(ctx context.Context, integration string, cutoff time.Time) ([]int64, error) {
+	return collectIDs(x.q().QueryContext(ctx, `SELECT id FROM conversations WHERE integration_id = ? AND state <> 'ended'
+		AND last_inbound_at > 0 AND last_inbound_at < ? ORDER BY id`, integration, ms(cutoff)))
+}
+
+func (x conversations) Queued(ctx context.Context) ([]*model.Conversation, error) {
+	return collectConversations(x.q().QueryContext(ctx, conversationWithContact+` WHERE c.state = 'queued'
+		ORDER BY c.priority DESC, c.queued_at, c.id`))
+}
+
+func (x conversations) MarkRead(ctx context.Context, id, messageID int64) error {
+	return x.exec(ctx, `UPDATE conversations SET agent_read_id = max(agent_read_id, ?) WHERE id = ?`, messageID, id)
+}
+
+func (x conversations) Unread(ctx context.Context, ids []int64) (map[int64]int, error) {
+	out := map[int64]int{}
+	for _, id := range ids {
+		var n int
+		if err := x.q().QueryRowContext(ctx, `SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+			WHERE c.id = ? AND m.direction = 'in' AND m.id > c.agent_read_id`, id).Scan(&n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, nil
+}

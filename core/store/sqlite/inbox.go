@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+)
+
+type inbox struct{ h }
+
+var inboxQueue = queue{name: "inbox", head: func(ctx context.Context, q querier, key string) (int64, error) {
+	var id int64
+	err := q.QueryRowContext(ctx, `SELECT id FROM inbox WHERE partition_key = ? AND processed_at IS NULL ORDER BY id LIMIT 1`,
+		key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
+}}
+
+func (x inbox) Add(ctx context.Context, ev *model.Event, partition string) (bool, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return false, err
+	}
+	var raw any
+	if len(ev.Raw) > 0 {
+		raw = []byte(ev.Raw)
+	}
+	var added bool
+	err = x.write(ctx, func(t *txn) error {
+		res, err := t.tx.ExecContext(ctx, `INSERT INTO inbox (integration_id, dedupe_key, partition_key, kind, event, raw, received_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (integration_id, dedupe_key) DO NOTHING`,
+			ev.Integration, ev.DedupeKey, partition, ev.Kind, string(b), raw, ms(t.now))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			added = false
+			return err
+		}
+		added = true
+		return inboxQueue.enlist(ctx, t, partition)
+	})
+	return added, err
+}
+
+func (x inbox) Claim(ctx context.Context, owner string, n int, lease time.Duration) ([]store.InboxItem, error) {
+	var out []store.InboxItem
+	err := x.write(ctx, func(t *txn) error {
+		out = nil
+		keys, err := inboxQueue.claim(ctx, t, owner, n, lease)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			it := store.InboxItem{ID: k.head, Lease: k.lease}
+			var ev string
+			var received int64
+			if err := t.tx.QueryRowContext(ctx, `SELECT partition_key, attempts, received_at, event FROM inbox WHERE id = ?`,
+				k.head).Scan(&it.Partition, &it.Attempts, &received, &ev); err != nil {
+				return err
+			}
+			it.ReceivedAt = fromMS(received)
+			if err := json.Unmarshal([]byte(ev), &it.Event); err != nil {
+				return err
+			}
+			out = append(out, it)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (x inbox) Done(ctx context.Context, it *store.InboxItem, note string) error {
+	return x.write(ctx, func(t *txn) error {
+		if err := inboxQueue.held(ctx, t, it.Partition, it.Lease); err != nil {
+			return err
+		}
+		if _, err := t.tx.ExecContext(ctx, `UPDATE inbox SET processed_at = ?, note = ? WHERE id = ? AND processed_at IS NULL`,
+			ms(t.now), note, it.ID); err != nil {
+			return err
+		}
+		return inboxQueue.next(ctx, t, it.Partition)
+	})
+}
+
+func (x inbox) Retry(ctx context.Context, it *store.InboxItem, at time.Time, note string) error {
+	return x.write(ctx, func(t *txn) error {
+		if err := inboxQueue.held(ctx, t, it.Partition, it.Lease); err != nil {
+			return err
+		}
+		if _, err := t.tx.ExecContext(ctx, `UPDATE inbox SET attempts = attempts + 1, note = ? WHERE id = ?`, note, it.ID); err != nil {
+			return err
+		}
+		return inboxQueue.release(ctx, t, it.Partition, it.Lease, at)
+	})
+}
+
+func (x inbox) Defer(ctx context.Context, it *store.InboxItem, at time.Time, note string) error {
+	return x.write(ctx, func(t *txn) error {
+		if err := inboxQueue.held(ctx, t, it.Partition, it.Lease); err != nil {
+			return err
+		}
+		if _, err := t.tx.ExecContext(ctx, `UPDATE inbox SET note = ? WHERE id = ?`, note, it.ID); err != nil {
+			return err
+		}
+		return inboxQueue.release(ctx, t, it.Partition, it.Lease, at)
+	})
+}
+
+func (x inbox) Renew(ctx context.Context, owner string, lease time.Duration) (int, error) {
+	return inboxQueue.renew(ctx, x.h, owner, lease)
+}
+
+func (x inbox) Release(ctx context.Context, owner string) error {
+	return inboxQueue.releaseAll(ctx, x.h, owner)
+}
+
+func (x inbox) NextDue(ctx context.Context) (time.Time, error) { return inboxQueue.nextDue(ctx, x.h) }
+
+func (x inbox) Backlog(ctx context.Context) (int, error) {
+	var n int
+	err := x.q().QueryRowContext(ctx, `SELECT count(*) FROM inbox WHERE processed_at IS NULL`).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,195 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+)
+
+func openTest(t testing.TB) *DB {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestReopenKeepsDataAndSkipsMigrations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "c.db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &model.Integration{ID: "ig", Name: "IG", Channel: "meta", Squad: "geral", InactivityMinutes: 60, Enabled: true, Source: "config"}
+	if err := s.Integrations().Put(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	got, err := s.Integrations().Get(ctx, "ig")
+	if err != nil || got.Name != "IG" || got.Squad != "geral" {
+		t.Errorf("Integration(ig) = %+v, %v", got, err)
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "c.db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(`INSERT INTO schema_migrations VALUES (9999, '9999_future.sql', 'x', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(ctx, path, Options{}); err == nil {
+		s.Close()
+		t.Fatal("Open accepted a schema from a newer binary")
+	}
+}
+
+func TestGroupCommitIsolatesFailingWriters(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Tx(ctx, func(tx store.Tx) error {
+				ev := &model.Event{Kind: "message", Integration: "ig", DedupeKey: fmt.Sprint(i)}
+				if _, err := tx.Inbox().Add(ctx, ev, "p"); err != nil {
+					return err
+				}
+				if i%4 == 0 {
+					return errors.New("refused")
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%4 == 0) != (err != nil) {
+			t.Errorf("writer %d: err = %v", i, err)
+		}
+	}
+	n, err := s.Inbox().Backlog(ctx)
+	if err != nil || n != 30 {
+		t.Errorf("backlog = %d, %v; want the 30 writers that succeeded", n, err)
+	}
+}
+
+func TestUniqueViolationIsRecognisedByCode(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	a := &model.Agent{ID: "ana", Name: "Ana", Role: model.RoleAgent, MaxChats: 8}
+	if err := s.Agents().Create(ctx, a, "h"); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Agents().Create(ctx, &model.Agent{ID: "ana", Name: "Other", Role: model.RoleAgent, MaxChats: 8}, "h")
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("second Create(ana) = %v, want ErrConflict", err)
+	}
+	// A NOT NULL violation is not a conflict.
+	_, err = s.w.Exec(`INSERT INTO agents (id, name, role, password_hash) VALUES ('x', NULL, 'agent', 'h')`)
+	if err == nil || errors.Is(conflict(err), store.ErrConflict) {
+		t.Errorf("NOT NULL violation = %v, want an error that is not ErrConflict", err)
+	}
+}
+
+// TestUpgradeFromSchemaTwo opens a database written by the previous
+// release, with work pending, and checks that nothing is lost: pending
+// events and sends are queued, and a send whose outcome was uncertain is in
+// flight (reconciled before any resend).
+func TestUpgradeFromSchemaTwo(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+		checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all[:2] {
+		if _, err := old.Exec(m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := old.Exec(`INSERT INTO schema_migrations VALUES (?, ?, ?, 0)`, m.version, m.name, m.checksum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UnixMilli()
+	for _, q := range []string{
+		`INSERT INTO contacts (id, integration_id, channel_user_id, created_at) VALUES (1, 'ig', 'u1', 0)`,
+		`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
+			VALUES (7, 'ig', 1, 'bot', 'direct', 0, 0)`,
+		`INSERT INTO inbox (id, integration_id, dedupe_key, partition_key, kind, event, received_at, processed_at)
+			VALUES (1, 'ig', 'a', 'ig|u1', 'message', '{}', 0, 5)`,
+		`INSERT INTO inbox (id, integration_id, dedupe_key, partition_key, kind, event, received_at, next_attempt_at)
+			VALUES (2, 'ig', 'b', 'ig|u1', 'message', '{"kind":"message"}', 0, 123)`,
+		`INSERT INTO inbox (id, integration_id, dedupe_key, partition_key, kind, event, received_at)
+			VALUES (3, 'ig', 'c', 'ig|u1', 'message', '{"kind":"message"}', 0)`,
+		`INSERT INTO messages (id, conversation_id, integration_id, direction, author, contents, status, created_at)
+			VALUES (10, 7, 'ig', 'out', 'assistant', '[{"type":"text","text":"hi"}]', 'sent', 0),
+			       (11, 7, 'ig', 'out', 'assistant', '[{"type":"text","text":"a"}]', 'pending', 0),
+			       (12, 7, 'ig', 'out', 'assistant', '[{"type":"text","text":"b"}]', 'pending', 0)`,
+		`INSERT INTO outbox (id, message_id, integration_id, conversation_id, idempotency_key, state, created_at, done_at)
+			VALUES (1, 10, 'ig', 7, 'k10', 'sent', 0, 1)`,
+		fmt.Sprintf(`INSERT INTO outbox (id, message_id, integration_id, conversation_id, idempotency_key, state, attempts,
+			uncertain_since, created_at) VALUES (2, 11, 'ig', 7, 'k11', 'pending', 1, %d, 0)`, now),
+		`INSERT INTO outbox (id, message_id, integration_id, conversation_id, idempotency_key, state, created_at)
+			VALUES (3, 12, 'ig', 7, 'k12', 'pending', 0)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+
+	db, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	defer db.Close()
+	if n, _ := db.Inbox().Backlog(ctx); n != 2 {
+		t.Errorf("inbox backlog after upgrade = %d, want 2", n)
+	}
+	if n, _ := db.Outbox().Backlog(ctx); n != 2 {
+		t.Errorf("outbox backlog after upgrade = %d, want 2", n)
+	}
+	in, err := db.Inbox().Claim(ctx, "me", 10, time.Minute)
+	if err != nil || len(in) != 1 || in[0].ID != 2 {
+		t.Errorf("inbox claim after upgrade = %+v, %v; want the contact's oldest pending event (2)", in, err)
+	}
+	out, err := db.Outbox().Claim(ctx, "me", 10, time.Minute)
+	if err != nil || len(out) != 1 || out[0].MessageID != 11 || out[0].State != model.StatusInFlight || out[0].AttemptAt.UnixMilli() != now {
+		t.Errorf("outbox claim after upgrade = %+v, %v; want message 11 in flight since the uncertain attempt", out, err)
+	}
+	if m, err := db.Messages().Get(ctx, 10); err != nil || m.Status != model.StatusSent {
+		t.Errorf("message 10 = %+v, %v; want sent, as before", m, err)
+	}
+}

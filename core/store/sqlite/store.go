@@ -1,0 +1,541 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/mattn/go-sqlite3" // the database/sql driver
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+)
+
+// defaultMaxBatch bounds how many writers share one commit.
+const defaultMaxBatch = 128
+
+// DB is Conversa's SQLite database. It implements store.Store.
+type DB struct {
+	maxBatch int
+	w        *sql.DB
+	r        *sql.DB
+	jobs     chan *job
+	stop     chan struct{}
+	done     chan struct{}
+	log      *slog.Logger
+	now      func() time.Time
+	closed   atomic.Bool
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Options configures Open.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock stored timestamps come from (tests move it).
+	Now func() time.Time
+	// Readers is the size of the read pool (default 2×GOMAXPROCS).
+	Readers int
+	// MaxBatch bounds how many writers share one commit (default 128; 1
+	// commits every writer on its own, the baseline group commit is
+	// measured against).
+	MaxBatch int
+	// ReclaimLeases voids the queue leases a previous process held (set by
+	// the server, which is the database's one worker process; a command
+	// run beside a running server leaves them alone).
+	ReclaimLeases bool
+}
+
+// Open opens (creating if needed) the database at path, applies pending
+// migrations and starts the writer.
+//
+// SQLite is one server's database: with o.ReclaimLeases, the leases a
+// previous server process held on queue keys are void, so the rows it left
+// unfinished are due at once.
+func Open(ctx context.Context, path string, o Options) (*DB, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Readers <= 0 {
+		o.Readers = 2 * runtime.GOMAXPROCS(0)
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = defaultMaxBatch
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	// Per-connection pragmas live in the DSN so every pooled connection gets
+	// them. _txlock=immediate takes the write lock at BEGIN, so the busy
+	// handler applies instead of failing a read-then-write upgrade.
+	// Each connection keeps its prepared statements (the queue and the
+	// engine run the same few statements over and over).
+	common := "_busy_timeout=5000&_foreign_keys=on&_stmt_cache_size=256"
+	w, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&"+common)
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := migrate(ctx, w, path, o.Logger); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if o.ReclaimLeases {
+		if _, err := w.ExecContext(ctx, `UPDATE queue_keys SET lease_owner = '', lease_token = 0, ready_at = ?
+			WHERE lease_owner <> ''`, o.Now().UnixMilli()); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("releasing a previous process's leases: %w", err)
+		}
+	}
+	r, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&"+common)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(o.Readers)
+	r.SetMaxIdleConns(o.Readers)
+	db := &DB{
+		maxBatch: o.MaxBatch,
+		w:        w, r: r,
+		jobs: make(chan *job, o.MaxBatch),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+		log:  o.Logger,
+		now:  o.Now,
+	}
+	go db.writer()
+	return db, nil
+}
+
+// Close stops the writer after the writes already queued and closes the
+// database.
+func (db *DB) Close() error {
+	if db.closed.Swap(true) {
+		return store.ErrClosed
+	}
+	close(db.stop)
+	<-db.done
+	_, _ = db.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// Now is the store's clock.
+func (db *DB) Now() time.Time { return db.now().UTC() }
+
+// Tx runs fn in a write transaction shared with the other writers that
+// arrived at the same time (group commit), in its own savepoint, so one
+// failing writer does not undo the others. It returns once the commit is
+// durable (synchronous=FULL).
+func (db *DB) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	return db.write(ctx, func(t *txn) error { return fn(t) })
+}
+
+func (db *DB) Inbox() store.Inbox                 { return inbox{h{db: db}} }
+func (db *DB) Outbox() store.Outbox               { return outbox{h{db: db}} }
+func (db *DB) Conversations() store.Conversations { return conversations{h{db: db}} }
+func (db *DB) Messages() store.Messages           { return messages{h{db: db}} }
+func (db *DB) Contacts() store.Contacts           { return contacts{h{db: db}} }
+func (db *DB) Agents() store.Agents               { return agents{h{db: db}} }
+func (db *DB) Sessions() store.Sessions           { return sessions{h{db: db}} }
+func (db *DB) Integrations() store.Integrations   { return integrations{h{db: db}} }
+
+// querier is what both the read pool and a transaction offer.
+type querier interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// reader is where reads outside a transaction go; once the store is
+// closed, it answers store.ErrClosed.
+type reader interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) scanner
+}
+
+type poolReader struct{ db *sql.DB }
+
+func (p poolReader) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return p.db.QueryContext(ctx, q, args...)
+}
+
+func (p poolReader) QueryRowContext(ctx context.Context, q string, args ...any) scanner {
+	return p.db.QueryRowContext(ctx, q, args...)
+}
+
+type txReader struct{ tx *sql.Tx }
+
+func (t txReader) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, q, args...)
+}
+
+func (t txReader) QueryRowContext(ctx context.Context, q string, args ...any) scanner {
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+type closedReader struct{}
+
+func (closedReader) QueryContext(context.Context, string, ...any) (*sql.Rows, error) {
+	return nil, store.ErrClosed
+}
+
+func (closedReader) QueryRowContext(context.Context, string, ...any) scanner {
+	return errRow{store.ErrClosed}
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// txn is a write transaction (inside a group commit, a savepoint of one).
+type txn struct {
+	db  *DB
+	tx  *sql.Tx
+	now time.Time
+	// savepoints numbers nested savepoints.
+	savepoints int
+}
+
+var _ store.Tx = (*txn)(nil)
+
+func (t *txn) Now() time.Time                     { return t.now }
+func (t *txn) Inbox() store.Inbox                 { return inbox{h{t.db, t}} }
+func (t *txn) Outbox() store.Outbox               { return outbox{h{t.db, t}} }
+func (t *txn) Conversations() store.Conversations { return conversations{h{t.db, t}} }
+func (t *txn) Messages() store.Messages           { return messages{h{t.db, t}} }
+func (t *txn) Contacts() store.Contacts           { return contacts{h{t.db, t}} }
+func (t *txn) Agents() store.Agents               { return agents{h{t.db, t}} }
+func (t *txn) Sessions() store.Sessions           { return sessions{h{t.db, t}} }
+func (t *txn) Integrations() store.Integrations   { return integrations{h{t.db, t}} }
+
+// savepoint runs fn in a nested savepoint: when fn fails, what it wrote is
+// undone and the transaction goes on.
+func (t *txn) savepoint(ctx context.Context, fn func() error) error {
+	t.savepoints++
+	name := fmt.Sprintf("sp%d", t.savepoints)
+	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		if _, rerr := t.tx.ExecContext(ctx, "ROLLBACK TO "+name); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		_, _ = t.tx.ExecContext(ctx, "RELEASE "+name)
+		return err
+	}
+	_, err := t.tx.ExecContext(ctx, "RELEASE "+name)
+	return err
+}
+
+// h binds an aggregate to the database, or to one transaction of it.
+type h struct {
+	db *DB
+	tx *txn // nil: every method runs on its own
+}
+
+// q is where a read goes: the transaction, else the read pool.
+func (h h) q() reader {
+	switch {
+	case h.tx != nil:
+		return txReader{h.tx.tx}
+	case h.db.closed.Load():
+		return closedReader{}
+	}
+	return poolReader{h.db.r}
+}
+
+// write runs fn in the transaction, else in a transaction of its own.
+func (h h) write(ctx context.Context, fn func(t *txn) error) error {
+	if h.tx != nil {
+		return fn(h.tx)
+	}
+	return h.db.write(ctx, fn)
+}
+
+type job struct {
+	ctx  context.Context
+	fn   func(*txn) error
+	done chan error
+}
+
+func (db *DB) write(ctx context.Context, fn func(*txn) error) error {
+	if db.closed.Load() {
+		return store.ErrClosed
+	}
+	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.jobs <- j:
+	case <-db.stop:
+		return store.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-j.done:
+		return err
+	case <-db.done:
+		// The writer stopped: it ran this job before it did, or never will.
+		select {
+		case err := <-j.done:
+			return err
+		default:
+			return store.ErrClosed
+		}
+	}
+}
+
+func (db *DB) writer() {
+	defer close(db.done)
+	for {
+		var first *job
+		select {
+		case first = <-db.jobs:
+		case <-db.stop:
+			// Finish what is already queued.
+			for {
+				select {
+				case j := <-db.jobs:
+					db.commit([]*job{j})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*job{first}
+	fill:
+		for len(batch) < db.maxBatch {
+			select {
+			case j := <-db.jobs:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// commit runs a batch of writers in one transaction, each in a savepoint.
+func (db *DB) commit(batch []*job) {
+	results := make([]error, len(batch))
+	finish := func(err error) {
+		for i, j := range batch {
+			if results[i] == nil {
+				results[i] = err
+			}
+			j.done <- results[i]
+		}
+	}
+	tx, err := db.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		finish(fmt.Errorf("begin: %w", err))
+		return
+	}
+	t := &txn{db: db, tx: tx, now: db.now().UTC()}
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+			results[i] = err
+			continue
+		}
+		if err := runJob(j, t); err != nil {
+			results[i] = err
+			if _, rerr := tx.Exec("ROLLBACK TO w"); rerr != nil {
+				// The transaction is unusable: fail the whole batch.
+				_ = tx.Rollback()
+				finish(fmt.Errorf("rollback to savepoint: %w", rerr))
+				return
+			}
+		}
+		if _, err := tx.Exec("RELEASE w"); err != nil {
+			_ = tx.Rollback()
+			finish(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		db.log.Error("commit failed", "err", err, "writers", len(batch))
+		for i := range results {
+			if results[i] == nil {
+				results[i] = fmt.Errorf("commit: %w", err)
+			}
+		}
+	}
+	finish(nil)
+}
+
+func runJob(j *job, t *txn) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in write: %v", r)
+		}
+	}()
+	return j.fn(t)
+}
+
+// conflict turns a unique-constraint violation into store.ErrConflict,
+// recognised by SQLite's extended error code.
+func conflict(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey) {
+		return fmt.Errorf("%w: %v", store.ErrConflict, err)
+	}
+	return err
+}
+
+// missingRow reports a foreign key to a row that does not exist as
+// store.ErrNotFound.
+func missingRow(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey {
+		return fmt.Errorf("%w: %v", store.ErrNotFound, err)
+	}
+	return err
+}
+
+// notFound turns sql.ErrNoRows into store.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// transition moves the row id of table to state to (column col) as machine
+// m allows, from only the states in from when given (a subset of what m
+// allows), setting the extra assignments in set. guard adds conditions.
+// It returns store.ErrNotFound or a *model.TransitionError when nothing
+// moved.
+func transition(ctx context.Context, q querier, m *model.Machine, table, col string, id int64, to string,
+	from []string, set string, args []any, guard string, gargs ...any) error {
+	allowed := m.From(to)
+	if from != nil {
+		for _, f := range from {
+			if !m.Allowed(f, to) {
+				return fmt.Errorf("%s: %s to %s is not in the transition table", m.Name, f, to)
+			}
+		}
+		allowed = from
+	}
+	if len(allowed) == 0 {
+		return &model.TransitionError{Machine: m.Name, ID: id, To: to}
+	}
+	stmt := "UPDATE " + table + " SET " + col + " = ?"
+	all := []any{to}
+	if set != "" {
+		stmt += ", " + set
+		all = append(all, args...)
+	}
+	stmt += " WHERE id = ? AND " + col + " IN (" + placeholders(len(allowed)) + ")"
+	all = append(all, id)
+	for _, s := range allowed {
+		all = append(all, s)
+	}
+	if guard != "" {
+		stmt += " AND " + guard
+		all = append(all, gargs...)
+	}
+	res, err := q.ExecContext(ctx, stmt, all...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	var cur string
+	if err := q.QueryRowContext(ctx, "SELECT "+col+" FROM "+table+" WHERE id = ?", id).Scan(&cur); err != nil {
+		return notFound(err)
+	}
+	return &model.TransitionError{Machine: m.Name, ID: id, From: cur, To: to}
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// ms converts a time to the stored form: Unix milliseconds, 0 for zero.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMS is the inverse of ms.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func nullMS(v sql.NullInt64) *time.Time {
+	if !v.Valid || v.Int64 == 0 {
+		return nil
+	}
+	t := fromMS(v.Int64)
+	return &t
+}
+
+func msOrNull(t *time.Time) any {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+type scanner interface{ Scan(...any) error }
+
+// collect scans every row of a query with scan, closing the rows. It takes
+// the query's error too, so callers write collect(db.Query(...)) in one go.
+func collect[T any](scan func(scanner) (T, error)) func(*sql.Rows, error) ([]T, error) {
+	return func(rows *sql.Rows, err error) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+}
+
+var collectIDs = collect(func(r scanner) (int64, error) {
+	var id int64
+	err := r.Scan(&id)
+	return id, err
+})
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,130 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+)
+
+func testAgents(t *testing.T, open Open) {
+	t.Run("CreateGetRoundTrip", func(t *testing.T) {
+		f := setup(t, open)
+		a := &model.Agent{ID: "ana", Login: "ana", Name: "Ana", Role: model.RoleAdmin, Squads: []string{"vendas", "suporte"}, MaxChats: 3}
+		f.must(f.s.Agents().Create(f.ctx, a, "hash-1"), "Create(ana)")
+		got := f.getAgent("ana")
+		if got.ID != "ana" || got.Login != "ana" || got.Name != "Ana" || got.Role != model.RoleAdmin || got.MaxChats != 3 {
+			t.Errorf("Get(ana) = %+v, want %+v", got, a)
+		}
+		if !slices.Equal(got.Squads, a.Squads) {
+			t.Errorf("Get(ana).Squads = %q, want %q", got.Squads, a.Squads)
+		}
+		if !sameTime(got.CreatedAt, Epoch) {
+			t.Errorf("Get(ana).CreatedAt = %v, want %v", got.CreatedAt, Epoch)
+		}
+		if got.OpenChats != 0 {
+			t.Errorf("Get(ana).OpenChats = %d, want 0", got.OpenChats)
+		}
+		h, err := f.s.Agents().PasswordHash(f.ctx, "ana")
+		if err != nil || h != "hash-1" {
+			t.Errorf("PasswordHash(ana) = %q, %v, want hash-1", h, err)
+		}
+	})
+
+	t.Run("DuplicateLoginIsConflict", func(t *testing.T) {
+		f := setup(t, open)
+		f.agent("ana", 3, model.AgentOffline)
+		err := f.s.Agents().Create(f.ctx, &model.Agent{ID: "ana", Login: "ana", Name: "Impostor", Role: model.RoleAdmin, MaxChats: 1}, "other")
+		wantIs(t, "Create(ana) again", err, store.ErrConflict)
+		got := f.getAgent("ana")
+		if got.Name != "Agent ana" || got.Role != model.RoleAgent {
+			t.Errorf("Get(ana) after a refused Create = %q %q, want the first agent", got.Name, got.Role)
+		}
+		if h, _ := f.s.Agents().PasswordHash(f.ctx, "ana"); h != "hash-ana" {
+			t.Errorf("PasswordHash(ana) after a refused Create = %q, want hash-ana", h)
+		}
+	})
+
+	t.Run("Update", func(t *testing.T) {
+		f := setup(t, open)
+		a := f.agent("ana", 3, model.AgentOffline, "vendas")
+		a.Name, a.Squads, a.MaxChats, a.Role = "Ana S.", []string{"suporte"}, 5, model.RoleAdmin
+		f.must(f.s.Agents().Update(f.ctx, a, ""), "Update(no password)")
+		got := f.getAgent("ana")
+		if got.Name != "Ana S." || got.MaxChats != 5 || got.Role != model.RoleAdmin || !slices.Equal(got.Squads, []string{"suporte"}) {
+			t.Errorf("Get(ana) after Update = %+v, want name Ana S., max 5, admin, [suporte]", got)
+		}
+		if h, _ := f.s.Agents().PasswordHash(f.ctx, "ana"); h != "hash-ana" {
+			t.Errorf("PasswordHash after Update with no hash = %q, want it kept (hash-ana)", h)
+		}
+		f.must(f.s.Agents().Update(f.ctx, a, "hash-2"), "Update(password)")
+		if h, _ := f.s.Agents().PasswordHash(f.ctx, "ana"); h != "hash-2" {
+			t.Errorf("PasswordHash after Update(hash-2) = %q, want hash-2", h)
+		}
+	})
+
+	t.Run("SetStatus", func(t *testing.T) {
+		f := setup(t, open)
+		f.agent("ana", 3, model.AgentOffline)
+		at := f.clock.Advance(time.Minute)
+		f.must(f.s.Agents().SetStatus(f.ctx, "ana", model.AgentPaused), "SetStatus(paused)")
+		got := f.getAgent("ana")
+		if got.Status != model.AgentPaused || !sameTime(got.StatusAt, at) {
+			t.Errorf("Get(ana) after SetStatus(paused) = %s at %v, want paused at %v", got.Status, got.StatusAt, at)
+		}
+	})
+
+	t.Run("List", func(t *testing.T) {
+		f := setup(t, open)
+		f.agent("ana", 3, model.AgentOffline)
+		f.agent("bia", 3, model.AgentAvailable)
+		list, err := f.s.Agents().List(f.ctx)
+		f.must(err, "List")
+		if ids := agentIDs(list); !sameStrings(ids, []string{"ana", "bia"}) {
+			t.Errorf("List() = %v, want [ana bia]", ids)
+		}
+	})
+
+	t.Run("AvailableWithOpenChats", func(t *testing.T) {
+		f := setup(t, open)
+		f.integration("ig1")
+		f.agent("ana", 3, model.AgentAvailable)
+		f.agent("bia", 3, model.AgentAvailable)
+		f.agent("caio", 3, model.AgentOffline)
+		f.agent("duda", 3, model.AgentAvailable)
+		f.assigned("ig1", "ana")
+		f.assigned("ig1", "ana")
+		ended := f.assigned("ig1", "duda")
+		_, err := f.s.Conversations().End(f.ctx, ended.ID, model.EndAgent)
+		f.must(err, "End")
+		// A paused agent keeps their chats but receives no more.
+		f.assigned("ig1", "bia")
+		f.must(f.s.Agents().SetStatus(f.ctx, "bia", model.AgentPaused), "SetStatus(bia, paused)")
+		list, err := f.s.Agents().Available(f.ctx)
+		f.must(err, "Available")
+		got := map[string]int{}
+		for _, a := range list {
+			got[a.ID] = a.OpenChats
+		}
+		want := map[string]int{"ana": 2, "duda": 0}
+		if len(got) != len(want) || got["ana"] != 2 || got["duda"] != 0 {
+			t.Errorf("Available() = %v (id: open chats), want %v", got, want)
+		}
+		if a := f.getAgent("ana"); a.OpenChats != 2 {
+			t.Errorf("Get(ana).OpenChats = %d, want 2", a.OpenChats)
+		}
+		if a := f.getAgent("duda"); a.OpenChats != 0 {
+			t.Errorf("Get(duda).OpenChats after their chat ended = %d, want 0", a.OpenChats)
+		}
+	})
+}
+
+func agentIDs(list []*model.Agent) []string {
+	var ids []string
+	for _, a := range list {
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
