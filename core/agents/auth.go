@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -23,7 +24,12 @@ var ErrNoSession = errors.New("not signed in")
 
 // dummyHash is compared against when the login does not exist, so a wrong
 // login takes as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("conversa-timing-equalizer"), bcrypt.DefaultCost)
+// It is made at the first sign-in, not at start-up: every process of the
+// binary (plugins and commands too) would otherwise pay a bcrypt to start.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("conversa-timing-equalizer"), bcrypt.DefaultCost)
+	return h
+})
 
 // Login is a new session.
 type Login struct {
@@ -36,7 +42,7 @@ type Login struct {
 func (s *Service) Login(ctx context.Context, login, password string) (*Login, error) {
 	hash, err := s.st.Agents().PasswordHash(ctx, login)
 	if errors.Is(err, store.ErrNotFound) {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return nil, ErrBadCredentials
 	}
 	if err != nil {

@@ -363,13 +363,7 @@ func TestUncertainSendIsConfirmedByItsEcho(t *testing.T) {
 	r.post()
 	eventually(t, "the uncertain attempt", func() bool { return len(ch.sends()) == 1 })
 	// The provider did deliver it: its echo arrives with the id it got.
-	ch.mu.Lock()
-	ch.parse = func(*proto.WebhookRequest) *proto.WebhookResponse {
-		return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "echo", DedupeKey: "echo-1",
-			MessageId: "mid-echo", ContactId: "u1", Contents: []*proto.Content{{Type: "text", Text: "echo: hello"}}}}}
-	}
-	ch.mu.Unlock()
-	r.post()
+	r.postEcho("u1", "mid-echo", "echo: hello")
 	eventually(t, "the outbox settled", func() bool {
 		n, _ := r.st.Outbox().Backlog(context.Background())
 		return n == 0

@@ -148,6 +148,10 @@ func (e *Engine) handleUpdate(ctx context.Context, it *store.InboxItem, in *mode
 				errText = describeError(ev.ErrorCode, ev.ErrorMessage)
 			}
 			typ = events.Status
+			if !model.SendMachine.Known(ev.Status) {
+				note = "unknown delivery status " + ev.Status + ": recorded, not applied"
+				break
+			}
 			err = msgs.SetStatus(ctx, m.ID, ev.Status, errText)
 			if errors.Is(err, store.ErrIllegalTransition) {
 				// Statuses arrive out of order: a late "delivered" after

@@ -36,6 +36,19 @@ func (r *rig) replies() []model.Message {
 	return out
 }
 
+// postEcho delivers the provider's echo of a message the business sent
+// user, under mid.
+func (r *rig) postEcho(user, mid, text string) {
+	r.t.Helper()
+	r.ch.mu.Lock()
+	r.ch.parse = func(*proto.WebhookRequest) *proto.WebhookResponse {
+		return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "echo", DedupeKey: "echo-" + mid,
+			MessageId: mid, ContactId: user, Contents: []*proto.Content{{Type: "text", Text: text}}}}}
+	}
+	r.ch.mu.Unlock()
+	r.post()
+}
+
 func (r *rig) outboxEmpty() bool {
 	n, err := r.st.Outbox().Backlog(context.Background())
 	return err == nil && n == 0
@@ -121,13 +134,7 @@ func TestInFlightSendAfterACrashWaitsForItsEcho(t *testing.T) {
 	if out := r.replies(); len(out) != 1 || out[0].Status != model.StatusInFlight {
 		t.Fatalf("after the restart: %+v, want the reply in flight", out)
 	}
-	ch.mu.Lock()
-	ch.parse = func(*proto.WebhookRequest) *proto.WebhookResponse {
-		return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "echo", DedupeKey: "echo-1",
-			MessageId: "mid-echo", ContactId: "u1", Contents: []*proto.Content{{Type: "text", Text: "echo: hello"}}}}}
-	}
-	ch.mu.Unlock()
-	r.post()
+	r.postEcho("u1", "mid-echo", "echo: hello")
 	eventually(t, "the echo settling the send", r.outboxEmpty)
 	if n := len(ch.sends()); n != 1 {
 		t.Errorf("sends = %d, want 1: the send on the wire at the crash went out and was not repeated", n)

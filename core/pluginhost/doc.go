@@ -20,8 +20,8 @@
 //   - Health: every HealthEvery (5 s) a running plugin gets a gRPC health
 //     check bounded by HealthTimeout (2 s). After 2 failures in a row the
 //     process is considered wedged, killed (SIGKILL) and restarted.
-//   - Restarts: a plugin that had run stably (10 s or more) is restarted at
-//     once. Quick crashes (less than 10 s after the start) and failed starts
+//   - Restarts: a plugin that had run stably (2 s or more) is restarted at
+//     once. Quick crashes (less than 2 s after the start) and failed starts
 //     in a row back off 250 ms, 500 ms, 1 s, ... up to 30 s, retried in the
 //     background forever: a third-party executable added, fixed or replaced
 //     later is picked up by the next attempt, since its path is resolved

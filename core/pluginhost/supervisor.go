@@ -37,7 +37,7 @@ type policy struct {
 func defaultPolicy() policy {
 	return policy{
 		poll:         100 * time.Millisecond,
-		stableAfter:  10 * time.Second,
+		stableAfter:  2 * time.Second,
 		minBackoff:   250 * time.Millisecond,
 		maxBackoff:   30 * time.Second,
 		failingAfter: 3,

@@ -92,23 +92,21 @@ func (x inbox) Done(ctx context.Context, it *store.InboxItem, note string) error
 }
 
 func (x inbox) Retry(ctx context.Context, it *store.InboxItem, at time.Time, note string) error {
-	return x.write(ctx, func(t *txn) error {
-		if err := inboxQueue.held(ctx, t, it.Partition, it.Lease); err != nil {
-			return err
-		}
-		if _, err := t.tx.ExecContext(ctx, `UPDATE inbox SET attempts = attempts + 1, note = ? WHERE id = ?`, note, it.ID); err != nil {
-			return err
-		}
-		return inboxQueue.release(ctx, t, it.Partition, it.Lease, at)
-	})
+	return x.putOff(ctx, it, at, note, 1)
 }
 
 func (x inbox) Defer(ctx context.Context, it *store.InboxItem, at time.Time, note string) error {
+	return x.putOff(ctx, it, at, note, 0)
+}
+
+// putOff gives the event's key back, due at at, counting attempts more.
+func (x inbox) putOff(ctx context.Context, it *store.InboxItem, at time.Time, note string, attempts int) error {
 	return x.write(ctx, func(t *txn) error {
 		if err := inboxQueue.held(ctx, t, it.Partition, it.Lease); err != nil {
 			return err
 		}
-		if _, err := t.tx.ExecContext(ctx, `UPDATE inbox SET note = ? WHERE id = ?`, note, it.ID); err != nil {
+		if _, err := t.tx.ExecContext(ctx, `UPDATE inbox SET attempts = attempts + ?, note = ? WHERE id = ?`,
+			attempts, note, it.ID); err != nil {
 			return err
 		}
 		return inboxQueue.release(ctx, t, it.Partition, it.Lease, at)

@@ -144,27 +144,28 @@ func (x outbox) done(ctx context.Context, t *txn, id int64, errText string) erro
 	return err
 }
 
-// open reports whether the row still waits to be sent: an echo may have
-// confirmed it while its key was leased.
-func (x outbox) open(ctx context.Context, t *txn, id int64) (bool, error) {
+// held checks the lease of a claimed row and whether the row still waits to
+// be sent: an echo may have confirmed it while its key was leased, and then
+// the key goes on to its next row and open is false.
+func (x outbox) held(ctx context.Context, t *txn, it *store.OutboxItem) (open bool, err error) {
+	key := outboxKey(it.Conversation)
+	if err := outboxQueue.held(ctx, t, key, it.Lease); err != nil {
+		return false, err
+	}
 	var done sql.NullInt64
-	if err := t.tx.QueryRowContext(ctx, `SELECT done_at FROM outbox WHERE id = ?`, id).Scan(&done); err != nil {
+	if err := t.tx.QueryRowContext(ctx, `SELECT done_at FROM outbox WHERE id = ?`, it.ID).Scan(&done); err != nil {
 		return false, notFound(err)
 	}
-	return !done.Valid, nil
+	if done.Valid {
+		return false, outboxQueue.advance(ctx, t, key, it.Lease)
+	}
+	return true, nil
 }
 
 func (x outbox) Retry(ctx context.Context, it *store.OutboxItem, at time.Time, errText string) error {
 	return x.write(ctx, func(t *txn) error {
-		key := outboxKey(it.Conversation)
-		if err := outboxQueue.held(ctx, t, key, it.Lease); err != nil {
+		if open, err := x.held(ctx, t, it); err != nil || !open {
 			return err
-		}
-		if open, err := x.open(ctx, t, it.ID); err != nil || !open {
-			if err != nil {
-				return err
-			}
-			return outboxQueue.advance(ctx, t, key, it.Lease)
 		}
 		if it.State == model.StatusInFlight {
 			if err := sendTo(ctx, t, it.MessageID, model.StatusPending, nil, "error = ?", errText); err != nil {
@@ -174,42 +175,28 @@ func (x outbox) Retry(ctx context.Context, it *store.OutboxItem, at time.Time, e
 		if _, err := t.tx.ExecContext(ctx, `UPDATE outbox SET last_error = ? WHERE id = ?`, errText, it.ID); err != nil {
 			return err
 		}
-		return outboxQueue.release(ctx, t, key, it.Lease, at)
+		return outboxQueue.release(ctx, t, outboxKey(it.Conversation), it.Lease, at)
 	})
 }
 
 func (x outbox) Defer(ctx context.Context, it *store.OutboxItem, at time.Time, errText string) error {
 	return x.write(ctx, func(t *txn) error {
-		key := outboxKey(it.Conversation)
-		if err := outboxQueue.held(ctx, t, key, it.Lease); err != nil {
+		if open, err := x.held(ctx, t, it); err != nil || !open {
 			return err
-		}
-		if open, err := x.open(ctx, t, it.ID); err != nil || !open {
-			if err != nil {
-				return err
-			}
-			return outboxQueue.advance(ctx, t, key, it.Lease)
 		}
 		if errText != "" {
 			if _, err := t.tx.ExecContext(ctx, `UPDATE outbox SET last_error = ? WHERE id = ?`, errText, it.ID); err != nil {
 				return err
 			}
 		}
-		return outboxQueue.release(ctx, t, key, it.Lease, at)
+		return outboxQueue.release(ctx, t, outboxKey(it.Conversation), it.Lease, at)
 	})
 }
 
 func (x outbox) Fail(ctx context.Context, it *store.OutboxItem, errText string) error {
 	return x.write(ctx, func(t *txn) error {
-		key := outboxKey(it.Conversation)
-		if err := outboxQueue.held(ctx, t, key, it.Lease); err != nil {
+		if open, err := x.held(ctx, t, it); err != nil || !open {
 			return err
-		}
-		if open, err := x.open(ctx, t, it.ID); err != nil || !open {
-			if err != nil {
-				return err
-			}
-			return outboxQueue.advance(ctx, t, key, it.Lease)
 		}
 		err := sendTo(ctx, t, it.MessageID, model.StatusFailed, []string{model.StatusPending, model.StatusInFlight},
 			"error = ?", errText)
@@ -219,7 +206,7 @@ func (x outbox) Fail(ctx context.Context, it *store.OutboxItem, errText string) 
 		if err := x.done(ctx, t, it.ID, errText); err != nil {
 			return err
 		}
-		return outboxQueue.advance(ctx, t, key, it.Lease)
+		return outboxQueue.advance(ctx, t, outboxKey(it.Conversation), it.Lease)
 	})
 }
 
