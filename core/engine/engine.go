@@ -119,6 +119,7 @@ type Engine struct {
 	assistants describeCache[*proto.AssistantInfo]
 
 	inactivityWake chan struct{}
+	stopMu         sync.Mutex // orders background work started against Stop
 	stop           chan struct{}
 	wg             sync.WaitGroup
 }
@@ -199,13 +200,33 @@ func (e *Engine) Start(ctx context.Context) error {
 // Stop stops the queues after the events and sends in progress; what is
 // still pending stays in the database for the next start.
 func (e *Engine) Stop() {
+	e.stopMu.Lock()
+	select {
+	case <-e.stop:
+		e.stopMu.Unlock()
+		return
+	default:
+	}
+	close(e.stop)
+	e.stopMu.Unlock()
+	e.wg.Wait()
+}
+
+// goBackground runs f on a goroutine Stop waits for; after Stop it does
+// nothing.
+func (e *Engine) goBackground(f func()) {
+	e.stopMu.Lock()
+	defer e.stopMu.Unlock()
 	select {
 	case <-e.stop:
 		return
 	default:
 	}
-	close(e.stop)
-	e.wg.Wait()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		f()
+	}()
 }
 
 // Reload re-reads the integrations from the store (after the API changed

@@ -29,11 +29,14 @@ type fakeChannel struct {
 	sendFunc func(*proto.SendRequest) *proto.SendResponse
 	// echoes: the provider echoes sends (as Meta does).
 	echoes bool
+	// generated and required settings, as a channel describes them.
+	generated, required []string
 }
 
 func (f *fakeChannel) Describe(context.Context) (*proto.ChannelInfo, error) {
 	return &proto.ChannelInfo{Name: "fake", InboundTypes: []string{"text", "audio"}, OutboundTypes: []string{"text", "image", "quick_replies"},
-		MaxQuickReplies: 3, MaxQuickReplyTitle: 20, EchoesSends: f.echoes}, nil
+		MaxQuickReplies: 3, MaxQuickReplyTitle: 20, EchoesSends: f.echoes, GeneratedSettings: f.generated,
+		RequiredSettings: f.required}, nil
 }
 
 func (f *fakeChannel) HandleWebhook(_ context.Context, r *proto.WebhookRequest) (*proto.WebhookResponse, error) {
@@ -99,6 +102,20 @@ type fakePlugins struct {
 	down *atomic.Bool
 }
 
+// downChannel is a channel whose process is down: no call reaches it.
+type downChannel struct{}
+
+func (downChannel) Describe(context.Context) (*proto.ChannelInfo, error) { return nil, downError{} }
+func (downChannel) HandleWebhook(context.Context, *proto.WebhookRequest) (*proto.WebhookResponse, error) {
+	return nil, downError{}
+}
+func (downChannel) Send(context.Context, *proto.SendRequest) (*proto.SendResponse, error) {
+	return nil, downError{}
+}
+func (downChannel) Profile(context.Context, *proto.ProfileRequest) (*proto.ProfileResponse, error) {
+	return nil, downError{}
+}
+
 // downError is what the plugin host returns for a call that never reached
 // the plugin.
 type downError struct{}
@@ -116,6 +133,9 @@ func (p fakePlugins) Availability(name string) (bool, string) {
 func (p fakePlugins) Channel(name string) (sdk.Channel, error) {
 	if name != "fake" {
 		return nil, errors.New("unknown plugin " + name)
+	}
+	if p.down != nil && p.down.Load() {
+		return downChannel{}, nil
 	}
 	return p.ch, nil
 }

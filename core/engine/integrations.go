@@ -284,19 +284,12 @@ func (e *Engine) PluginChanged(name, state string) {
 	if ok, _ := e.plug.Availability(name); !ok {
 		return
 	}
-	select {
-	case <-e.stop:
-		return
-	default:
-	}
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
+	e.goBackground(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		e.provision(ctx, name)
 		e.Wake()
-	}()
+	})
 }
 
 // provision completes the integrations of a channel once its plugin runs:

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/sqlite"
 	"github.com/conversa/conversa/plugins/proto"
 )
 
@@ -217,4 +221,45 @@ func TestBusyContactDoesNotHoldBackOthers(t *testing.T) {
 		t.Errorf("the quiet contact was answered after %d of the busy contact's %d replies; want it served between them", busyBefore, backlog)
 	}
 	t.Logf("quiet contact answered after %d of %d busy replies", busyBefore, backlog)
+}
+
+// TestConfigWithAChannelThatIsDown applies a configuration whose channel
+// plugin cannot run: nothing fails, the integration is unavailable and
+// says why; once the plugin runs, its generated credentials are made, and
+// a setting the channel requires but the file lacks is named.
+func TestConfigWithAChannelThatIsDown(t *testing.T) {
+	ch := &fakeChannel{generated: []string{"verify_token"}, required: []string{"api_token"}}
+	var down atomic.Bool
+	down.Store(true)
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e, err := New(Options{Store: st, Plugins: fakePlugins{ch: ch, as: &fakeAssistant{}, down: &down}, Hooks: plainHooks{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	ctx := context.Background()
+	sixty, on := 60, true
+	cfg := []config.Integration{{ID: "ig", Name: "IG", Channel: "fake", Squad: "geral", InactivityMinutes: &sixty, Enabled: &on,
+		Settings: map[string]any{"sender": "x"}}}
+	if err := e.ApplyConfig(ctx, cfg); err != nil {
+		t.Fatalf("ApplyConfig with the channel down = %v, want it applied", err)
+	}
+	in := e.Integration("ig")
+	if ok, why := e.Availability(in); ok || why == "" {
+		t.Errorf("Availability while the plugin is down = %v %q, want unavailable with a reason", ok, why)
+	}
+	if masked := e.MaskedSettings(ctx, in); masked["sender"] == "x" {
+		t.Errorf("settings shown while the channel cannot say which are secret = %v, want every text masked", masked)
+	}
+	down.Store(false)
+	e.PluginChanged("fake", "running")
+	eventually(t, "the integration provisioned", func() bool { return e.Integration("ig").Setting("verify_token") != "" })
+	ok, why := e.Availability(e.Integration("ig"))
+	if ok || !strings.Contains(why, "settings.api_token") {
+		t.Errorf("Availability once the plugin runs = %v %q, want unavailable naming settings.api_token", ok, why)
+	}
 }
