@@ -11,9 +11,14 @@ import (
 	"github.com/conversa/conversa/core/store"
 )
 
-type inbox struct{ h }
+type inbox struct {
+	h
+	queued
+}
 
-var inboxQueue = queue{name: "inbox", head: func(ctx context.Context, q querier, key string) (int64, error) {
+func newInbox(x h) inbox { return inbox{x, queued{x, inboxQueue}} }
+
+var inboxQueue = queue{name: "inbox", backlog: `SELECT count(*) FROM inbox WHERE processed_at IS NULL`, head: func(ctx context.Context, q querier, key string) (int64, error) {
 	var id int64
 	err := q.QueryRowContext(ctx, `SELECT id FROM inbox WHERE partition_key = ? AND processed_at IS NULL ORDER BY id LIMIT 1`,
 		key).Scan(&id)
@@ -111,20 +116,4 @@ func (x inbox) putOff(ctx context.Context, it *store.InboxItem, at time.Time, no
 		}
 		return inboxQueue.release(ctx, t, it.Partition, it.Lease, at)
 	})
-}
-
-func (x inbox) Renew(ctx context.Context, owner string, lease time.Duration) (int, error) {
-	return inboxQueue.renew(ctx, x.h, owner, lease)
-}
-
-func (x inbox) Release(ctx context.Context, owner string) error {
-	return inboxQueue.releaseAll(ctx, x.h, owner)
-}
-
-func (x inbox) NextDue(ctx context.Context) (time.Time, error) { return inboxQueue.nextDue(ctx, x.h) }
-
-func (x inbox) Backlog(ctx context.Context) (int, error) {
-	var n int
-	err := x.q().QueryRowContext(ctx, `SELECT count(*) FROM inbox WHERE processed_at IS NULL`).Scan(&n)
-	return n, err
 }

@@ -11,12 +11,17 @@ import (
 	"github.com/conversa/conversa/core/store"
 )
 
-type outbox struct{ h }
+type outbox struct {
+	h
+	queued
+}
+
+func newOutbox(x h) outbox { return outbox{x, queued{x, outboxQueue}} }
 
 // A conversation's sends are one queue key.
 func outboxKey(conversation int64) string { return strconv.FormatInt(conversation, 10) }
 
-var outboxQueue = queue{name: "outbox", head: func(ctx context.Context, q querier, key string) (int64, error) {
+var outboxQueue = queue{name: "outbox", backlog: `SELECT count(*) FROM outbox WHERE done_at IS NULL`, head: func(ctx context.Context, q querier, key string) (int64, error) {
 	var id int64
 	err := q.QueryRowContext(ctx, `SELECT id FROM outbox WHERE conversation_id = ? AND done_at IS NULL ORDER BY id LIMIT 1`,
 		key).Scan(&id)
@@ -237,20 +242,4 @@ func (x outbox) Confirm(ctx context.Context, messageID int64, providerID string)
 		}
 		return outboxQueue.nudge(ctx, t, outboxKey(conv))
 	})
-}
-
-func (x outbox) Renew(ctx context.Context, owner string, lease time.Duration) (int, error) {
-	return outboxQueue.renew(ctx, x.h, owner, lease)
-}
-
-func (x outbox) Release(ctx context.Context, owner string) error {
-	return outboxQueue.releaseAll(ctx, x.h, owner)
-}
-
-func (x outbox) NextDue(ctx context.Context) (time.Time, error) { return outboxQueue.nextDue(ctx, x.h) }
-
-func (x outbox) Backlog(ctx context.Context) (int, error) {
-	var n int
-	err := x.q().QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE done_at IS NULL`).Scan(&n)
-	return n, err
 }

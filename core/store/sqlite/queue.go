@@ -15,6 +15,30 @@ import (
 type queue struct {
 	name string
 	head func(ctx context.Context, q querier, key string) (int64, error)
+	// backlog counts the rows not done.
+	backlog string
+}
+
+// queued is what the inbox and the outbox offer alike (store.Queue).
+type queued struct {
+	h  h
+	qu queue
+}
+
+func (x queued) Renew(ctx context.Context, owner string, lease time.Duration) (int, error) {
+	return x.qu.renew(ctx, x.h, owner, lease)
+}
+
+func (x queued) Release(ctx context.Context, owner string) error {
+	return x.qu.releaseAll(ctx, x.h, owner)
+}
+
+func (x queued) NextDue(ctx context.Context) (time.Time, error) { return x.qu.nextDue(ctx, x.h) }
+
+func (x queued) Backlog(ctx context.Context) (int, error) {
+	var n int
+	err := x.h.q().QueryRowContext(ctx, x.qu.backlog).Scan(&n)
+	return n, err
 }
 
 // claimedKey is one key a claim leased, with its head row.

@@ -148,8 +148,8 @@ func (db *DB) Tx(ctx context.Context, fn func(store.Tx) error) error {
 	return db.write(ctx, func(t *txn) error { return fn(t) })
 }
 
-func (db *DB) Inbox() store.Inbox                 { return inbox{h{db: db}} }
-func (db *DB) Outbox() store.Outbox               { return outbox{h{db: db}} }
+func (db *DB) Inbox() store.Inbox                 { return newInbox(h{db: db}) }
+func (db *DB) Outbox() store.Outbox               { return newOutbox(h{db: db}) }
 func (db *DB) Conversations() store.Conversations { return conversations{h{db: db}} }
 func (db *DB) Messages() store.Messages           { return messages{h{db: db}} }
 func (db *DB) Contacts() store.Contacts           { return contacts{h{db: db}} }
@@ -217,8 +217,8 @@ type txn struct {
 var _ store.Tx = (*txn)(nil)
 
 func (t *txn) Now() time.Time                     { return t.now }
-func (t *txn) Inbox() store.Inbox                 { return inbox{h{t.db, t}} }
-func (t *txn) Outbox() store.Outbox               { return outbox{h{t.db, t}} }
+func (t *txn) Inbox() store.Inbox                 { return newInbox(h{t.db, t}) }
+func (t *txn) Outbox() store.Outbox               { return newOutbox(h{t.db, t}) }
 func (t *txn) Conversations() store.Conversations { return conversations{h{t.db, t}} }
 func (t *txn) Messages() store.Messages           { return messages{h{t.db, t}} }
 func (t *txn) Contacts() store.Contacts           { return contacts{h{t.db, t}} }
