@@ -107,11 +107,6 @@ type Engine struct {
 	// before a crash can only arrive once the webhook answers again.
 	started time.Time
 
-	// problems are integrations that cannot serve for a reason of their
-	// own (settings the channel requires), by id.
-	problemsMu sync.Mutex
-	problems   map[string]string
-
 	assignMu sync.Mutex
 	assigner Assigner
 
@@ -161,7 +156,6 @@ func New(o Options) (*Engine, error) {
 		hooks: o.Hooks, plug: o.Plugins,
 		inactivityWake: make(chan struct{}, 1),
 		stop:           make(chan struct{}),
-		problems:       map[string]string{},
 	}
 	e.reg = newRegistry(o.Assistants)
 	e.inbox = newDispatcher("inbox", e.log, o.Node, o.Workers, e.now, o.Store.Inbox(), e.processInbox)
@@ -283,6 +277,14 @@ func (c *describeCache[T]) get(name string, describe func() (T, error)) (T, erro
 	c.m[name] = v
 	c.mu.Unlock()
 	return v, nil
+}
+
+// cached returns what is known without asking the plugin.
+func (c *describeCache[T]) cached(name string) (T, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[name]
+	return v, ok
 }
 
 func (c *describeCache[T]) forget(name string) {

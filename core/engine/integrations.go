@@ -66,15 +66,12 @@ func (e *Engine) validate(ctx context.Context, in *model.Integration, lenient bo
 	if in.Name == "" {
 		add("name", "is required")
 	}
-	switch info, err := e.channelInfo(ctx, in.Channel); {
-	case in.Channel == "":
+	if in.Channel == "" {
 		add("channel", "is required")
-	case err != nil && !lenient:
+	} else if info, err := e.channelInfo(ctx, in.Channel); err == nil {
+		errs = append(errs, e.missingSettings(info, in)...)
+	} else if !lenient {
 		add("channel", "%q is not an available channel plugin", in.Channel)
-	case err == nil:
-		for _, fe := range e.missingSettings(info, in) {
-			errs = append(errs, fe)
-		}
 	}
 	if in.Assistant != "" && !e.HasAssistant(in.Assistant) {
 		add("assistant", "%q is not a configured assistant", in.Assistant)
@@ -196,10 +193,13 @@ func (e *Engine) Availability(in *model.Integration) (ok bool, reason string) {
 	if ok, why := e.plug.Availability(in.Channel); !ok {
 		return false, why
 	}
-	e.problemsMu.Lock()
-	defer e.problemsMu.Unlock()
-	if why := e.problems[in.ID]; why != "" {
-		return false, why
+	// A configuration applied while the channel could not describe itself
+	// is checked once it has (it cannot ask the plugin here: this is on the
+	// webhook's path).
+	if info, ok := e.channels.cached(in.Channel); ok {
+		if errs := e.missingSettings(info, in); len(errs) > 0 {
+			return false, "the " + in.Channel + " channel needs " + errs.Error()
+		}
 	}
 	return true, ""
 }
@@ -232,15 +232,18 @@ func (e *Engine) ApplyConfig(ctx context.Context, cfg []config.Integration) erro
 	if len(problems) > 0 {
 		return errors.Join(problems...)
 	}
+	// Described before the transaction: no plugin is called inside one.
+	infos := map[string]*proto.ChannelInfo{}
+	for _, in := range ins {
+		if info, err := e.channelInfo(ctx, in.Channel); err == nil {
+			infos[in.Channel] = info
+		}
+	}
 	var removed []string
 	err := e.st.Tx(ctx, func(tx store.Tx) error {
 		removed = nil
 		for _, in := range ins {
-			info, err := e.channelInfo(ctx, in.Channel)
-			if err != nil {
-				info = nil
-			}
-			if err := e.putTx(ctx, tx, in, info, false); err != nil {
+			if err := e.putTx(ctx, tx, in, infos[in.Channel], false); err != nil {
 				return fmt.Errorf("integration %s: %w", in.ID, err)
 			}
 		}
@@ -293,8 +296,8 @@ func (e *Engine) PluginChanged(name, state string) {
 }
 
 // provision completes the integrations of a channel once its plugin runs:
-// generated credentials are filled in, and an integration that lacks a
-// setting the channel requires is unavailable, saying which.
+// generated credentials are filled in. (One that lacks a setting the
+// channel requires is then unavailable, saying which: see Availability.)
 func (e *Engine) provision(ctx context.Context, channel string) {
 	info, err := e.channelInfo(ctx, channel)
 	if err != nil {
@@ -305,17 +308,6 @@ func (e *Engine) provision(ctx context.Context, channel string) {
 		if in.Channel != channel {
 			continue
 		}
-		why := ""
-		if errs := e.missingSettings(info, in); len(errs) > 0 {
-			why = "the " + channel + " channel needs " + errs.Error()
-		}
-		e.problemsMu.Lock()
-		if why != "" {
-			e.problems[in.ID] = why
-		} else {
-			delete(e.problems, in.ID)
-		}
-		e.problemsMu.Unlock()
 		missing := false
 		for _, k := range info.GeneratedSettings {
 			if in.Setting(k) == "" {

@@ -262,4 +262,13 @@ func TestConfigWithAChannelThatIsDown(t *testing.T) {
 	if ok || !strings.Contains(why, "settings.api_token") {
 		t.Errorf("Availability once the plugin runs = %v %q, want unavailable naming settings.api_token", ok, why)
 	}
+	// The operator gives it: available at once.
+	fixed := *e.Integration("ig")
+	fixed.Settings = map[string]any{"sender": "x", "api_token": "t0k3n"}
+	if err := e.Put(ctx, &fixed, true); err != nil {
+		t.Fatal(err)
+	}
+	if ok, why := e.Availability(e.Integration("ig")); !ok {
+		t.Errorf("Availability with the required setting given = unavailable (%q), want available", why)
+	}
 }

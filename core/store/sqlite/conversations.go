@@ -160,11 +160,12 @@ func (x conversations) SetSession(ctx context.Context, id int64, session []byte)
 }
 
 // move makes a guarded transition and returns the conversation after it.
-func (x conversations) move(ctx context.Context, id int64, to string, set string, args []any, guard string,
+// args gives the values of set, for a transaction at time now.
+func (x conversations) move(ctx context.Context, id int64, to string, set string, args func(now int64) []any, guard string,
 	gargs ...any) (*model.Conversation, error) {
 	var c *model.Conversation
 	err := x.write(ctx, func(t *txn) error {
-		if err := transition(ctx, t.tx, model.ConversationMachine, "conversations", "state", id, to, nil, set, args,
+		if err := transition(ctx, t.tx, model.ConversationMachine, "conversations", "state", id, to, nil, set, args(ms(t.now)),
 			guard, gargs...); err != nil {
 			return err
 		}
@@ -176,21 +177,12 @@ func (x conversations) move(ctx context.Context, id int64, to string, set string
 }
 
 func (x conversations) Queue(ctx context.Context, id int64, q store.Queueing) (*model.Conversation, error) {
-	now := ms(x.now())
 	queued := "queued_at = ?"
 	if q.KeepQueuedAt {
 		queued = "queued_at = coalesce(queued_at, ?)"
 	}
 	return x.move(ctx, id, model.StateQueued, "squad = ?, priority = ?, preferred_agent = ?, agent = '', "+queued,
-		[]any{q.Squad, q.Priority, q.Agent, now}, "")
-}
-
-// now is the time of the transaction, else the store's clock.
-func (x h) now() time.Time {
-	if x.tx != nil {
-		return x.tx.now
-	}
-	return x.db.Now()
+		func(now int64) []any { return []any{q.Squad, q.Priority, q.Agent, now} }, "")
 }
 
 // Assign checks the agent's capacity in the statement that assigns:
@@ -240,11 +232,13 @@ func (x conversations) RequeueAgent(ctx context.Context, agent string) ([]*model
 }
 
 func (x conversations) End(ctx context.Context, id int64, reason string) (*model.Conversation, error) {
-	return x.move(ctx, id, model.StateEnded, "ended_at = ?, end_reason = ?", []any{ms(x.now()), reason}, "")
+	return x.move(ctx, id, model.StateEnded, "ended_at = ?, end_reason = ?",
+		func(now int64) []any { return []any{now, reason} }, "")
 }
 
 func (x conversations) EndInactive(ctx context.Context, id int64, cutoff time.Time) (*model.Conversation, error) {
-	return x.move(ctx, id, model.StateEnded, "ended_at = ?, end_reason = ?", []any{ms(x.now()), model.EndInactivity},
+	return x.move(ctx, id, model.StateEnded, "ended_at = ?, end_reason = ?",
+		func(now int64) []any { return []any{now, model.EndInactivity} },
 		"last_inbound_at > 0 AND last_inbound_at < ?", ms(cutoff))
 }
 
