@@ -15,51 +15,56 @@ import (
 // the conversation's squad with the fewest open chats below their maximum,
 // ties to whoever has waited longest since their last assignment. Higher
 // priority and longer-waiting conversations go first. It runs whenever a
-// slot may have opened (a conversation queued or ended, an agent available).
+// slot may have opened (a conversation queued or ended, an agent available),
+// on whichever node saw it.
 //
-// Every check is repeated inside the write transaction that assigns, so
-// assignment stays correct whatever runs concurrently.
+// Each assignment is a transaction of its own that locks one agent, and
+// the store repeats every check in it: the choice made here is a
+// preference, not the guarantee, so assignment stays correct whatever runs
+// concurrently, on this node or another. (One transaction for the whole
+// pass would hold several agents' locks at once, which two nodes can take
+// in opposite orders.)
 func (s *Service) Assign(ctx context.Context) {
 	s.assignMu.Lock()
 	defer s.assignMu.Unlock()
-	var assigned []*model.Conversation
-	err := s.st.Tx(ctx, func(tx store.Tx) error {
-		assigned = nil
-		queued, err := tx.Conversations().Queued(ctx)
-		if err != nil || len(queued) == 0 {
-			return err
-		}
-		available, err := tx.Agents().Available(ctx)
+	queued, err := s.st.Conversations().Queued(ctx)
+	if err != nil || len(queued) == 0 {
 		if err != nil {
-			return err
+			s.log.Error("assignment failed", "err", err)
 		}
-		for _, c := range queued {
-			a, wait := pick(c, available)
-			if a == nil || wait {
-				continue
-			}
-			// The store checks the agent's capacity in the statement that
-			// assigns: this choice is a preference, not the guarantee.
-			done, err := tx.Conversations().Assign(ctx, c.ID, a.ID)
-			if errors.Is(err, store.ErrNoCapacity) || errors.Is(err, store.ErrIllegalTransition) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			a.OpenChats++
-			a.LastAssignedAt = tx.Now()
-			assigned = append(assigned, done)
-		}
-		return nil
-	})
+		return
+	}
+	available, err := s.st.Agents().Available(ctx)
 	if err != nil {
 		s.log.Error("assignment failed", "err", err)
 		return
 	}
-	for _, c := range assigned {
-		s.log.Info("conversation assigned", "conversation", c.ID, "agent", c.Agent, "squad", c.Squad)
-		s.bus.Publish(events.Event{Type: events.Assigned, Conversation: c.ID, Agent: c.Agent, Squad: c.Squad, Data: c})
+	for _, c := range queued {
+		for {
+			a, wait := pick(c, available)
+			if a == nil || wait {
+				break
+			}
+			done, err := s.st.Conversations().Assign(ctx, c.ID, a.ID)
+			if errors.Is(err, store.ErrNoCapacity) {
+				// Filled meanwhile (another node assigned), or no longer
+				// available: try the next agent for this conversation.
+				a.OpenChats = a.MaxChats
+				continue
+			}
+			if errors.Is(err, store.ErrIllegalTransition) || errors.Is(err, store.ErrNotFound) {
+				break // assigned, ended or gone meanwhile
+			}
+			if err != nil {
+				s.log.Error("assignment failed", "conversation", c.ID, "agent", a.ID, "err", err)
+				return
+			}
+			a.OpenChats++
+			a.LastAssignedAt = s.now()
+			s.log.Info("conversation assigned", "conversation", done.ID, "agent", done.Agent, "squad", done.Squad)
+			s.bus.Publish(events.Event{Type: events.Assigned, Conversation: done.ID, Agent: done.Agent, Squad: done.Squad, Data: done})
+			break
+		}
 	}
 }
 

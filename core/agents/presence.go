@@ -51,7 +51,8 @@ func (s *Service) SetStatus(ctx context.Context, id, status string) (*model.Agen
 
 // Connected records an open console (live events stream) of an agent; the
 // returned function records its closing. An agent with a console open is
-// present.
+// present. On several nodes the leader only knows its own streams: the
+// others show theirs through KeepAlive.
 func (s *Service) Connected(id string) (release func()) {
 	s.connMu.Lock()
 	s.conns[id]++
@@ -64,6 +65,13 @@ func (s *Service) Connected(id string) (release func()) {
 		}
 		s.connMu.Unlock()
 	}
+}
+
+// KeepAlive records that the session of token is in use (its console's
+// stream is open), so that whichever node runs the presence timer sees the
+// agent present.
+func (s *Service) KeepAlive(ctx context.Context, token string) error {
+	return s.st.Sessions().Touch(ctx, hashToken(token), s.now().Add(s.o.SessionTTL))
 }
 
 func (s *Service) connected(id string) bool {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/conversa/conversa/core/cluster"
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/store"
 )
@@ -22,6 +23,9 @@ type Options struct {
 	// no request for this long is set offline and their chats re-queued
 	// (default 2 min).
 	PresenceTimeout time.Duration
+	// Cluster is the nodes sharing the database (default: this one alone);
+	// only the leader sets lapsed agents offline.
+	Cluster cluster.Cluster
 }
 
 // Service is the agents' side of Conversa: sign-in, presence and assignment.
@@ -56,6 +60,9 @@ func New(o Options) *Service {
 	if o.SessionTTL == 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
+	if o.Cluster == nil {
+		o.Cluster = &cluster.Local{Now: o.Now}
+	}
 	if o.PresenceTimeout == 0 {
 		o.PresenceTimeout = 2 * time.Minute
 	}
@@ -73,7 +80,9 @@ func (s *Service) Start() {
 		defer tick.Stop()
 		for {
 			ctx := context.Background()
-			s.expirePresence(ctx)
+			if s.o.Cluster.Leader() {
+				s.expirePresence(ctx)
+			}
 			s.Assign(ctx)
 			select {
 			case <-s.stop:

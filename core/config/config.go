@@ -37,8 +37,15 @@ type Server struct {
 }
 
 type Storage struct {
+	// Path is the SQLite file, the embedded default.
 	Path string `toml:"path"`
+	// URL, when set, is a PostgreSQL database (postgres://…) used instead:
+	// no SQLite file is created, and several nodes may share it.
+	URL string `toml:"url"`
 }
+
+// Postgres reports whether the install lives in PostgreSQL.
+func (s Storage) Postgres() bool { return s.URL != "" }
 
 type Scripts struct {
 	Dir       string `toml:"dir"`
@@ -257,6 +264,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.BodyLimitKB < 1 || c.Server.BodyLimitKB > 64*1024 {
 		add("server.body_limit_kb", "server.body_limit_kb: must be between 1 and 65536, got %d", c.Server.BodyLimitKB)
+	}
+	if c.Storage.URL != "" {
+		// The URL holds a password: the problem never repeats it.
+		if u, err := url.Parse(c.Storage.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			add("storage.url", "storage.url: must be a PostgreSQL URL (postgres://user:password@host:5432/database)")
+		}
 	}
 	if c.Scripts.TimeoutMS < 1 || c.Scripts.TimeoutMS > 10000 {
 		add("scripts.timeout_ms", "scripts.timeout_ms: must be between 1 and 10000, got %d", c.Scripts.TimeoutMS)

@@ -92,3 +92,23 @@ func TestSyntaxErrorHasLine(t *testing.T) {
 		t.Errorf("Parse = %v, want an error at c.toml:2", err)
 	}
 }
+
+func TestStorageURL(t *testing.T) {
+	c, err := Parse("conf.toml", []byte("[storage]\nurl = \"postgres://conversa:s3cret@db:5432/conversa\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Storage.Postgres() {
+		t.Error("a storage.url did not select PostgreSQL")
+	}
+	if Default().Storage.Postgres() {
+		t.Error("the defaults use PostgreSQL; want SQLite")
+	}
+	_, err = Parse("conf.toml", []byte("[storage]\nurl = \"mysql://root:s3cret@db/conversa\"\n"))
+	if err == nil {
+		t.Fatal("a non-PostgreSQL storage.url was accepted")
+	}
+	if got := err.Error(); !strings.Contains(got, "conf.toml:2: storage.url") || strings.Contains(got, "s3cret") {
+		t.Errorf("error = %q, want conf.toml:2 naming storage.url and never the password", got)
+	}
+}

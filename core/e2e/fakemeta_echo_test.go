@@ -99,7 +99,7 @@ const echoRetry = 250 * time.Millisecond
 
 // newEchoGraph starts the fake for a Meta integration whose webhook
 // checks secret and whose account is business.
-func newEchoGraph(t *testing.T, integration, secret, business string) *echoGraph {
+func newEchoGraph(t testing.TB, integration, secret, business string) *echoGraph {
 	f := &echoGraph{integration: integration, secret: secret, business: business,
 		stop: make(chan struct{}), counts: map[string]*echoCounts{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))

@@ -28,7 +28,7 @@ import (
 
 // server is a running conversa binary.
 type server struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	config string
 	env    []string
@@ -59,7 +59,7 @@ func (s *syncBuffer) String() string {
 // directory and {{PLUGINS}} by the directory of the third-party plugins
 // built for the run) and starts conversa with it. The server stops at the end of the
 // test.
-func newServer(t *testing.T, config string, env ...string) *server {
+func newServer(t testing.TB, config string, env ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	s := &server{t: t, dir: dir, config: filepath.Join(dir, "conversa.toml"), env: env}
@@ -277,7 +277,7 @@ func alive(pid int) bool {
 
 // eventually polls cond until it holds or the deadline passes. It waits for
 // asynchronous work; it is not a timing assertion.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -290,7 +290,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // fixture reads a file of testdata.
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {

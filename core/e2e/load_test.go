@@ -38,6 +38,7 @@ type loadMessage struct {
 	next            *loadMessage // posted once this one is acknowledged
 
 	// Guarded by webhookLoad.mu.
+	// FirstTry is when its first POST began.
 	Queued, FirstTry, Acked time.Time
 	Attempts                int
 	// Refused is the status of a 4xx answer, after which the driver gave
@@ -66,7 +67,7 @@ type webhookLoad struct {
 
 const loadRetry = 200 * time.Millisecond
 
-func newWebhookLoad(t *testing.T, senders int, integration, secret string, base func() string) *webhookLoad {
+func newWebhookLoad(t testing.TB, senders int, integration, secret string, base func() string) *webhookLoad {
 	l := &webhookLoad{path: "/webhooks/" + integration, secret: secret, base: base,
 		// Meta gives up on a delivery after about 20 s.
 		client:  &http.Client{Timeout: 20 * time.Second},
@@ -127,11 +128,12 @@ func (l *webhookLoad) sender() {
 func (l *webhookLoad) deliver(m *loadMessage) bool {
 	signature := sign(l.secret, m.body)
 	for {
+		sent := time.Now()
 		status, why := l.post(m.body, signature)
 		now := time.Now()
 		l.mu.Lock()
 		if m.Attempts == 0 {
-			m.FirstTry = now
+			m.FirstTry = sent
 		}
 		m.Attempts++
 		switch {

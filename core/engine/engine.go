@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/conversa/conversa/core/cluster"
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/scripting"
@@ -79,6 +80,10 @@ type Options struct {
 	// Node names this process in queue leases (default: host name, pid and
 	// a random suffix, new at every start).
 	Node string
+	// Cluster is the nodes sharing the database (default: this one alone).
+	// Only the leader runs the inactivity timer; integration changes are
+	// broadcast to the others.
+	Cluster cluster.Cluster
 	// AssistantAttempts bounds calls to a failing assistant before the
 	// conversation goes to humans (default 3).
 	AssistantAttempts int
@@ -137,7 +142,10 @@ func New(o Options) (*Engine, error) {
 		o.Workers = 8
 	}
 	if o.Node == "" {
-		o.Node = nodeName()
+		o.Node = NodeName()
+	}
+	if o.Cluster == nil {
+		o.Cluster = &cluster.Local{Now: o.Now}
 	}
 	if o.AssistantAttempts <= 0 {
 		o.AssistantAttempts = 3
@@ -186,9 +194,36 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.started = e.now()
 	e.inbox.start(&e.wg, e.stop)
 	e.outbox.start(&e.wg, e.stop)
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go e.inactivityLoop()
+	go e.reloadLoop()
+	// Another node changed an integration: apply it here too.
+	e.o.Cluster.On(cluster.TopicIntegrations, func() {
+		if err := e.Reload(context.Background()); err != nil {
+			e.log.Error("applying another node's integration change", "err", err)
+		}
+	})
 	return nil
+}
+
+// reloadEvery is how often integrations are re-read anyway: a change whose
+// broadcast was lost (the database briefly unreachable) applies within it.
+const reloadEvery = 30 * time.Second
+
+func (e *Engine) reloadLoop() {
+	defer e.wg.Done()
+	tick := time.NewTicker(reloadEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-tick.C:
+		}
+		if err := e.Reload(context.Background()); err != nil {
+			e.log.Error("re-reading integrations", "err", err)
+		}
+	}
 }
 
 // Stop stops the queues after the events and sends in progress; what is
@@ -331,7 +366,9 @@ func (e *Engine) backoff(attempt int) time.Duration {
 
 // nodeName is this process's name in queue leases: unique per start, so a
 // restarted process never mistakes its predecessor's leases for its own.
-func nodeName() string {
+// NodeName is a name for this process unique among the nodes: host name,
+// pid and a random suffix.
+func NodeName() string {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)

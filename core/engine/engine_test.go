@@ -15,6 +15,8 @@ import (
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/postgres"
+	"github.com/conversa/conversa/core/store/postgres/pgtest"
 	"github.com/conversa/conversa/core/store/sqlite"
 	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
@@ -430,14 +432,23 @@ func TestStatusForAnUnknownMessageIsRecorded(t *testing.T) {
 // webhooks; "commit-each" is the baseline, one fsync per webhook.
 func BenchmarkWebhookIngest(b *testing.B) {
 	for _, bc := range []struct {
-		name  string
-		batch int
-	}{{"group-commit", 0}, {"commit-each", 1}} {
-		b.Run(bc.name, func(b *testing.B) {
-			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), sqlite.Options{MaxBatch: bc.batch})
+		name string
+		open func(b *testing.B) store.Store
+	}{
+		{"group-commit", func(b *testing.B) store.Store { return openSQLite(b, 0) }},
+		{"commit-each", func(b *testing.B) store.Store { return openSQLite(b, 1) }},
+		// PostgreSQL (skipped without CONVERSA_TEST_POSTGRES): every
+		// webhook is its own transaction, as on several nodes.
+		{"postgres", func(b *testing.B) store.Store {
+			st, err := postgres.Open(context.Background(), pgtest.URL(b), postgres.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
+			return st
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			st := bc.open(b)
 			defer st.Close()
 			var n sync.Mutex
 			seq := 0
@@ -470,4 +481,12 @@ func BenchmarkWebhookIngest(b *testing.B) {
 			})
 		})
 	}
+}
+
+func openSQLite(b *testing.B, batch int) store.Store {
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), sqlite.Options{MaxBatch: batch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
 }

@@ -26,6 +26,11 @@ func (e *Engine) inactivityLoop() {
 		case <-tick.C:
 		case <-e.inactivityWake:
 		}
+		if !e.o.Cluster.Leader() {
+			// Another node runs the timer; the guarded end would make a
+			// second run harmless, but not free.
+			continue
+		}
 		if _, err := e.EndInactive(context.Background()); err != nil {
 			e.log.Error("inactivity check failed", "err", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,6 +125,11 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 		}
 		evs = append(evs, ev)
 	}
+	// One contact's events keep their order; across contacts the batch is
+	// stored in key order, so two webhooks that name the same contacts
+	// (on two nodes) lock their queue keys in the same order and never
+	// deadlock.
+	slices.SortStableFunc(evs, func(a, b *model.Event) int { return strings.Compare(partitionKey(a), partitionKey(b)) })
 	err = e.st.Tx(ctx, func(tx store.Tx) error {
 		res.Stored, res.Duplicates = 0, 0
 		for _, ev := range evs {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conversa/conversa/core/cluster"
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
@@ -120,7 +121,20 @@ func (e *Engine) Put(ctx context.Context, in *model.Integration, keepSecrets boo
 	if err != nil {
 		return err
 	}
-	return e.Reload(ctx)
+	return e.changed(ctx)
+}
+
+// changed applies a change of integrations here and tells the other nodes,
+// which apply it on hearing (Reload).
+func (e *Engine) changed(ctx context.Context) error {
+	if err := e.Reload(ctx); err != nil {
+		return err
+	}
+	if err := e.o.Cluster.Broadcast(ctx, cluster.TopicIntegrations); err != nil {
+		// The others still apply it within reloadEvery.
+		e.log.Error("telling the other nodes of an integration change", "err", err)
+	}
+	return nil
 }
 
 // putTx writes one integration in tx. info is nil when the channel cannot
@@ -179,7 +193,7 @@ func (e *Engine) Delete(ctx context.Context, id string) error {
 	if err := e.st.Integrations().Delete(ctx, id); err != nil {
 		return err
 	}
-	return e.Reload(ctx)
+	return e.changed(ctx)
 }
 
 // Integration returns the live view of one integration.

@@ -104,6 +104,13 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		return
 	}
 	if err := e.st.Outbox().Begin(ctx, &it, possibleDuplicate); err != nil {
+		if errors.Is(err, store.ErrIllegalTransition) {
+			// Settled while this worker held it (an echo confirmed the
+			// earlier attempt): hand the conversation's next message on now
+			// rather than when the lease lapses.
+			e.deferSend(ctx, &it, e.now(), "")
+			return
+		}
 		if !errors.Is(err, store.ErrLeaseLost) {
 			log.Error("committing a send attempt", "err", err)
 		}

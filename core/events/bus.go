@@ -40,6 +40,8 @@ type Bus struct {
 	next  int
 	full  bool
 	subs  map[*Subscription]struct{}
+	// shared is set when the bus is backed by a Log (several nodes).
+	shared *shared
 }
 
 // New returns a bus remembering the last size events.
@@ -54,6 +56,8 @@ type Subscription struct {
 	filter func(Event) bool
 	bus    *Bus
 	once   sync.Once
+	// skipTo: events up to this sequence were seen by the client already.
+	skipTo uint64
 }
 
 // Close stops the subscription.
@@ -73,7 +77,14 @@ func (s *Subscription) closeLocked() {
 // Publish assigns the event its id and delivers it. A subscriber too slow to
 // keep up is dropped (its channel closed); it reconnects with Last-Event-ID
 // and catches up from the ring.
+//
+// On a shared bus the event is appended to the log and delivered to every
+// node's subscribers from there, a moment later.
 func (b *Bus) Publish(e Event) {
+	if b.shared != nil {
+		b.shared.publish(e)
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.seq++
@@ -84,8 +95,13 @@ func (b *Bus) Publish(e Event) {
 	if b.next == 0 {
 		b.full = true
 	}
+	b.deliverLocked(e)
+}
+
+// deliverLocked hands e to every subscriber that wants it.
+func (b *Bus) deliverLocked(e Event) {
 	for s := range b.subs {
-		if !s.filter(e) {
+		if !s.filter(e) || e.seq <= s.skipTo {
 			continue
 		}
 		select {
@@ -107,6 +123,10 @@ func (b *Bus) Subscribe(filter func(Event) bool, lastID string) (sub *Subscripti
 	b.subs[sub] = struct{}{}
 	if lastID == "" {
 		return sub, nil, false
+	}
+	if b.shared != nil {
+		missed, reset = b.subscribeShared(sub, lastID)
+		return sub, missed, reset
 	}
 	epoch, seqStr, ok := strings.Cut(lastID, "-")
 	last, err := strconv.ParseUint(seqStr, 10, 64)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -78,22 +77,33 @@ func (s *Server) login(c *fiber.Ctx) error {
 	}
 	req.Login = strings.ToLower(strings.TrimSpace(req.Login))
 	key, ipKey := c.IP()+"\x00"+req.Login, c.IP()
-	wait := max(s.logins.blocked(key, loginFailures, time.Now()), s.logins.blocked(ipKey, addressFailures, time.Now()))
-	if wait > 0 {
+	ctx := c.UserContext()
+	byLogin, err := s.logins.Blocked(ctx, key, loginFailures, loginWindow)
+	if err != nil {
+		return err
+	}
+	byAddress, err := s.logins.Blocked(ctx, ipKey, addressFailures, loginWindow)
+	if err != nil {
+		return err
+	}
+	if wait := max(byLogin, byAddress); wait > 0 {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
 		return errorf(fiber.StatusTooManyRequests, "rate_limited", "too many failed sign-ins; try again later")
 	}
-	l, err := s.o.Agents.Login(c.UserContext(), req.Login, req.Password)
+	l, err := s.o.Agents.Login(ctx, req.Login, req.Password)
 	if errors.Is(err, agents.ErrBadCredentials) {
-		s.logins.failed(key, time.Now())
-		s.logins.failed(ipKey, time.Now())
+		if err := errors.Join(s.logins.Failed(ctx, key), s.logins.Failed(ctx, ipKey)); err != nil {
+			s.log.Error("recording a failed sign-in", "err", err)
+		}
 		s.log.Warn("failed sign-in", "login", req.Login, "ip", c.IP())
 		return errorf(fiber.StatusUnauthorized, "bad_credentials", "wrong login or password")
 	}
 	if err != nil {
 		return err
 	}
-	s.logins.reset(key)
+	if err := s.logins.Reset(ctx, key); err != nil {
+		s.log.Error("clearing failed sign-ins", "err", err)
+	}
 	// A browser-session cookie: the server's session slides with use, so a
 	// long shift is not cut at a fixed hour.
 	c.Cookie(&fiber.Cookie{Name: SessionCookie, Value: l.Token, Path: "/", HTTPOnly: true, SameSite: "Lax",
@@ -143,63 +153,11 @@ func (s *Server) agentError(err error) error {
 	return err
 }
 
-// loginLimiter slows password guessing: after 5 failures for one login from
-// one address, or 30 from one address whatever the login, within 5 minutes,
-// further attempts wait out the window.
-type loginLimiter struct {
-	mu       sync.Mutex
-	failures map[string][]time.Time
-}
-
+// Sign-in limits: after 5 failures for one login from one address, or 30
+// from one address whatever the login, within 5 minutes, further attempts
+// wait out the window. Failures are counted across the nodes.
 const (
 	loginFailures   = 5
 	addressFailures = 30
 	loginWindow     = 5 * time.Minute
 )
-
-func (l *loginLimiter) recent(key string, now time.Time) []time.Time {
-	var keep []time.Time
-	for _, t := range l.failures[key] {
-		if now.Sub(t) < loginWindow {
-			keep = append(keep, t)
-		}
-	}
-	if len(keep) == 0 {
-		delete(l.failures, key)
-	} else {
-		l.failures[key] = keep
-	}
-	return keep
-}
-
-func (l *loginLimiter) blocked(key string, limit int, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.recent(key, now)
-	if len(f) < limit {
-		return 0
-	}
-	return loginWindow - now.Sub(f[len(f)-limit])
-}
-
-func (l *loginLimiter) failed(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.failures == nil {
-		l.failures = map[string][]time.Time{}
-	}
-	l.failures[key] = append(l.recent(key, now), now)
-	if len(l.failures) > 10000 {
-		// A flood of distinct keys: forget the oldest rather than grow.
-		for k := range l.failures {
-			delete(l.failures, k)
-			break
-		}
-	}
-}
-
-func (l *loginLimiter) reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.failures, key)
-}

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/conversa/conversa/core/agents"
+	"github.com/conversa/conversa/core/cluster"
 	"github.com/conversa/conversa/core/engine"
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
@@ -36,6 +37,9 @@ type Options struct {
 	// Clock, when movable, is exposed at POST /debug/clock for end-to-end
 	// tests (see core/cmd/conversa's clock).
 	Clock Clock
+	// Cluster is the nodes sharing the database (default: this one alone):
+	// failed sign-ins are counted across them.
+	Cluster cluster.Cluster
 }
 
 // Scripts reports the operator's Lua scripts (core/scripting).
@@ -55,7 +59,7 @@ type Server struct {
 	app     *fiber.App
 	log     *slog.Logger
 	metrics *metrics
-	logins  loginLimiter
+	logins  cluster.Throttle
 	// sseStop ends the live event streams at shutdown.
 	sseStop chan struct{}
 }
@@ -65,7 +69,11 @@ func New(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{o: o, log: o.Logger.With("component", "http"), metrics: newMetrics(), sseStop: make(chan struct{})}
+	if o.Cluster == nil {
+		o.Cluster = &cluster.Local{}
+	}
+	s := &Server{o: o, log: o.Logger.With("component", "http"), metrics: newMetrics(), sseStop: make(chan struct{}),
+		logins: o.Cluster.Throttle()}
 	s.app = fiber.New(fiber.Config{
 		// Values from the request context are copied, never aliased: nothing
 		// taken from a request can change under a goroutine that outlives it.

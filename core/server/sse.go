@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -22,7 +23,8 @@ const heartbeat = 15 * time.Second
 // Last-Event-ID gets what it missed; when that cannot be known it gets a
 // "reset" event and should reload.
 func (s *Server) liveEvents(c *fiber.Ctx) error {
-	a := s.caller(c).agent
+	cl := s.caller(c)
+	a, token := cl.agent, cl.token
 	id, admin := a.ID, a.Role == model.RoleAdmin
 	filter := func(e events.Event) bool { return admin || e.Agent == id }
 	lastID := c.Get("Last-Event-ID")
@@ -54,6 +56,7 @@ func (s *Server) liveEvents(c *fiber.Ctx) error {
 		}
 		tick := time.NewTicker(heartbeat)
 		defer tick.Stop()
+		beats := 0
 		for {
 			select {
 			case e, ok := <-sub.C:
@@ -67,6 +70,15 @@ func (s *Server) liveEvents(c *fiber.Ctx) error {
 			case <-tick.C:
 				if _, err := w.WriteString(": ping\n\n"); err != nil || w.Flush() != nil {
 					return
+				}
+				if beats++; beats%2 == 0 {
+					// The open stream keeps the agent present on every node
+					// (the presence timer may run on another).
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					if err := s.o.Agents.KeepAlive(ctx, token); err != nil {
+						s.log.Warn("keeping a console's session alive", "agent", id, "err", err)
+					}
+					cancel()
 				}
 			case <-stop:
 				return

@@ -10,7 +10,6 @@ import (
 
 	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/model"
-	"github.com/conversa/conversa/core/store/sqlite"
 )
 
 // agentsCommand implements `conversa agents add`.
@@ -51,7 +50,7 @@ func agentsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		}
 	}
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, cfg.Storage.Path, sqlite.Options{})
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "conversa: database:", err)
 		return 1

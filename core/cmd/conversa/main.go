@@ -29,6 +29,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return check(args[1:], stdout, stderr)
 	case "agents":
 		return agentsCommand(args[1:], stdin, stdout, stderr)
+	case "migrate":
+		return migrateCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "conversa", version)
 		return 0
@@ -49,6 +51,8 @@ func usage(w io.Writer) {
   conversa check --config FILE      validate the configuration and every script
   conversa agents add --config FILE --login L --name N --role agent|admin [--squads a,b] [--max-chats 8]
                                     create an agent (password read from standard input)
+  conversa migrate --config FILE --to postgres://user:password@host:5432/database
+                                    copy the SQLite install into an empty PostgreSQL database
   conversa version                  print the version
 `)
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -19,12 +18,10 @@ import (
 	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/engine"
-	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/server"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/core/store/sqlite"
 )
 
 // loadConfig reads --config FILE, or returns the built-in defaults.
@@ -85,11 +82,13 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		cfg.Server.PublicURL = "http://" + ln.Addr().String()
 	}
 
-	st, err := sqlite.Open(ctx, cfg.Storage.Path, sqlite.Options{Logger: log, Now: clock.Now, ReclaimLeases: true})
+	node := engine.NodeName()
+	stg, err := openStorage(ctx, cfg, log, clock.Now, node)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
-	defer st.Close()
+	defer stg.close()
+	st := stg.st
 
 	// The engine hears of plugin state changes (a plugin back after a crash,
 	// a broken executable fixed); it exists only once the host does.
@@ -112,14 +111,14 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	}
 	defer hooks.Close()
 
-	bus := events.New(4096)
+	bus := stg.bus
 	var assistants []engine.Assistant
 	for _, a := range cfg.Assistants {
 		assistants = append(assistants, engine.Assistant{ID: a.ID, Backend: a.Backend, Settings: a.Settings})
 	}
 	eng, err := engine.New(engine.Options{
 		Store: st, Plugins: host, Hooks: hooks, Bus: bus, Logger: log, Now: clock.Now,
-		Assistants: assistants, PublicURL: cfg.Server.PublicURL,
+		Assistants: assistants, PublicURL: cfg.Server.PublicURL, Node: node, Cluster: stg.cluster,
 	})
 	if err != nil {
 		return err
@@ -134,7 +133,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	if err := eng.ApplyConfig(ctx, cfg.Integrations); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	people := agents.New(agents.Options{Store: st, Bus: bus, Logger: log, Now: clock.Now})
+	people := agents.New(agents.Options{Store: st, Bus: bus, Logger: log, Now: clock.Now, Cluster: stg.cluster})
 	eng.SetAssigner(people)
 	if err := eng.Start(ctx); err != nil {
 		return err
@@ -148,12 +147,12 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		squads = append(squads, q.Name)
 	}
 	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Agents: people, Scripts: hooks,
-		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock, Squads: squads,
+		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	announce(ctx, stdout, log, cfg, ln.Addr().String(), eng, st)
+	announce(ctx, stdout, log, cfg, ln.Addr().String(), eng, st, stg.where)
 
 	select {
 	case <-ctx.Done():
@@ -193,9 +192,8 @@ func usedPlugins(cfg *config.Config) []string {
 
 // announce tells the operator where to look. The address line is also what
 // tests read to find a server started on port 0.
-func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Config, addr string, eng *engine.Engine, st store.Store) {
+func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Config, addr string, eng *engine.Engine, st store.Store, db string) {
 	base := "http://" + addr
-	db, _ := filepath.Abs(cfg.Storage.Path)
 	fmt.Fprintf(w, "Conversa %s listening on %s\n", version, base)
 	fmt.Fprintf(w, "  console:   %s/\n  health:    %s/healthz\n  metrics:   %s/metrics\n  database:  %s\n", base, base, base, db)
 	if cfg.File == "" {
