@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -146,92 +145,6 @@ func (c *cluster) leases() string {
 		parts = append(parts, fmt.Sprintf("%s: %s keys held by %s", r[0], r[2], r[1]))
 	}
 	return strings.Join(parts, "; ")
-}
-
-// auditReplies is the SQLite audit of load_test.go (auditReplies) run on
-// the cluster's database: the same queries, the same verdicts.
-func (c *cluster) auditReplies(integration string, acked map[string]int, sent map[string][]sentReply) replyAudit {
-	c.t.Helper()
-	a := replyAudit{users: len(acked), storedReply: map[int]int{}, statuses: map[string]int{}}
-	const join = ` FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
-		JOIN contacts ct ON ct.id = cv.contact_id WHERE ct.integration_id = $1`
-	inbound := map[string]int{}
-	for _, r := range c.table(`SELECT ct.channel_user_id, count(*)`+join+` AND m.direction = 'in' GROUP BY 1`, integration) {
-		var n int
-		fmt.Sscan(r[1], &n)
-		inbound[r[0]] = n
-	}
-	stored := map[string][]string{}
-	for _, r := range c.table(`SELECT ct.channel_user_id, m.provider_message_id`+join+` AND m.author = 'assistant' ORDER BY m.id`, integration) {
-		stored[r[0]] = append(stored[r[0]], r[1])
-	}
-	for _, r := range c.table(`SELECT m.status, count(*)`+join+` AND m.direction = 'out' GROUP BY 1`, integration) {
-		var n int
-		fmt.Sscan(r[1], &n)
-		a.statuses[r[0]] = n
-	}
-	a.business = c.count(`SELECT count(*)`+join+` AND m.author = 'business'`, integration)
-
-	users := make([]string, 0, len(acked))
-	for u := range acked {
-		users = append(users, u)
-	}
-	sort.Strings(users)
-	for _, u := range users {
-		a.storedReply[len(stored[u])]++
-	}
-	usual, most := 0, 0
-	for n, users := range a.storedReply {
-		if users > most || users == most && n > usual {
-			usual, most = n, users
-		}
-	}
-	for _, u := range users {
-		if inbound[u] == 0 {
-			a.lost = append(a.lost, u)
-		} else if inbound[u] != acked[u] {
-			a.inboundOff = append(a.inboundOff, fmt.Sprintf("%s: %d stored for %d acknowledged", u, inbound[u], acked[u]))
-		}
-		got := sent[u]
-		if len(got) == 0 {
-			a.unanswered = append(a.unanswered, u)
-		}
-		texts := map[string]int{}
-		repeated := ""
-		for _, r := range got {
-			if texts[r.Text]++; texts[r.Text] == 2 {
-				repeated = r.Text
-			}
-		}
-		switch {
-		case len(got) > len(stored[u]):
-			a.twice = append(a.twice, fmt.Sprintf("%s: %d sends accepted for %d replies stored, accepted %s",
-				u, len(got), len(stored[u]), textsOf(got)))
-		case repeated != "":
-			a.twice = append(a.twice, fmt.Sprintf("%s: %q accepted %d times", u, trim(repeated), texts[repeated]))
-		}
-		if len(stored[u]) != usual {
-			a.uneven = append(a.uneven, fmt.Sprintf("%s: %d replies stored", u, len(stored[u])))
-		}
-		pos := map[string]int{}
-		for i, r := range got {
-			pos[r.Mid] = i
-		}
-		last := -1
-		for i, mid := range stored[u] {
-			p, ok := pos[mid]
-			if !ok {
-				a.unknownMid = append(a.unknownMid, fmt.Sprintf("%s: reply %d under %q", u, i+1, mid))
-				continue
-			}
-			if p < last {
-				a.outOfOrder = append(a.outOfOrder, fmt.Sprintf("%s: accepted %s, stored %s", u, textsOf(got), mids(stored[u])))
-				break
-			}
-			last = p
-		}
-	}
-	return a
 }
 
 // postWebhook sends a signed Meta webhook to a node without the test's helpers

@@ -99,7 +99,7 @@ func TestClusterAlternatingNodesAnswerEachMessageOnceInOrder(t *testing.T) {
 		eventuallyWithin(t, 30*time.Second, "the inbox and the outbox to drain", c.drained, c.leases)
 	}
 
-	audit := c.auditReplies("ig-meta", acked, sent())
+	audit := auditReplies(c, "ig-meta", acked, sent())
 	t.Logf("%s; Send API: %d requests; %s", audit, len(graph.sends()), load.summary())
 	audit.check(t)
 
@@ -335,7 +335,7 @@ func TestClusterKill9OfOneNodeUnderLoadAnswersEveryMessageOnce(t *testing.T) {
 		time.Sleep(3 * time.Second)
 	}
 
-	audit := c.auditReplies("ig-meta", load.ackedBy(), sent())
+	audit := auditReplies(c, "ig-meta", load.ackedBy(), sent())
 	sum, pending := graph.totals()
 	t.Logf("%s; Send API: %d requests, %d accepted, %d echoes delivered (%d waiting); %s",
 		audit, sum.Requests, sum.Accepted, sum.Echoed, pending, load.summary())

@@ -368,13 +368,19 @@ type replyAudit struct {
 	business    int            // outbound messages stored as typed in the provider's app
 }
 
+// auditDB is where an audit reads: a server's SQLite file, or the
+// PostgreSQL database of a cluster (the queries suit both).
+type auditDB interface {
+	table(query string, args ...any) [][]string
+	count(query string, args ...any) int
+}
+
 // auditReplies runs the audit for integration; acked counts each user's
 // acknowledged messages, sent is what the provider accepted.
-func auditReplies(s *server, integration string, acked map[string]int, sent map[string][]sentReply) replyAudit {
-	s.t.Helper()
+func auditReplies(s auditDB, integration string, acked map[string]int, sent map[string][]sentReply) replyAudit {
 	a := replyAudit{users: len(acked), storedReply: map[int]int{}, statuses: map[string]int{}}
 	const join = ` FROM messages m JOIN conversations c ON c.id = m.conversation_id
-		JOIN contacts ct ON ct.id = c.contact_id WHERE ct.integration_id = ?`
+		JOIN contacts ct ON ct.id = c.contact_id WHERE ct.integration_id = $1`
 	inbound := map[string]int{}
 	for _, r := range s.table(`SELECT ct.channel_user_id, count(*)`+join+` AND m.direction = 'in' GROUP BY 1`, integration) {
 		var n int

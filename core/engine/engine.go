@@ -195,8 +195,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.inbox.start(&e.wg, e.stop)
 	e.outbox.start(&e.wg, e.stop)
 	e.wg.Add(2)
-	go e.inactivityLoop()
-	go e.reloadLoop()
+	go e.every(inactivityEvery, e.inactivityWake, e.endInactive)
+	go e.every(reloadEvery, nil, func() {
+		if err := e.Reload(context.Background()); err != nil {
+			e.log.Error("re-reading integrations", "err", err)
+		}
+	})
 	// Another node changed an integration: apply it here too.
 	e.o.Cluster.On(cluster.TopicIntegrations, func() {
 		if err := e.Reload(context.Background()); err != nil {
@@ -210,19 +214,19 @@ func (e *Engine) Start(ctx context.Context) error {
 // broadcast was lost (the database briefly unreachable) applies within it.
 const reloadEvery = 30 * time.Second
 
-func (e *Engine) reloadLoop() {
+// every runs fn every d, and when wake (if not nil) signals, until Stop.
+func (e *Engine) every(d time.Duration, wake <-chan struct{}, fn func()) {
 	defer e.wg.Done()
-	tick := time.NewTicker(reloadEvery)
+	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {
 		case <-e.stop:
 			return
 		case <-tick.C:
+		case <-wake:
 		}
-		if err := e.Reload(context.Background()); err != nil {
-			e.log.Error("re-reading integrations", "err", err)
-		}
+		fn()
 	}
 }
 

@@ -12,28 +12,17 @@ import (
 // inactivityEvery is how often the timer looks for silent users.
 const inactivityEvery = 15 * time.Second
 
-// inactivityLoop ends conversations whose user has been silent longer than
-// the integration allows, on its own: users who never come back must not hold
-// an agent's slot or an assistant session forever.
-func (e *Engine) inactivityLoop() {
-	defer e.wg.Done()
-	tick := time.NewTicker(inactivityEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-tick.C:
-		case <-e.inactivityWake:
-		}
-		if !e.o.Cluster.Leader() {
-			// Another node runs the timer; the guarded end would make a
-			// second run harmless, but not free.
-			continue
-		}
-		if _, err := e.EndInactive(context.Background()); err != nil {
-			e.log.Error("inactivity check failed", "err", err)
-		}
+// endInactive ends conversations whose user has been silent longer than
+// the integration allows, on its own: users who never come back must not
+// hold an agent's slot or an assistant session forever. It runs every
+// inactivityEvery on the leader only (the guarded end would make a second
+// run harmless, but not free).
+func (e *Engine) endInactive() {
+	if !e.o.Cluster.Leader() {
+		return
+	}
+	if _, err := e.EndInactive(context.Background()); err != nil {
+		e.log.Error("inactivity check failed", "err", err)
 	}
 }
 

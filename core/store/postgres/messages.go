@@ -154,6 +154,12 @@ func distinctProviderIDs(ids []string) []string {
 // AddProviderIDs records the ids (one already owned by another message is
 // left to it) and makes the first its provider id if it has none.
 func (x messages) AddProviderIDs(ctx context.Context, integration string, messageID int64, ids ...string) error {
+	return x.h.write(ctx, func(t *txn) error { return addProviderIDs(ctx, t.tx, integration, messageID, ids) })
+}
+
+// addProviderIDs is AddProviderIDs in q (the outbox records a send's ids
+// with it too).
+func addProviderIDs(ctx context.Context, q querier, integration string, messageID int64, ids []string) error {
 	first := ""
 	for _, pid := range ids {
 		if pid != "" {
@@ -164,21 +170,18 @@ func (x messages) AddProviderIDs(ctx context.Context, integration string, messag
 	if first == "" {
 		return nil
 	}
-	sorted := distinctProviderIDs(ids)
-	return x.h.write(ctx, func(t *txn) error {
-		// Sorted, as in Add, so concurrent writers of overlapping ids take
-		// their keys in one order.
-		if _, err := t.tx.Exec(ctx, `INSERT INTO provider_ids (integration_id, provider_id, message_id)
-			SELECT $1::text, u.pid, $2::bigint FROM unnest($3::text[]) WITH ORDINALITY AS u (pid, n) ORDER BY u.n
-			ON CONFLICT (integration_id, provider_id) DO NOTHING`, integration, messageID, sorted); err != nil {
-			return err
-		}
-		// Guarded: of two concurrent writers, the one that waited for the
-		// other's row lock re-checks provider_message_id and leaves it.
-		_, err := t.tx.Exec(ctx, `UPDATE messages SET provider_message_id = $1 WHERE id = $2 AND provider_message_id = ''`,
-			first, messageID)
+	// Sorted, as in Add, so concurrent writers of overlapping ids take
+	// their keys in one order.
+	if _, err := q.Exec(ctx, `INSERT INTO provider_ids (integration_id, provider_id, message_id)
+		SELECT $1::text, u.pid, $2::bigint FROM unnest($3::text[]) WITH ORDINALITY AS u (pid, n) ORDER BY u.n
+		ON CONFLICT (integration_id, provider_id) DO NOTHING`, integration, messageID, distinctProviderIDs(ids)); err != nil {
 		return err
-	})
+	}
+	// Guarded: of two concurrent writers, the one that waited for the
+	// other's row lock re-checks provider_message_id and leaves it.
+	_, err := q.Exec(ctx, `UPDATE messages SET provider_message_id = $1 WHERE id = $2 AND provider_message_id = ''`,
+		first, messageID)
+	return err
 }
 
 func (x messages) byProviderID(ctx context.Context, q querier, integration, pid string) (*model.Message, error) {

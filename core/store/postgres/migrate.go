@@ -2,52 +2,18 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/conversa/conversa/core/store/internal/dbutil"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
-
-type migration struct {
-	version  int
-	name     string
-	sql      string
-	checksum string
-}
-
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	var ms []migration
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its number", base)
-		}
-		b, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(b)
-		ms = append(ms, migration{version: v, name: base, sql: string(b), checksum: hex.EncodeToString(sum[:])})
-	}
-	return ms, nil
-}
 
 // migrationLock is the advisory lock nodes take while migrating, so two
 // nodes started at once do not apply the same migration twice.
@@ -71,7 +37,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrations table: %w", err)
 	}
-	all, err := migrations()
+	all, err := dbutil.Migrations(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}
@@ -93,41 +59,28 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	known := map[int]bool{}
-	var pending []migration
-	for _, m := range all {
-		known[m.version] = true
-		sum, ok := applied[m.version]
-		switch {
-		case !ok:
-			pending = append(pending, m)
-		case sum != m.checksum:
-			return fmt.Errorf("migration %s was changed after it was applied; refusing to start", m.name)
-		}
-	}
-	for v := range applied {
-		if !known[v] {
-			return fmt.Errorf("database schema version %d is newer than this binary knows; upgrade conversa", v)
-		}
+	pending, err := dbutil.Pending(all, applied)
+	if err != nil {
+		return err
 	}
 	for _, m := range pending {
 		tx, err := conn.Begin(ctx)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			tx.Rollback(ctx)
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)`,
-			m.version, m.name, m.checksum, time.Now().UnixMilli()); err != nil {
+			m.Version, m.Name, m.Checksum, time.Now().UnixMilli()); err != nil {
 			tx.Rollback(ctx)
 			return err
 		}
 		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		log.Info("migration applied", "migration", m.name)
+		log.Info("migration applied", "migration", m.Name)
 	}
 	return nil
 }

@@ -58,32 +58,6 @@ func obScanItem(r pgx.Row) (store.OutboxItem, error) {
 
 var obCollectItems = collect(obScanItem)
 
-// The columns of a message, as scanOutMessage reads them (this file's own
-// reader of the messages table, apart from messages.go's).
-const obMessageCols = `m.id, m.conversation_id, m.integration_id, m.direction, m.author, m.contents, m.status, m.error,
-	m.provider_message_id, m.reply_to, m.deleted_at, m.edited_at, m.handled_at, m.possible_duplicate, m.created_at`
-
-func scanOutMessage(r pgx.Row) (*model.Message, error) {
-	var m model.Message
-	var contents string
-	var deleted, edited, handled *int64
-	var created int64
-	if err := r.Scan(&m.ID, &m.Conversation, &m.Integration, &m.Direction, &m.Author, &contents, &m.Status, &m.Error,
-		&m.ProviderMessageID, &m.ReplyTo, &deleted, &edited, &handled, &m.PossibleDuplicate, &created); err != nil {
-		return nil, notFound(err)
-	}
-	if err := json.Unmarshal([]byte(contents), &m.Contents); err != nil {
-		return nil, fmt.Errorf("message %d contents: %w", m.ID, err)
-	}
-	m.DeletedAt, m.EditedAt = nullMS(deleted), nullMS(edited)
-	m.Deleted = m.DeletedAt != nil
-	m.Handled = handled != nil
-	m.CreatedAt = fromMS(created)
-	return &m, nil
-}
-
-var obCollectMessages = collect(scanOutMessage)
-
 func (x outbox) Enqueue(ctx context.Context, m *model.Message, idempotencyKey string) error {
 	contents, err := json.Marshal(m.Contents)
 	if err != nil {
@@ -103,10 +77,7 @@ func (x outbox) Enqueue(ctx context.Context, m *model.Message, idempotencyKey st
 			if err := obQueue.enlist(ctx, q, obKey(row.Conversation), t.now); err != nil {
 				return err
 			}
-			if err := q.QueryRow(ctx, `INSERT INTO messages (conversation_id, integration_id, direction, author, contents,
-				status, error, provider_message_id, reply_to, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-				row.Conversation, row.Integration, row.Direction, row.Author, string(contents), row.Status, row.Error,
-				row.ProviderMessageID, row.ReplyTo, ms(row.CreatedAt)).Scan(&row.ID); err != nil {
+			if err := insertMsgRow(ctx, q, &row, contents); err != nil {
 				return missingRow(err)
 			}
 			// The unique key decides between concurrent enqueues; DO NOTHING
@@ -191,29 +162,6 @@ func obSettled(err error) bool {
 	return errors.As(err, &te) && te.From != model.StatusPending && te.From != model.StatusInFlight
 }
 
-// obAddProviderIDs records the provider's ids of a message (an id already
-// known is left to its message); the first becomes the message's provider
-// id when it has none.
-func obAddProviderIDs(ctx context.Context, q querier, integration string, messageID int64, ids []string) error {
-	var pids []string
-	for _, pid := range ids {
-		if pid != "" {
-			pids = append(pids, pid)
-		}
-	}
-	if len(pids) == 0 {
-		return nil
-	}
-	if _, err := q.Exec(ctx, `INSERT INTO provider_ids (integration_id, provider_id, message_id)
-		SELECT $1, p, $2 FROM unnest($3::text[]) AS p ON CONFLICT (integration_id, provider_id) DO NOTHING`,
-		integration, messageID, pids); err != nil {
-		return err
-	}
-	_, err := q.Exec(ctx, `UPDATE messages SET provider_message_id = $1 WHERE id = $2 AND provider_message_id = ''`,
-		pids[0], messageID)
-	return err
-}
-
 func (x outbox) Begin(ctx context.Context, it *store.OutboxItem, possibleDuplicate bool) error {
 	return x.write(ctx, func(t *txn) error {
 		if err := obQueue.held(ctx, t, obKey(it.Conversation), it.Lease); err != nil {
@@ -249,7 +197,7 @@ func (x outbox) Sent(ctx context.Context, it *store.OutboxItem, providerIDs []st
 		if err != nil && !obSettled(err) {
 			return err
 		}
-		if err := obAddProviderIDs(ctx, t.tx, it.Integration, it.MessageID, providerIDs); err != nil {
+		if err := addProviderIDs(ctx, t.tx, it.Integration, it.MessageID, providerIDs); err != nil {
 			return err
 		}
 		completed, err := x.done(ctx, t, it.ID, "")
@@ -345,7 +293,7 @@ func (x outbox) Fail(ctx context.Context, it *store.OutboxItem, errText string) 
 }
 
 func (x outbox) InFlight(ctx context.Context, conversation int64, since time.Time) ([]*model.Message, error) {
-	return obCollectMessages(x.q().Query(ctx, `SELECT `+obMessageCols+` FROM messages m
+	return collectMsgRows(x.q().Query(ctx, `SELECT `+msgSelectCols+` FROM messages m
 		WHERE m.conversation_id = $1 AND m.direction = 'out' AND m.author <> $2
 			AND (m.status = 'in_flight' OR (m.status IN ('sent', 'delivered', 'read') AND m.status_at >= $3))
 		ORDER BY m.id`, conversation, model.AuthorBusiness, ms(since)))
@@ -371,7 +319,7 @@ func (x outbox) Confirm(ctx context.Context, messageID int64, providerID string)
 		if err != nil && !obSettled(err) {
 			return err
 		}
-		if err := obAddProviderIDs(ctx, t.tx, integration, messageID, []string{providerID}); err != nil {
+		if err := addProviderIDs(ctx, t.tx, integration, messageID, []string{providerID}); err != nil {
 			return err
 		}
 		completed, err := x.done(ctx, t, id, "")

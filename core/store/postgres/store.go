@@ -17,6 +17,7 @@ import (
 
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/internal/dbutil"
 )
 
 // maxAttempts bounds how often a transaction that lost a serialization race
@@ -437,38 +438,6 @@ func transition(ctx context.Context, q querier, m *model.Machine, table, col str
 	return &model.TransitionError{Machine: m.Name, ID: id, From: cur, To: to}
 }
 
-// ms converts a time to the stored form: Unix milliseconds, 0 for zero.
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-// fromMS is the inverse of ms.
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
-// nullMS reads a nullable time column.
-func nullMS(v *int64) *time.Time {
-	if v == nil || *v == 0 {
-		return nil
-	}
-	t := fromMS(*v)
-	return &t
-}
-
-func msOrNull(t *time.Time) any {
-	if t == nil || t.IsZero() {
-		return nil
-	}
-	return t.UnixMilli()
-}
-
 // collect scans every row of a query with scan, closing the rows. It takes
 // the query's error too, so callers write collect(q.Query(...)) in one go.
 func collect[T any](scan func(pgx.Row) (T, error)) func(pgx.Rows, error) ([]T, error) {
@@ -495,15 +464,25 @@ var collectIDs = collect(func(r pgx.Row) (int64, error) {
 	return id, err
 })
 
+// nullMS reads a nullable time column.
+func nullMS(v *int64) *time.Time {
+	if v == nil || *v == 0 {
+		return nil
+	}
+	t := fromMS(*v)
+	return &t
+}
+
 var collectStrings = collect(func(r pgx.Row) (string, error) {
 	var s string
 	err := r.Scan(&s)
 	return s, err
 })
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
+// The stored form of times and lists, as in every SQL implementation.
+var (
+	ms       = dbutil.MS
+	fromMS   = dbutil.FromMS
+	msOrNull = dbutil.MSOrNull
+	nonNil   = dbutil.NonNil
+)

@@ -2,51 +2,17 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"embed"
-	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/conversa/conversa/core/store/internal/dbutil"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
-
-type migration struct {
-	version  int
-	name     string
-	sql      string
-	checksum string
-}
-
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	var ms []migration
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its number", base)
-		}
-		b, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(b)
-		ms = append(ms, migration{version: v, name: base, sql: string(b), checksum: hex.EncodeToString(sum[:])})
-	}
-	return ms, nil
-}
 
 // migrate applies pending migrations, each in its own transaction. It refuses
 // a database changed by a newer binary, or one whose applied migrations no
@@ -57,7 +23,7 @@ func migrate(ctx context.Context, db *sql.DB, path string, log *slog.Logger) err
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("migrations table: %w", err)
 	}
-	all, err := migrations()
+	all, err := dbutil.Migrations(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}
@@ -76,28 +42,15 @@ func migrate(ctx context.Context, db *sql.DB, path string, log *slog.Logger) err
 		applied[v] = sum
 	}
 	rows.Close()
-	known := map[int]bool{}
-	var pending []migration
-	for _, m := range all {
-		known[m.version] = true
-		sum, ok := applied[m.version]
-		switch {
-		case !ok:
-			pending = append(pending, m)
-		case sum != m.checksum:
-			return fmt.Errorf("migration %s was changed after it was applied; refusing to start", m.name)
-		}
-	}
-	for v := range applied {
-		if !known[v] {
-			return fmt.Errorf("database schema version %d is newer than this binary knows; upgrade conversa", v)
-		}
+	pending, err := dbutil.Pending(all, applied)
+	if err != nil {
+		return err
 	}
 	if len(pending) == 0 {
 		return nil
 	}
 	if len(applied) > 0 {
-		backup := fmt.Sprintf("%s.pre-%d", path, pending[0].version)
+		backup := fmt.Sprintf("%s.pre-%d", path, pending[0].Version)
 		if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, backup); err != nil {
 			return fmt.Errorf("backup before migration: %w", err)
 		}
@@ -108,19 +61,19 @@ func migrate(ctx context.Context, db *sql.DB, path string, log *slog.Logger) err
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)`,
-			m.version, m.name, m.checksum, time.Now().UnixMilli()); err != nil {
+			m.Version, m.Name, m.Checksum, time.Now().UnixMilli()); err != nil {
 			tx.Rollback()
 			return err
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		log.Info("migration applied", "migration", m.name)
+		log.Info("migration applied", "migration", m.Name)
 	}
 	return nil
 }

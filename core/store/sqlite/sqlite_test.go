@@ -12,6 +12,7 @@ import (
 
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/internal/dbutil"
 )
 
 func openTest(t testing.TB) *DB {
@@ -126,7 +127,7 @@ func TestUpgradeFromSchemaTwo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := migrations()
+	all, err := dbutil.Migrations(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,10 +136,10 @@ func TestUpgradeFromSchemaTwo(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range all[:2] {
-		if _, err := old.Exec(m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
+		if _, err := old.Exec(m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
 		}
-		if _, err := old.Exec(`INSERT INTO schema_migrations VALUES (?, ?, ?, 0)`, m.version, m.name, m.checksum); err != nil {
+		if _, err := old.Exec(`INSERT INTO schema_migrations VALUES (?, ?, ?, 0)`, m.Version, m.Name, m.Checksum); err != nil {
 			t.Fatal(err)
 		}
 	}

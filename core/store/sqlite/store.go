@@ -17,6 +17,7 @@ import (
 
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/internal/dbutil"
 )
 
 // defaultMaxBatch bounds how many writers share one commit.
@@ -474,35 +475,12 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// ms converts a time to the stored form: Unix milliseconds, 0 for zero.
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-// fromMS is the inverse of ms.
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
 func nullMS(v sql.NullInt64) *time.Time {
 	if !v.Valid || v.Int64 == 0 {
 		return nil
 	}
 	t := fromMS(v.Int64)
 	return &t
-}
-
-func msOrNull(t *time.Time) any {
-	if t == nil || t.IsZero() {
-		return nil
-	}
-	return t.UnixMilli()
 }
 
 type scanner interface{ Scan(...any) error }
@@ -533,9 +511,10 @@ var collectIDs = collect(func(r scanner) (int64, error) {
 	return id, err
 })
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
+// The stored form of times and lists, as in every SQL implementation.
+var (
+	ms       = dbutil.MS
+	fromMS   = dbutil.FromMS
+	msOrNull = dbutil.MSOrNull
+	nonNil   = dbutil.NonNil
+)

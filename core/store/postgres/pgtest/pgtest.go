@@ -1,7 +1,7 @@
-// Package pgtest gives tests a PostgreSQL database of their own, in the
-// server named by CONVERSA_TEST_POSTGRES (.ci/postgres starts a throw-away
-// one); without it the tests that need one are skipped, saying how to
-// enable them.
+// Package pgtest gives tests a PostgreSQL schema or database of their own,
+// in the server named by CONVERSA_TEST_POSTGRES (.ci/postgres starts a
+// throw-away one); without it the tests that need one are skipped, saying
+// how to enable them.
 package pgtest
 
 import (
@@ -16,19 +16,44 @@ import (
 )
 
 // Var names the environment variable with the URL of a PostgreSQL
-// database the tests may create schemas in.
+// database the tests may create schemas and databases from.
 const Var = "CONVERSA_TEST_POSTGRES"
 
-var schemas atomic.Int64
+var made atomic.Int64
 
 // URL returns the URL of a new, empty schema of the test database (its
-// search_path), dropped when the test ends; the test is skipped without
-// CONVERSA_TEST_POSTGRES.
+// search_path), dropped when the test ends.
 func URL(t testing.TB) string {
+	t.Helper()
+	u, name := create(t, "t", "CREATE SCHEMA %s", "DROP SCHEMA %s CASCADE")
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Database returns the URL of a new, empty database on the test server,
+// dropped when the test ends (for what runs the binary: a database is what
+// an operator gives it).
+func Database(t testing.TB) string {
+	t.Helper()
+	u, name := create(t, "e2e", "CREATE DATABASE %s", "DROP DATABASE IF EXISTS %s WITH (FORCE)")
+	u.Path = "/" + name
+	return u.String()
+}
+
+// create makes a uniquely named object with the create statement, dropped
+// with drop at the end of the test, and returns the server's URL and the
+// name. The test is skipped without CONVERSA_TEST_POSTGRES.
+func create(t testing.TB, prefix, createStmt, dropStmt string) (*url.URL, string) {
 	t.Helper()
 	base := os.Getenv(Var)
 	if base == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s=postgres://user@127.0.0.1:5432/db?sslmode=disable (a database the tests may create schemas in; .ci/postgres starts a throw-away one)", Var)
+		t.Skipf("PostgreSQL tests skipped: set %s=postgres://user@127.0.0.1:5432/db?sslmode=disable (a database the tests may create schemas and databases from; .ci/postgres starts a throw-away one)", Var)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", Var, err)
 	}
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
@@ -36,8 +61,8 @@ func URL(t testing.TB) string {
 		t.Fatalf("%s: %v", Var, err)
 	}
 	defer conn.Close(ctx)
-	schema := fmt.Sprintf("t%d_%d", os.Getpid(), schemas.Add(1))
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+	name := fmt.Sprintf("%s%d_%d", prefix, os.Getpid(), made.Add(1))
+	if _, err := conn.Exec(ctx, fmt.Sprintf(createStmt, name)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -46,14 +71,7 @@ func URL(t testing.TB) string {
 			return
 		}
 		defer c.Close(ctx)
-		_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+		_, _ = c.Exec(ctx, fmt.Sprintf(dropStmt, name))
 	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return u, name
 }
