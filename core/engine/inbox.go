@@ -27,7 +27,10 @@ var errWait = errors.New("waiting for a plugin")
 
 func (e *Engine) processInbox(ctx context.Context, it store.InboxItem) {
 	log := e.log.With("integration", it.Event.Integration, "event", it.ID, "kind", it.Event.Kind)
-	err := e.handleEvent(ctx, &it)
+	// Processing is idempotent (its effects and the event's completion are
+	// one transaction, and messages are stored once): while the database is
+	// briefly unavailable, it is simply run again.
+	err := e.persist(ctx, func() error { return e.handleEvent(ctx, &it) })
 	if err == nil {
 		return
 	}
@@ -46,17 +49,46 @@ func (e *Engine) processInbox(ctx context.Context, it store.InboxItem) {
 	case errors.Is(err, errWait):
 		at := e.now().Add(waitFor(e.now().Sub(it.ReceivedAt)))
 		log.Info("event waits for a plugin", "reason", note, "retry_at", at)
-		werr = e.st.Inbox().Defer(ctx, &it, at, note)
+		werr = e.persist(ctx, func() error { return e.st.Inbox().Defer(ctx, &it, at, note) })
 	case it.Attempts+1 >= maxEventAttempts:
 		log.Error("event set aside after repeated failures", "err", err, "attempts", it.Attempts+1)
-		werr = e.st.Inbox().Done(ctx, &it, "gave up after "+fmt.Sprint(it.Attempts+1)+" attempts: "+note)
+		werr = e.persist(ctx, func() error {
+			return e.st.Inbox().Done(ctx, &it, "gave up after "+fmt.Sprint(it.Attempts+1)+" attempts: "+note)
+		})
 	default:
 		at := e.now().Add(e.backoff(it.Attempts + 1))
 		log.Warn("event processing failed; will retry", "err", err, "attempt", it.Attempts+1, "retry_at", at)
-		werr = e.st.Inbox().Retry(ctx, &it, at, note)
+		werr = e.persist(ctx, func() error { return e.st.Inbox().Retry(ctx, &it, at, note) })
 	}
 	if werr != nil && !errors.Is(werr, store.ErrLeaseLost) {
 		log.Error("recording event failure", "err", werr)
+	}
+}
+
+// persistFor bounds how long a worker keeps trying a write while the
+// database is unavailable: well inside the lease on its row (renewals fail
+// too meanwhile), after which the row is left to be claimed again.
+const persistFor = leaseFor / 2
+
+// persist runs write again, with growing pauses, while it fails because the
+// database is unavailable (down briefly, restarting, failing over): what a
+// worker learned, a provider having accepted a message above all, is
+// recorded once the database is back instead of being lost with the
+// attempt, and the row need not wait for its lease to lapse.
+func (e *Engine) persist(ctx context.Context, write func() error) error {
+	deadline := time.Now().Add(persistFor)
+	pause := 100 * time.Millisecond
+	for {
+		err := write()
+		if !errors.Is(err, store.ErrUnavailable) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
 	}
 }
 

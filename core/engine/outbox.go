@@ -103,7 +103,7 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		e.deferSend(ctx, &it, e.now().Add(time.Second), err.Error())
 		return
 	}
-	if err := e.st.Outbox().Begin(ctx, &it, possibleDuplicate); err != nil {
+	if err := e.persist(ctx, func() error { return e.st.Outbox().Begin(ctx, &it, possibleDuplicate) }); err != nil {
 		if errors.Is(err, store.ErrIllegalTransition) {
 			// Settled while this worker held it (an echo confirmed the
 			// earlier attempt): hand the conversation's next message on now
@@ -164,14 +164,16 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		log.Warn("send failed", "err", text)
 		if len(resp.MessageIds) > 0 {
 			// Part of the message went out before the failure.
-			if err := e.st.Messages().AddProviderIDs(ctx, in.ID, it.MessageID, resp.MessageIds...); err != nil {
+			if err := e.persist(ctx, func() error {
+				return e.st.Messages().AddProviderIDs(ctx, in.ID, it.MessageID, resp.MessageIds...)
+			}); err != nil {
 				log.Error("recording the parts that went out", "err", err)
 			}
 		}
 		e.fail(ctx, &it, conv, text)
 		return
 	}
-	if err := e.st.Outbox().Sent(ctx, &it, resp.MessageIds); err != nil {
+	if err := e.persist(ctx, func() error { return e.st.Outbox().Sent(ctx, &it, resp.MessageIds) }); err != nil {
 		// The provider has it; the row stays in flight and its echo (or the
 		// next look, on a channel without echoes) settles it.
 		log.Error("recording a send", "err", err)
@@ -195,21 +197,21 @@ func (e *Engine) retry(ctx context.Context, it *store.OutboxItem, text string, a
 		return
 	}
 	at := e.now().Add(max(e.backoff(max(it.Attempts, 1)), after))
-	if err := e.st.Outbox().Retry(ctx, it, at, text); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+	if err := e.persist(ctx, func() error { return e.st.Outbox().Retry(ctx, it, at, text) }); err != nil && !errors.Is(err, store.ErrLeaseLost) {
 		e.log.Error("recording a send retry", "outbox", it.ID, "err", err)
 	}
 }
 
 // deferSend leaves the send as it is and looks again at at.
 func (e *Engine) deferSend(ctx context.Context, it *store.OutboxItem, at time.Time, text string) {
-	if err := e.st.Outbox().Defer(ctx, it, at, text); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+	if err := e.persist(ctx, func() error { return e.st.Outbox().Defer(ctx, it, at, text) }); err != nil && !errors.Is(err, store.ErrLeaseLost) {
 		e.log.Error("deferring a send", "outbox", it.ID, "err", err)
 	}
 }
 
 // fail gives up on a send; conv (nil when unreadable) is told.
 func (e *Engine) fail(ctx context.Context, it *store.OutboxItem, conv *model.Conversation, text string) {
-	if err := e.st.Outbox().Fail(ctx, it, text); err != nil {
+	if err := e.persist(ctx, func() error { return e.st.Outbox().Fail(ctx, it, text) }); err != nil {
 		if !errors.Is(err, store.ErrLeaseLost) {
 			e.log.Error("recording a failed send", "outbox", it.ID, "err", err)
 		}

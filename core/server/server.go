@@ -199,6 +199,12 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		ae = errorf(fe.Code, codeOf(fe.Code), fe.Message)
 	case errors.Is(err, store.ErrNotFound):
 		ae = errorf(fiber.StatusNotFound, "not_found", "not found")
+	case errors.Is(err, store.ErrUnavailable):
+		// Nothing was stored: a webhook source delivers again, a console
+		// retries.
+		s.log.Error("request failed: database unavailable", "method", c.Method(), "path", c.Path(), "err", err)
+		c.Set(fiber.HeaderRetryAfter, "5")
+		ae = errorf(fiber.StatusServiceUnavailable, "unavailable", "temporarily unavailable; try again shortly")
 	default:
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 		ae = errorf(fiber.StatusInternalServerError, "internal", "internal error")

@@ -26,6 +26,9 @@ var (
 	// ErrNoCapacity: the agent is not available or has no free slot.
 	ErrNoCapacity = errors.New("the agent cannot take another conversation")
 	ErrClosed     = errors.New("store closed")
+	// ErrUnavailable: the database cannot be reached now (down, restarting,
+	// out of connections). Nothing was written; trying again later may work.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // Store is one Conversa database. Each aggregate's methods called on the

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -225,17 +227,25 @@ func cleanText(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD")
 // cleanQuerier cleans the arguments of every statement.
 type cleanQuerier struct{ q querier }
 
+// Reads outside a transaction also report an unreachable database as
+// store.ErrUnavailable.
 func (c cleanQuerier) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return c.q.Exec(ctx, sql, clean(args)...)
+	tag, err := c.q.Exec(ctx, sql, clean(args)...)
+	return tag, unavailable(err)
 }
 
 func (c cleanQuerier) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return c.q.Query(ctx, sql, clean(args)...)
+	rows, err := c.q.Query(ctx, sql, clean(args)...)
+	return rows, unavailable(err)
 }
 
 func (c cleanQuerier) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return c.q.QueryRow(ctx, sql, clean(args)...)
+	return unavailableRow{c.q.QueryRow(ctx, sql, clean(args)...)}
 }
+
+type unavailableRow struct{ pgx.Row }
+
+func (r unavailableRow) Scan(dest ...any) error { return unavailable(r.Row.Scan(dest...)) }
 
 // cleanTx is a transaction whose statements' arguments are cleaned.
 type cleanTx struct{ pgx.Tx }
@@ -301,7 +311,7 @@ func (db *DB) attempt(ctx context.Context, fn func(*txn) error) (err error) {
 		if db.closed.Load() {
 			return store.ErrClosed
 		}
-		return fmt.Errorf("begin: %w", err)
+		return unavailable(fmt.Errorf("begin: %w", err))
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -312,10 +322,13 @@ func (db *DB) attempt(ctx context.Context, fn func(*txn) error) (err error) {
 	t := &txn{db: db, tx: cleanTx{tx}, now: db.Now()}
 	if err := fn(t); err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return err
+		return unavailable(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		// A commit whose connection broke may or may not have happened:
+		// callers treat it like any unavailability (the source resends,
+		// and every write is idempotent or guarded).
+		return unavailable(fmt.Errorf("commit: %w", err))
 	}
 	return nil
 }
@@ -336,13 +349,41 @@ func pgCode(err error) string {
 	return ""
 }
 
-// retryable reports an error that running the transaction again can cure.
+// unavailable marks an error that says the database cannot be reached
+// (connecting failed, the connection broke, the server is shutting down,
+// starting up or out of connections) as store.ErrUnavailable.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	var ce *pgconn.ConnectError
+	code := pgCode(err)
+	switch {
+	case errors.As(err, &ce), pgconn.SafeToRetry(err), pgconn.Timeout(err) && !errors.Is(err, context.DeadlineExceeded),
+		strings.HasPrefix(code, "08"),                     // connection exception
+		code == "57P01", code == "57P02", code == "57P03", // admin shutdown, crash shutdown, cannot connect now
+		code == "53300": // too many connections
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	// The connection broke mid-statement, or was found closed: the server
+	// rolls the transaction back (a COMMIT cut this way may have happened,
+	// which callers' guarded, idempotent writes allow for).
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, pgconn.ErrConnClosed) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+// retryable reports an error that running the transaction again can cure:
+// it lost a race, or its statement never reached the server (a pooled
+// connection that broke meanwhile; the next attempt takes another).
 func retryable(err error) bool {
 	switch pgCode(err) {
 	case codeSerializationFailure, codeDeadlockDetected:
 		return true
 	}
-	return false
+	return pgconn.SafeToRetry(err)
 }
 
 // conflict turns a unique-constraint violation into store.ErrConflict,
