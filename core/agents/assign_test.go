@@ -322,3 +322,47 @@ func checkCapacity(t *testing.T, st store.Store) {
 		}
 	}
 }
+
+// On several nodes the presence timer runs on one of them: an agent whose
+// console is open on another node stays present, because that node keeps
+// the session alive; one whose console closed lapses.
+func TestPresenceOfAConsoleOnAnotherNode(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	// The store stamps sessions and statuses: it keeps the same time.
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	leader := New(Options{Store: st, Now: clock, PresenceTimeout: time.Minute})
+	other := New(Options{Store: st, Now: clock, PresenceTimeout: time.Minute})
+	addAgent(t, st, "ana", 8, "geral")
+	addAgent(t, st, "bia", 8, "geral")
+	for _, id := range []string{"ana", "bia"} {
+		if err := st.Sessions().Create(ctx, &store.Session{TokenHash: hashToken("token-" + id), AgentID: id, CSRFToken: "c",
+			ExpiresAt: clock().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := leader.SetStatus(ctx, id, model.AgentAvailable); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both consoles are open on the other node; only ana's stays open.
+	for range 4 {
+		advance(30 * time.Second)
+		if err := other.KeepAlive(ctx, "token-ana"); err != nil {
+			t.Fatal(err)
+		}
+		leader.expirePresence(ctx)
+	}
+	if a, _ := st.Agents().Get(ctx, "ana"); a.Status != model.AgentAvailable {
+		t.Errorf("ana = %s, want available: her console is open on the other node", a.Status)
+	}
+	if a, _ := st.Agents().Get(ctx, "bia"); a.Status != model.AgentOffline {
+		t.Errorf("bia = %s, want offline: her console closed two minutes ago", a.Status)
+	}
+}
