@@ -221,8 +221,14 @@ func (b *Bus) poll(ctx context.Context) {
 
 // subscribeShared returns what a client resuming after lastID missed, from
 // the log, up to what was delivered live (later events come live).
+//
+// It runs under the bus's lock (live delivery waits meanwhile, so nothing
+// falls between what is read here and what comes live), bounded in time:
+// a log that does not answer makes the client reload instead.
 func (b *Bus) subscribeShared(sub *Subscription, lastID string) (missed []Event, reset bool) {
 	sh := b.shared
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
 	last, err := strconv.ParseInt(lastID, 10, 64)
 	if err != nil || last < 0 {
 		return nil, true
@@ -231,7 +237,7 @@ func (b *Bus) subscribeShared(sub *Subscription, lastID string) (missed []Event,
 		if last > sh.cursor {
 			// The client saw events this node has not delivered yet: skip
 			// them when they come, unless the id is from another database.
-			newest, err := sh.log.Last(context.Background())
+			newest, err := sh.log.Last(ctx)
 			if err != nil || last > newest {
 				return nil, true
 			}
@@ -239,7 +245,7 @@ func (b *Bus) subscribeShared(sub *Subscription, lastID string) (missed []Event,
 		}
 		return nil, false
 	}
-	evs, complete, err := sh.log.After(context.Background(), last, maxMissed+1)
+	evs, complete, err := sh.log.After(ctx, last, maxMissed+1)
 	if err != nil || !complete {
 		return nil, true
 	}
