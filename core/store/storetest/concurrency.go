@@ -31,6 +31,7 @@ func testConcurrency(t *testing.T, open Open) {
 	t.Run("AddSameProviderIDStoresOne", func(t *testing.T) { testConcurrentAdd(t, open) })
 	t.Run("InboxClaimers", func(t *testing.T) { testConcurrentClaims(t, open, inboxOps, 20, 50) })
 	t.Run("OutboxClaimers", func(t *testing.T) { testConcurrentClaims(t, open, outboxOps, 20, 25) })
+	t.Run("AddWhileDraining", func(t *testing.T) { testDraining(t, open) })
 }
 
 type agentSpec struct {
