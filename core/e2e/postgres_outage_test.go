@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -15,18 +14,10 @@ import (
 // back every message is answered exactly once, in order, without a restart.
 func TestPostgresBrieflyUnreachableLosesNothing(t *testing.T) {
 	dbURL := pgDatabase(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := pgtest.NewProxy(t, u.Host)
-	u.Host = proxy.Addr()
-	q := u.Query()
-	q.Set("connect_timeout", "2")
-	u.RawQuery = q.Encode()
+	proxied, proxy := pgtest.Through(t, dbURL)
 
 	graph := newEchoGraph(t, "ig-meta", metaSecret, businessID)
-	srv := newServer(t, clusterConfig(graph.URL, u.String(), ""))
+	srv := newServer(t, clusterConfig(graph.URL, proxied, ""))
 	graph.deliverTo(func() string { return srv.URL })
 	load := newWebhookLoad(t, 8, "ig-meta", metaSecret, func() string { return srv.URL })
 	const users = 40

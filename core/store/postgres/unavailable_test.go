@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"net/url"
 	"testing"
 	"time"
 
@@ -18,17 +17,8 @@ import (
 // once the database is back.
 func TestUnreachableDatabaseIsUnavailableThenRecovers(t *testing.T) {
 	ctx := context.Background()
-	raw := testURL(t)
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := pgtest.NewProxy(t, u.Host)
-	u.Host = p.Addr()
-	q := u.Query()
-	q.Set("connect_timeout", "2")
-	u.RawQuery = q.Encode()
-	db, err := Open(ctx, u.String(), Options{})
+	proxied, p := pgtest.Through(t, testURL(t))
+	db, err := Open(ctx, proxied, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package pgtest
 import (
 	"io"
 	"net"
+	"net/url"
 	"sync"
 	"testing"
 )
@@ -26,6 +27,22 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	p.listen("127.0.0.1:0")
 	t.Cleanup(p.Cut)
 	return p
+}
+
+// Through returns dbURL rewritten to go through a new proxy (with a short
+// connect timeout, so a cut shows at once), and the proxy.
+func Through(t testing.TB, dbURL string) (string, *Proxy) {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewProxy(t, u.Host)
+	u.Host = p.Addr()
+	q := u.Query()
+	q.Set("connect_timeout", "2")
+	u.RawQuery = q.Encode()
+	return u.String(), p
 }
 
 // Addr is where the proxy listens.
