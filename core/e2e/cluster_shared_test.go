@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,6 +15,21 @@ func TestClusterSharesIntegrationsSessionsAndSignInLimits(t *testing.T) {
 	c := newCluster(t, 2, func(dbURL string) string { return clusterConfig(graph.URL, dbURL, "") })
 	a, b := c.nodes[0], c.nodes[1]
 	admin := a.admin() // created with the CLI on node A's config, signed in on A
+
+	// Exactly one node runs the cluster-wide timers, and says so.
+	leaders := func() (n int) {
+		for _, s := range c.nodes {
+			if _, body := s.do("GET", "/metrics", nil, nil); strings.Contains(string(body), "\nconversa_cluster_leader 1\n") {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, "one leader among the nodes", func() bool { return leaders() == 1 })
+	time.Sleep(500 * time.Millisecond)
+	if n := leaders(); n != 1 {
+		t.Errorf("%d nodes say they lead, want 1", n)
+	}
 
 	// The session opened on A is valid on B.
 	var me struct {

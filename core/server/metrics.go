@@ -60,6 +60,11 @@ func (s *Server) serveMetrics(c *fiber.Ctx) error {
 	if n, err := s.o.Store.Outbox().Backlog(ctx); err == nil {
 		fmt.Fprintf(&b, "# HELP conversa_outbox_pending Messages waiting to be sent.\n# TYPE conversa_outbox_pending gauge\nconversa_outbox_pending %d\n", n)
 	}
+	leader := 0
+	if s.o.Cluster.Leader() {
+		leader = 1
+	}
+	fmt.Fprintf(&b, "# HELP conversa_cluster_leader Whether this node runs the cluster-wide timers (always 1 on SQLite).\n# TYPE conversa_cluster_leader gauge\nconversa_cluster_leader %d\n", leader)
 	if s.o.Plugins != nil {
 		b.WriteString("# HELP conversa_plugin_up Whether a plugin process is running.\n# TYPE conversa_plugin_up gauge\n")
 		b.WriteString("# HELP conversa_plugin_restarts_total Restarts of a plugin after it crashed.\n# TYPE conversa_plugin_restarts_total counter\n")
