@@ -25,6 +25,10 @@ const notifyChannel = "conversa"
 const (
 	leaderLock = 0x436f6e7602 // the node that runs the cluster-wide timers
 	eventsLock = 0x436f6e7603 // appending live events, so ids follow commits
+	// aliveLocks is the namespace (the first of two int4 keys) of the locks
+	// each node holds on itself, keyed by hashtext(its name): a node that
+	// holds none is gone.
+	aliveLocks = 0x436f6e76
 )
 
 // Retention of what only live updates and rate limits need.
@@ -209,6 +213,7 @@ func (c *Cluster) elect(ctx context.Context) {
 		}
 	}
 	var pruned time.Time
+	suspects := map[string]bool{}
 	for {
 		if conn == nil {
 			var err error
@@ -217,6 +222,8 @@ func (c *Cluster) elect(ctx context.Context) {
 				if ctx.Err() == nil {
 					c.log.Error("connecting for leader election (will retry)", "err", err)
 				}
+			} else {
+				c.holdAlive(ctx, conn)
 			}
 		}
 		if conn != nil {
@@ -236,12 +243,82 @@ func (c *Cluster) elect(ctx context.Context) {
 			}
 			cancel()
 		}
+		if c.leader.Load() && conn != nil {
+			c.reclaim(ctx, conn, suspects)
+		}
 		if c.leader.Load() && time.Since(pruned) > time.Minute {
 			pruned = time.Now()
 			c.prune(ctx)
 		}
 		if !sleep(ctx, c.o.Every) {
 			return
+		}
+	}
+}
+
+// holdAlive takes this node's own lock on conn (the connection the node
+// keeps for as long as it runs): while it is held, the node is alive; when
+// the process dies, PostgreSQL drops the session and the lock with it.
+func (c *Cluster) holdAlive(ctx context.Context, conn *pgx.Conn) {
+	var got bool
+	err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, int32(aliveLocks), c.o.Node).Scan(&got)
+	switch {
+	case err != nil:
+		c.log.Error("taking this node's liveness lock", "err", err)
+	case !got:
+		// Another node's name hashes alike: this one's leases then simply
+		// lapse when it dies, as they would anyway.
+		c.log.Warn("this node's liveness lock is taken by another node; its leases will only lapse")
+	}
+}
+
+// reclaim gives back, due at once, the queue keys leased by nodes that are
+// gone: a lease owner whose liveness lock is free twice in a row (two
+// rounds, c.o.Every apart, so a node whose connection merely blinked keeps
+// its work) has died, and its contacts' and conversations' rows need not
+// wait for its leases to lapse. Its later writes, if it was only cut off,
+// fail as for any lapsed lease.
+func (c *Cluster) reclaim(ctx context.Context, conn *pgx.Conn, suspects map[string]bool) {
+	cctx, cancel := context.WithTimeout(ctx, c.o.Every)
+	defer cancel()
+	owners, err := collectStrings(conn.Query(cctx, `SELECT DISTINCT lease_owner FROM queue_keys
+		WHERE lease_owner <> '' AND lease_owner <> $1`, c.o.Node))
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Error("looking for leases of nodes that are gone", "err", err)
+		}
+		return
+	}
+	seen := map[string]bool{}
+	for _, owner := range owners {
+		seen[owner] = true
+		var free bool
+		if err := conn.QueryRow(cctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, int32(aliveLocks), owner).Scan(&free); err != nil {
+			return
+		}
+		if !free {
+			delete(suspects, owner)
+			continue
+		}
+		if _, err := conn.Exec(cctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, int32(aliveLocks), owner); err != nil {
+			return
+		}
+		if !suspects[owner] {
+			suspects[owner] = true
+			continue
+		}
+		tag, err := c.db.pool.Exec(cctx, `UPDATE queue_keys SET lease_owner = '', lease_token = 0, ready_at = $1
+			WHERE lease_owner = $2`, ms(c.db.Now()), owner)
+		if err != nil {
+			c.log.Error("giving back the leases of a node that is gone", "owner", owner, "err", err)
+			return
+		}
+		delete(suspects, owner)
+		c.log.Warn("a node is gone: its queue keys are due again", "owner", owner, "keys", tag.RowsAffected())
+	}
+	for owner := range suspects {
+		if !seen[owner] {
+			delete(suspects, owner)
 		}
 	}
 }

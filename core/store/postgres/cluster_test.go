@@ -200,3 +200,42 @@ func TestClusterThrottleIsShared(t *testing.T) {
 		t.Errorf("Blocked after a reset on the other node = %v, want 0", wait)
 	}
 }
+
+// A node that is gone (no liveness lock: its process died and PostgreSQL
+// dropped its session) has its queue keys given back within seconds,
+// rather than when its leases lapse; a live node keeps its keys.
+func TestClusterGivesBackTheLeasesOfAGoneNode(t *testing.T) {
+	ns := joinNodes(t, 2)
+	ctx := context.Background()
+	waitFor(t, "a leader", 5*time.Second, func() bool { n, _ := leaders(ns); return n == 1 })
+	far := ms(time.Now().Add(time.Hour)) // leases that would hold for an hour
+	for _, row := range [][2]string{{"k-ghost", "ghost/1/dead"}, {"k-node0", "node0"}, {"k-node1", "node1"}} {
+		if _, err := ns[0].db.pool.Exec(ctx, `INSERT INTO queue_keys (queue, key, ready_at, lease_owner, lease_token)
+			VALUES ('inbox', $1, $2, $3, 7)`, row[0], far, row[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner := func(key string) string {
+		var o string
+		if err := ns[0].db.pool.QueryRow(ctx, `SELECT lease_owner FROM queue_keys WHERE key = $1`, key).Scan(&o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	waitFor(t, "the gone node's key given back", 5*time.Second, func() bool { return owner("k-ghost") == "" })
+	if o0, o1 := owner("k-node0"), owner("k-node1"); o0 != "node0" || o1 != "node1" {
+		t.Fatalf("live nodes' keys owned by %q, %q; want node0, node1 kept", o0, o1)
+	}
+	var due int64
+	ns[0].db.pool.QueryRow(ctx, `SELECT ready_at FROM queue_keys WHERE key = 'k-ghost'`).Scan(&due)
+	if due >= far {
+		t.Errorf("the given-back key is due at %d, want now (before %d)", due, far)
+	}
+	// node0 dies (its session, and so its liveness lock, goes): its key is
+	// given back by whichever node leads then.
+	ns[0].cl.Close()
+	waitFor(t, "the dead node's key given back", 5*time.Second, func() bool { return owner("k-node0") == "" })
+	if o := owner("k-node1"); o != "node1" {
+		t.Errorf("the live node's key owned by %q, want node1", o)
+	}
+}
