@@ -152,6 +152,7 @@ func TestClusterAgentOnOneNodeSeesAnAssignmentMadeOnTheOther(t *testing.T) {
 	// connected to node B, must be told within 2 s of A's acknowledgement.
 	byA := 0
 	var latencies []time.Duration
+	var ids []string
 	for i := range 3 {
 		user := fmt.Sprintf("5%03d", i+1)
 		if err := postUntilAcked(a.URL, "ig-meta", metaSecret, metaText(user, "m_handoff_"+user, "talk to a person", time.Now())); err != nil {
@@ -165,6 +166,7 @@ func TestClusterAgentOnOneNodeSeesAnAssignmentMadeOnTheOther(t *testing.T) {
 				c.table(`SELECT id, type, conversation, agent, created_at FROM events ORDER BY id`))
 		}
 		latencies = append(latencies, time.Since(acked))
+		ids = append(ids, e.id)
 		var got assignedEvent
 		if err := json.Unmarshal([]byte(e.data), &got); err != nil {
 			t.Fatalf("assigned event data %s: %v", e.data, err)
@@ -181,6 +183,19 @@ func TestClusterAgentOnOneNodeSeesAnAssignmentMadeOnTheOther(t *testing.T) {
 	// crossing nodes: node A, woken by its own webhook, normally wins.
 	if byA == 0 {
 		t.Errorf("node A's log shows none of the 3 assignments (node B made them all), so no event crossed nodes; node A's log:\n%s", a.logs)
+	}
+
+	// The console loses node B and reconnects, through the balancer, to
+	// node A with the id of the first event it saw: it gets the two it
+	// missed since, from the shared event log.
+	stream.close()
+	resumed := a.events(ana, ids[0])
+	defer resumed.close()
+	for _, want := range ids[1:] {
+		e, ok := resumed.nextWithin("assigned", 5*time.Second)
+		if !ok || e.id != want {
+			t.Fatalf("resuming on node A after %s: got %+v (ok %v), want the missed assigned event %s", ids[0], e, ok, want)
+		}
 	}
 }
 
