@@ -47,14 +47,14 @@ func NewShared(log Log, o SharedOptions) *Bus {
 		o.PollEvery = time.Second
 	}
 	return &Bus{subs: map[*Subscription]struct{}{}, shared: &shared{log: log, o: o,
-		log2: o.Logger.With("component", "events"), appendWake: make(chan struct{}, 1), pollWake: make(chan struct{}, 1)}}
+		logger: o.Logger.With("component", "events"), appendWake: make(chan struct{}, 1), pollWake: make(chan struct{}, 1)}}
 }
 
 // shared is a bus's state when it is backed by a Log.
 type shared struct {
-	log  Log
-	o    SharedOptions
-	log2 *slog.Logger
+	log    Log
+	o      SharedOptions
+	logger *slog.Logger
 
 	pendMu  sync.Mutex
 	pending []Event
@@ -81,7 +81,7 @@ func (b *Bus) Run(ctx context.Context) {
 			b.mu.Unlock()
 			break
 		}
-		sh.log2.Error("reading the event log", "err", err)
+		sh.logger.Error("reading the event log", "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -131,7 +131,7 @@ func (b *Bus) appender(ctx context.Context) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		if err := sh.log.Append(fctx, batch); err != nil {
-			sh.log2.Error("live events lost at shutdown", "events", len(batch), "err", err)
+			sh.logger.Error("live events lost at shutdown", "events", len(batch), "err", err)
 		}
 	}()
 	pause := 100 * time.Millisecond
@@ -145,7 +145,7 @@ func (b *Bus) appender(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
-				sh.log2.Error("appending live events (will retry)", "events", len(batch), "err", err)
+				sh.logger.Error("appending live events (will retry)", "events", len(batch), "err", err)
 				sh.pendMu.Lock()
 				sh.pending = append(batch, sh.pending...)
 				sh.pendMu.Unlock()
@@ -178,7 +178,7 @@ func (sh *shared) publish(e Event) {
 	sh.pending = append(sh.pending, e)
 	if n := len(sh.pending) - maxPending; n > 0 {
 		sh.pending = append([]Event(nil), sh.pending[n:]...)
-		sh.log2.Error("event log unavailable: dropped live events", "dropped", n)
+		sh.logger.Error("event log unavailable: dropped live events", "dropped", n)
 	}
 	sh.pendMu.Unlock()
 	select {
@@ -197,7 +197,7 @@ func (b *Bus) poll(ctx context.Context) {
 		evs, _, err := sh.log.After(ctx, after, 500)
 		if err != nil {
 			if ctx.Err() == nil {
-				sh.log2.Error("reading the event log", "err", err)
+				sh.logger.Error("reading the event log", "err", err)
 			}
 			return
 		}
