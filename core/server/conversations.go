@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -43,7 +44,7 @@ func (s *Server) mayAct(c *fiber.Ctx, conv *model.Conversation) error {
 
 func (s *Server) listConversations(c *fiber.Ctx) error {
 	a := s.caller(c).agent
-	f := store.ConversationFilter{State: c.Query("state"), Integration: c.Query("integration"), Search: c.Query("q"),
+	f := store.ConversationFilter{State: c.Query("state"), Integration: c.Query("integration"), Search: searchTerm(c.Query("q")),
 		Limit: c.QueryInt("limit", 100)}
 	switch f.State {
 	case "", model.StateBot, model.StateQueued, model.StateAssigned, model.StateEnded:
@@ -189,7 +190,16 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 	}
 	_ = c.BodyParser(&req)
 	if req.MessageID == 0 {
-		req.MessageID = 1 << 62
+		// "All of it" is what exists now: a message that comes later is
+		// unread, however often the console reloads.
+		msgs, err := s.o.Store.Messages().List(c.UserContext(), conv.ID)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return c.SendStatus(fiber.StatusNoContent)
+		}
+		req.MessageID = msgs[len(msgs)-1].ID
 	}
 	err = s.o.Store.Conversations().MarkRead(c.UserContext(), conv.ID, req.MessageID)
 	if err != nil {
@@ -222,4 +232,10 @@ func (s *Server) transfer(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(moved)
+}
+
+// searchTerm is what an agent typed in the search box as the store matches
+// it: usernames are shown with their @, and stored without.
+func searchTerm(q string) string {
+	return strings.TrimPrefix(strings.TrimSpace(q), "@")
 }
