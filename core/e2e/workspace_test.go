@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,6 +60,36 @@ func TestSearchFindsAnAtUsername(t *testing.T) {
 	for _, q := range []string{"ana.souza", "@ana.souza", "@Ana.Souza", " @ana.souza "} {
 		if got := srv.conversations(admin, "?q="+url.QueryEscape(q)); len(got) != 1 {
 			t.Errorf("search %q = %d conversations, want 1", q, len(got))
+		}
+	}
+}
+
+// A reaction reaches the console live: the message event it causes carries
+// the message's reactions (it used to carry none until a reload).
+func TestReactionArrivesLive(t *testing.T) {
+	graph := newFakeGraph(t)
+	srv := newServer(t, metaConfig(graph.URL, ""))
+	admin := srv.admin()
+	srv.deliverMeta("ig-meta", fresh(fixture(t, "01-message-text.json")))
+	srv.settle()
+	stream := srv.events(admin, "")
+	defer stream.close()
+	srv.deliverMeta("ig-meta", withMid(fresh(fixture(t, "19-reaction-react.json")), mid01))
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case e, ok := <-stream.events:
+			if !ok {
+				t.Fatal("event stream closed")
+			}
+			if e.typ == "message" && strings.Contains(e.data, `"reactions"`) {
+				if !strings.Contains(e.data, "\u2764\ufe0f") || !strings.Contains(e.data, `"contact"`) {
+					t.Errorf("live reaction event %s, want ❤️ by the contact", e.data)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("no live message event carrying the reaction")
 		}
 	}
 }

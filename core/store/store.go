@@ -193,6 +193,7 @@ type Messages interface {
 	// AddProviderIDs records more ids for a message; the first becomes its
 	// provider id if it has none.
 	AddProviderIDs(ctx context.Context, integration string, messageID int64, ids ...string) error
+	// Get returns one message, with its reactions.
 	Get(ctx context.Context, id int64) (*model.Message, error)
 	ByProviderID(ctx context.Context, integration, providerID string) (*model.Message, error)
 	// List returns a conversation's messages, oldest first, with reactions.

@@ -194,7 +194,26 @@ func (x messages) ByProviderID(ctx context.Context, integration, pid string) (*m
 }
 
 func (x messages) Get(ctx context.Context, id int64) (*model.Message, error) {
-	return scanMsgRow(x.h.q().QueryRow(ctx, `SELECT `+msgSelectCols+` FROM messages m WHERE m.id = $1`, id))
+	q := x.h.q()
+	m, err := scanMsgRow(q.QueryRow(ctx, `SELECT `+msgSelectCols+` FROM messages m WHERE m.id = $1`, id))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT by, emoji, created_at FROM reactions WHERE message_id = $1 ORDER BY created_at, by`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r model.Reaction
+		var at int64
+		if err := rows.Scan(&r.By, &r.Emoji, &at); err != nil {
+			return nil, err
+		}
+		r.At = fromMS(at)
+		m.Reactions = append(m.Reactions, r)
+	}
+	return m, rows.Err()
 }
 
 // List reads the messages, then their reactions. Outside a transaction the

@@ -135,7 +135,26 @@ func (x messages) ByProviderID(ctx context.Context, integration, pid string) (*m
 }
 
 func (x messages) Get(ctx context.Context, id int64) (*model.Message, error) {
-	return scanMessage(x.q().QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages m WHERE m.id = ?`, id))
+	q := x.q()
+	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages m WHERE m.id = ?`, id))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT by, emoji, created_at FROM reactions WHERE message_id = ? ORDER BY created_at, by`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r model.Reaction
+		var at int64
+		if err := rows.Scan(&r.By, &r.Emoji, &at); err != nil {
+			return nil, err
+		}
+		r.At = fromMS(at)
+		m.Reactions = append(m.Reactions, r)
+	}
+	return m, rows.Err()
 }
 
 func (x messages) List(ctx context.Context, conversation int64) ([]model.Message, error) {

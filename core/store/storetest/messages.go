@@ -122,6 +122,16 @@ func testMessages(t *testing.T, open Open) {
 		if r := list[1].Reactions; len(r) != 1 || r[0].Emoji != "❤️" || r[0].By != model.AuthorContact {
 			t.Errorf("List()[1].Reactions = %+v, want ❤️ by contact", r)
 		}
+		// One message read alone carries its reactions too (the live event
+		// about a reaction is made of it).
+		got, err := f.s.Messages().Get(f.ctx, m2.ID)
+		f.must(err, "Get")
+		if r := got.Reactions; len(r) != 1 || r[0].Emoji != "❤️" || r[0].By != model.AuthorContact {
+			t.Errorf("Get(%d).Reactions = %+v, want ❤️ by contact", m2.ID, r)
+		}
+		if got, err := f.s.Messages().Get(f.ctx, m1.ID); err != nil || len(got.Reactions) != 0 {
+			t.Errorf("Get(%d) of an unreacted message = %+v, %v; want no reactions", m1.ID, got, err)
+		}
 	})
 
 	t.Run("SetReactionReplacesAndRemoves", func(t *testing.T) {
