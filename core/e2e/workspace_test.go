@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // The agent's workspace (issue S9): defects a first day finds, each
@@ -91,5 +93,57 @@ func TestReactionArrivesLive(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no live message event carrying the reaction")
 		}
+	}
+}
+
+// A provider's whole-second timestamp ("…:03Z") and the reply made in the
+// same second ("…:03.075Z"): the user's message comes first in the agent's
+// thread. Compared as text, "." sorts before "Z" and the reply showed above
+// the message it answers (S9 item 1, seen with Zenvia, whose timestamps are
+// whole seconds; Meta's here, set to a whole second).
+func TestConsoleThreadOrdersAWholeSecondBeforeItsMilliseconds(t *testing.T) {
+	graph := newFakeGraph(t)
+	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, agentAna)
+	graph.setProfile(customerA, profileOf(srv))
+	ctx := newBrowser(t)
+	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)
+	act(t, ctx, "choosing Available", chromedp.Click(chromedp.CSS("#status-switch .st-available")))
+	waitFor(t, ctx, "the status switch to show Available", `document.querySelector('#status-switch').dataset.status === 'available'`)
+	ana := srv.bearer(agentAna.Login, agentAna.Password)
+	eventually(t, "Ana available on the server", func() bool {
+		var me struct{ Status string }
+		srv.api("GET", "/api/v1/me", ana, nil, &me)
+		return me.Status == "available"
+	})
+
+	// Early in a second, so the assistant's reply is made within it.
+	for time.Now().Nanosecond() > 300e6 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	second := time.Now().Truncate(time.Second)
+	mustPostMeta(t, srv, metaEventAt(t, "01-message-text.json", second, func(m map[string]any) {
+		m["message"].(map[string]any)["text"] = handoffText
+	}))
+	waitFor(t, ctx, "the chat in Ana's list", `!!document.querySelector('.chat-list li[data-conversation]')`)
+	id := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)
+	var conv struct {
+		Messages []struct {
+			Direction string    `json:"direction"`
+			CreatedAt time.Time `json:"created_at"`
+		} `json:"messages"`
+	}
+	srv.api("GET", fmt.Sprintf("/api/v1/conversations/%d", id), ana, nil, &conv)
+	if len(conv.Messages) < 2 || !conv.Messages[1].CreatedAt.Truncate(time.Second).Equal(second) {
+		t.Skipf("the reply was not made in the message's second (%+v): nothing to order here", conv.Messages)
+	}
+	act(t, ctx, "opening the chat", chromedp.Click(chromedp.CSS(chatItem(id))), chromedp.WaitVisible(chromedp.CSS("#reply-text")))
+	waitFor(t, ctx, "the message and the assistant's reply", `document.querySelector('.thread .msg-in') && document.querySelector('.thread .by-assistant')`)
+	first := evalJS[string](t, ctx, `(() => {
+		const all = [...document.querySelectorAll('.thread .msg-in, .thread .by-assistant')];
+		return all[0].classList.contains('msg-in') ? 'message' : 'reply';
+	})()`)
+	if first != "message" {
+		t.Errorf("the thread shows the %s first; want the user's message (%s) above the reply made %s later",
+			first, second.Format(time.RFC3339Nano), conv.Messages[1].CreatedAt.Sub(second))
 	}
 }

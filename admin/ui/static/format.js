@@ -45,6 +45,14 @@ const shortDay = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'sh
 
 export const parseDate = (s) => (s ? new Date(s) : null);
 
+// instant is an RFC 3339 time as milliseconds, for comparing: as text,
+// "…:03Z" (a provider's whole second) sorts after "…:03.075Z" because "."
+// comes before "Z". Missing or unreadable times count as the earliest.
+export function instant(s) {
+  const t = s ? Date.parse(s) : NaN;
+  return Number.isNaN(t) ? 0 : t;
+}
+
 export function formatDateTime(s) {
   const d = parseDate(s);
   return d ? dateTime.format(d) : '—';

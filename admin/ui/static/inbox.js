@@ -3,7 +3,7 @@
 // the unread counts, the title badge and the notifications.
 
 import { get, post, query } from './api.js';
-import { contactName, ORIGIN_LABELS } from './format.js';
+import { contactName, instant, ORIGIN_LABELS } from './format.js';
 import { notify, setBadge } from './notify.js';
 
 export class Inbox extends EventTarget {
@@ -51,7 +51,7 @@ export class Inbox extends EventTarget {
 
   // list: most recently active first.
   list() {
-    return Array.from(this.chats.values()).sort((a, b) => (b.last_activity_at || '').localeCompare(a.last_activity_at || ''));
+    return Array.from(this.chats.values()).sort((a, b) => instant(b.last_activity_at) - instant(a.last_activity_at));
   }
 
   get(id) {
@@ -153,7 +153,7 @@ export class Inbox extends EventTarget {
     if (!m) return;
     const c = this.chats.get(m.conversation);
     if (!c) return;
-    if (m.created_at && (!c.last_activity_at || m.created_at > c.last_activity_at)) c.last_activity_at = m.created_at;
+    if (m.created_at && instant(m.created_at) > instant(c.last_activity_at)) c.last_activity_at = m.created_at;
     // A change to a known message (deleted, edited, a reaction) is not news.
     const isNew = !this.seen.has(m.id) && !m.deleted && !m.edited_at && !(m.reactions && m.reactions.length);
     this.seen.add(m.id);

@@ -4,7 +4,7 @@
 // status) replaces one element and leaves loaded media alone.
 
 import { fill, h, linkify, safeURL } from './dom.js';
-import { contactName, dayKey, formatDay, formatTime, formatDateTime } from './format.js';
+import { contactName, dayKey, formatDay, formatTime, formatDateTime, instant } from './format.js';
 
 const STATUS_LABELS = {
   pending: 'Sending…',
@@ -157,8 +157,9 @@ function reactor(by, thread) {
   return by || 'someone';
 }
 
+// order is a thread's order: by time, then (same instant) by id.
 function order(a, b) {
-  return a.created_at === b.created_at ? a.id - b.id : a.created_at < b.created_at ? -1 : 1;
+  return instant(a.created_at) - instant(b.created_at) || a.id - b.id;
 }
 
 // renderContent shows one content the way the user saw or sent it.
