@@ -335,6 +335,11 @@ func TestConsoleOperatorCreatesAZenviaIntegration(t *testing.T) {
 	if n := evalJS[int](t, ctx, `document.querySelectorAll('.webhook button.copy').length`); n != 3 {
 		t.Errorf("copy buttons on the webhook card = %d, want 3 (URL and two headers)", n)
 	}
+	// Both subscriptions Zenvia needs: messages, and the status reports
+	// without which replies never show as delivered or read (S9 item 7).
+	if help := textOf(t, ctx, ".webhook p"); !strings.Contains(help, "MESSAGE_STATUS") || !strings.Contains(help, "two webhook subscriptions") {
+		t.Errorf("webhook instructions %q do not ask for the MESSAGE_STATUS subscription", help)
+	}
 	if want.InactivityMinutes != 30 || strings.Join(want.HomologationUsers, ",") != "tester.one,tester.two" {
 		t.Errorf("stored inactivity %d, homologation users %v; want 30 and [tester.one tester.two]", want.InactivityMinutes, want.HomologationUsers)
 	}

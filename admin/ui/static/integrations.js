@@ -31,8 +31,8 @@ const CHANNEL_FIELDS = {
 };
 
 const WEBHOOK_HELP = {
-  zenvia: 'In Zenvia’s console, create a webhook subscription with event type Message, version v2 and channel Instagram, pointing at this URL, with the two headers below. Requests without them are refused.',
-  meta: 'In your Meta app, under Instagram → Webhooks, set this callback URL and verify token, then subscribe to messages, messaging_seen, message_reactions, messaging_postbacks and messaging_referral.',
+  zenvia: 'In Zenvia’s console, create two webhook subscriptions pointing at this URL, both with the two headers below (requests without them are refused): one with event type Message (version v2, channel Instagram, direction IN) for the messages, and one with event type Message status (MESSAGE_STATUS, channel Instagram) for the delivery and read reports of your replies.',
+  meta: 'In your Meta app, under Instagram → Webhooks, set this callback URL and verify token and subscribe to messages, messaging_seen, message_reactions, messaging_postbacks and messaging_referral. Then subscribe the account itself: POST /me/subscribed_apps with those fields and the account’s token (graph.instagram.com; with Facebook Login, POST /<page id>/subscribed_apps with the Page token). Until then Meta delivers nothing.',
 };
 
 export function integrationsView(ctx) {
