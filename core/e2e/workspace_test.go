@@ -147,3 +147,39 @@ func TestConsoleThreadOrdersAWholeSecondBeforeItsMilliseconds(t *testing.T) {
 			first, second.Format(time.RFC3339Nano), conv.Messages[1].CreatedAt.Sub(second))
 	}
 }
+
+// Transfer to one's own squad, the dialog's default, when no one else in
+// it is free: the squad gives the chat straight back, and it stays in the
+// agent's list (it used to vanish until a reload; S9 item 3).
+func TestConsoleTransferToOwnSquadKeepsTheChat(t *testing.T) {
+	graph := newFakeGraph(t)
+	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, agentAna)
+	graph.setProfile(customerA, profileOf(srv))
+	ctx := newBrowser(t)
+	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)
+	act(t, ctx, "choosing Available", chromedp.Click(chromedp.CSS("#status-switch .st-available")))
+	waitFor(t, ctx, "the status switch to show Available", `document.querySelector('#status-switch').dataset.status === 'available'`)
+	ana := srv.bearer(agentAna.Login, agentAna.Password)
+	eventually(t, "Ana available on the server", func() bool {
+		var me struct{ Status string }
+		srv.api("GET", "/api/v1/me", ana, nil, &me)
+		return me.Status == "available"
+	})
+	mustPostMeta(t, srv, userMessage(t, handoffText))
+	waitFor(t, ctx, "the chat in Ana's list", `!!document.querySelector('.chat-list li[data-conversation]')`)
+	id := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)
+	act(t, ctx, "opening the chat", chromedp.Click(chromedp.CSS(chatItem(id))), chromedp.WaitVisible(chromedp.CSS("#reply-text")))
+	act(t, ctx, "transferring to her own squad (the default)",
+		chromedp.Click(chromedp.CSS(".chat-actions .button:not(.danger)")),
+		chromedp.WaitVisible(chromedp.CSS("#transfer-squad")),
+		chromedp.Click(chromedp.CSS("#dialog-ok")))
+	eventually(t, "the conversation back with Ana on the server", func() bool {
+		var c struct{ State, Agent string }
+		srv.api("GET", fmt.Sprintf("/api/v1/conversations/%d", id), ana, nil, &c)
+		return c.State == "assigned" && c.Agent == agentAna.Login
+	})
+	time.Sleep(time.Second) // every live event about it has arrived
+	if !evalJS[bool](t, ctx, fmt.Sprintf(`!!document.querySelector(%s)`, jsString(chatItem(id)))) {
+		t.Error("the chat left Ana's list although the squad gave it back to her")
+	}
+}

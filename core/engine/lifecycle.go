@@ -160,5 +160,10 @@ func (e *Engine) Transfer(ctx context.Context, id int64, squad string) (*model.C
 	}
 	e.publish(events.Queued, c, c)
 	e.assign(ctx)
+	// As it is now: the squad may have given it to someone at once (the
+	// same agent, when no one else in it is free).
+	if now, err := e.st.Conversations().Get(ctx, c.ID); err == nil {
+		c = now
+	}
 	return c, nil
 }

@@ -421,10 +421,16 @@ class OpenChat {
     });
     if (!ok) return;
     const name = contactName(this.conv.contact);
+    let moved;
     try {
-      await post(`/conversations/${this.id}/transfer`, { squad: select.value });
+      moved = await post(`/conversations/${this.id}/transfer`, { squad: select.value });
     } catch (err) {
       this.ctx.toast(err.message, 'error');
+      return;
+    }
+    if (moved && moved.state === 'assigned' && moved.agent === this.me.id) {
+      // The squad gave it straight back: no one else there could take it.
+      this.ctx.toast(`No one else in ${select.value} could take ${name}: the chat stays with you.`);
       return;
     }
     this.ctx.inbox.remove(this.id);
