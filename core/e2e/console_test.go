@@ -335,6 +335,10 @@ func TestConsoleOperatorCreatesAZenviaIntegration(t *testing.T) {
 	if n := evalJS[int](t, ctx, `document.querySelectorAll('.webhook button.copy').length`); n != 3 {
 		t.Errorf("copy buttons on the webhook card = %d, want 3 (URL and two headers)", n)
 	}
+	// Inactivity ends the conversation; nothing "restarts" (S9 item 9).
+	if got := textOf(t, ctx, "#summary-inactivity dd"); !strings.Contains(got, "After 30 minutes") || !strings.Contains(got, "the conversation ends") {
+		t.Errorf("the service card says %q, want that after 30 minutes of silence the conversation ends", got)
+	}
 	// Both subscriptions Zenvia needs: messages, and the status reports
 	// without which replies never show as delivered or read (S9 item 7).
 	if help := textOf(t, ctx, ".webhook p"); !strings.Contains(help, "MESSAGE_STATUS") || !strings.Contains(help, "two webhook subscriptions") {

@@ -109,7 +109,7 @@ function renderDetail(ctx, el, i) {
   const banners = [];
   if (i.needs_reauthorization) {
     banners.push(h('div.banner.banner-bad', { role: 'alert' }, h('strong', {}, 'Needs re-authorization. '),
-      `The provider refused the credentials: ${i.needs_reauthorization}. Replies are held until you enter a new token${fromConfig ? ' in the configuration file' : ' below'}.`));
+      `The provider refused the credentials: ${i.needs_reauthorization}. Until you enter a new token${fromConfig ? ' in the configuration file' : ' below'}, replies fail and are marked Not delivered.`));
   }
   if (i.enabled && i.available === false) {
     banners.push(h('div.banner.banner-bad', { role: 'alert' }, h('strong', {}, 'Unavailable. '),
@@ -154,7 +154,7 @@ function copyRow(label, value, id) {
 }
 
 function summaryCard(i) {
-  const inactivity = i.inactivity_minutes ? `After ${plural(i.inactivity_minutes, 'minute', 'minutes')} without a message from the user, the service restarts.` : 'Off: services never restart on their own.';
+  const inactivity = i.inactivity_minutes ? `After ${plural(i.inactivity_minutes, 'minute', 'minutes')} without a message from the user, the conversation ends; the user’s next message starts a new one, with a fresh assistant session.` : 'Off: conversations never end on their own.';
   return h('section.card', { 'aria-labelledby': 'service-title' },
     h('h2#service-title', {}, 'Service'),
     h('dl.facts', {},
@@ -344,7 +344,7 @@ function editorForm(ctx, i, onSaved) {
       errors.field('assistant', 'Assistant', f.assistant, 'Answers first; hands over to the squad when the user asks for a person.')),
     h('div.form-row', {},
       errors.field('squad', 'Squad', f.squad, 'The team that receives conversations handed to humans (default geral).'),
-      errors.field('inactivity_minutes', 'Inactivity (minutes)', f.inactivity_minutes, '0 turns it off; otherwise 10 to 1440. After that long without a message from the user the service restarts.')),
+      errors.field('inactivity_minutes', 'Inactivity (minutes)', f.inactivity_minutes, '0 turns it off; otherwise 10 to 1440. After that long without a message from the user the conversation ends (the next message starts a new one).')),
     squadList,
     errors.field('unsupported_media_messages', 'Unsupported-media messages', f.unsupported_media_messages, 'One message per line, sent when a user sends content this integration does not support.'),
     errors.field('homologation_users', 'Homologation users', f.homologation_users, 'Instagram usernames, one per line. While the list has names, only they are served by the assistant; everyone else is recorded and left alone.'),
