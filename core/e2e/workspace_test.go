@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -102,19 +103,7 @@ func TestReactionArrivesLive(t *testing.T) {
 // the message it answers (S9 item 1, seen with Zenvia, whose timestamps are
 // whole seconds; Meta's here, set to a whole second).
 func TestConsoleThreadOrdersAWholeSecondBeforeItsMilliseconds(t *testing.T) {
-	graph := newFakeGraph(t)
-	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, agentAna)
-	graph.setProfile(customerA, profileOf(srv))
-	ctx := newBrowser(t)
-	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)
-	act(t, ctx, "choosing Available", chromedp.Click(chromedp.CSS("#status-switch .st-available")))
-	waitFor(t, ctx, "the status switch to show Available", `document.querySelector('#status-switch').dataset.status === 'available'`)
-	ana := srv.bearer(agentAna.Login, agentAna.Password)
-	eventually(t, "Ana available on the server", func() bool {
-		var me struct{ Status string }
-		srv.api("GET", "/api/v1/me", ana, nil, &me)
-		return me.Status == "available"
-	})
+	srv, ctx, ana := anaAvailableInTheConsole(t)
 
 	// Early in a second, so the assistant's reply is made within it.
 	for time.Now().Nanosecond() > 300e6 {
@@ -152,19 +141,7 @@ func TestConsoleThreadOrdersAWholeSecondBeforeItsMilliseconds(t *testing.T) {
 // it is free: the squad gives the chat straight back, and it stays in the
 // agent's list (it used to vanish until a reload; S9 item 3).
 func TestConsoleTransferToOwnSquadKeepsTheChat(t *testing.T) {
-	graph := newFakeGraph(t)
-	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, agentAna)
-	graph.setProfile(customerA, profileOf(srv))
-	ctx := newBrowser(t)
-	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)
-	act(t, ctx, "choosing Available", chromedp.Click(chromedp.CSS("#status-switch .st-available")))
-	waitFor(t, ctx, "the status switch to show Available", `document.querySelector('#status-switch').dataset.status === 'available'`)
-	ana := srv.bearer(agentAna.Login, agentAna.Password)
-	eventually(t, "Ana available on the server", func() bool {
-		var me struct{ Status string }
-		srv.api("GET", "/api/v1/me", ana, nil, &me)
-		return me.Status == "available"
-	})
+	srv, ctx, ana := anaAvailableInTheConsole(t)
 	mustPostMeta(t, srv, userMessage(t, handoffText))
 	waitFor(t, ctx, "the chat in Ana's list", `!!document.querySelector('.chat-list li[data-conversation]')`)
 	id := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)
@@ -182,4 +159,25 @@ func TestConsoleTransferToOwnSquadKeepsTheChat(t *testing.T) {
 	if !evalJS[bool](t, ctx, fmt.Sprintf(`!!document.querySelector(%s)`, jsString(chatItem(id)))) {
 		t.Error("the chat left Ana's list although the squad gave it back to her")
 	}
+}
+
+// anaAvailableInTheConsole starts a Meta install with agent Ana, signs her
+// in in a real browser and sets her Available (on the server too); it
+// returns the server, the browser and her bearer token.
+func anaAvailableInTheConsole(t *testing.T) (*server, context.Context, string) {
+	t.Helper()
+	graph := newFakeGraph(t)
+	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, agentAna)
+	graph.setProfile(customerA, profileOf(srv))
+	ctx := newBrowser(t)
+	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)
+	act(t, ctx, "choosing Available", chromedp.Click(chromedp.CSS("#status-switch .st-available")))
+	waitFor(t, ctx, "the status switch to show Available", `document.querySelector('#status-switch').dataset.status === 'available'`)
+	ana := srv.bearer(agentAna.Login, agentAna.Password)
+	eventually(t, "Ana available on the server", func() bool {
+		var me struct{ Status string }
+		srv.api("GET", "/api/v1/me", ana, nil, &me)
+		return me.Status == "available"
+	})
+	return srv, ctx, ana
 }
