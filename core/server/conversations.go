@@ -189,18 +189,8 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 		MessageID int64 `json:"message_id"`
 	}
 	_ = c.BodyParser(&req)
-	if req.MessageID == 0 {
-		// "All of it" is what exists now: a message that comes later is
-		// unread, however often the console reloads.
-		msgs, err := s.o.Store.Messages().List(c.UserContext(), conv.ID)
-		if err != nil {
-			return err
-		}
-		if len(msgs) == 0 {
-			return c.SendStatus(fiber.StatusNoContent)
-		}
-		req.MessageID = msgs[len(msgs)-1].ID
-	}
+	// No id: all of it, as it is now; a message that comes later is unread,
+	// however often the console reloads.
 	err = s.o.Store.Conversations().MarkRead(c.UserContext(), conv.ID, req.MessageID)
 	if err != nil {
 		return err

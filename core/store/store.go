@@ -275,7 +275,9 @@ type Conversations interface {
 	// Queued lists queued conversations in serving order: higher priority
 	// first, then who has waited longest.
 	Queued(ctx context.Context) ([]*model.Conversation, error)
-	// MarkRead records the last message the assigned agent has seen.
+	// MarkRead records the last message the assigned agent has seen;
+	// messageID 0 means every message the conversation has now (later
+	// ones stay unread).
 	MarkRead(ctx context.Context, id, messageID int64) error
 	// Unread counts, per conversation, the user's messages the agent has
 	// not seen.

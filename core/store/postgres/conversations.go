@@ -336,8 +336,9 @@ func (x conversations) Queued(ctx context.Context) ([]*model.Conversation, error
 
 func (x conversations) MarkRead(ctx context.Context, id, messageID int64) error {
 	return x.h.write(ctx, func(t *txn) error {
-		return updateOne(ctx, t, `UPDATE conversations SET agent_read_id = greatest(agent_read_id, $1) WHERE id = $2`,
-			messageID, id)
+		return updateOne(ctx, t, `UPDATE conversations SET agent_read_id = greatest(agent_read_id,
+			CASE WHEN $1::bigint > 0 THEN $1::bigint ELSE (SELECT coalesce(max(m.id), 0) FROM messages m WHERE m.conversation_id = $2) END)
+			WHERE id = $2`, messageID, id)
 	})
 }
 

@@ -253,7 +253,11 @@ func (x conversations) Queued(ctx context.Context) ([]*model.Conversation, error
 }
 
 func (x conversations) MarkRead(ctx context.Context, id, messageID int64) error {
-	return x.exec(ctx, `UPDATE conversations SET agent_read_id = max(agent_read_id, ?) WHERE id = ?`, messageID, id)
+	if messageID > 0 {
+		return x.exec(ctx, `UPDATE conversations SET agent_read_id = max(agent_read_id, ?) WHERE id = ?`, messageID, id)
+	}
+	return x.exec(ctx, `UPDATE conversations SET agent_read_id = max(agent_read_id,
+		(SELECT coalesce(max(m.id), 0) FROM messages m WHERE m.conversation_id = ?)) WHERE id = ?`, id, id)
 }
 
 func (x conversations) Unread(ctx context.Context, ids []int64) (map[int64]int, error) {

@@ -140,21 +140,31 @@ func (x messages) Get(ctx context.Context, id int64) (*model.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT by, emoji, created_at FROM reactions WHERE message_id = ? ORDER BY created_at, by`, id)
+	byMessage, err := reactionsOf(ctx, q, `r.message_id = ?`, id)
+	m.Reactions = byMessage[m.ID]
+	return m, err
+}
+
+// reactionsOf reads the reactions of the messages where (on reactions r
+// joined to messages m) holds, by message, oldest first.
+func reactionsOf(ctx context.Context, q reader, where string, arg any) (map[int64][]model.Reaction, error) {
+	rows, err := q.QueryContext(ctx, `SELECT r.message_id, r.by, r.emoji, r.created_at FROM reactions r
+		JOIN messages m ON m.id = r.message_id WHERE `+where+` ORDER BY r.created_at, r.by`, arg)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	out := map[int64][]model.Reaction{}
 	for rows.Next() {
+		var id, at int64
 		var r model.Reaction
-		var at int64
-		if err := rows.Scan(&r.By, &r.Emoji, &at); err != nil {
+		if err := rows.Scan(&id, &r.By, &r.Emoji, &at); err != nil {
 			return nil, err
 		}
 		r.At = fromMS(at)
-		m.Reactions = append(m.Reactions, r)
+		out[id] = append(out[id], r)
 	}
-	return m, rows.Err()
+	return out, rows.Err()
 }
 
 func (x messages) List(ctx context.Context, conversation int64) ([]model.Message, error) {
@@ -164,30 +174,16 @@ func (x messages) List(ctx context.Context, conversation int64) ([]model.Message
 	if err != nil {
 		return nil, err
 	}
-	out := make([]model.Message, len(ms))
-	index := map[int64]int{}
-	for i, m := range ms {
-		out[i] = *m
-		index[m.ID] = i
-	}
-	rows, err := q.QueryContext(ctx, `SELECT r.message_id, r.by, r.emoji, r.created_at FROM reactions r
-		JOIN messages m ON m.id = r.message_id WHERE m.conversation_id = ? ORDER BY r.created_at`, conversation)
+	byMessage, err := reactionsOf(ctx, q, `m.conversation_id = ?`, conversation)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, at int64
-		var r model.Reaction
-		if err := rows.Scan(&id, &r.By, &r.Emoji, &at); err != nil {
-			return nil, err
-		}
-		r.At = fromMS(at)
-		if i, ok := index[id]; ok {
-			out[i].Reactions = append(out[i].Reactions, r)
-		}
+	out := make([]model.Message, len(ms))
+	for i, m := range ms {
+		out[i] = *m
+		out[i].Reactions = byMessage[m.ID]
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (x messages) SetStatus(ctx context.Context, id int64, status, errText string) error {

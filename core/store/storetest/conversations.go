@@ -608,5 +608,13 @@ func testConversationReads(t *testing.T, open Open) {
 		if unread[c.ID] != 1 {
 			t.Errorf("Unread() after MarkRead(second) = %v, want %d: 1", unread, c.ID)
 		}
+		// 0: everything there is now, and only that.
+		f.must(f.s.Conversations().MarkRead(f.ctx, c.ID, 0), "MarkRead(0)")
+		f.inbound(c, "four", "mid.4")
+		unread, err = f.s.Conversations().Unread(f.ctx, []int64{c.ID})
+		f.must(err, "Unread")
+		if unread[c.ID] != 1 {
+			t.Errorf("Unread() after MarkRead(0) and a new message = %v, want %d: 1 (the new one)", unread, c.ID)
+		}
 	})
 }
