@@ -114,7 +114,9 @@ type Conversation struct {
 	EndedAt        *time.Time `json:"ended_at"`
 	EndReason      string     `json:"end_reason"`
 	Unread         int        `json:"unread,omitempty"`
-	Messages       []Message  `json:"messages,omitempty"`
+	// Labels agents put on the conversation, sorted.
+	Labels   []string  `json:"labels"`
+	Messages []Message `json:"messages,omitempty"`
 }
 
 // Message directions and statuses.
@@ -170,8 +172,11 @@ type Message struct {
 	// PossibleDuplicate: an attempt to send it was cut short (a crash, a
 	// timeout) on a channel that cannot confirm what went out, so it was
 	// sent again and the user may have received it twice.
-	PossibleDuplicate bool      `json:"possible_duplicate,omitempty"`
-	CreatedAt         time.Time `json:"created_at"`
+	PossibleDuplicate bool `json:"possible_duplicate,omitempty"`
+	// Private: a note an agent wrote for the other agents (status
+	// internal); it is never sent to the contact.
+	Private   bool      `json:"private"`
+	CreatedAt time.Time `json:"created_at"`
 	// Handled: an inbound message that has been routed and answered.
 	Handled bool `json:"-"`
 }
@@ -287,4 +292,15 @@ type Agent struct {
 	LastAssignedAt time.Time `json:"-"`
 	OpenChats      int       `json:"open_chats"`
 	CreatedAt      time.Time `json:"created_at"`
+}
+
+// CannedResponse is a reply agents insert by its shortcut ("/hours").
+type CannedResponse struct {
+	ID       int64  `json:"id"`
+	Shortcut string `json:"shortcut"`
+	Text     string `json:"text"`
+	// Squad is the squad whose agents see it; empty: everyone.
+	Squad     string    `json:"squad"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }

@@ -65,6 +65,8 @@ type Aggregates interface {
 	Agents() Agents
 	Sessions() Sessions
 	Integrations() Integrations
+	Labels() Labels
+	CannedResponses() CannedResponses
 }
 
 // Lease is a worker's hold on one queue key: while it lasts, no other worker
@@ -220,7 +222,11 @@ type ConversationFilter struct {
 	Agent       string
 	// Search matches the contact's name, username or channel id.
 	Search string
-	Limit  int
+	// Label: only conversations carrying it.
+	Label string
+	// Contact: only this contact's conversations.
+	Contact int64
+	Limit   int
 }
 
 // Queueing is where a conversation goes when it is handed to people.
@@ -351,4 +357,36 @@ type Integrations interface {
 	Delete(ctx context.Context, id string) error
 	// SetNeedsReauth records why the credentials stopped working ("" clears).
 	SetNeedsReauth(ctx context.Context, id, reason string) error
+}
+
+// LabelCount is a label in use and how many conversations carry it.
+type LabelCount struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// Labels are the names agents put on conversations. Get and List of
+// Conversations return each conversation with its labels.
+type Labels interface {
+	// Set replaces a conversation's labels (already normalised by the
+	// caller; duplicates are stored once).
+	Set(ctx context.Context, conversation int64, labels []string) error
+	// Counts lists the labels in use, by name, with how many conversations
+	// carry each; agent, when not empty, counts only the conversations
+	// assigned to that agent.
+	Counts(ctx context.Context, agent string) ([]LabelCount, error)
+}
+
+// CannedResponses are the replies agents insert by shortcut.
+type CannedResponses interface {
+	// List returns those of the given squads and those for everyone
+	// (squad ""), by shortcut; all: every canned response.
+	List(ctx context.Context, squads []string, all bool) ([]*model.CannedResponse, error)
+	Get(ctx context.Context, id int64) (*model.CannedResponse, error)
+	// Create stores a new one (r.ID is set); ErrConflict when its squad
+	// has that shortcut already.
+	Create(ctx context.Context, r *model.CannedResponse) error
+	// Update replaces shortcut, text and squad; ErrConflict as Create.
+	Update(ctx context.Context, r *model.CannedResponse) error
+	Delete(ctx context.Context, id int64) error
 }

@@ -17,7 +17,8 @@ import (
 type conversations struct{ h h }
 
 const conversationCols = `c.id, c.integration_id, c.contact_id, c.state, c.squad, c.agent, c.preferred_agent, c.origin, c.priority,
-	c.session, c.started_at, c.last_activity_at, c.last_inbound_at, c.queued_at, c.ended_at, c.end_reason`
+	c.session, c.started_at, c.last_activity_at, c.last_inbound_at, c.queued_at, c.ended_at, c.end_reason,
+	ARRAY(SELECT label FROM conversation_labels WHERE conversation_id = c.id ORDER BY label)`
 
 func scanConversation(r pgx.Row) (*model.Conversation, error) {
 	var c model.Conversation
@@ -26,7 +27,7 @@ func scanConversation(r pgx.Row) (*model.Conversation, error) {
 	var ct model.Contact
 	var ctInbound, ctProfile int64
 	if err := r.Scan(&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin,
-		&c.Priority, &c.Session, &started, &activity, &inbound, &queued, &ended, &c.EndReason,
+		&c.Priority, &c.Session, &started, &activity, &inbound, &queued, &ended, &c.EndReason, &c.Labels,
 		&ct.ID, &ct.Integration, &ct.ChannelUserID, &ct.Username, &ct.Name, &ct.AvatarURL, &ctInbound, &ctProfile); err != nil {
 		return nil, notFound(err)
 	}
@@ -34,6 +35,9 @@ func scanConversation(r pgx.Row) (*model.Conversation, error) {
 	c.QueuedAt, c.EndedAt = nullMS(queued), nullMS(ended)
 	ct.LastInboundAt, ct.ProfileAt = fromMS(ctInbound), fromMS(ctProfile)
 	c.Contact = &ct
+	if c.Labels == nil {
+		c.Labels = []string{}
+	}
 	return &c, nil
 }
 
@@ -78,6 +82,12 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	}
 	if f.Agent != "" {
 		where = append(where, "c.agent = "+a.add(f.Agent))
+	}
+	if f.Label != "" {
+		where = append(where, "c.id IN (SELECT conversation_id FROM conversation_labels WHERE label = "+a.add(f.Label)+")")
+	}
+	if f.Contact != 0 {
+		where = append(where, "c.contact_id = "+a.add(f.Contact))
 	}
 	if f.Search != "" {
 		// ILIKE: SQLite's LIKE ignores case, and agents expect the same

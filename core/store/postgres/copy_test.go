@@ -78,6 +78,14 @@ func fillSQLite(t *testing.T, ctx context.Context, s store.Store, clock *storete
 	must(s.Messages().MarkHandled(ctx, m1.ID), "MarkHandled")
 	must(s.Messages().SetReaction(ctx, m1.ID, "business", "❤️", clock.Now()), "SetReaction")
 	in.providerIDs = append(in.providerIDs, "mid.1", "mid.1-alias")
+	must(s.Labels().Set(ctx, c1.ID, []string{"vip", "reembolso"}), "Labels().Set")
+	note := &model.Message{Conversation: c1.ID, Integration: "ig-a", Direction: model.DirectionOut,
+		Author: model.AgentAuthor("ana"), Status: model.StatusInternal, Private: true,
+		Contents: []model.Content{{Type: model.Text, Text: "cliente pediu reembolso"}}}
+	_, err = s.Messages().Add(ctx, note)
+	must(err, "Add(note)")
+	must(s.CannedResponses().Create(ctx, &model.CannedResponse{Shortcut: "horario", Text: "Abrimos às 9h.", Squad: "geral"}),
+		"CannedResponses().Create")
 
 	m2 := &model.Message{Conversation: c1.ID, Integration: "ig-a", Direction: model.DirectionOut,
 		Author: model.AuthorAssistant, Contents: []model.Content{{Type: model.Text, Text: "Claro, um momento."}},
@@ -173,6 +181,7 @@ type snapshot struct {
 	Inbox         []store.InboxItem
 	Outbox        []store.OutboxItem
 	Backlogs      [2]int
+	Canned        []*model.CannedResponse
 }
 
 // read takes a snapshot. Reading the queues claims their due rows, then
@@ -222,6 +231,8 @@ func read(t *testing.T, ctx context.Context, s store.Store, in install) snapshot
 		must(err, "Sessions().Get("+h+")")
 		sn.Sessions = append(sn.Sessions, ss)
 	}
+	sn.Canned, err = s.CannedResponses().List(ctx, nil, true)
+	must(err, "CannedResponses().List")
 	sn.Backlogs[0], err = s.Inbox().Backlog(ctx)
 	must(err, "Inbox().Backlog")
 	sn.Backlogs[1], err = s.Outbox().Backlog(ctx)
@@ -321,7 +332,8 @@ func TestCopyFromSQLite(t *testing.T) {
 		order = append(order, c.Table)
 	}
 	wantCounts := map[string]int64{"integrations": 2, "agents": 2, "auth_sessions": 1, "contacts": 2,
-		"conversations": 2, "messages": 5, "provider_ids": 6, "reactions": 1, "inbox": 3, "outbox": 2, "queue_keys": 3}
+		"conversations": 2, "messages": 6, "provider_ids": 6, "reactions": 1, "inbox": 3, "outbox": 2, "queue_keys": 3,
+		"conversation_labels": 2, "canned_responses": 1}
 	if !reflect.DeepEqual(got, wantCounts) {
 		t.Errorf("copied rows = %v, want %v", got, wantCounts)
 	}

@@ -20,7 +20,7 @@ var _ store.Messages = messages{}
 
 // msgSelectCols are the columns scanMsgRow reads, of messages aliased m.
 const msgSelectCols = `m.id, m.conversation_id, m.integration_id, m.direction, m.author, m.contents, m.status, m.error,
-	m.provider_message_id, m.reply_to, m.deleted_at, m.edited_at, m.handled_at, m.possible_duplicate, m.created_at`
+	m.provider_message_id, m.reply_to, m.deleted_at, m.edited_at, m.handled_at, m.possible_duplicate, m.private, m.created_at`
 
 func scanMsgRow(r pgx.Row) (*model.Message, error) {
 	var m model.Message
@@ -28,7 +28,7 @@ func scanMsgRow(r pgx.Row) (*model.Message, error) {
 	var deleted, edited, handled *int64
 	var created int64
 	if err := r.Scan(&m.ID, &m.Conversation, &m.Integration, &m.Direction, &m.Author, &contents, &m.Status, &m.Error,
-		&m.ProviderMessageID, &m.ReplyTo, &deleted, &edited, &handled, &m.PossibleDuplicate, &created); err != nil {
+		&m.ProviderMessageID, &m.ReplyTo, &deleted, &edited, &handled, &m.PossibleDuplicate, &m.Private, &created); err != nil {
 		return nil, notFound(err)
 	}
 	if err := json.Unmarshal([]byte(contents), &m.Contents); err != nil {
@@ -132,9 +132,10 @@ func (x messages) Add(ctx context.Context, m *model.Message, providerIDs ...stri
 // insertMsgRow inserts m's row and sets m.ID.
 func insertMsgRow(ctx context.Context, q querier, m *model.Message, contents []byte) error {
 	return q.QueryRow(ctx, `INSERT INTO messages (conversation_id, integration_id, direction, author, contents,
-		status, error, provider_message_id, reply_to, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		status, error, provider_message_id, reply_to, private, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		RETURNING id`,
 		m.Conversation, m.Integration, m.Direction, m.Author, string(contents), m.Status, m.Error,
-		m.ProviderMessageID, m.ReplyTo, ms(m.CreatedAt)).Scan(&m.ID)
+		m.ProviderMessageID, m.ReplyTo, m.Private, ms(m.CreatedAt)).Scan(&m.ID)
 }
 
 // distinctProviderIDs returns ids sorted, without empty ones and repeats: a

@@ -124,6 +124,10 @@ func (db *DB) Contacts() store.Contacts           { return contacts{h: h{db: db}
 func (db *DB) Agents() store.Agents               { return agents{h: h{db: db}} }
 func (db *DB) Sessions() store.Sessions           { return sessions{h: h{db: db}} }
 func (db *DB) Integrations() store.Integrations   { return integrations{h: h{db: db}} }
+func (db *DB) Labels() store.Labels               { return labels{h: h{db: db}} }
+func (db *DB) CannedResponses() store.CannedResponses {
+	return cannedResponses{h: h{db: db}}
+}
 
 // querier is what both the pool and a transaction offer.
 type querier interface {
@@ -167,6 +171,10 @@ func (t *txn) Contacts() store.Contacts           { return contacts{h: h{t.db, t
 func (t *txn) Agents() store.Agents               { return agents{h: h{t.db, t}} }
 func (t *txn) Sessions() store.Sessions           { return sessions{h: h{t.db, t}} }
 func (t *txn) Integrations() store.Integrations   { return integrations{h: h{t.db, t}} }
+func (t *txn) Labels() store.Labels               { return labels{h: h{t.db, t}} }
+func (t *txn) CannedResponses() store.CannedResponses {
+	return cannedResponses{h: h{t.db, t}}
+}
 
 // savepoint runs fn in a nested savepoint: when fn fails, what it wrote is
 // undone and the transaction goes on (in PostgreSQL a failed statement

@@ -15,16 +15,19 @@ import (
 type conversations struct{ h }
 
 const conversationCols = `c.id, c.integration_id, c.contact_id, c.state, c.squad, c.agent, c.preferred_agent, c.origin, c.priority,
-	c.session, c.started_at, c.last_activity_at, c.last_inbound_at, c.queued_at, c.ended_at, c.end_reason`
+	c.session, c.started_at, c.last_activity_at, c.last_inbound_at, c.queued_at, c.ended_at, c.end_reason,
+	(SELECT group_concat(l.label, char(31)) FROM (SELECT label FROM conversation_labels
+		WHERE conversation_id = c.id ORDER BY label) l)`
 
 func scanConversation(r scanner) (*model.Conversation, error) {
 	var c model.Conversation
 	var started, activity, inbound int64
 	var queued, ended sql.NullInt64
+	var labels sql.NullString
 	var ct model.Contact
 	var ctInbound, ctProfile int64
 	if err := r.Scan(&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin,
-		&c.Priority, &c.Session, &started, &activity, &inbound, &queued, &ended, &c.EndReason,
+		&c.Priority, &c.Session, &started, &activity, &inbound, &queued, &ended, &c.EndReason, &labels,
 		&ct.ID, &ct.Integration, &ct.ChannelUserID, &ct.Username, &ct.Name, &ct.AvatarURL, &ctInbound, &ctProfile); err != nil {
 		return nil, notFound(err)
 	}
@@ -32,6 +35,10 @@ func scanConversation(r scanner) (*model.Conversation, error) {
 	c.QueuedAt, c.EndedAt = nullMS(queued), nullMS(ended)
 	ct.LastInboundAt, ct.ProfileAt = fromMS(ctInbound), fromMS(ctProfile)
 	c.Contact = &ct
+	c.Labels = []string{}
+	if labels.Valid && labels.String != "" {
+		c.Labels = strings.Split(labels.String, "\x1f")
+	}
 	return &c, nil
 }
 
@@ -70,6 +77,13 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	}
 	if f.Agent != "" {
 		where, args = append(where, "c.agent = ?"), append(args, f.Agent)
+	}
+	if f.Label != "" {
+		where = append(where, "c.id IN (SELECT conversation_id FROM conversation_labels WHERE label = ?)")
+		args = append(args, f.Label)
+	}
+	if f.Contact != 0 {
+		where, args = append(where, "c.contact_id = ?"), append(args, f.Contact)
 	}
 	if f.Search != "" {
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search) + "%"

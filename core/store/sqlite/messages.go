@@ -15,7 +15,7 @@ import (
 type messages struct{ h }
 
 const messageCols = `m.id, m.conversation_id, m.integration_id, m.direction, m.author, m.contents, m.status, m.error,
-	m.provider_message_id, m.reply_to, m.deleted_at, m.edited_at, m.handled_at, m.possible_duplicate, m.created_at`
+	m.provider_message_id, m.reply_to, m.deleted_at, m.edited_at, m.handled_at, m.possible_duplicate, m.private, m.created_at`
 
 func scanMessage(r scanner) (*model.Message, error) {
 	var m model.Message
@@ -23,7 +23,7 @@ func scanMessage(r scanner) (*model.Message, error) {
 	var deleted, edited, handled sql.NullInt64
 	var created int64
 	if err := r.Scan(&m.ID, &m.Conversation, &m.Integration, &m.Direction, &m.Author, &contents, &m.Status, &m.Error,
-		&m.ProviderMessageID, &m.ReplyTo, &deleted, &edited, &handled, &m.PossibleDuplicate, &created); err != nil {
+		&m.ProviderMessageID, &m.ReplyTo, &deleted, &edited, &handled, &m.PossibleDuplicate, &m.Private, &created); err != nil {
 		return nil, notFound(err)
 	}
 	if err := json.Unmarshal([]byte(contents), &m.Contents); err != nil {
@@ -64,9 +64,9 @@ func (x messages) Add(ctx context.Context, m *model.Message, providerIDs ...stri
 		var known string
 		err := t.savepoint(ctx, func() error {
 			if err := t.tx.QueryRowContext(ctx, `INSERT INTO messages (conversation_id, integration_id, direction, author, contents,
-				status, error, provider_message_id, reply_to, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				status, error, provider_message_id, reply_to, private, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 				row.Conversation, row.Integration, row.Direction, row.Author, string(contents), row.Status, row.Error,
-				row.ProviderMessageID, row.ReplyTo, ms(row.CreatedAt)).Scan(&row.ID); err != nil {
+				row.ProviderMessageID, row.ReplyTo, row.Private, ms(row.CreatedAt)).Scan(&row.ID); err != nil {
 				return err
 			}
 			for _, pid := range providerIDs {

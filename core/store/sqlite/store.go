@@ -157,6 +157,10 @@ func (db *DB) Contacts() store.Contacts           { return contacts{h{db: db}} }
 func (db *DB) Agents() store.Agents               { return agents{h{db: db}} }
 func (db *DB) Sessions() store.Sessions           { return sessions{h{db: db}} }
 func (db *DB) Integrations() store.Integrations   { return integrations{h{db: db}} }
+func (db *DB) Labels() store.Labels               { return labels{h{db: db}} }
+func (db *DB) CannedResponses() store.CannedResponses {
+	return cannedResponses{h{db: db}}
+}
 
 // querier is what both the read pool and a transaction offer.
 type querier interface {
@@ -226,6 +230,10 @@ func (t *txn) Contacts() store.Contacts           { return contacts{h{t.db, t}} 
 func (t *txn) Agents() store.Agents               { return agents{h{t.db, t}} }
 func (t *txn) Sessions() store.Sessions           { return sessions{h{t.db, t}} }
 func (t *txn) Integrations() store.Integrations   { return integrations{h{t.db, t}} }
+func (t *txn) Labels() store.Labels               { return labels{h{t.db, t}} }
+func (t *txn) CannedResponses() store.CannedResponses {
+	return cannedResponses{h{t.db, t}}
+}
 
 // savepoint runs fn in a nested savepoint: when fn fails, what it wrote is
 // undone and the transaction goes on.

@@ -27,6 +27,9 @@ func Test(t *testing.T, open Open) {
 	t.Run("Inbox", func(t *testing.T) { testInbox(t, open) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
+	t.Run("Labels", func(t *testing.T) { testLabels(t, open) })
+	t.Run("CannedResponses", func(t *testing.T) { testCannedResponses(t, open) })
+	t.Run("Workspace", func(t *testing.T) { testWorkspaceMessages(t, open) })
 }
 
 var errAbort = errors.New("storetest: abort the transaction")
