@@ -45,7 +45,17 @@ func (s *Service) Assign(ctx context.Context) {
 			if a == nil || wait {
 				break
 			}
-			done, err := s.st.Conversations().Assign(ctx, c.ID, a.ID)
+			var done *model.Conversation
+			var note *model.Message
+			err := s.st.Tx(ctx, func(tx store.Tx) error {
+				var err error
+				if done, err = tx.Conversations().Assign(ctx, c.ID, a.ID); err != nil {
+					return err
+				}
+				note = model.SystemNote(done, "Assigned to "+model.AgentName(a))
+				_, err = tx.Messages().Add(ctx, note)
+				return err
+			})
 			if errors.Is(err, store.ErrNoCapacity) {
 				// Filled meanwhile (another node assigned), or no longer
 				// available: try the next agent for this conversation.
@@ -62,6 +72,7 @@ func (s *Service) Assign(ctx context.Context) {
 			a.OpenChats++
 			a.LastAssignedAt = s.now()
 			s.log.Info("conversation assigned", "conversation", done.ID, "agent", done.Agent, "squad", done.Squad)
+			s.bus.Publish(events.Event{Type: events.Message, Conversation: done.ID, Agent: done.Agent, Squad: done.Squad, Data: note})
 			s.bus.Publish(events.Event{Type: events.Assigned, Conversation: done.ID, Agent: done.Agent, Squad: done.Squad, Data: done})
 			break
 		}

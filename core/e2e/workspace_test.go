@@ -147,7 +147,7 @@ func TestConsoleTransferToOwnSquadKeepsTheChat(t *testing.T) {
 	id := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)
 	act(t, ctx, "opening the chat", chromedp.Click(chromedp.CSS(chatItem(id))), chromedp.WaitVisible(chromedp.CSS("#reply-text")))
 	act(t, ctx, "transferring to her own squad (the default)",
-		chromedp.Click(chromedp.CSS(".chat-actions .button:not(.danger)")),
+		chromedp.Click(chromedp.CSS("#chat-transfer")),
 		chromedp.WaitVisible(chromedp.CSS("#transfer-squad")),
 		chromedp.Click(chromedp.CSS("#dialog-ok")))
 	eventually(t, "the conversation back with Ana on the server", func() bool {

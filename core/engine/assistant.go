@@ -108,9 +108,17 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 			if squad == "" {
 				squad = in.Squad
 			}
-			c, err = convs.Queue(ctx, c.ID, store.Queueing{Squad: squad})
+			if c, err = convs.Queue(ctx, c.ID, store.Queueing{Squad: squad}); err == nil {
+				var n *model.Message
+				n, err = addNote(ctx, tx, c, "The assistant handed off to squad "+squad)
+				sent = append(sent, n)
+			}
 		case end:
-			c, err = convs.End(ctx, c.ID, model.EndAssistant)
+			if c, err = convs.End(ctx, c.ID, model.EndAssistant); err == nil {
+				var n *model.Message
+				n, err = addNote(ctx, tx, c, "The assistant ended the conversation")
+				sent = append(sent, n)
+			}
 		default:
 			c, err = convs.Get(ctx, c.ID)
 		}

@@ -3,9 +3,11 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/conversa/conversa/core/events"
+	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
 )
 
@@ -50,7 +52,16 @@ func (e *Engine) EndInactive(ctx context.Context) (int, error) {
 		for _, id := range ids {
 			// Guarded by the cutoff: a user who writes while the timer runs
 			// keeps their conversation.
-			c, err := e.st.Conversations().EndInactive(ctx, id, cutoff)
+			var c *model.Conversation
+			var note *model.Message
+			err := e.st.Tx(ctx, func(tx store.Tx) error {
+				var err error
+				if c, err = tx.Conversations().EndInactive(ctx, id, cutoff); err != nil {
+					return err
+				}
+				note, err = addNote(ctx, tx, c, inactivityNote(in.InactivityMinutes))
+				return err
+			})
 			if errors.Is(err, store.ErrIllegalTransition) {
 				continue
 			}
@@ -59,6 +70,7 @@ func (e *Engine) EndInactive(ctx context.Context) (int, error) {
 			}
 			n++
 			e.log.Info("conversation ended for inactivity", "integration", in.ID, "conversation", id)
+			e.publish(events.Message, c, note)
 			e.publish(events.Ended, c, c)
 		}
 		if len(ids) > 0 {
@@ -66,4 +78,8 @@ func (e *Engine) EndInactive(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+func inactivityNote(minutes int) string {
+	return fmt.Sprintf("Ended after %d minutes without a message from the user", minutes)
 }

@@ -22,20 +22,121 @@ var (
 	ErrWindow = errors.New("outside the messaging window")
 )
 
-// End ends a conversation (an agent pressed End, an admin closed it, the
-// user went silent). The agent's slot frees and the next queued conversation
-// is assigned; the user's next message starts a new conversation with a fresh
-// assistant session.
-func (e *Engine) End(ctx context.Context, id int64, reason string) (*model.Conversation, error) {
-	c, err := e.st.Conversations().End(ctx, id, reason)
+// End ends a conversation (an agent pressed End, an admin closed it). by
+// names who did, for the transcript. The agent's slot frees and the next
+// queued conversation is assigned; the user's next message starts a new
+// conversation with a fresh assistant session.
+func (e *Engine) End(ctx context.Context, id int64, reason, by string) (*model.Conversation, error) {
+	var c *model.Conversation
+	var note *model.Message
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		if c, err = tx.Conversations().End(ctx, id, reason); err != nil {
+			return err
+		}
+		note, err = addNote(ctx, tx, c, "Ended by "+by)
+		return err
+	})
 	if errors.Is(err, store.ErrIllegalTransition) {
 		return nil, ErrEnded
 	}
 	if err != nil {
 		return nil, err
 	}
+	e.publish(events.Message, c, note)
 	e.publish(events.Ended, c, c)
 	e.assign(ctx)
+	return c, nil
+}
+
+// Note stores a private note an agent wrote for the other agents: it
+// appears in the transcript and is never sent to the contact.
+func (e *Engine) Note(ctx context.Context, id int64, author string, contents []model.Content) (*model.Message, error) {
+	var m *model.Message
+	var c *model.Conversation
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		if c, err = tx.Conversations().Get(ctx, id); err != nil {
+			return err
+		}
+		m = &model.Message{Conversation: c.ID, Integration: c.Integration, Direction: model.DirectionOut, Author: author,
+			Status: model.StatusInternal, Private: true, Contents: contents}
+		_, err = tx.Messages().Add(ctx, m)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.publish(events.Message, c, m)
+	return m, nil
+}
+
+// SetLabels replaces a conversation's labels and tells every console.
+func (e *Engine) SetLabels(ctx context.Context, id int64, labels []string) (*model.Conversation, error) {
+	var c *model.Conversation
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.Labels().Set(ctx, id, labels); err != nil {
+			return err
+		}
+		var err error
+		c, err = tx.Conversations().Get(ctx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.publish(events.Labels, c, c)
+	return c, nil
+}
+
+// AssignTo gives a conversation to one agent (an admin choosing, or its
+// agent handing it over), if that agent is available with a free slot
+// (store.ErrNoCapacity otherwise: nothing changes). by names who did it,
+// for the transcript.
+func (e *Engine) AssignTo(ctx context.Context, id int64, agent, by string) (*model.Conversation, error) {
+	var c *model.Conversation
+	var from string
+	var note *model.Message
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		cur, err := tx.Conversations().Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.State == model.StateEnded {
+			return ErrEnded
+		}
+		from = cur.Agent
+		if cur.State != model.StateQueued {
+			if _, err := tx.Conversations().Queue(ctx, id, store.Queueing{Squad: cur.Squad, Priority: cur.Priority,
+				KeepQueuedAt: true}); err != nil {
+				return err
+			}
+		}
+		if c, err = tx.Conversations().Assign(ctx, id, agent); err != nil {
+			return err
+		}
+		name := agent
+		if a, err := tx.Agents().Get(ctx, agent); err == nil {
+			name = model.AgentName(a)
+		}
+		note, err = addNote(ctx, tx, c, fmt.Sprintf("Assigned to %s by %s", name, by))
+		return err
+	})
+	if errors.Is(err, store.ErrIllegalTransition) {
+		return nil, ErrEnded
+	}
+	if err != nil {
+		return nil, err
+	}
+	if from != "" && from != agent {
+		// The agent who had it drops it from their console.
+		e.bus.Publish(events.Event{Type: events.Queued, Conversation: c.ID, Agent: from, Squad: c.Squad, Data: c})
+	}
+	e.publish(events.Message, c, note)
+	e.publish(events.Assigned, c, c)
+	if from != "" {
+		e.assign(ctx) // a slot freed
+	}
 	return c, nil
 }
 
@@ -135,10 +236,12 @@ func mustJSON(v any) []byte {
 }
 
 // Transfer puts a conversation in another squad's queue (an agent passing
-// it on); it is assigned as soon as someone there can take it.
-func (e *Engine) Transfer(ctx context.Context, id int64, squad string) (*model.Conversation, error) {
+// it on; by names them, for the transcript); it is assigned as soon as
+// someone there can take it.
+func (e *Engine) Transfer(ctx context.Context, id int64, squad, by string) (*model.Conversation, error) {
 	var c *model.Conversation
 	var from string
+	var note *model.Message
 	err := e.st.Tx(ctx, func(tx store.Tx) error {
 		cur, err := tx.Conversations().Get(ctx, id)
 		if err != nil {
@@ -149,6 +252,10 @@ func (e *Engine) Transfer(ctx context.Context, id int64, squad string) (*model.C
 		if errors.Is(err, store.ErrIllegalTransition) {
 			return ErrEnded
 		}
+		if err != nil {
+			return err
+		}
+		note, err = addNote(ctx, tx, c, fmt.Sprintf("Transferred to squad %s by %s", squad, by))
 		return err
 	})
 	if err != nil {
@@ -158,6 +265,7 @@ func (e *Engine) Transfer(ctx context.Context, id int64, squad string) (*model.C
 		// The agent who passed it on drops it from their console.
 		e.bus.Publish(events.Event{Type: events.Queued, Conversation: c.ID, Agent: from, Squad: c.Squad, Data: c})
 	}
+	e.publish(events.Message, c, note)
 	e.publish(events.Queued, c, c)
 	e.assign(ctx)
 	// As it is now: the squad may have given it to someone at once (the

@@ -78,6 +78,9 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 			if expired, err = convs.EndInactive(ctx, conv.ID, at.Add(-inactivityOf(in))); err != nil {
 				return err
 			}
+			if _, err := addNote(ctx, tx, expired, inactivityNote(in.InactivityMinutes)); err != nil {
+				return err
+			}
 			conv, err = nil, store.ErrNotFound
 		}
 		if errors.Is(err, store.ErrNotFound) {
@@ -311,8 +314,7 @@ func (e *Engine) toHumans(ctx context.Context, it *store.InboxItem, msg *model.M
 			return err
 		}
 		if note != "" {
-			n := &model.Message{Conversation: c.ID, Integration: c.Integration, Direction: model.DirectionOut,
-				Author: model.AuthorSystem, Status: model.StatusInternal, Contents: []model.Content{{Type: model.Text, Text: note}}}
+			n := model.SystemNote(c, note)
 			if _, err := tx.Messages().Add(ctx, n); err != nil {
 				return err
 			}
@@ -321,6 +323,11 @@ func (e *Engine) toHumans(ctx context.Context, it *store.InboxItem, msg *model.M
 		if c, err = tx.Conversations().Queue(ctx, c.ID, store.Queueing{Squad: squad, Priority: priority, Agent: agent}); err != nil {
 			return err
 		}
+		n, err := addNote(ctx, tx, c, handedOff(squad, agent))
+		if err != nil {
+			return err
+		}
+		sent = append(sent, n)
 		*conv = *c
 		return finishTx(ctx, tx, it, msg, "queued for squad "+squad)
 	})
@@ -341,4 +348,18 @@ func (e *Engine) afterReplies(conv *model.Conversation, msgs []*model.Message) {
 	if len(msgs) > 0 {
 		e.outbox.wakeUp()
 	}
+}
+
+// addNote records a line of the transcript for the agents.
+func addNote(ctx context.Context, tx store.Tx, c *model.Conversation, text string) (*model.Message, error) {
+	n := model.SystemNote(c, text)
+	_, err := tx.Messages().Add(ctx, n)
+	return n, err
+}
+
+func handedOff(squad, agent string) string {
+	if agent != "" {
+		return fmt.Sprintf("Handed off to %s (squad %s)", agent, squad)
+	}
+	return "Handed off to squad " + squad
 }

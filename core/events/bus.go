@@ -16,6 +16,8 @@ const (
 	Status   = "status"
 	Ended    = "ended"
 	Agent    = "agent"
+	// Labels: a conversation's labels changed (data: the conversation).
+	Labels = "labels"
 )
 
 // Event is one live update.

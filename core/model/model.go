@@ -304,3 +304,18 @@ type CannedResponse struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// SystemNote is a line of the transcript agents read (the conversation was
+// handed off, assigned, transferred, ended); it is never sent.
+func SystemNote(c *Conversation, text string) *Message {
+	return &Message{Conversation: c.ID, Integration: c.Integration, Direction: DirectionOut, Author: AuthorSystem,
+		Status: StatusInternal, Contents: []Content{{Type: Text, Text: text}}}
+}
+
+// AgentName is how the transcript names an agent: the name, else the login.
+func AgentName(a *Agent) string {
+	if a.Name != "" {
+		return a.Name
+	}
+	return a.ID
+}

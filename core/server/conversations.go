@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,9 +29,28 @@ func (s *Server) conversationFor(c *fiber.Ctx) (*model.Conversation, error) {
 	}
 	a := s.caller(c).agent
 	if a.Role != model.RoleAdmin && conv.Agent != a.ID {
-		return nil, errorf(fiber.StatusNotFound, "not_found", "no such conversation")
+		if ok, err := s.servesContact(c, a, conv.ContactID); err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			return nil, errorf(fiber.StatusNotFound, "not_found", "no such conversation")
+		}
 	}
 	return conv, nil
+}
+
+// servesContact: an agent serving a contact now (an open conversation
+// assigned to them) may read that contact's earlier conversations, as the
+// contact panel shows them; nothing else of other agents'.
+func (s *Server) servesContact(c *fiber.Ctx, a *model.Agent, contactID int64) (bool, error) {
+	open, err := s.o.Store.Conversations().Open(c.UserContext(), contactID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return open.Agent == a.ID && open.State == model.StateAssigned, nil
 }
 
 // mayAct: only the assigned agent, or an admin, may reply or End.
@@ -45,7 +65,7 @@ func (s *Server) mayAct(c *fiber.Ctx, conv *model.Conversation) error {
 func (s *Server) listConversations(c *fiber.Ctx) error {
 	a := s.caller(c).agent
 	f := store.ConversationFilter{State: c.Query("state"), Integration: c.Query("integration"), Search: searchTerm(c.Query("q")),
-		Limit: c.QueryInt("limit", 100)}
+		Label: strings.ToLower(strings.TrimSpace(c.Query("label"))), Limit: c.QueryInt("limit", 100)}
 	switch f.State {
 	case "", model.StateBot, model.StateQueued, model.StateAssigned, model.StateEnded:
 	default:
@@ -99,6 +119,8 @@ func (s *Server) getConversation(c *fiber.Ctx) error {
 
 type sendRequest struct {
 	Contents []model.Content `json:"contents"`
+	// Private: a note for the agents, never sent.
+	Private bool `json:"private"`
 }
 
 func (s *Server) postMessage(c *fiber.Ctx) error {
@@ -121,6 +143,19 @@ func (s *Server) postMessage(c *fiber.Ctx) error {
 		if err := validContent(ct); err != "" {
 			return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "contents[" + strconv.Itoa(i) + "]", Message: err}
 		}
+	}
+	if req.Private {
+		for i, ct := range req.Contents {
+			if ct.Type != model.Text {
+				return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "contents[" + strconv.Itoa(i) + "]",
+					Message: "a private note is text"}
+			}
+		}
+		note, err := s.o.Engine.Note(c.UserContext(), conv.ID, model.AgentAuthor(s.caller(c).agent.ID), req.Contents)
+		if err != nil {
+			return err
+		}
+		return c.Status(fiber.StatusCreated).JSON(note)
 	}
 	m, err := s.o.Engine.Send(c.UserContext(), conv.ID, model.AgentAuthor(s.caller(c).agent.ID), req.Contents)
 	switch {
@@ -168,7 +203,7 @@ func (s *Server) endConversation(c *fiber.Ctx) error {
 	if s.caller(c).agent.Role == model.RoleAdmin && conv.Agent != s.caller(c).agent.ID {
 		reason = model.EndAdmin
 	}
-	ended, err := s.o.Engine.End(c.UserContext(), conv.ID, reason)
+	ended, err := s.o.Engine.End(c.UserContext(), conv.ID, reason, model.AgentName(s.caller(c).agent))
 	if errors.Is(err, engine.ErrEnded) {
 		return errorf(fiber.StatusConflict, "ended", "the conversation has already ended")
 	}
@@ -214,7 +249,14 @@ func (s *Server) transfer(c *fiber.Ctx) error {
 	if err := c.BodyParser(&req); err != nil || req.Squad == "" {
 		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "squad", Message: `body must be JSON {"squad": "..."}`}
 	}
-	moved, err := s.o.Engine.Transfer(c.UserContext(), conv.ID, req.Squad)
+	known, _, err := s.squads(c)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(known, req.Squad) {
+		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "squad", Message: "no squad is named " + strconv.Quote(req.Squad)}
+	}
+	moved, err := s.o.Engine.Transfer(c.UserContext(), conv.ID, req.Squad, model.AgentName(s.caller(c).agent))
 	if errors.Is(err, engine.ErrEnded) {
 		return errorf(fiber.StatusConflict, "ended", "the conversation has ended")
 	}

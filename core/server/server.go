@@ -114,6 +114,11 @@ func (s *Server) routes() {
 	auth.Post("/conversations/:id/end", s.endConversation)
 	auth.Post("/conversations/:id/read", s.markRead)
 	auth.Post("/conversations/:id/transfer", s.transfer)
+	auth.Put("/conversations/:id/labels", s.setLabels)
+	auth.Post("/conversations/:id/assign", s.assign)
+	auth.Get("/labels", s.listLabels)
+	auth.Get("/contacts/:id", s.getContact)
+	auth.Get("/canned_responses", s.listCanned)
 	auth.Get("/squads", s.listSquads)
 	auth.Get("/queues", s.queues)
 
@@ -131,6 +136,9 @@ func (s *Server) routes() {
 	admin.Get("/scripts", s.listScripts)
 	admin.Get("/assistants", s.listAssistants)
 	admin.Get("/channels", s.listChannels)
+	admin.Post("/canned_responses", s.createCanned)
+	admin.Put("/canned_responses/:id", s.updateCanned)
+	admin.Delete("/canned_responses/:id", s.deleteCanned)
 	api.Use(func(c *fiber.Ctx) error {
 		return errorf(fiber.StatusNotFound, "not_found", "no such API endpoint: "+c.Method()+" "+c.Path())
 	})

@@ -6,6 +6,7 @@ import { h, fill } from './dom.js';
 import { ask } from './dialog.js';
 import { avatar, contactName, END_REASONS, formatDateTime, originBadge, plural, timeTag } from './format.js';
 import { Thread } from './messages.js';
+import { CannedPicker, chooseAgent, contactPanel, labelChips, LabelEditor, showShortcuts, typing } from './workspace.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -14,19 +15,42 @@ export function chatsView(ctx) {
   const capacity = h('span.capacity', { 'aria-live': 'polite' });
   const hint = h('p.list-hint', { role: 'status' });
   const list = h('ul.chat-list', { 'aria-label': 'Your open chats' });
+  let labelFilter = '';
+  const filter = h('select.label-filter#chat-label-filter', {
+    'aria-label': 'Show chats with a label',
+    onchange: () => {
+      labelFilter = filter.value;
+      renderList();
+    },
+  });
   const pane = h('section.chat-pane', { 'aria-label': 'Chat' });
   const listPane = h('aside.chat-list-pane', { 'aria-label': 'Your chats' },
-    h('div.pane-head', {}, h('h1', {}, 'Chats'), capacity), hint, list);
+    h('div.pane-head', {}, h('h1', {}, 'Chats'), capacity), filter, hint, list);
   const el = h('div.chats', {}, listPane, pane);
   const items = new Map(); // conversation id -> {key, li}
   let current = null; // the open chat
 
+  // renderFilter offers the labels of the agent's chats, with counts.
+  function renderFilter(all) {
+    const counts = new Map();
+    for (const c of all) for (const l of c.labels || []) counts.set(l, (counts.get(l) || 0) + 1);
+    if (labelFilter && !counts.has(labelFilter)) counts.set(labelFilter, 0);
+    const key = JSON.stringify([...counts].sort());
+    if (filter.dataset.key === key) return;
+    filter.dataset.key = key;
+    fill(filter, h('option', { value: '' }, `All labels (${all.length})`),
+      [...counts].sort().map(([l, n]) => h('option', { value: l, selected: l === labelFilter }, `${l} (${n})`)));
+    filter.hidden = counts.size === 0;
+  }
+
   function renderList() {
-    const chats = inbox.list();
-    fill(capacity, `${chats.length} of ${me.max_chats || 0}`);
-    capacity.title = `${plural(chats.length, 'open chat', 'open chats')}; you take up to ${me.max_chats}`;
+    const all = inbox.list();
+    renderFilter(all);
+    const chats = labelFilter ? all.filter((c) => (c.labels || []).includes(labelFilter)) : all;
+    fill(capacity, `${all.length} of ${me.max_chats || 0}`);
+    capacity.title = `${plural(all.length, 'open chat', 'open chats')}; you take up to ${me.max_chats}`;
     if (me.status === 'available') {
-      hint.textContent = chats.length ? '' : 'No open chats. New chats appear here automatically.';
+      hint.textContent = chats.length ? '' : labelFilter ? `No open chat has the label ${labelFilter}.` : 'No open chats. New chats appear here automatically.';
     } else {
       hint.textContent = me.status === 'paused'
         ? 'You are paused: no new chats will arrive. Choose Available at the top to receive chats.'
@@ -38,7 +62,7 @@ export function chatsView(ctx) {
       keep.add(c.id);
       const open = current && current.id === c.id;
       const fresh = inbox.fresh.has(c.id);
-      const key = JSON.stringify([c.contact, c.unread, c.last_activity_at, c.origin, c.integration, open, fresh]);
+      const key = JSON.stringify([c.contact, c.unread, c.last_activity_at, c.origin, c.integration, c.labels, open, fresh]);
       let it = items.get(c.id);
       if (!it || it.key !== key) {
         const li = listItem(c, open, fresh);
@@ -70,7 +94,8 @@ export function chatsView(ctx) {
       h('span.chat-item-main', {},
         h('span.chat-item-name', {}, name),
         h('span.chat-item-sub', {}, sub.join(' · ')),
-        originBadge(c.origin)),
+        originBadge(c.origin),
+        labelChips(c.labels)),
       h('span.chat-item-side', {},
         timeTag(c.last_activity_at),
         unread ? h('span.unread-count', { 'aria-label': plural(unread, 'unread message', 'unread messages') }, String(unread))
@@ -125,6 +150,43 @@ export function chatsView(ctx) {
   inbox.addEventListener('change', onChange);
   inbox.addEventListener('me', onMe);
 
+  // step opens the next (1) or previous (-1) chat of the list.
+  function step(by) {
+    const ids = Array.from(list.querySelectorAll('li[data-conversation]'), (li) => Number(li.dataset.conversation));
+    if (!ids.length) return;
+    const at = current ? ids.indexOf(current.id) : -1;
+    const next = ids[at < 0 ? (by > 0 ? 0 : ids.length - 1) : (at + by + ids.length) % ids.length];
+    ctx.navigate(`/chats/${next}`);
+  }
+
+  const onKey = (e) => {
+    if (document.querySelector('dialog[open]')) return;
+    if (e.altKey && (e.key === 'ArrowDown' || e.key === 'ArrowUp')) {
+      e.preventDefault();
+      step(e.key === 'ArrowDown' ? 1 : -1);
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (typing(e)) {
+      if (e.key === 'Escape' && e.target.id === 'reply-text') e.target.blur();
+      return;
+    }
+    const chat = current && current.composer ? current : null;
+    switch (e.key) {
+      case 'j': step(1); break;
+      case 'k': step(-1); break;
+      case '?': showShortcuts(); break;
+      case 'r': if (chat) chat.focusReply('reply'); break;
+      case 'n': if (chat) chat.focusReply('note'); break;
+      case '/': if (chat) chat.focusReply('reply', '/'); break;
+      case 'l': if (chat) chat.focusLabels(); break;
+      case 'e': if (chat && chat.active) chat.end(); break;
+      default: return;
+    }
+    e.preventDefault();
+  };
+  document.addEventListener('keydown', onKey);
+
   return {
     el,
     route(params) {
@@ -139,6 +201,7 @@ export function chatsView(ctx) {
       if (current && current.reload) current.reload();
     },
     destroy() {
+      document.removeEventListener('keydown', onKey);
       inbox.removeEventListener('change', onChange);
       inbox.removeEventListener('me', onMe);
       if (current && current.destroy) current.destroy();
@@ -189,8 +252,27 @@ class OpenChat {
     const c = this.conv;
     const name = contactName(c.contact);
     const username = c.contact && c.contact.username;
-    this.endButton = h('button.button.danger', { type: 'button', onclick: () => this.end() }, 'End');
-    this.transferButton = h('button.button', { type: 'button', onclick: () => this.transfer() }, 'Transfer');
+    this.endButton = h('button.button.danger#chat-end', { type: 'button', onclick: () => this.end(), 'aria-keyshortcuts': 'e', title: 'End (e)' }, 'End');
+    this.transferButton = h('button.button#chat-transfer', { type: 'button', onclick: () => this.transfer() }, 'Transfer');
+    this.assignButton = h('button.button#chat-assign', { type: 'button', onclick: () => this.assignTo() }, 'Assign');
+    this.panelButton = h('button.button.panel-toggle#chat-contact', {
+      type: 'button', 'aria-expanded': 'true', 'aria-controls': 'contact-panel',
+      onclick: () => this.togglePanel(),
+    }, 'Contact');
+    this.labels = new LabelEditor(c, {
+      editable: this.active,
+      onSaved: (conv) => this.labelsChanged(conv.labels),
+      onError: (err) => this.ctx.toast(err.message, 'error'),
+    });
+    this.panelLabels = h('div');
+    this.panel = contactPanel(c, {
+      agentName: this.ctx.agentName, labels: this.panelLabels,
+      link: (id) => (this.me.role === 'admin' && id !== c.id ? `/conversations/${id}` : `/chats/${id}`),
+    });
+    this.panel.id = 'contact-panel';
+    this.renderPanelLabels();
+    // On a narrow screen the panel covers the chat: it opens on demand.
+    if (window.matchMedia('(max-width: 1100px)').matches) this.togglePanel(false);
     this.notice = h('div.chat-notice', { role: 'status', hidden: true });
     this.windowNote = h('p.window-note', { hidden: true });
     this.scroller = h('div.thread-scroll', {
@@ -217,12 +299,50 @@ class OpenChat {
             username ? ' · ' : null,
             h('span', { title: 'Integration' }, c.integration),
             ' · ',
-            h('span', { title: 'Started ' + formatDateTime(c.started_at) }, 'since ' + formatDateTime(c.started_at)))),
-        h('div.chat-actions', {}, this.transferButton, this.endButton)),
-      this.notice,
-      this.scroller,
-      this.windowNote,
-      this.composer);
+            h('span', { title: 'Started ' + formatDateTime(c.started_at) }, 'since ' + formatDateTime(c.started_at))),
+          this.labels.el),
+        h('div.chat-actions', {}, this.panelButton, this.assignButton, this.transferButton, this.endButton)),
+      h('div.chat-body', {},
+        h('div.chat-main', {},
+          this.notice,
+          this.scroller,
+          this.windowNote,
+          this.composer),
+        this.panel));
+  }
+
+  togglePanel(show = this.panel.hidden) {
+    this.panel.hidden = !show;
+    this.panelButton.setAttribute('aria-expanded', String(show));
+  }
+
+  renderPanelLabels() {
+    fill(this.panelLabels, labelChips(this.conv.labels) || h('span.muted', {}, 'None'));
+  }
+
+  labelsChanged(labels) {
+    this.conv.labels = labels;
+    this.renderPanelLabels();
+    const listed = this.ctx.inbox.get(this.id);
+    if (listed) {
+      listed.labels = labels;
+      this.ctx.inbox.changed();
+    }
+  }
+
+  focusLabels() {
+    const input = this.labels.el.querySelector('input');
+    if (input) input.focus();
+  }
+
+  focusReply(mode, insert) {
+    if (this.composer.hidden) return;
+    this.setMode(mode);
+    if (insert && !this.text.value) {
+      this.text.value = insert;
+      this.text.dispatchEvent(new Event('input'));
+    }
+    this.text.focus();
   }
 
   buildComposer(name) {
@@ -234,6 +354,7 @@ class OpenChat {
     this.text = h('textarea#reply-text', {
       rows: 2, placeholder: 'Write a reply…', 'aria-label': `Reply to ${name}`, 'aria-describedby': 'reply-hint',
     });
+    this.canned = new CannedPicker(this.text);
     this.text.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
@@ -244,12 +365,37 @@ class OpenChat {
       type: 'button', 'aria-expanded': 'false', 'aria-controls': 'reply-image', onclick: () => this.toggleImage(this.imageRow.hidden),
     }, 'Image');
     this.sendButton = h('button.button.primary.send', { type: 'submit' }, 'Send');
+    this.mode = 'reply';
+    this.modeTabs = {
+      reply: h('button.mode-tab#mode-reply', { type: 'button', role: 'tab', 'aria-selected': 'true', onclick: () => this.focusReply('reply') }, 'Reply'),
+      note: h('button.mode-tab#mode-note', { type: 'button', role: 'tab', 'aria-selected': 'false', onclick: () => this.focusReply('note') }, 'Private note'),
+    };
+    this.hint = h('p.composer-hint#reply-hint', {}, 'Enter sends · Shift+Enter adds a line · / canned responses · ? shortcuts');
     const form = h('form.composer', { 'aria-label': 'Reply', onsubmit: (e) => { e.preventDefault(); this.send(); } },
+      h('div.composer-modes', { role: 'tablist', 'aria-label': 'Write' }, this.modeTabs.reply, this.modeTabs.note),
       this.error,
       this.imageRow,
+      this.canned.el,
       h('div.composer-row', {}, this.imageButton, this.text, this.sendButton),
-      h('p.composer-hint#reply-hint', {}, 'Enter sends · Shift+Enter adds a line'));
+      this.hint);
     return form;
+  }
+
+  // setMode switches the composer between a reply to the user and a
+  // private note only agents see.
+  setMode(mode) {
+    this.mode = mode;
+    const note = mode === 'note';
+    this.composer.classList.toggle('is-note', note);
+    this.modeTabs.reply.setAttribute('aria-selected', String(!note));
+    this.modeTabs.note.setAttribute('aria-selected', String(note));
+    this.text.placeholder = note ? 'Write a private note: only agents see it…' : 'Write a reply…';
+    this.sendButton.textContent = note ? 'Add note' : 'Send';
+    this.imageButton.hidden = note;
+    if (note) this.toggleImage(false);
+    this.hint.textContent = note
+      ? 'Private: never sent to the user · Enter adds the note · Shift+Enter adds a line'
+      : 'Enter sends · Shift+Enter adds a line · / canned responses · ? shortcuts';
   }
 
   toggleImage(show) {
@@ -283,6 +429,11 @@ class OpenChat {
     this.composer.hidden = !can;
     this.endButton.hidden = !can;
     this.transferButton.hidden = !can;
+    this.assignButton.hidden = !can;
+    if (this.labels.editable !== can) {
+      this.labels.editable = can;
+      this.labels.render();
+    }
     this.updateWindowNote();
   }
 
@@ -309,6 +460,13 @@ class OpenChat {
           this.updateWindowNote();
         }
         break;
+      case 'labels':
+        if (ev.data) {
+          this.labels.set(ev.data.labels);
+          this.conv.labels = ev.data.labels;
+          this.renderPanelLabels();
+        }
+        break;
       case 'assigned':
       case 'queued':
       case 'ended':
@@ -331,15 +489,17 @@ class OpenChat {
       this.text.focus();
       return;
     }
+    const note = this.mode === 'note';
     const batches = [];
-    if (url) batches.push({ type: 'image', url });
+    if (url && !note) batches.push({ type: 'image', url });
     if (text) batches.push({ type: 'text', text });
+    if (!batches.length) return;
     this.sending = true;
     this.sendButton.disabled = true;
     this.error.hidden = true;
     try {
       for (const content of batches) {
-        const m = await post(`/conversations/${this.id}/messages`, { contents: [content] });
+        const m = await post(`/conversations/${this.id}/messages`, note ? { contents: [content], private: true } : { contents: [content] });
         if (m) this.thread.upsert(m);
         this.pinned = true;
         this.scrollToEnd();
@@ -399,6 +559,29 @@ class OpenChat {
     }
     this.ctx.inbox.remove(this.id);
     this.ctx.toast(`Conversation with ${name} ended.`);
+    this.ctx.navigate('/chats');
+  }
+
+  async assignTo() {
+    let login;
+    try {
+      login = await chooseAgent(this.conv, { me: this.me, agentName: this.ctx.agentName });
+    } catch (err) {
+      this.ctx.toast(err.message, 'error');
+      return;
+    }
+    if (!login) return;
+    const name = contactName(this.conv.contact);
+    let moved;
+    try {
+      moved = await post(`/conversations/${this.id}/assign`, { agent: login });
+    } catch (err) {
+      this.ctx.toast(err.message, 'error');
+      return;
+    }
+    if (moved.agent === this.me.id) return;
+    this.ctx.inbox.remove(this.id);
+    this.ctx.toast(`${name} was assigned to ${this.ctx.agentName(login)}.`);
     this.ctx.navigate('/chats');
   }
 

@@ -137,6 +137,12 @@ export class Inbox extends EventTarget {
       case 'message':
         this.message(ev.data);
         return;
+      case 'labels':
+        if (ev.data && this.chats.has(ev.data.id)) {
+          this.chats.get(ev.data.id).labels = ev.data.labels;
+          this.changed();
+        }
+        return;
       case 'agent':
         if (ev.data && ev.data.id === this.me.id) {
           Object.assign(this.me, ev.data);

@@ -95,6 +95,7 @@ export class Thread {
   }
 
   authorLabel(m) {
+    if (m.private) return `${m.author.startsWith('agent:') ? this.agentName(m.author.slice(6)) : m.author} · Private note`;
     if (m.status === 'internal' || m.author === 'system') return 'System note';
     if (m.author === 'contact') return contactName(this.conversation.contact);
     if (m.author === 'assistant') return 'Assistant';
@@ -104,7 +105,7 @@ export class Thread {
   }
 
   render(m) {
-    const kind = m.status === 'internal' || m.author === 'system' ? 'note'
+    const kind = m.private ? 'private' : m.status === 'internal' || m.author === 'system' ? 'note'
       : m.author.startsWith('agent:') ? 'agent'
         : ['contact', 'assistant', 'business'].includes(m.author) ? m.author : 'other';
     const li = h(`li.msg.msg-${m.direction}.by-${kind}`, { dataset: { id: String(m.id), author: m.author } });
