@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The agent's workspace in a real browser: private notes, canned
+// responses, labels and the contact panel.
+
+// anaWithAChat is anaAvailableInTheConsole with one chat handed to her and
+// open on screen; it returns the fake Graph API too.
+func anaWithAChat(t *testing.T) (*server, *fakeGraph, context.Context, string, int) {
+	t.Helper()
+	graph := newFakeGraph(t)
+	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, agentAna)
+	graph.setProfile(customerA, profileOf(srv))
+	ctx := newBrowser(t)
+	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)
+	act(t, ctx, "choosing Available", chromedp.Click(chromedp.CSS("#status-switch .st-available")))
+	ana := srv.bearer(agentAna.Login, agentAna.Password)
+	eventually(t, "Ana available on the server", func() bool {
+		var me struct{ Status string }
+		srv.api("GET", "/api/v1/me", ana, nil, &me)
+		return me.Status == "available"
+	})
+	mustPostMeta(t, srv, userMessage(t, handoffText))
+	waitFor(t, ctx, "the chat in Ana's list", `!!document.querySelector('.chat-list li[data-conversation]')`)
+	id := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)
+	act(t, ctx, "opening the chat", chromedp.Click(chromedp.CSS(chatItem(id))), chromedp.WaitVisible(chromedp.CSS("#reply-text")))
+	return srv, graph, ctx, ana, id
+}
+
+func TestConsolePrivateNoteNeverReachesTheProvider(t *testing.T) {
+	srv, graph, ctx, ana, id := anaWithAChat(t)
+	act(t, ctx, "writing a private note",
+		chromedp.Click(chromedp.CSS("#mode-note")),
+		chromedp.SendKeys(chromedp.CSS("#reply-text"), "she asked for a refund on the phone"),
+		pressEnter())
+	waitFor(t, ctx, "the note in the thread, shown as private",
+		`[...document.querySelectorAll('.thread .by-private')].some(li => li.textContent.includes('refund on the phone') && li.textContent.includes('Private note'))`)
+	act(t, ctx, "replying to the user",
+		chromedp.Click(chromedp.CSS("#mode-reply")),
+		chromedp.SendKeys(chromedp.CSS("#reply-text"), "Já estou vendo seu reembolso."),
+		pressEnter())
+	eventually(t, "the reply at the fake Graph API", func() bool {
+		for _, r := range graph.sends() {
+			if r.Text() == "Já estou vendo seu reembolso." {
+				return true
+			}
+		}
+		return false
+	})
+	for _, r := range graph.sends() {
+		if strings.Contains(fmt.Sprint(r.Body), "refund on the phone") {
+			t.Errorf("the private note reached the provider: %v", r.Body)
+		}
+	}
+	c := srv.conversation(ana, int64(id))
+	notes := 0
+	for _, m := range c.Messages {
+		if m.Private {
+			notes++
+		}
+	}
+	if notes != 1 {
+		t.Errorf("the transcript has %d private notes, want 1", notes)
+	}
+}
+
+func TestConsoleCannedResponseInsertedWithSlash(t *testing.T) {
+	srv, graph, ctx, _, _ := anaWithAChat(t)
+	srv.addAgent(adminOlga)
+	olga := srv.bearer(adminOlga.Login, adminOlga.Password)
+	const hours = "Atendemos de segunda a sexta, das 9h às 18h."
+	for _, r := range []map[string]string{{"shortcut": "horario", "text": hours}, {"shortcut": "pix", "text": "Nossa chave Pix é o CNPJ."}} {
+		if status := srv.api("POST", "/api/v1/canned_responses", olga, r, nil); status != 201 {
+			t.Fatalf("POST canned = %d", status)
+		}
+	}
+	act(t, ctx, "typing / and the start of a shortcut", chromedp.SendKeys(chromedp.CSS("#reply-text"), "/hor"))
+	waitFor(t, ctx, "the canned responses offered, filtered", `(() => {
+		const items = [...document.querySelectorAll('.canned-item')];
+		return items.length === 1 && items[0].textContent.includes('/horario');
+	})()`)
+	act(t, ctx, "choosing it with Enter", pressEnter())
+	if got := evalJS[string](t, ctx, `document.querySelector('#reply-text').value`); got != hours {
+		t.Fatalf("reply box = %q, want the canned text %q", got, hours)
+	}
+	act(t, ctx, "sending", pressEnter())
+	eventually(t, "the canned text at the fake Graph API", func() bool {
+		for _, r := range graph.sends() {
+			if r.Text() == hours {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestConsoleLabelFilter(t *testing.T) {
+	srv, _, ctx, ana, first := anaWithAChat(t)
+	mustPostMeta(t, srv, metaText("7425819036458299", "second-user", handoffText, time.Now()))
+	waitFor(t, ctx, "two chats in Ana's list", `document.querySelectorAll('.chat-list li[data-conversation]').length === 2`)
+	act(t, ctx, "labelling the open chat vip",
+		chromedp.Click(chromedp.CSS(".chat-head .label-input")),
+		chromedp.SendKeys(chromedp.CSS(".chat-head .label-input"), "VIP"),
+		pressEnter())
+	waitFor(t, ctx, "the label on the chat and in the list",
+		fmt.Sprintf(`!!document.querySelector('.chat-head .label-chip[data-label="vip"]') && !!document.querySelector('.chat-list li[data-conversation="%d"] .label-chip[data-label="vip"]')`, first))
+	var c workspaceConversation
+	srv.api("GET", fmt.Sprintf("/api/v1/conversations/%d", first), ana, nil, &c)
+	if len(c.Labels) != 1 || c.Labels[0] != "vip" {
+		t.Fatalf("labels on the server = %v, want [vip]", c.Labels)
+	}
+	waitFor(t, ctx, "the filter offering vip with its count",
+		`[...document.querySelectorAll('#chat-label-filter option')].some(o => o.value === 'vip' && o.textContent === 'vip (1)')`)
+	act(t, ctx, "filtering by vip", chromedp.SetValue(chromedp.CSS("#chat-label-filter"), "vip"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#chat-label-filter').dispatchEvent(new Event('change'))`))
+	waitFor(t, ctx, "only the vip chat listed", fmt.Sprintf(`(() => {
+		const items = [...document.querySelectorAll('.chat-list li[data-conversation]')];
+		return items.length === 1 && items[0].dataset.conversation === '%d';
+	})()`, first))
+}
+
+func TestConsoleContactPanelOpensAnEarlierConversation(t *testing.T) {
+	srv, _, ctx, ana, first := anaWithAChat(t)
+	if status := srv.api("POST", fmt.Sprintf("/api/v1/conversations/%d/end", first), ana, nil, nil); status != 200 {
+		t.Fatalf("end = %d", status)
+	}
+	mustPostMeta(t, srv, metaText(customerA, "back-again", handoffText, time.Now()))
+	waitFor(t, ctx, "the user's new chat in Ana's list",
+		fmt.Sprintf(`[...document.querySelectorAll('.chat-list li[data-conversation]')].some(li => li.dataset.conversation !== '%d')`, first))
+	second := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)
+	act(t, ctx, "opening the new chat", chromedp.Click(chromedp.CSS(chatItem(second))), chromedp.WaitVisible(chromedp.CSS("#contact-panel")))
+	waitFor(t, ctx, "the contact panel with both conversations", `document.querySelectorAll('#contact-panel .history-item').length === 2`)
+	panel := textOf(t, ctx, "#contact-panel")
+	for _, want := range []string{"Ana Souza", "@ana.souza.style", customerA, "ig-meta", "This conversation"} {
+		if !strings.Contains(panel, want) {
+			t.Errorf("the contact panel %q lacks %q", panel, want)
+		}
+	}
+	screenshot(t, ctx, screenshotDir(t), "agent-contact-panel")
+	act(t, ctx, "opening the earlier conversation from the panel",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#contact-panel .history-item[data-conversation="%d"]`, first))))
+	waitFor(t, ctx, "the earlier conversation on screen, ended, with its messages", `(() => {
+		const n = document.querySelector('.chat-notice');
+		return location.pathname === '/chats/`+fmt.Sprint(first)+`' && n && !n.hidden && n.textContent.includes('ended') &&
+			[...document.querySelectorAll('.thread .msg-in')].some(li => li.textContent.includes('`+handoffText+`'));
+	})()`)
+	if evalJS[bool](t, ctx, `!document.querySelector('.composer') || !document.querySelector('.composer').hidden`) {
+		t.Error("the reply box shows on an ended conversation")
+	}
+	act(t, ctx, "the keyboard: ? shows the shortcuts", chromedp.Evaluate[chromedp.Void](
+		`document.activeElement && document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: '?', bubbles: true}))`))
+	waitFor(t, ctx, "the shortcuts overlay", `!!document.querySelector('dialog[open] .shortcuts') && document.querySelector('dialog[open]').textContent.includes('Next / previous chat')`)
+}
