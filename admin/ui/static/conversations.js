@@ -5,6 +5,7 @@ import { get, query } from './api.js';
 import { fill, h } from './dom.js';
 import { avatar, contactName, END_REASONS, formatDateTime, originBadge, stateBadge, timeTag, STATE_LABELS } from './format.js';
 import { Thread } from './messages.js';
+import { labelChips } from './workspace.js';
 
 export function conversationsView(ctx) {
   const el = h('div.page');
@@ -34,16 +35,18 @@ function search(ctx) {
     Object.entries(STATE_LABELS).map(([v, label]) => h('option', { value: v, selected: params.get('state') === v }, label)));
   const integration = h('select#search-integration', { name: 'integration' }, h('option', { value: '' }, 'Any integration'));
   const agent = h('input#search-agent', { name: 'agent', value: params.get('agent') || '', placeholder: 'login' });
+  const label = h('select#search-label', { name: 'label' }, h('option', { value: '' }, 'Any label'));
   const results = h('div.results', { 'aria-live': 'polite' });
   const form = h('form.search-form', { role: 'search', 'aria-label': 'Search conversations' },
     h('div.field.grow', {}, h('label', { for: 'search-q' }, 'Search'), q),
     h('div.field', {}, h('label', { for: 'search-state' }, 'State'), state),
     h('div.field', {}, h('label', { for: 'search-integration' }, 'Integration'), integration),
     h('div.field', {}, h('label', { for: 'search-agent' }, 'Agent'), agent),
+    h('div.field', {}, h('label', { for: 'search-label' }, 'Label'), label),
     h('div.field.actions', {}, h('button.button.primary', { type: 'submit' }, 'Search')));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const qs = query({ q: q.value.trim(), state: state.value, integration: integration.value, agent: agent.value.trim() });
+    const qs = query({ q: q.value.trim(), state: state.value, integration: integration.value, agent: agent.value.trim(), label: label.value });
     history.replaceState({}, '', '/conversations' + qs);
     run();
   });
@@ -53,10 +56,13 @@ function search(ctx) {
       integration.appendChild(h('option', { value: i.id, selected: params.get('integration') === i.id }, `${i.name} (${i.id})`));
     }
   }).catch(() => {});
+  get('/labels').then(({ labels }) => {
+    for (const l of labels) label.appendChild(h('option', { value: l.name, selected: params.get('label') === l.name }, `${l.name} (${l.count})`));
+  }).catch(() => {});
 
   async function run() {
     fill(results, h('p.loading', {}, 'Searching…'));
-    const qs = query({ q: q.value.trim(), state: state.value, integration: integration.value || params.get('integration'), agent: agent.value.trim(), limit: 200 });
+    const qs = query({ q: q.value.trim(), state: state.value, integration: integration.value || params.get('integration'), agent: agent.value.trim(), label: label.value || params.get('label'), limit: 200 });
     try {
       const { conversations } = await get('/conversations' + qs);
       if (!conversations.length) {
@@ -68,7 +74,7 @@ function search(ctx) {
           h('thead', {}, h('tr', {}, ['Contact', 'State', 'Integration', 'Squad / agent', 'Started', 'Last activity'].map((t) => h('th', { scope: 'col' }, t)))),
           h('tbody', {}, conversations.map((c) => h('tr', {},
             h('td', {}, h('a.contact-cell', { href: `/conversations/${c.id}`, 'data-nav': true }, avatar(c.contact, 'sm'),
-              h('span.truncate', {}, contactName(c.contact)), originBadge(c.origin))),
+              h('span.truncate', {}, contactName(c.contact)), originBadge(c.origin)), labelChips(c.labels)),
             h('td', {}, stateBadge(c.state), c.end_reason ? h('span.muted.small.block', {}, END_REASONS[c.end_reason] || c.end_reason) : null),
             h('td', {}, c.integration),
             h('td', {}, c.squad, c.agent ? h('span.muted.small.block', {}, ctx.agentName(c.agent)) : null),
@@ -108,6 +114,7 @@ function transcript(ctx, id) {
           fact('Integration', c.integration),
           fact('Squad', c.squad || '—'),
           fact('Agent', c.agent ? ctx.agentName(c.agent) : '—'),
+          fact('Labels', labelChips(c.labels) || '—'),
           fact('Origin', originBadge(c.origin) || 'Direct message'),
           fact('Started', formatDateTime(c.started_at)),
           fact('Ended', c.ended_at ? `${formatDateTime(c.ended_at)} (${END_REASONS[c.end_reason] || c.end_reason})` : '—'))),
