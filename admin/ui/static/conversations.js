@@ -1,11 +1,11 @@
 // Conversations (admins): search every conversation by text, state and
 // integration, and read any transcript (read-only; it updates live).
 
-import { get, query } from './api.js';
+import { get, post, query } from './api.js';
 import { fill, h } from './dom.js';
 import { avatar, contactName, END_REASONS, formatDateTime, originBadge, stateBadge, timeTag, STATE_LABELS } from './format.js';
 import { Thread } from './messages.js';
-import { labelChips } from './workspace.js';
+import { chooseAgent, labelChips } from './workspace.js';
 
 export function conversationsView(ctx) {
   const el = h('div.page');
@@ -102,7 +102,8 @@ function transcript(ctx, id) {
     fill(el,
       h('div.page-head', {},
         h('a.button.small', { href: '/conversations', 'data-nav': true }, '← Conversations'),
-        h('h1', {}, 'Conversation #' + c.id)),
+        h('h1', {}, 'Conversation #' + c.id),
+        c.state !== 'ended' ? h('button.button#transcript-assign', { type: 'button', onclick: () => assign(c) }, 'Assign to an agent') : null),
       h('section.card.transcript-head', {},
         avatar(c.contact, 'lg'),
         h('div', {},
@@ -124,6 +125,18 @@ function transcript(ctx, id) {
     fill(el, h('div.page-head', {}, h('a.button.small', { href: '/conversations', 'data-nav': true }, '← Conversations')),
       h('p.form-error', { role: 'alert' }, err.status === 404 ? 'No such conversation.' : err.message));
   });
+
+  async function assign(c) {
+    try {
+      const login = await chooseAgent(c, { me: ctx.me, agentName: ctx.agentName });
+      if (!login) return;
+      const moved = await post(`/conversations/${c.id}/assign`, { agent: login });
+      ctx.toast(`Assigned to ${ctx.agentName(moved.agent)}.`);
+      ctx.navigate(`/conversations/${c.id}`);
+    } catch (err) {
+      ctx.toast(err.message, 'error');
+    }
+  }
 
   return {
     el,
