@@ -131,6 +131,7 @@ func (s *Server) routes() {
 	admin.Get("/scripts", s.listScripts)
 	admin.Get("/assistants", s.listAssistants)
 	admin.Get("/channels", s.listChannels)
+	admin.Get("/reports", s.report)
 	api.Use(func(c *fiber.Ctx) error {
 		return errorf(fiber.StatusNotFound, "not_found", "no such API endpoint: "+c.Method()+" "+c.Path())
 	})
