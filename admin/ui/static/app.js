@@ -14,6 +14,7 @@ import { conversationsView } from './conversations.js';
 import { integrationsView } from './integrations.js';
 import { agentsView } from './agents.js';
 import { systemView } from './system.js';
+import { reportsView } from './reports.js';
 
 const VIEWS = {
   chats: { create: chatsView },
@@ -22,6 +23,7 @@ const VIEWS = {
   integrations: { create: integrationsView, admin: true },
   agents: { create: agentsView, admin: true },
   system: { create: systemView, admin: true },
+  reports: { create: reportsView, admin: true },
 };
 
 const ROUTES = [
@@ -34,6 +36,7 @@ const ROUTES = [
   [/^\/integrations\/(?<id>[^/]+)$/, 'integrations'],
   [/^\/agents$/, 'agents'],
   [/^\/system$/, 'system'],
+  [/^\/reports$/, 'reports'],
 ];
 
 const session = {
