@@ -453,6 +453,18 @@ func TestConsoleReportsPage(t *testing.T) {
 		!strings.Contains(href, "from="+from) || !strings.Contains(href, "tz=America%2FSao_Paulo") {
 		t.Errorf("Download CSV link = %q, want the CSV of the range in America/Sao_Paulo", href)
 	}
+	// The link downloads the CSV with the console's own session.
+	tctx, cancel := context.WithTimeout(ctx, browserWait)
+	defer cancel()
+	csv, err := chromedp.Run(tctx, chromedp.Evaluate[string](`fetch(document.querySelector('#report-csv').href).then(r => r.text())`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("fetching the CSV link: %v", err)
+	}
+	if want := fmt.Sprintf("\nday,%s,,%d,", last, perDay[last]); !strings.HasPrefix(csv, "row,date,agent,") || !strings.Contains(csv, want) {
+		t.Errorf("the CSV link's file =\n%s\nwant the day rows of the range (%q)", csv, want)
+	}
+
 	// The whole page in the picture.
 	act(t, ctx, "a viewport as tall as the page", chromedp.EmulateViewport(1280, 1500))
 	screenshot(t, ctx, screenshotDir(t), "reports")
