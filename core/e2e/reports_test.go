@@ -468,4 +468,9 @@ func TestConsoleReportsPage(t *testing.T) {
 	// The whole page in the picture.
 	act(t, ctx, "a viewport as tall as the page", chromedp.EmulateViewport(1280, 1500))
 	screenshot(t, ctx, screenshotDir(t), "reports")
+
+	// A report's address keeps its filters: Ana's conversations only.
+	act(t, ctx, "opening a filtered report's address", chromedp.Navigate(fmt.Sprintf("%s/reports?from=%s&to=%s&agent=ana", srv.URL, from, last)))
+	waitFor(t, ctx, "Ana's report", `document.querySelector('#report-agent')?.value === 'ana' &&
+		document.querySelector('.report-tiles dd')?.textContent === '1'`)
 }

@@ -174,8 +174,8 @@ export function reportsView(ctx) {
         h('td.num', {}, duration(a.resolution_seconds.p90)))))));
   }
 
-  loadChoices();
-  load();
+  // The squad and agent of the address are chosen once their options exist.
+  loadChoices().finally(load);
   return {
     el,
     destroy() {
