@@ -139,6 +139,7 @@ func (s *Server) routes() {
 	admin.Post("/canned_responses", s.createCanned)
 	admin.Put("/canned_responses/:id", s.updateCanned)
 	admin.Delete("/canned_responses/:id", s.deleteCanned)
+	admin.Get("/reports", s.report)
 	api.Use(func(c *fiber.Ctx) error {
 		return errorf(fiber.StatusNotFound, "not_found", "no such API endpoint: "+c.Method()+" "+c.Path())
 	})

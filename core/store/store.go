@@ -281,6 +281,9 @@ type Conversations interface {
 	// Queued lists queued conversations in serving order: higher priority
 	// first, then who has waited longest.
 	Queued(ctx context.Context) ([]*model.Conversation, error)
+	// Report lists the conversations f selects, oldest first, with the
+	// times a report needs.
+	Report(ctx context.Context, f ReportFilter) ([]ReportRow, error)
 	// MarkRead records the last message the assigned agent has seen;
 	// messageID 0 means every message the conversation has now (later
 	// ones stay unread).

@@ -15,6 +15,7 @@ import { integrationsView } from './integrations.js';
 import { agentsView } from './agents.js';
 import { systemView } from './system.js';
 import { cannedView } from './canned.js';
+import { reportsView } from './reports.js';
 
 const VIEWS = {
   chats: { create: chatsView },
@@ -24,6 +25,7 @@ const VIEWS = {
   agents: { create: agentsView, admin: true },
   system: { create: systemView, admin: true },
   canned: { create: cannedView, admin: true },
+  reports: { create: reportsView, admin: true },
 };
 
 const ROUTES = [
@@ -37,6 +39,7 @@ const ROUTES = [
   [/^\/agents$/, 'agents'],
   [/^\/system$/, 'system'],
   [/^\/canned$/, 'canned'],
+  [/^\/reports$/, 'reports'],
 ];
 
 const session = {

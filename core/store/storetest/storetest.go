@@ -23,6 +23,7 @@ func Test(t *testing.T, open Open) {
 	t.Run("Agents", func(t *testing.T) { testAgents(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("Conversations", func(t *testing.T) { testConversations(t, open) })
+	t.Run("Reports", func(t *testing.T) { testReports(t, open) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, open) })
 	t.Run("Inbox", func(t *testing.T) { testInbox(t, open) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open) })
