@@ -25,7 +25,9 @@ export function chatsView(ctx) {
     const chats = inbox.list();
     fill(capacity, `${chats.length} of ${me.max_chats || 0}`);
     capacity.title = `${plural(chats.length, 'open chat', 'open chats')}; you take up to ${me.max_chats}`;
-    if (me.status === 'available') {
+    if (!(me.squads || []).length) {
+      hint.textContent = 'You are in no squad, so no chats are assigned to you: ask an admin to add you to one.';
+    } else if (me.status === 'available') {
       hint.textContent = chats.length ? '' : 'No open chats. New chats appear here automatically.';
     } else {
       hint.textContent = me.status === 'paused'
