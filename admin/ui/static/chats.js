@@ -285,6 +285,7 @@ class OpenChat {
     this.composer.hidden = !can;
     this.endButton.hidden = !can;
     this.transferButton.hidden = !can;
+    this.thread.allowRetry(can ? (err) => this.ctx.toast(err.message, 'error') : null);
     this.updateWindowNote();
   }
 

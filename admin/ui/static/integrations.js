@@ -109,7 +109,7 @@ function renderDetail(ctx, el, i) {
   const banners = [];
   if (i.needs_reauthorization) {
     banners.push(h('div.banner.banner-bad', { role: 'alert' }, h('strong', {}, 'Needs re-authorization. '),
-      `The provider refused the credentials: ${i.needs_reauthorization}. Until you enter a new token${fromConfig ? ' in the configuration file' : ' below'}, replies fail and are marked Not delivered.`));
+      `The provider refused the credentials: ${i.needs_reauthorization}. Until you enter a new token${fromConfig ? ' in the configuration file' : ' below'}, replies fail and are marked Not delivered. A new token does not resend them: agents press Retry on each one that still matters (admins can, from the conversation's transcript).`));
   }
   if (i.enabled && i.available === false) {
     banners.push(h('div.banner.banner-bad', { role: 'alert' }, h('strong', {}, 'Unavailable. '),
