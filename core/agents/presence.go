@@ -2,12 +2,17 @@ package agents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
 )
+
+// ErrNoSquad: someone in no squad cannot be available (no chat would reach
+// them).
+var ErrNoSquad = errors.New("in no squad")
 
 // SetStatus changes an agent's status. Going offline re-queues their open
 // conversations; becoming available may bring them conversations at once.
@@ -20,6 +25,17 @@ func (s *Service) SetStatus(ctx context.Context, id, status string) (*model.Agen
 	var requeued []*model.Conversation
 	err := s.st.Tx(ctx, func(tx store.Tx) error {
 		requeued = nil
+		if status == model.AgentAvailable {
+			// Chats are assigned by squad: available in none, nothing would
+			// ever come, though the console would say it does.
+			a, err := tx.Agents().Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			if len(a.Squads) == 0 {
+				return ErrNoSquad
+			}
+		}
 		if err := tx.Agents().SetStatus(ctx, id, status); err != nil {
 			return err
 		}

@@ -90,7 +90,15 @@ const (
 	DefaultSquad             = "geral"
 	DefaultInactivityMinutes = 60
 	DemoAssistant            = "demo"
+	// DefaultUnsupportedMediaMessage answers content the assistant cannot
+	// read (a photo, a location) when an integration says nothing about it;
+	// an explicit empty list means no answer.
+	DefaultUnsupportedMediaMessage = "Sorry, I can only read text, audio and video here."
 )
+
+// DefaultUnsupportedMediaMessages is the unsupported-media reply of an
+// integration that does not set one (a new list each time).
+func DefaultUnsupportedMediaMessages() []string { return []string{DefaultUnsupportedMediaMessage} }
 
 // Default is the configuration `conversa` runs with when given no file: the
 // defaults of every key and the embedded demo assistant.
@@ -188,6 +196,10 @@ func (c *Config) applyDefaults() {
 		if in.Enabled == nil {
 			t := true
 			in.Enabled = &t
+		}
+		// Absent: the default reply; present and empty: no reply.
+		if in.UnsupportedMediaMessages == nil {
+			in.UnsupportedMediaMessages = DefaultUnsupportedMediaMessages()
 		}
 		if in.Settings == nil {
 			in.Settings = map[string]any{}

@@ -48,6 +48,29 @@ human_agent_tag = true
 	}
 }
 
+// The unsupported-media reply: the default when the key is absent, none
+// when it is an empty list, the operator's own otherwise.
+func TestParseUnsupportedMediaMessages(t *testing.T) {
+	cases := []struct {
+		name, line string
+		want       []string
+	}{
+		{"absent", "", []string{DefaultUnsupportedMediaMessage}},
+		{"empty", "unsupported_media_messages = []", []string{}},
+		{"given", `unsupported_media_messages = ["Só leio texto.", "Mande um áudio."]`, []string{"Só leio texto.", "Mande um áudio."}},
+	}
+	for _, tc := range cases {
+		c, err := Parse("c.toml", []byte("[[integrations]]\nid = \"ig\"\nname = \"IG\"\nchannel = \"meta\"\n"+tc.line+"\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got := c.Integrations[0].UnsupportedMediaMessages
+		if got == nil || strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("%s: unsupported_media_messages = %#v, want %#v", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestUnknownKeyNamesKeyAndLine(t *testing.T) {
 	_, err := Parse("conf.toml", []byte("[server]\nlisten = \"127.0.0.1:1\"\n\n[storage]\npaht = \"x.db\"\n"))
 	var probs Problems

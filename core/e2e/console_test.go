@@ -281,6 +281,11 @@ func TestConsoleOperatorCreatesAZenviaIntegration(t *testing.T) {
 	// /assistants): the channel plugins and the configured assistants.
 	waitFor(t, ctx, "the channels meta and zenvia", `['meta', 'zenvia'].every(v => [...document.querySelectorAll('#int-channel option')].some(o => o.value === v))`)
 	waitFor(t, ctx, "the demo assistant", `[...document.querySelectorAll('#int-assistant option')].some(o => o.value === 'demo')`)
+	// A new integration answers unsupported media unless told not to (S9
+	// item 8): the field starts with the default reply.
+	if got := evalJS[string](t, ctx, `document.querySelector('#int-unsupported_media_messages').value`); got != unsupportedReply {
+		t.Errorf("the new form's unsupported-media messages = %q, want the default %q", got, unsupportedReply)
+	}
 	act(t, ctx, "filling the form",
 		chromedp.SetValue(chromedp.CSS("#int-channel"), "zenvia"),
 		chromedp.SendKeys(chromedp.CSS("#int-name"), "Loja Centro"),
@@ -289,7 +294,7 @@ func TestConsoleOperatorCreatesAZenviaIntegration(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#int-set-api_token"), "zenvia-secret-token-9876"),
 		chromedp.SetValue(chromedp.CSS("#int-inactivity_minutes"), "5"),
 		chromedp.SendKeys(chromedp.CSS("#int-homologation_users"), "@tester.one\ntester.two"),
-		chromedp.SendKeys(chromedp.CSS("#int-unsupported_media_messages"), "Desculpe, só leio texto, áudio e vídeo."),
+		chromedp.SetValue(chromedp.CSS("#int-unsupported_media_messages"), "Desculpe, só leio texto, áudio e vídeo."),
 		chromedp.Click(chromedp.CSS(".integration-form button[type=submit]")))
 
 	// Inactivity 5 is refused by the server, and said under its field.
@@ -314,8 +319,9 @@ func TestConsoleOperatorCreatesAZenviaIntegration(t *testing.T) {
 			URL     string            `json:"url"`
 			Headers map[string]string `json:"headers"`
 		} `json:"webhook"`
-		InactivityMinutes int      `json:"inactivity_minutes"`
-		HomologationUsers []string `json:"homologation_users"`
+		InactivityMinutes        int      `json:"inactivity_minutes"`
+		HomologationUsers        []string `json:"homologation_users"`
+		UnsupportedMediaMessages []string `json:"unsupported_media_messages"`
 	}
 	if status := srv.api("GET", "/api/v1/integrations/loja-centro", adminToken, nil, &want); status != 200 {
 		t.Fatalf("GET /api/v1/integrations/loja-centro = %d, want 200", status)
@@ -346,6 +352,9 @@ func TestConsoleOperatorCreatesAZenviaIntegration(t *testing.T) {
 	}
 	if want.InactivityMinutes != 30 || strings.Join(want.HomologationUsers, ",") != "tester.one,tester.two" {
 		t.Errorf("stored inactivity %d, homologation users %v; want 30 and [tester.one tester.two]", want.InactivityMinutes, want.HomologationUsers)
+	}
+	if got := strings.Join(want.UnsupportedMediaMessages, "|"); got != "Desculpe, só leio texto, áudio e vídeo." {
+		t.Errorf("stored unsupported-media messages %q, want the operator's text in place of the default", got)
 	}
 	page := evalJS[string](t, ctx, `document.body.innerText`)
 	for _, shown := range []string{"@tester.one", "@tester.two", "30 minutes", "Desculpe, só leio texto, áudio e vídeo."} {

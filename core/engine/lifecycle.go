@@ -20,6 +20,10 @@ var (
 	// ErrWindow: the channel would refuse the send (the messaging window is
 	// closed); the error text says which rule.
 	ErrWindow = errors.New("outside the messaging window")
+	// ErrNotFailed: only a message that was not delivered can be sent again.
+	ErrNotFailed = errors.New("the message was not marked not delivered")
+	// ErrNoMessage: the conversation has no such message (404).
+	ErrNoMessage = errors.New("no such message in this conversation")
 )
 
 // End ends a conversation (an agent pressed End, an admin closed it). by
@@ -183,6 +187,71 @@ func (e *Engine) Send(ctx context.Context, id int64, author string, contents []m
 	}
 	e.afterReplies(c, []*model.Message{m})
 	return m, nil
+}
+
+// Resent is a message sent again: Resent tells a console that its status
+// left "not delivered" because someone asked, where a status that moves
+// backwards would otherwise be an event arriving late.
+type Resent struct {
+	*model.Message
+	Resent bool `json:"resent"`
+}
+
+// Retry sends a failed outbound message of conversation id again (an agent
+// or an admin pressed Retry), after asking the channel whether it would
+// accept it now, as Send does. The message goes behind the conversation's
+// sends already queued, with a fresh count of attempts; every console is
+// told it is pending again.
+func (e *Engine) Retry(ctx context.Context, id, messageID int64) (*Resent, error) {
+	c, err := e.st.Conversations().Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.State == model.StateEnded {
+		return nil, ErrEnded
+	}
+	m, err := e.st.Messages().Get(ctx, messageID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && m.Conversation != c.ID) {
+		return nil, ErrNoMessage
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.Direction != model.DirectionOut || m.Status != model.StatusFailed {
+		return nil, ErrNotFailed
+	}
+	in := e.reg.integration(c.Integration)
+	if in == nil {
+		return nil, fmt.Errorf("%w: integration %s", ErrUnknownIntegration, c.Integration)
+	}
+	if err := e.checkWindow(ctx, in, c.Contact, authorKind(m.Author), m.Contents); err != nil {
+		return nil, err
+	}
+	key := fmt.Sprintf("resend:%d:%d", messageID, e.now().UnixNano())
+	err = e.st.Tx(ctx, func(tx store.Tx) error {
+		cur, err := tx.Conversations().Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.State == model.StateEnded {
+			return ErrEnded
+		}
+		return tx.Outbox().Resend(ctx, messageID, key)
+	})
+	switch {
+	case errors.Is(err, store.ErrIllegalTransition):
+		// Sent again by someone else meanwhile, or still being settled.
+		return nil, ErrNotFailed
+	case err != nil:
+		return nil, err
+	}
+	if m, err = e.st.Messages().Get(ctx, messageID); err != nil {
+		return nil, err
+	}
+	r := &Resent{Message: m, Resent: true}
+	e.publish(events.Status, c, r)
+	e.outbox.wakeUp()
+	return r, nil
 }
 
 // checkWindow asks the channel (CheckSend, nothing is sent) whether it would accept a

@@ -16,33 +16,44 @@ type Machine struct {
 	Initial []string
 	// from maps a state to the states allowed to move to it.
 	from map[string][]string
+	// explicit are transitions only a change that names its from state
+	// takes (a person asking for it): From leaves them out, so a change
+	// that goes wherever the machine allows never takes one.
+	explicit map[string][]string
 }
 
 // From lists the states a thing may be in to move to state to; nil when no
-// transition leads there.
+// transition leads there. Explicit transitions are not in it.
 func (m *Machine) From(to string) []string { return m.from[to] }
 
-// Allowed reports whether a thing in state from may move to state to.
-func (m *Machine) Allowed(from, to string) bool { return slices.Contains(m.from[to], from) }
+// Allowed reports whether a thing in state from may move to state to, by
+// an ordinary or an explicit transition.
+func (m *Machine) Allowed(from, to string) bool {
+	return slices.Contains(m.from[to], from) || slices.Contains(m.explicit[to], from)
+}
 
 // Known reports whether s is a state of the machine.
 func (m *Machine) Known(s string) bool {
 	if slices.Contains(m.Initial, s) {
 		return true
 	}
-	for to, froms := range m.from {
-		if to == s || slices.Contains(froms, s) {
-			return true
+	for _, table := range []map[string][]string{m.from, m.explicit} {
+		for to, froms := range table {
+			if to == s || slices.Contains(froms, s) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// Final reports whether nothing leaves state s.
+// Final reports whether nothing leaves state s, not even explicitly.
 func (m *Machine) Final(s string) bool {
-	for _, froms := range m.from {
-		if slices.Contains(froms, s) {
-			return false
+	for _, table := range []map[string][]string{m.from, m.explicit} {
+		for _, froms := range table {
+			if slices.Contains(froms, s) {
+				return false
+			}
 		}
 	}
 	return true
@@ -94,12 +105,16 @@ const StatusInFlight = "in_flight"
 //	   ▲           │  ▲         │          │          │
 //	   └───────────┘  └ (resend after an unknown outcome)
 //	pending, in_flight, sent, delivered, read ──► failed
+//	failed ··► pending (explicit: a person presses Retry)
 //
 // An attempt is committed (in_flight) before the channel is called, so a
 // crash or a timeout leaves a row that is reconciled (the provider's echo)
 // before it is ever sent again. A definite failure goes back to pending for
 // its retry. Delivery reports only move forward; a rejection the provider
-// reports after accepting a message (failed) is final.
+// reports after accepting a message (failed) is final for everything the
+// engine and the providers do: only an agent or an admin sending it again
+// (Outbox.Resend) takes it out of failed, and that transition is explicit so
+// that no report or retry of the engine's own can.
 var SendMachine = &Machine{
 	Name:    "send",
 	Initial: []string{StatusPending},
@@ -110,6 +125,9 @@ var SendMachine = &Machine{
 		StatusDelivered: {StatusSent},
 		StatusRead:      {StatusSent, StatusDelivered},
 		StatusFailed:    {StatusPending, StatusInFlight, StatusSent, StatusDelivered, StatusRead},
+	},
+	explicit: map[string][]string{
+		StatusPending: {StatusFailed},
 	},
 }
 

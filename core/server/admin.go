@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"sort"
 	"time"
@@ -81,6 +82,10 @@ func (s *Server) setAgentStatus(c *fiber.Ctx) error {
 		return errorf(fiber.StatusBadRequest, "bad_request", `body must be JSON {"status": "..."}`)
 	}
 	a, err := s.o.Agents.SetStatus(c.UserContext(), c.Params("id"), req.Status)
+	if errors.Is(err, agents.ErrNoSquad) {
+		return &apiError{Status: fiber.StatusConflict, Code: "no_squad", Field: "status",
+			Message: c.Params("id") + " is in no squad, so no chat would reach them: add them to one first"}
+	}
 	if err != nil {
 		return s.agentError(err)
 	}

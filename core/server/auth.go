@@ -134,6 +134,10 @@ func (s *Server) setMyStatus(c *fiber.Ctx) error {
 		return errorf(fiber.StatusBadRequest, "bad_request", `body must be JSON {"status": "available"|"paused"|"offline"}`)
 	}
 	a, err := s.o.Agents.SetStatus(c.UserContext(), s.caller(c).agent.ID, req.Status)
+	if errors.Is(err, agents.ErrNoSquad) {
+		return &apiError{Status: fiber.StatusConflict, Code: "no_squad", Field: "status",
+			Message: "you are in no squad, so no chat would reach you: ask an admin to add you to one"}
+	}
 	if err != nil {
 		return s.agentError(err)
 	}

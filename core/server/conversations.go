@@ -171,6 +171,42 @@ func (s *Server) postMessage(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(m)
 }
 
+// retryMessage sends a failed outbound message again (the assigned agent
+// or an admin pressed Retry): 202 with the message, pending again.
+func (s *Server) retryMessage(c *fiber.Ctx) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	if conv.State == model.StateEnded {
+		return errorf(fiber.StatusConflict, "ended", "the conversation has ended")
+	}
+	if err := s.mayAct(c, conv); err != nil {
+		return err
+	}
+	msgID, err := strconv.ParseInt(c.Params("message_id"), 10, 64)
+	if err != nil {
+		return errorf(fiber.StatusNotFound, "not_found", "no such message in this conversation")
+	}
+	m, err := s.o.Engine.Retry(c.UserContext(), conv.ID, msgID)
+	switch {
+	case errors.Is(err, engine.ErrNoMessage):
+		return errorf(fiber.StatusNotFound, "not_found", "no such message in this conversation")
+	case errors.Is(err, engine.ErrNotFailed):
+		return errorf(fiber.StatusConflict, "not_failed", "only a message marked Not delivered can be sent again")
+	case errors.Is(err, engine.ErrEnded):
+		return errorf(fiber.StatusConflict, "ended", "the conversation has ended")
+	case errors.Is(err, engine.ErrWindow):
+		return errorf(fiber.StatusConflict, "outside_window", err.Error())
+	case errors.Is(err, engine.ErrChannelDown):
+		return errorf(fiber.StatusServiceUnavailable, "unavailable", "the channel is unavailable; try again shortly")
+	case err != nil:
+		return err
+	}
+	s.log.Info("message retried", "conversation", conv.ID, "message", msgID, "by", s.caller(c).agent.ID)
+	return c.Status(fiber.StatusAccepted).JSON(m)
+}
+
 // validContent checks what an agent may send: text, or media by URL.
 func validContent(ct model.Content) string {
 	switch ct.Type {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/engine"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
@@ -104,6 +105,11 @@ func (s *Server) decodeIntegration(c *fiber.Ctx) (*model.Integration, error) {
 	}
 	if req.Enabled != nil {
 		in.Enabled = *req.Enabled
+	}
+	// Absent (or null): the default reply, as in the configuration file;
+	// an empty list: no reply.
+	if in.UnsupportedMediaMessages == nil {
+		in.UnsupportedMediaMessages = config.DefaultUnsupportedMediaMessages()
 	}
 	if in.Settings == nil {
 		in.Settings = map[string]any{}

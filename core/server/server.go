@@ -111,6 +111,7 @@ func (s *Server) routes() {
 	auth.Get("/conversations", s.listConversations)
 	auth.Get("/conversations/:id", s.getConversation)
 	auth.Post("/conversations/:id/messages", s.postMessage)
+	auth.Post("/conversations/:id/messages/:message_id/retry", s.retryMessage)
 	auth.Post("/conversations/:id/end", s.endConversation)
 	auth.Post("/conversations/:id/read", s.markRead)
 	auth.Post("/conversations/:id/transfer", s.transfer)

@@ -176,6 +176,13 @@ type Outbox interface {
 	// Fail gives up: the message is failed with the reason agents see, and
 	// the conversation's next message may go.
 	Fail(ctx context.Context, it *OutboxItem, errText string) error
+	// Resend sends a failed message again because a person asked (Retry):
+	// it is pending again, its error cleared, under a new outbox row keyed
+	// idempotencyKey with no attempts, behind the conversation's sends
+	// already queued. A *model.TransitionError when the message is not
+	// failed (or an attempt of it is still open); ErrNotFound when there is
+	// no such message; ErrConflict when the key was used.
+	Resend(ctx context.Context, messageID int64, idempotencyKey string) error
 	// InFlight lists a conversation's sends whose outcome is unknown
 	// (in_flight), and its sends confirmed since since (whose later parts
 	// may still echo), oldest first: what an echo is matched against.

@@ -49,7 +49,9 @@ export function chatsView(ctx) {
     const chats = labelFilter ? all.filter((c) => (c.labels || []).includes(labelFilter)) : all;
     fill(capacity, `${all.length} of ${me.max_chats || 0}`);
     capacity.title = `${plural(all.length, 'open chat', 'open chats')}; you take up to ${me.max_chats}`;
-    if (me.status === 'available') {
+    if (!(me.squads || []).length) {
+      hint.textContent = 'You are in no squad, so no chats are assigned to you: ask an admin to add you to one.';
+    } else if (me.status === 'available') {
       hint.textContent = chats.length ? '' : labelFilter ? `No open chat has the label ${labelFilter}.` : 'No open chats. New chats appear here automatically.';
     } else {
       hint.textContent = me.status === 'paused'
@@ -434,6 +436,7 @@ class OpenChat {
       this.labels.editable = can;
       this.labels.render();
     }
+    this.thread.allowRetry(can ? (err) => this.ctx.toast(err.message, 'error') : null);
     this.updateWindowNote();
   }
 

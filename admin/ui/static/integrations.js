@@ -109,7 +109,7 @@ function renderDetail(ctx, el, i) {
   const banners = [];
   if (i.needs_reauthorization) {
     banners.push(h('div.banner.banner-bad', { role: 'alert' }, h('strong', {}, 'Needs re-authorization. '),
-      `The provider refused the credentials: ${i.needs_reauthorization}. Until you enter a new token${fromConfig ? ' in the configuration file' : ' below'}, replies fail and are marked Not delivered.`));
+      `The provider refused the credentials: ${i.needs_reauthorization}. Until you enter a new token${fromConfig ? ' in the configuration file' : ' below'}, replies fail and are marked Not delivered. A new token does not resend them: agents press Retry on each one that still matters (admins can, from the conversation's transcript).`));
   }
   if (i.enabled && i.available === false) {
     banners.push(h('div.banner.banner-bad', { role: 'alert' }, h('strong', {}, 'Unavailable. '),
@@ -234,9 +234,12 @@ function showEditor(ctx, el) {
 function editorForm(ctx, i, onSaved) {
   const creating = !i;
   const readOnly = !!i && i.source === 'config';
+  // A new integration starts with the server's defaults, the
+  // unsupported-media reply included (config.DefaultUnsupportedMediaMessage):
+  // a photo gets an answer unless the operator empties the field.
   const v = i || {
     id: '', name: '', channel: 'zenvia', assistant: '', squad: 'geral', inactivity_minutes: 60,
-    unsupported_media_messages: [], homologation_users: [], settings: {}, enabled: true,
+    unsupported_media_messages: ['Sorry, I can only read text, audio and video here.'], homologation_users: [], settings: {}, enabled: true,
   };
   const errors = fieldErrors();
   const f = {
@@ -346,7 +349,7 @@ function editorForm(ctx, i, onSaved) {
       errors.field('squad', 'Squad', f.squad, 'The team that receives conversations handed to humans (default geral).'),
       errors.field('inactivity_minutes', 'Inactivity (minutes)', f.inactivity_minutes, '0 turns it off; otherwise 10 to 1440. After that long without a message from the user the conversation ends (the next message starts a new one).')),
     squadList,
-    errors.field('unsupported_media_messages', 'Unsupported-media messages', f.unsupported_media_messages, 'One message per line, sent when a user sends content this integration does not support.'),
+    errors.field('unsupported_media_messages', 'Unsupported-media messages', f.unsupported_media_messages, 'One message per line, sent when a user sends content this integration does not support (a photo, a location). Empty: no answer.'),
     errors.field('homologation_users', 'Homologation users', f.homologation_users, 'Instagram usernames, one per line. While the list has names, only they are served by the assistant; everyone else is recorded and left alone.'),
     settingsBox,
     errors.field('enabled', 'Enabled', f.enabled, 'A disabled integration’s webhook answers 404.'),

@@ -3,6 +3,7 @@
 // and updated in place, so a late change (an unsend, a reaction, a delivery
 // status) replaces one element and leaves loaded media alone.
 
+import { post } from './api.js';
 import { fill, h, linkify, safeURL } from './dom.js';
 import { contactName, dayKey, formatDay, formatTime, formatDateTime, instant } from './format.js';
 
@@ -24,6 +25,38 @@ export class Thread {
     this.agentName = agentName || ((login) => login);
     this.items = new Map(); // id -> {m, el, key}
     this.el = h('ol.thread', { 'aria-label': 'Messages' });
+    this.onRetryError = null; // set: failed messages offer Retry
+  }
+
+  // allowRetry shows a Retry button under each message that was not
+  // delivered, for whoever may act on the chat (onError(err) reports a
+  // refusal); allowRetry(null) hides them.
+  allowRetry(onError) {
+    if (!onError === !this.onRetryError) {
+      this.onRetryError = onError;
+      return;
+    }
+    this.onRetryError = onError;
+    for (const it of this.items.values()) {
+      if (it.m.status !== 'failed') continue;
+      const el = this.render(it.m);
+      it.el.replaceWith(el);
+      it.el = el;
+    }
+    this.regroup();
+  }
+
+  async retry(m, button) {
+    button.disabled = true;
+    button.textContent = 'Retrying…';
+    try {
+      const again = await post(`/conversations/${m.conversation}/messages/${m.id}/retry`, {});
+      if (again) this.upsert(again);
+    } catch (err) {
+      button.disabled = false;
+      button.textContent = 'Retry';
+      if (this.onRetryError) this.onRetryError(err);
+    }
   }
 
   set(messages) {
@@ -43,8 +76,10 @@ export class Thread {
     const old = this.items.get(m.id);
     // Answers and events race (a send's 202 may come after its "sent"
     // event; Instagram may report "read" before "delivered"): a delivery
-    // status never goes back.
-    if (old && (STATUS_RANK[m.status] || 0) < (STATUS_RANK[old.m.status] || 0)) {
+    // status never goes back, except out of "not delivered" when someone
+    // sent it again (resent, from the Retry answer and its live event).
+    const resent = m.resent && old && old.m.status === 'failed';
+    if (old && !resent && (STATUS_RANK[m.status] || 0) < (STATUS_RANK[old.m.status] || 0)) {
       m = { ...m, status: old.m.status, error: old.m.error };
     }
     const key = JSON.stringify(m);
@@ -138,7 +173,21 @@ export class Thread {
       }, 'May have been sent twice'));
     }
     li.appendChild(meta);
+    if (m.direction === 'out' && m.status === 'failed') li.appendChild(this.failure(m));
     return li;
+  }
+
+  // failure says why a message was not delivered, as text (a tooltip is
+  // invisible on a touch screen), with Retry for whoever may act.
+  failure(m) {
+    const box = h('div.msg-failure', {},
+      h('p.failure-reason', {}, m.error || 'The provider did not accept it.'));
+    if (this.onRetryError) {
+      const button = h('button.button.small.retry', { type: 'button', 'aria-label': 'Retry sending this message' }, 'Retry');
+      button.addEventListener('click', () => this.retry(m, button));
+      box.appendChild(button);
+    }
+    return box;
   }
 
   quote(mid) {

@@ -292,6 +292,51 @@ func (x outbox) Fail(ctx context.Context, it *store.OutboxItem, errText string) 
 	})
 }
 
+func (x outbox) Resend(ctx context.Context, messageID int64, idempotencyKey string) error {
+	return x.write(ctx, func(t *txn) error {
+		var conv int64
+		var integration string
+		err := t.tx.QueryRow(ctx, `SELECT conversation_id, integration_id FROM messages WHERE id = $1`,
+			messageID).Scan(&conv, &integration)
+		if err != nil {
+			return notFound(err)
+		}
+		// In a savepoint: a refused Resend takes its key back and leaves the
+		// caller's transaction usable.
+		return t.savepoint(ctx, func(q querier) error {
+			// The key first (see queue): the new row gets its id in commit
+			// order, behind the conversation's sends already queued, and no
+			// worker completes a row of the key meanwhile, so the check for
+			// an open attempt below sees every outbox row as it is.
+			if err := obQueue.enlist(ctx, q, obKey(conv), t.now); err != nil {
+				return err
+			}
+			// Only an outbound message whose every attempt is settled: one a
+			// worker still holds is not the person's to send again.
+			err := transition(ctx, q, model.SendMachine, "messages", "status", messageID, model.StatusPending,
+				[]string{model.StatusFailed}, func(a *args) string {
+					return "status_at = " + a.add(ms(t.now)) + ", error = ''"
+				}, func(a *args) string {
+					return "direction = 'out' AND NOT EXISTS (SELECT 1 FROM outbox WHERE message_id = " + a.add(messageID) +
+						" AND done_at IS NULL)"
+				})
+			if err != nil {
+				return err
+			}
+			tag, err := q.Exec(ctx, `INSERT INTO outbox (message_id, integration_id, conversation_id, idempotency_key, created_at)
+				VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING`,
+				messageID, integration, conv, idempotencyKey, ms(t.now))
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return fmt.Errorf("%w: idempotency key %q was used", store.ErrConflict, idempotencyKey)
+			}
+			return nil
+		})
+	})
+}
+
 func (x outbox) InFlight(ctx context.Context, conversation int64, since time.Time) ([]*model.Message, error) {
 	return collectMsgRows(x.q().Query(ctx, `SELECT `+msgSelectCols+` FROM messages m
 		WHERE m.conversation_id = $1 AND m.direction = 'out' AND m.author <> $2
@@ -303,8 +348,9 @@ func (x outbox) Confirm(ctx context.Context, messageID int64, providerID string)
 	return x.write(ctx, func(t *txn) error {
 		var id, conv int64
 		var integration string
-		err := t.tx.QueryRow(ctx, `SELECT id, conversation_id, integration_id FROM outbox WHERE message_id = $1`,
-			messageID).Scan(&id, &conv, &integration)
+		// The message's latest row (a message sent again has several).
+		err := t.tx.QueryRow(ctx, `SELECT id, conversation_id, integration_id FROM outbox WHERE message_id = $1
+			ORDER BY id DESC LIMIT 1`, messageID).Scan(&id, &conv, &integration)
 		if err != nil {
 			return notFound(err)
 		}

@@ -215,6 +215,34 @@ func (x outbox) Fail(ctx context.Context, it *store.OutboxItem, errText string) 
 	})
 }
 
+func (x outbox) Resend(ctx context.Context, messageID int64, idempotencyKey string) error {
+	return x.write(ctx, func(t *txn) error {
+		return t.savepoint(ctx, func() error {
+			var conv int64
+			var integration string
+			err := t.tx.QueryRowContext(ctx, `SELECT conversation_id, integration_id FROM messages WHERE id = ?`,
+				messageID).Scan(&conv, &integration)
+			if err != nil {
+				return notFound(err)
+			}
+			// Only an outbound message whose every attempt is settled: one a
+			// worker still holds is not the person's to send again.
+			err = transition(ctx, t.tx, model.SendMachine, "messages", "status", messageID, model.StatusPending,
+				[]string{model.StatusFailed}, "status_at = ?, error = ''", []any{ms(t.now)},
+				"direction = 'out' AND NOT EXISTS (SELECT 1 FROM outbox WHERE message_id = ? AND done_at IS NULL)", messageID)
+			if err != nil {
+				return err
+			}
+			if _, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (message_id, integration_id, conversation_id, idempotency_key, created_at)
+				VALUES (?, ?, ?, ?, ?)`, messageID, integration, conv, idempotencyKey, ms(t.now)); err != nil {
+				return conflict(err)
+			}
+			// A new row: behind the conversation's sends already queued.
+			return outboxQueue.enlist(ctx, t, outboxKey(conv))
+		})
+	})
+}
+
 func (x outbox) InFlight(ctx context.Context, conversation int64, since time.Time) ([]*model.Message, error) {
 	return collectMessages(x.q().QueryContext(ctx, `SELECT `+messageCols+` FROM messages m
 		WHERE m.conversation_id = ? AND m.direction = 'out' AND m.author <> ?
@@ -226,8 +254,9 @@ func (x outbox) Confirm(ctx context.Context, messageID int64, providerID string)
 	return x.write(ctx, func(t *txn) error {
 		var id, conv int64
 		var integration string
-		err := t.tx.QueryRowContext(ctx, `SELECT o.id, o.conversation_id, o.integration_id FROM outbox o WHERE o.message_id = ?`,
-			messageID).Scan(&id, &conv, &integration)
+		// The message's latest row (a message sent again has several).
+		err := t.tx.QueryRowContext(ctx, `SELECT o.id, o.conversation_id, o.integration_id FROM outbox o WHERE o.message_id = ?
+			ORDER BY o.id DESC LIMIT 1`, messageID).Scan(&id, &conv, &integration)
 		if err != nil {
 			return notFound(err)
 		}

@@ -59,6 +59,7 @@ func testOutbox(t *testing.T, open Open) {
 	t.Run("Enqueue", func(t *testing.T) { testEnqueue(t, open) })
 	t.Run("Attempts", func(t *testing.T) { testSendAttempts(t, open) })
 	t.Run("Echoes", func(t *testing.T) { testEchoes(t, open) })
+	t.Run("Resend", func(t *testing.T) { testResend(t, open) })
 }
 
 // outboxFixture is a store with one conversation to send to.
