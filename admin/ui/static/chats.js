@@ -6,6 +6,7 @@ import { h, fill } from './dom.js';
 import { ask } from './dialog.js';
 import { avatar, contactName, END_REASONS, formatDateTime, originBadge, plural, timeTag } from './format.js';
 import { Thread } from './messages.js';
+import { attachTo, typingNotifier } from './attach.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -249,6 +250,8 @@ class OpenChat {
       this.imageRow,
       h('div.composer-row', {}, this.imageButton, this.text, this.sendButton),
       h('p.composer-hint#reply-hint', {}, 'Enter sends · Shift+Enter adds a line'));
+    attachTo(form, { conversationId: this.id, dropZone: this.scroller, onSent: (m) => { this.thread.upsert(m); this.pinned = true; this.scrollToEnd(); } });
+    this.text.addEventListener('input', typingNotifier(this.id));
     return form;
   }
 
