@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // Attachments (issue S9): an agent uploads a file, Conversa keeps it under
@@ -510,3 +513,111 @@ func TestTypingAndSeenReachMeta(t *testing.T) {
 		t.Errorf("typing in an ended chat = %d, want 409", status)
 	}
 }
+
+// In the console: an agent attaches an image through the paperclip's file
+// input; Meta receives an image attachment whose URL serves the same
+// bytes, and the chat shows it. A dropped file and a pasted image go the
+// same way; a PDF shows as a link with its name; the server's 413 and 415
+// are shown as they are; typing in the reply box reaches Meta as
+// typing_on, and opening the chat as mark_seen.
+func TestConsoleAgentAttachesAnImage(t *testing.T) {
+	graph := newFakeGraph(t)
+	srv := newConsoleServer(t, mediaConfig+metaConfig(graph.URL, ""), nil, agentAna)
+	graph.setProfile(customerA, profileOf(srv))
+	ctx := newBrowser(t)
+	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)
+	act(t, ctx, "choosing Available", chromedp.Click(chromedp.CSS("#status-switch .st-available")))
+	waitFor(t, ctx, "the status switch to show Available", `document.querySelector('#status-switch').dataset.status === 'available'`)
+	ana := srv.bearer(agentAna.Login, agentAna.Password)
+	eventually(t, "Ana available on the server", func() bool {
+		var me struct{ Status string }
+		srv.api("GET", "/api/v1/me", ana, nil, &me)
+		return me.Status == "available"
+	})
+	mustPostMeta(t, srv, userMessage(t, handoffText))
+	waitFor(t, ctx, "the chat in Ana's list", `!!document.querySelector('.chat-list li[data-conversation]')`)
+	id := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)
+	act(t, ctx, "opening the chat", chromedp.Click(chromedp.CSS(chatItem(id))), chromedp.WaitVisible(chromedp.CSS("#reply-text")))
+	eventually(t, "mark_seen at the Graph API once the chat is open", func() bool {
+		return countOf(graph.senderActions(customerA), "mark_seen") == 1
+	})
+
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pic := samplePNG(t, 120, 80)
+	imageAt := func(what string, want []byte) string {
+		t.Helper()
+		var url string
+		eventually(t, what+" at the Graph API as an image attachment", func() bool {
+			for _, r := range graph.sends() {
+				if typ, u := r.attachment(); typ == "image" && u != "" && r.Recipient() == customerA {
+					if _, body := fetch(t, u); bytes.Equal(body, want) {
+						url = u
+						return true
+					}
+				}
+			}
+			return false
+		})
+		return url
+	}
+
+	act(t, ctx, "attaching the photo with the paperclip's file input",
+		chromedp.SetUploadFiles(chromedp.CSS("#reply-file"), []string{write("jaqueta azul.png", pic)}))
+	url := imageAt("the attached photo", pic)
+	if resp, _ := fetch(t, url); resp.Header.Get("Content-Type") != "image/png" {
+		t.Errorf("the image's URL serves %q, want image/png", resp.Header.Get("Content-Type"))
+	}
+	waitFor(t, ctx, "the photo shown in the chat", fmt.Sprintf(
+		`[...document.querySelectorAll('.thread .by-agent .media img')].some(i => i.src === %s && i.complete && i.naturalWidth === 120)`, jsString(url)))
+	waitFor(t, ctx, "the upload's progress gone", `document.querySelector('.attach-status').hidden`)
+
+	// Dropped on the chat, and pasted into the reply box.
+	dropped, pasted := samplePNG(t, 30, 30), samplePNG(t, 31, 31)
+	evalJS[bool](t, ctx, `(() => {
+		const file = (name, b64) => new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], name, { type: 'image/png' });
+		const drop = new DataTransfer();
+		drop.items.add(file('dropped.png', `+jsString(b64(dropped))+`));
+		const zone = document.querySelector('.thread-scroll');
+		zone.dispatchEvent(new DragEvent('dragenter', { dataTransfer: drop, bubbles: true, cancelable: true }));
+		zone.dispatchEvent(new DragEvent('drop', { dataTransfer: drop, bubbles: true, cancelable: true }));
+		const paste = new DataTransfer();
+		paste.items.add(file('image.png', `+jsString(b64(pasted))+`));
+		document.querySelector('#reply-text').dispatchEvent(new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true }));
+		return true;
+	})()`)
+	imageAt("the dropped image", dropped)
+	imageAt("the pasted image", pasted)
+
+	// A PDF: Instagram's file attachment, and a link with its name in the chat.
+	act(t, ctx, "attaching a PDF", chromedp.SetUploadFiles(chromedp.CSS("#reply-file"), []string{write("tabela de medidas.pdf", samplePDF)}))
+	waitFor(t, ctx, "the PDF as a link with its name",
+		`[...document.querySelectorAll('.thread .by-agent .file a')].some(a => a.textContent === 'tabela de medidas.pdf' && a.href.includes('/media/'))`)
+
+	// Refusals, in the server's words.
+	act(t, ctx, "attaching a file over the limit",
+		chromedp.SetUploadFiles(chromedp.CSS("#reply-file"), []string{write("big.png", append(samplePNG(t, 4, 4), make([]byte, 3<<20)...))}))
+	waitFor(t, ctx, "the 413 shown", `(document.querySelector('.attach-status.attach-error')?.textContent || '').includes('big.png is too large to send') &&
+		document.querySelector('.attach-status.attach-error').textContent.includes('1 MB at most')`)
+	act(t, ctx, "attaching a web page", chromedp.SetUploadFiles(chromedp.CSS("#reply-file"),
+		[]string{write("page.html", []byte("<!DOCTYPE html><html><body>hi</body></html>"))}))
+	waitFor(t, ctx, "the 415 shown", `(document.querySelector('.attach-status.attach-error')?.textContent || '').includes('page.html cannot be sent') &&
+		document.querySelector('.attach-status.attach-error').textContent.includes('text/html')`)
+	screenshot(t, ctx, screenshotDir(t), "agent-attachments")
+
+	// Typing in the reply box: the contact sees "typing".
+	before := countOf(graph.senderActions(customerA), "typing_on")
+	act(t, ctx, "typing a reply", chromedp.SendKeys(chromedp.CSS("#reply-text"), "One moment, I'll check the sizes"))
+	eventually(t, "typing_on at the Graph API", func() bool { return countOf(graph.senderActions(customerA), "typing_on") > before })
+	if n := countOf(graph.senderActions(customerA), "typing_on"); n > before+2 {
+		t.Errorf("typing one sentence sent typing_on %d times, want one or two (it is throttled)", n-before)
+	}
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
