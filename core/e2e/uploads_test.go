@@ -250,6 +250,12 @@ func TestUploadRefusals(t *testing.T) {
 		t.Errorf("upload over the limit = %d %+v, want 413 too_large naming 1 MB", status, ae)
 	}
 
+	// A client that writes the whole body before it reads (as a browser
+	// mid-upload does) still reads the 413: no reset connection.
+	if status, b := uploadWholeThenRead(t, srv, ana, big); status != 413 || !strings.Contains(string(b), `"too_large"`) {
+		t.Errorf("upload over the limit, written whole before reading = %d %s, want 413 too_large", status, b)
+	}
+
 	// 415 for what the channels cannot send, whatever it calls itself.
 	for _, c := range []struct {
 		name, mime string
@@ -327,6 +333,31 @@ func announceMultipart(t *testing.T, srv *server, path, token string, n int) int
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// uploadWholeThenRead writes a whole multipart upload on a raw connection,
+// and only then reads the answer.
+func uploadWholeThenRead(t *testing.T, srv *server, token string, content []byte) (int, []byte) {
+	t.Helper()
+	ct, body := multipartBody(t, "file", "big.png", "image/png", content)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(conn, "POST /api/v1/uploads HTTP/1.1\r\nHost: conversa\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		token, ct, len(body))
+	if _, err := conn.Write(body); err != nil {
+		t.Fatalf("writing the upload: %v (the server closed the connection before reading it)", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }
 
 func countFiles(t *testing.T, dir string) int {
@@ -550,7 +581,9 @@ func TestConsoleAgentAttachesAnImage(t *testing.T) {
 		}
 		return p
 	}
-	pic := samplePNG(t, 120, 80)
+	// Over [server] body_limit_kb (64 KB): the console's session gets the
+	// upload limit too.
+	pic := append(samplePNG(t, 120, 80), make([]byte, 100<<10)...)
 	imageAt := func(what string, want []byte) string {
 		t.Helper()
 		var url string
