@@ -222,6 +222,7 @@ func TestUploadIsServedAtItsURL(t *testing.T) {
 		"/media/" + token,
 		"/media/" + token[:2],
 		"/media/",
+		"/media",
 		"/media/" + token + "/meta.json",
 		"/media/" + token + "/data",
 		"/media/" + strings.Repeat("0", 32) + "/Jaqueta%20azul.png",

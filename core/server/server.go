@@ -106,7 +106,8 @@ func (s *Server) routes() {
 	s.app.Get("/webhooks/:integration", s.webhook)
 	s.app.Post("/webhooks/:integration", s.webhook)
 	s.app.Get("/media/:token/:name", s.serveMedia)
-	s.app.Use("/media", func(c *fiber.Ctx) error { return c.Status(fiber.StatusNotFound).SendString("not found\n") })
+	s.app.All("/media", s.mediaNotFound)
+	s.app.All("/media/*", s.mediaNotFound)
 
 	api := s.app.Group("/api/v1")
 	api.Post("/login", s.login)

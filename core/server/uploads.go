@@ -122,11 +122,17 @@ func megabytes(n int64) string {
 	return strconv.FormatFloat(float64(n)/(1<<20), 'f', -1, 64) + " MB"
 }
 
+// mediaNotFound answers any other path under /media: no listing, and never
+// the console's page.
+func (s *Server) mediaNotFound(c *fiber.Ctx) error {
+	return c.Status(fiber.StatusNotFound).SendString("not found\n")
+}
+
 // serveMedia serves an uploaded file without sign-in (providers fetch it):
 // GET /media/{token}/{name}. The token is the secret; anything that is not
 // exactly a kept file's token and name is 404.
 func (s *Server) serveMedia(c *fiber.Ctx) error {
-	notFound := func() error { return c.Status(fiber.StatusNotFound).SendString("not found\n") }
+	notFound := func() error { return s.mediaNotFound(c) }
 	if s.o.Media == nil {
 		return notFound()
 	}
