@@ -18,6 +18,7 @@ import (
 type Config struct {
 	Server       Server        `toml:"server"`
 	Storage      Storage       `toml:"storage"`
+	Media        Media         `toml:"media"`
 	Scripts      Scripts       `toml:"scripts"`
 	Plugins      Plugins       `toml:"plugins"`
 	Squads       []Squad       `toml:"squads"`
@@ -46,6 +47,13 @@ type Storage struct {
 
 // Postgres reports whether the install lives in PostgreSQL.
 func (s Storage) Postgres() bool { return s.URL != "" }
+
+// Media is where the files agents upload are kept. Providers fetch them
+// from {public_url}/media/...; several nodes must share the directory.
+type Media struct {
+	Dir         string `toml:"dir"`
+	MaxUploadMB int    `toml:"max_upload_mb"`
+}
 
 type Scripts struct {
 	Dir       string `toml:"dir"`
@@ -84,6 +92,8 @@ const (
 	DefaultListen            = "127.0.0.1:8080"
 	DefaultBodyLimitKB       = 1024
 	DefaultStoragePath       = "data/conversa.db"
+	DefaultMediaDir          = "data/media"
+	DefaultMaxUploadMB       = 25
 	DefaultScriptsDir        = "scripts"
 	DefaultScriptTimeoutMS   = 50
 	DefaultPluginsDir        = "plugins/bin"
@@ -99,6 +109,10 @@ const (
 // DefaultUnsupportedMediaMessages is the unsupported-media reply of an
 // integration that does not set one (a new list each time).
 func DefaultUnsupportedMediaMessages() []string { return []string{DefaultUnsupportedMediaMessage} }
+// MaxUploadMB bounds max_upload_mb: Instagram takes no file over 25 MB
+// today, and an upload is held (in memory or a temporary file) while it is
+// read.
+const MaxUploadMB = 100
 
 // Default is the configuration `conversa` runs with when given no file: the
 // defaults of every key and the embedded demo assistant.
@@ -164,6 +178,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Storage.Path == "" {
 		c.Storage.Path = DefaultStoragePath
+	}
+	if c.Media.Dir == "" {
+		c.Media.Dir = DefaultMediaDir
+	}
+	if c.Media.MaxUploadMB == 0 {
+		c.Media.MaxUploadMB = DefaultMaxUploadMB
 	}
 	if c.Scripts.Dir == "" {
 		c.Scripts.Dir = DefaultScriptsDir
@@ -282,6 +302,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Storage.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 			add("storage.url", "storage.url: must be a PostgreSQL URL (postgres://user:password@host:5432/database)")
 		}
+	}
+	if c.Media.MaxUploadMB < 1 || c.Media.MaxUploadMB > MaxUploadMB {
+		add("media.max_upload_mb", "media.max_upload_mb: must be between 1 and %d, got %d", MaxUploadMB, c.Media.MaxUploadMB)
 	}
 	if c.Scripts.TimeoutMS < 1 || c.Scripts.TimeoutMS > 10000 {
 		add("scripts.timeout_ms", "scripts.timeout_ms: must be between 1 and 10000, got %d", c.Scripts.TimeoutMS)

@@ -135,3 +135,30 @@ func TestStorageURL(t *testing.T) {
 		t.Errorf("error = %q, want conf.toml:2 naming storage.url and never the password", got)
 	}
 }
+
+func TestMedia(t *testing.T) {
+	c, err := Parse("c.toml", []byte(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Media.Dir != "data/media" || c.Media.MaxUploadMB != 25 {
+		t.Errorf("media defaults = %+v, want data/media and 25 MB", c.Media)
+	}
+	c, err = Parse("c.toml", []byte("[media]\ndir = \"/srv/shared/media\"\nmax_upload_mb = 8\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Media.Dir != "/srv/shared/media" || c.Media.MaxUploadMB != 8 {
+		t.Errorf("media = %+v, want the file's values", c.Media)
+	}
+	for doc, want := range map[string]string{
+		"[media]\nmax_upload_mb = -1\n":  "c.toml:2: media.max_upload_mb: must be between 1 and 100, got -1",
+		"[media]\nmax_upload_mb = 500\n": "c.toml:2: media.max_upload_mb: must be between 1 and 100, got 500",
+		"[media]\nmax_upload = 5\n":      `c.toml:2: unknown key "media.max_upload"`,
+	} {
+		_, err := Parse("c.toml", []byte(doc))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want %q", doc, err, want)
+		}
+	}
+}

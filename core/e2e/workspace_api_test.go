@@ -36,15 +36,6 @@ type workspaceConversation struct {
 	} `json:"contact"`
 }
 
-// apiError is the error body of CONTRACT §5.
-type apiErrorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		Field   string `json:"field"`
-	} `json:"error"`
-}
-
 // workspaceServer is a Meta install with available agents ana and bia
 // (squad geral, one chat each) and an admin; the first user's message is
 // handed off and assigned to ana.

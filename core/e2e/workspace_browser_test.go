@@ -13,9 +13,9 @@ import (
 // The agent's workspace in a real browser: private notes, canned
 // responses, labels and the contact panel.
 
-// anaWithAChat is anaAvailableInTheConsole with one chat handed to her and
+// anaChatOnScreen is anaAvailableInTheConsole with one chat handed to her and
 // open on screen; it returns the fake Graph API too.
-func anaWithAChat(t *testing.T) (*server, *fakeGraph, context.Context, string, int) {
+func anaChatOnScreen(t *testing.T) (*server, *fakeGraph, context.Context, string, int) {
 	t.Helper()
 	graph := newFakeGraph(t)
 	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, agentAna)
@@ -37,7 +37,7 @@ func anaWithAChat(t *testing.T) (*server, *fakeGraph, context.Context, string, i
 }
 
 func TestConsolePrivateNoteNeverReachesTheProvider(t *testing.T) {
-	srv, graph, ctx, ana, id := anaWithAChat(t)
+	srv, graph, ctx, ana, id := anaChatOnScreen(t)
 	act(t, ctx, "writing a private note",
 		chromedp.Click(chromedp.CSS("#mode-note")),
 		chromedp.SendKeys(chromedp.CSS("#reply-text"), "she asked for a refund on the phone"),
@@ -74,7 +74,7 @@ func TestConsolePrivateNoteNeverReachesTheProvider(t *testing.T) {
 }
 
 func TestConsoleCannedResponseInsertedWithSlash(t *testing.T) {
-	srv, graph, ctx, _, _ := anaWithAChat(t)
+	srv, graph, ctx, _, _ := anaChatOnScreen(t)
 	srv.addAgent(adminOlga)
 	olga := srv.bearer(adminOlga.Login, adminOlga.Password)
 	const hours = "Atendemos de segunda a sexta, das 9h às 18h."
@@ -104,7 +104,7 @@ func TestConsoleCannedResponseInsertedWithSlash(t *testing.T) {
 }
 
 func TestConsoleLabelFilter(t *testing.T) {
-	srv, _, ctx, ana, first := anaWithAChat(t)
+	srv, _, ctx, ana, first := anaChatOnScreen(t)
 	mustPostMeta(t, srv, metaText("7425819036458299", "second-user", handoffText, time.Now()))
 	waitFor(t, ctx, "two chats in Ana's list", `document.querySelectorAll('.chat-list li[data-conversation]').length === 2`)
 	act(t, ctx, "labelling the open chat vip",
@@ -129,7 +129,7 @@ func TestConsoleLabelFilter(t *testing.T) {
 }
 
 func TestConsoleContactPanelOpensAnEarlierConversation(t *testing.T) {
-	srv, _, ctx, ana, first := anaWithAChat(t)
+	srv, _, ctx, ana, first := anaChatOnScreen(t)
 	if status := srv.api("POST", fmt.Sprintf("/api/v1/conversations/%d/end", first), ana, nil, nil); status != 200 {
 		t.Fatalf("end = %d", status)
 	}

@@ -115,6 +115,7 @@ type Engine struct {
 	assignMu sync.Mutex
 	assigner Assigner
 
+	actions    actionLimits
 	channels   describeCache[*proto.ChannelInfo]
 	assistants describeCache[*proto.AssistantInfo]
 

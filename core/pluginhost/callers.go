@@ -68,6 +68,17 @@ func (c channelCaller) CheckSend(ctx context.Context, req *proto.SendRequest) (*
 	})
 }
 
+// Action is unsupported on a channel without actions.
+func (c channelCaller) Action(ctx context.Context, req *proto.ActionRequest) (*proto.ActionResponse, error) {
+	return call(ctx, c.s, c.client, func(ch sdk.Channel) (*proto.ActionResponse, error) {
+		a, ok := ch.(sdk.ActionSender)
+		if !ok {
+			return &proto.ActionResponse{Unsupported: true}, nil
+		}
+		return a.Action(ctx, req)
+	})
+}
+
 type assistantCaller struct{ s *supervisor }
 
 func (c assistantCaller) client(p *process) (sdk.Assistant, error) {

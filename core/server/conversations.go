@@ -266,6 +266,9 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if conv.Agent == s.caller(c).agent.ID {
+		s.o.Engine.Seen(conv.ID) // the contact sees it seen, where the channel shows that
+	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

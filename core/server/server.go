@@ -13,6 +13,7 @@ import (
 	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/cluster"
 	"github.com/conversa/conversa/core/engine"
+	"github.com/conversa/conversa/core/media"
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/store"
@@ -40,6 +41,9 @@ type Options struct {
 	// Cluster is the nodes sharing the database (default: this one alone):
 	// failed sign-ins are counted across them.
 	Cluster cluster.Cluster
+	// Media keeps agents' uploads, served under PublicURL/media/.
+	Media     *media.Library
+	PublicURL string
 }
 
 // Scripts reports the operator's Lua scripts (core/scripting).
@@ -85,6 +89,7 @@ func New(o Options) *Server {
 		ErrorHandler:          s.errorHandler,
 		AppName:               "conversa",
 	})
+	s.app.Server().HeaderReceived = s.requestConfig
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		s.log.Error("panic in handler", "path", c.Path(), "panic", e)
 	}}))
@@ -100,6 +105,9 @@ func (s *Server) routes() {
 	s.app.Get("/metrics", s.serveMetrics)
 	s.app.Get("/webhooks/:integration", s.webhook)
 	s.app.Post("/webhooks/:integration", s.webhook)
+	s.app.Get("/media/:token/:name", s.serveMedia)
+	s.app.All("/media", s.mediaNotFound)
+	s.app.All("/media/*", s.mediaNotFound)
 
 	api := s.app.Group("/api/v1")
 	api.Post("/login", s.login)
@@ -120,6 +128,8 @@ func (s *Server) routes() {
 	auth.Get("/labels", s.listLabels)
 	auth.Get("/contacts/:id", s.getContact)
 	auth.Get("/canned_responses", s.listCanned)
+	auth.Post("/conversations/:id/typing", s.typing)
+	auth.Post("/uploads", s.upload)
 	auth.Get("/squads", s.listSquads)
 	auth.Get("/queues", s.queues)
 
@@ -205,6 +215,8 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	case errors.As(err, &ve):
 		return c.Status(ve.Status).JSON(fiber.Map{"error": ve})
 	case errors.As(err, &ae):
+	case errors.As(err, &fe) && fe.Code == fiber.StatusRequestEntityTooLarge:
+		ae = s.tooLarge(c)
 	case errors.As(err, &fe):
 		ae = errorf(fe.Code, codeOf(fe.Code), fe.Message)
 	case errors.Is(err, store.ErrNotFound):

@@ -191,6 +191,12 @@ func buildMessages(contents []*proto.Content) ([]*outMessage, *proto.SendError) 
 			if u == "" {
 				return nil, invalidContent(i, typ+" without a URL")
 			}
+			if linkOnly(typ, ct.GetMimeType()) {
+				// Instagram's file attachments are PDFs: any other document
+				// goes as its link, which the user opens.
+				out = appendText(out, linkText(ct), nil)
+				continue
+			}
 			a := outAttachment{Type: attachmentType(typ, ct.GetMimeType()), Payload: urlPayload{URL: u}}
 			caption := strings.TrimSpace(ct.GetCaption())
 			switch {
@@ -243,6 +249,25 @@ func attachmentType(typ, mimeType string) string {
 		return major
 	}
 	return sdk.ContentFile
+}
+
+// linkOnly reports whether a file of a given type cannot be an attachment:
+// Instagram takes images, video, audio and PDF documents, nothing else.
+func linkOnly(typ, mimeType string) bool {
+	base, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(mimeType)), ";")
+	return typ == sdk.ContentFile && base != "" && attachmentType(typ, base) == sdk.ContentFile && base != "application/pdf"
+}
+
+// linkText is a file as text: its caption or name, then its URL.
+func linkText(ct *proto.Content) string {
+	label := strings.TrimSpace(ct.GetCaption())
+	if label == "" {
+		label = strings.TrimSpace(ct.GetName())
+	}
+	if label == "" {
+		return strings.TrimSpace(ct.GetUrl())
+	}
+	return label + "\n" + strings.TrimSpace(ct.GetUrl())
 }
 
 // appendText adds text as one or more messages of at most 1000 bytes; quick

@@ -1332,6 +1332,129 @@ func (x *SendResponse) GetError() *SendError {
 	return nil
 }
 
+type ActionRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Integration *Integration           `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
+	Contact     *Contact               `protobuf:"bytes,2,opt,name=contact,proto3" json:"contact,omitempty"`
+	// typing_on, typing_off or mark_seen.
+	Action        string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	NowMs         int64  `protobuf:"varint,4,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActionRequest) Reset() {
+	*x = ActionRequest{}
+	mi := &file_conversa_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActionRequest) ProtoMessage() {}
+
+func (x *ActionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActionRequest.ProtoReflect.Descriptor instead.
+func (*ActionRequest) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ActionRequest) GetIntegration() *Integration {
+	if x != nil {
+		return x.Integration
+	}
+	return nil
+}
+
+func (x *ActionRequest) GetContact() *Contact {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *ActionRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ActionRequest) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
+type ActionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The channel has no such action: nothing was sent.
+	Unsupported bool `protobuf:"varint,1,opt,name=unsupported,proto3" json:"unsupported,omitempty"`
+	// The provider refused or failed it (refused: before calling it).
+	Error         *SendError `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActionResponse) Reset() {
+	*x = ActionResponse{}
+	mi := &file_conversa_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActionResponse) ProtoMessage() {}
+
+func (x *ActionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActionResponse.ProtoReflect.Descriptor instead.
+func (*ActionResponse) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ActionResponse) GetUnsupported() bool {
+	if x != nil {
+		return x.Unsupported
+	}
+	return false
+}
+
+func (x *ActionResponse) GetError() *SendError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 type ProfileRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Integration   *Integration           `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
@@ -1342,7 +1465,7 @@ type ProfileRequest struct {
 
 func (x *ProfileRequest) Reset() {
 	*x = ProfileRequest{}
-	mi := &file_conversa_proto_msgTypes[15]
+	mi := &file_conversa_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1477,7 @@ func (x *ProfileRequest) String() string {
 func (*ProfileRequest) ProtoMessage() {}
 
 func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[15]
+	mi := &file_conversa_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1490,7 @@ func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileRequest.ProtoReflect.Descriptor instead.
 func (*ProfileRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{15}
+	return file_conversa_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ProfileRequest) GetIntegration() *Integration {
@@ -1401,7 +1524,7 @@ type ProfileResponse struct {
 
 func (x *ProfileResponse) Reset() {
 	*x = ProfileResponse{}
-	mi := &file_conversa_proto_msgTypes[16]
+	mi := &file_conversa_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1413,7 +1536,7 @@ func (x *ProfileResponse) String() string {
 func (*ProfileResponse) ProtoMessage() {}
 
 func (x *ProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[16]
+	mi := &file_conversa_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1426,7 +1549,7 @@ func (x *ProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileResponse.ProtoReflect.Descriptor instead.
 func (*ProfileResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{16}
+	return file_conversa_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ProfileResponse) GetUsername() string {
@@ -1485,7 +1608,7 @@ type AssistantInfo struct {
 
 func (x *AssistantInfo) Reset() {
 	*x = AssistantInfo{}
-	mi := &file_conversa_proto_msgTypes[17]
+	mi := &file_conversa_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +1620,7 @@ func (x *AssistantInfo) String() string {
 func (*AssistantInfo) ProtoMessage() {}
 
 func (x *AssistantInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[17]
+	mi := &file_conversa_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1633,7 @@ func (x *AssistantInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssistantInfo.ProtoReflect.Descriptor instead.
 func (*AssistantInfo) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{17}
+	return file_conversa_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AssistantInfo) GetName() string {
@@ -1552,7 +1675,7 @@ type ConverseRequest struct {
 
 func (x *ConverseRequest) Reset() {
 	*x = ConverseRequest{}
-	mi := &file_conversa_proto_msgTypes[18]
+	mi := &file_conversa_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1687,7 @@ func (x *ConverseRequest) String() string {
 func (*ConverseRequest) ProtoMessage() {}
 
 func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[18]
+	mi := &file_conversa_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1700,7 @@ func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
 func (*ConverseRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{18}
+	return file_conversa_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConverseRequest) GetSettingsJson() []byte {
@@ -1654,7 +1777,7 @@ type ConverseResponse struct {
 
 func (x *ConverseResponse) Reset() {
 	*x = ConverseResponse{}
-	mi := &file_conversa_proto_msgTypes[19]
+	mi := &file_conversa_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1789,7 @@ func (x *ConverseResponse) String() string {
 func (*ConverseResponse) ProtoMessage() {}
 
 func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[19]
+	mi := &file_conversa_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1802,7 @@ func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
 func (*ConverseResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{19}
+	return file_conversa_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConverseResponse) GetReplies() []*Content {
@@ -1854,6 +1977,14 @@ const file_conversa_proto_rawDesc = "" +
 	"\fSendResponse\x12\x1f\n" +
 	"\vmessage_ids\x18\x01 \x03(\tR\n" +
 	"messageIds\x123\n" +
+	"\x05error\x18\x02 \x01(\v2\x1d.conversa.plugin.v1.SendErrorR\x05error\"\xb8\x01\n" +
+	"\rActionRequest\x12A\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.conversa.plugin.v1.IntegrationR\vintegration\x125\n" +
+	"\acontact\x18\x02 \x01(\v2\x1b.conversa.plugin.v1.ContactR\acontact\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\x15\n" +
+	"\x06now_ms\x18\x04 \x01(\x03R\x05nowMs\"g\n" +
+	"\x0eActionResponse\x12 \n" +
+	"\vunsupported\x18\x01 \x01(\bR\vunsupported\x123\n" +
 	"\x05error\x18\x02 \x01(\v2\x1d.conversa.plugin.v1.SendErrorR\x05error\"r\n" +
 	"\x0eProfileRequest\x12A\n" +
 	"\vintegration\x18\x01 \x01(\v2\x1f.conversa.plugin.v1.IntegrationR\vintegration\x12\x1d\n" +
@@ -1892,13 +2023,14 @@ const file_conversa_proto_rawDesc = "" +
 	"\x03end\x18\x06 \x01(\bR\x03end\x12\x14\n" +
 	"\x05squad\x18\a \x01(\tR\x05squad2S\n" +
 	"\x04Info\x12K\n" +
-	"\bDescribe\x12\x1f.conversa.plugin.v1.InfoRequest\x1a\x1e.conversa.plugin.v1.PluginInfo2\xa4\x03\n" +
+	"\bDescribe\x12\x1f.conversa.plugin.v1.InfoRequest\x1a\x1e.conversa.plugin.v1.PluginInfo2\xf5\x03\n" +
 	"\aChannel\x12P\n" +
 	"\bDescribe\x12#.conversa.plugin.v1.DescribeRequest\x1a\x1f.conversa.plugin.v1.ChannelInfo\x12X\n" +
 	"\rHandleWebhook\x12\".conversa.plugin.v1.WebhookRequest\x1a#.conversa.plugin.v1.WebhookResponse\x12I\n" +
 	"\x04Send\x12\x1f.conversa.plugin.v1.SendRequest\x1a .conversa.plugin.v1.SendResponse\x12R\n" +
 	"\aProfile\x12\".conversa.plugin.v1.ProfileRequest\x1a#.conversa.plugin.v1.ProfileResponse\x12N\n" +
-	"\tCheckSend\x12\x1f.conversa.plugin.v1.SendRequest\x1a .conversa.plugin.v1.SendResponse2\xb6\x01\n" +
+	"\tCheckSend\x12\x1f.conversa.plugin.v1.SendRequest\x1a .conversa.plugin.v1.SendResponse\x12O\n" +
+	"\x06Action\x12!.conversa.plugin.v1.ActionRequest\x1a\".conversa.plugin.v1.ActionResponse2\xb6\x01\n" +
 	"\tAssistant\x12R\n" +
 	"\bDescribe\x12#.conversa.plugin.v1.DescribeRequest\x1a!.conversa.plugin.v1.AssistantInfo\x12U\n" +
 	"\bConverse\x12#.conversa.plugin.v1.ConverseRequest\x1a$.conversa.plugin.v1.ConverseResponseB,Z*github.com/conversa/conversa/plugins/protob\x06proto3"
@@ -1915,7 +2047,7 @@ func file_conversa_proto_rawDescGZIP() []byte {
 	return file_conversa_proto_rawDescData
 }
 
-var file_conversa_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_conversa_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_conversa_proto_goTypes = []any{
 	(*InfoRequest)(nil),      // 0: conversa.plugin.v1.InfoRequest
 	(*PluginInfo)(nil),       // 1: conversa.plugin.v1.PluginInfo
@@ -1932,19 +2064,21 @@ var file_conversa_proto_goTypes = []any{
 	(*SendRequest)(nil),      // 12: conversa.plugin.v1.SendRequest
 	(*SendError)(nil),        // 13: conversa.plugin.v1.SendError
 	(*SendResponse)(nil),     // 14: conversa.plugin.v1.SendResponse
-	(*ProfileRequest)(nil),   // 15: conversa.plugin.v1.ProfileRequest
-	(*ProfileResponse)(nil),  // 16: conversa.plugin.v1.ProfileResponse
-	(*AssistantInfo)(nil),    // 17: conversa.plugin.v1.AssistantInfo
-	(*ConverseRequest)(nil),  // 18: conversa.plugin.v1.ConverseRequest
-	(*ConverseResponse)(nil), // 19: conversa.plugin.v1.ConverseResponse
-	nil,                      // 20: conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
-	nil,                      // 21: conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
+	(*ActionRequest)(nil),    // 15: conversa.plugin.v1.ActionRequest
+	(*ActionResponse)(nil),   // 16: conversa.plugin.v1.ActionResponse
+	(*ProfileRequest)(nil),   // 17: conversa.plugin.v1.ProfileRequest
+	(*ProfileResponse)(nil),  // 18: conversa.plugin.v1.ProfileResponse
+	(*AssistantInfo)(nil),    // 19: conversa.plugin.v1.AssistantInfo
+	(*ConverseRequest)(nil),  // 20: conversa.plugin.v1.ConverseRequest
+	(*ConverseResponse)(nil), // 21: conversa.plugin.v1.ConverseResponse
+	nil,                      // 22: conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
+	nil,                      // 23: conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
 }
 var file_conversa_proto_depIdxs = []int32{
 	2,  // 0: conversa.plugin.v1.Content.options:type_name -> conversa.plugin.v1.Option
 	3,  // 1: conversa.plugin.v1.Event.contents:type_name -> conversa.plugin.v1.Content
-	20, // 2: conversa.plugin.v1.ChannelInfo.webhook_headers:type_name -> conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
-	21, // 3: conversa.plugin.v1.ChannelInfo.webhook_fields:type_name -> conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
+	22, // 2: conversa.plugin.v1.ChannelInfo.webhook_headers:type_name -> conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
+	23, // 3: conversa.plugin.v1.ChannelInfo.webhook_fields:type_name -> conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
 	7,  // 4: conversa.plugin.v1.WebhookRequest.integrations:type_name -> conversa.plugin.v1.Integration
 	8,  // 5: conversa.plugin.v1.WebhookRequest.headers:type_name -> conversa.plugin.v1.Header
 	4,  // 6: conversa.plugin.v1.WebhookResponse.events:type_name -> conversa.plugin.v1.Event
@@ -1952,31 +2086,36 @@ var file_conversa_proto_depIdxs = []int32{
 	11, // 8: conversa.plugin.v1.SendRequest.contact:type_name -> conversa.plugin.v1.Contact
 	3,  // 9: conversa.plugin.v1.SendRequest.contents:type_name -> conversa.plugin.v1.Content
 	13, // 10: conversa.plugin.v1.SendResponse.error:type_name -> conversa.plugin.v1.SendError
-	7,  // 11: conversa.plugin.v1.ProfileRequest.integration:type_name -> conversa.plugin.v1.Integration
-	11, // 12: conversa.plugin.v1.ConverseRequest.contact:type_name -> conversa.plugin.v1.Contact
-	3,  // 13: conversa.plugin.v1.ConverseRequest.contents:type_name -> conversa.plugin.v1.Content
-	3,  // 14: conversa.plugin.v1.ConverseResponse.replies:type_name -> conversa.plugin.v1.Content
-	0,  // 15: conversa.plugin.v1.Info.Describe:input_type -> conversa.plugin.v1.InfoRequest
-	5,  // 16: conversa.plugin.v1.Channel.Describe:input_type -> conversa.plugin.v1.DescribeRequest
-	9,  // 17: conversa.plugin.v1.Channel.HandleWebhook:input_type -> conversa.plugin.v1.WebhookRequest
-	12, // 18: conversa.plugin.v1.Channel.Send:input_type -> conversa.plugin.v1.SendRequest
-	15, // 19: conversa.plugin.v1.Channel.Profile:input_type -> conversa.plugin.v1.ProfileRequest
-	12, // 20: conversa.plugin.v1.Channel.CheckSend:input_type -> conversa.plugin.v1.SendRequest
-	5,  // 21: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
-	18, // 22: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
-	1,  // 23: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
-	6,  // 24: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
-	10, // 25: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
-	14, // 26: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
-	16, // 27: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
-	14, // 28: conversa.plugin.v1.Channel.CheckSend:output_type -> conversa.plugin.v1.SendResponse
-	17, // 29: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
-	19, // 30: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
-	23, // [23:31] is the sub-list for method output_type
-	15, // [15:23] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	7,  // 11: conversa.plugin.v1.ActionRequest.integration:type_name -> conversa.plugin.v1.Integration
+	11, // 12: conversa.plugin.v1.ActionRequest.contact:type_name -> conversa.plugin.v1.Contact
+	13, // 13: conversa.plugin.v1.ActionResponse.error:type_name -> conversa.plugin.v1.SendError
+	7,  // 14: conversa.plugin.v1.ProfileRequest.integration:type_name -> conversa.plugin.v1.Integration
+	11, // 15: conversa.plugin.v1.ConverseRequest.contact:type_name -> conversa.plugin.v1.Contact
+	3,  // 16: conversa.plugin.v1.ConverseRequest.contents:type_name -> conversa.plugin.v1.Content
+	3,  // 17: conversa.plugin.v1.ConverseResponse.replies:type_name -> conversa.plugin.v1.Content
+	0,  // 18: conversa.plugin.v1.Info.Describe:input_type -> conversa.plugin.v1.InfoRequest
+	5,  // 19: conversa.plugin.v1.Channel.Describe:input_type -> conversa.plugin.v1.DescribeRequest
+	9,  // 20: conversa.plugin.v1.Channel.HandleWebhook:input_type -> conversa.plugin.v1.WebhookRequest
+	12, // 21: conversa.plugin.v1.Channel.Send:input_type -> conversa.plugin.v1.SendRequest
+	17, // 22: conversa.plugin.v1.Channel.Profile:input_type -> conversa.plugin.v1.ProfileRequest
+	12, // 23: conversa.plugin.v1.Channel.CheckSend:input_type -> conversa.plugin.v1.SendRequest
+	15, // 24: conversa.plugin.v1.Channel.Action:input_type -> conversa.plugin.v1.ActionRequest
+	5,  // 25: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
+	20, // 26: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
+	1,  // 27: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
+	6,  // 28: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
+	10, // 29: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
+	14, // 30: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
+	18, // 31: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
+	14, // 32: conversa.plugin.v1.Channel.CheckSend:output_type -> conversa.plugin.v1.SendResponse
+	16, // 33: conversa.plugin.v1.Channel.Action:output_type -> conversa.plugin.v1.ActionResponse
+	19, // 34: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
+	21, // 35: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
+	27, // [27:36] is the sub-list for method output_type
+	18, // [18:27] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_conversa_proto_init() }
@@ -1990,7 +2129,7 @@ func file_conversa_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_conversa_proto_rawDesc), len(file_conversa_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -140,6 +140,7 @@ const (
 	Channel_Send_FullMethodName          = "/conversa.plugin.v1.Channel/Send"
 	Channel_Profile_FullMethodName       = "/conversa.plugin.v1.Channel/Profile"
 	Channel_CheckSend_FullMethodName     = "/conversa.plugin.v1.Channel/CheckSend"
+	Channel_Action_FullMethodName        = "/conversa.plugin.v1.Channel/Action"
 )
 
 // ChannelClient is the client API for Channel service.
@@ -154,6 +155,12 @@ type ChannelClient interface {
 	// provider: the console asks it before accepting an agent's reply (the
 	// messaging window). Optional: Unimplemented means "no objection".
 	CheckSend(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendResponse, error)
+	// Action shows the contact what the business is doing where the provider
+	// has such a thing: typing while an agent writes, and their messages
+	// seen once the agent reads them (Meta's sender_action). Best effort: the
+	// host never retries one. Optional: Unimplemented means the channel has
+	// no such actions.
+	Action(ctx context.Context, in *ActionRequest, opts ...grpc.CallOption) (*ActionResponse, error)
 }
 
 type channelClient struct {
@@ -214,6 +221,16 @@ func (c *channelClient) CheckSend(ctx context.Context, in *SendRequest, opts ...
 	return out, nil
 }
 
+func (c *channelClient) Action(ctx context.Context, in *ActionRequest, opts ...grpc.CallOption) (*ActionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ActionResponse)
+	err := c.cc.Invoke(ctx, Channel_Action_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChannelServer is the server API for Channel service.
 // All implementations must embed UnimplementedChannelServer
 // for forward compatibility.
@@ -226,6 +243,12 @@ type ChannelServer interface {
 	// provider: the console asks it before accepting an agent's reply (the
 	// messaging window). Optional: Unimplemented means "no objection".
 	CheckSend(context.Context, *SendRequest) (*SendResponse, error)
+	// Action shows the contact what the business is doing where the provider
+	// has such a thing: typing while an agent writes, and their messages
+	// seen once the agent reads them (Meta's sender_action). Best effort: the
+	// host never retries one. Optional: Unimplemented means the channel has
+	// no such actions.
+	Action(context.Context, *ActionRequest) (*ActionResponse, error)
 	mustEmbedUnimplementedChannelServer()
 }
 
@@ -250,6 +273,9 @@ func (UnimplementedChannelServer) Profile(context.Context, *ProfileRequest) (*Pr
 }
 func (UnimplementedChannelServer) CheckSend(context.Context, *SendRequest) (*SendResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckSend not implemented")
+}
+func (UnimplementedChannelServer) Action(context.Context, *ActionRequest) (*ActionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Action not implemented")
 }
 func (UnimplementedChannelServer) mustEmbedUnimplementedChannelServer() {}
 func (UnimplementedChannelServer) testEmbeddedByValue()                 {}
@@ -362,6 +388,24 @@ func _Channel_CheckSend_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Channel_Action_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ActionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChannelServer).Action(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Channel_Action_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChannelServer).Action(ctx, req.(*ActionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Channel_ServiceDesc is the grpc.ServiceDesc for Channel service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -388,6 +432,10 @@ var Channel_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckSend",
 			Handler:    _Channel_CheckSend_Handler,
+		},
+		{
+			MethodName: "Action",
+			Handler:    _Channel_Action_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -98,6 +98,13 @@ func (s *channelServer) CheckSend(ctx context.Context, r *proto.SendRequest) (*p
 	return nil, status.Error(codes.Unimplemented, "CheckSend not implemented")
 }
 
+func (s *channelServer) Action(ctx context.Context, r *proto.ActionRequest) (*proto.ActionResponse, error) {
+	if a, ok := s.impl.(ActionSender); ok {
+		return a.Action(ctx, r)
+	}
+	return nil, status.Error(codes.Unimplemented, "Action not implemented")
+}
+
 type channelClient struct{ c proto.ChannelClient }
 
 func (c *channelClient) Describe(ctx context.Context) (*proto.ChannelInfo, error) {
@@ -121,6 +128,16 @@ func (c *channelClient) CheckSend(ctx context.Context, r *proto.SendRequest) (*p
 	resp, err := c.c.CheckSend(ctx, r)
 	if status.Code(err) == codes.Unimplemented {
 		return &proto.SendResponse{}, nil
+	}
+	return resp, err
+}
+
+// Action answers unsupported when the plugin does not implement it (a
+// plugin built before the RPC existed, or in another language).
+func (c *channelClient) Action(ctx context.Context, r *proto.ActionRequest) (*proto.ActionResponse, error) {
+	resp, err := c.c.Action(ctx, r)
+	if status.Code(err) == codes.Unimplemented {
+		return &proto.ActionResponse{Unsupported: true}, nil
 	}
 	return resp, err
 }

@@ -45,6 +45,23 @@ type SendChecker interface {
 	CheckSend(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error)
 }
 
+// ActionSender is optionally implemented by a Channel: Action shows the
+// contact that the business is typing, or has seen their messages, where
+// the provider has that (see the Action* constants). The host calls it best
+// effort, a few times a minute at most per conversation, and only within
+// the messaging window. A channel without it has no such actions; one that
+// lacks a particular action answers ActionResponse.unsupported.
+type ActionSender interface {
+	Action(ctx context.Context, req *proto.ActionRequest) (*proto.ActionResponse, error)
+}
+
+// Actions a channel may show the contact (ActionRequest.action).
+const (
+	ActionTypingOn  = "typing_on"
+	ActionTypingOff = "typing_off"
+	ActionMarkSeen  = "mark_seen"
+)
+
 // Assistant is an NLU backend: given what the user sent and the session it
 // returned last time, it answers with reply components.
 type Assistant interface {

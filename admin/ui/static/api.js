@@ -10,6 +10,10 @@ export function setCSRF(token) {
   csrfToken = token || '';
 }
 
+// csrf is the token, for requests made without api() (uploads, which show
+// their progress).
+export const csrf = () => csrfToken;
+
 // whenUnauthorized registers what to do when the session has ended (show the
 // sign-in page).
 export function whenUnauthorized(fn) {

@@ -7,6 +7,7 @@ import { ask } from './dialog.js';
 import { avatar, contactName, END_REASONS, formatDateTime, originBadge, plural, timeTag } from './format.js';
 import { Thread } from './messages.js';
 import { CannedPicker, chooseAgent, contactPanel, labelChips, LabelEditor, showShortcuts, typing } from './workspace.js';
+import { attachTo, typingNotifier } from './attach.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -380,6 +381,8 @@ class OpenChat {
       this.canned.el,
       h('div.composer-row', {}, this.imageButton, this.text, this.sendButton),
       this.hint);
+    attachTo(form, { conversationId: this.id, dropZone: this.scroller, onSent: (m) => { this.thread.upsert(m); this.pinned = true; this.scrollToEnd(); } });
+    this.text.addEventListener('input', typingNotifier(this.id));
     return form;
   }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/engine"
+	"github.com/conversa/conversa/core/media"
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/server"
@@ -146,9 +147,13 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	for _, q := range cfg.Squads {
 		squads = append(squads, q.Name)
 	}
+	library, err := media.Open(cfg.Media.Dir, int64(cfg.Media.MaxUploadMB)<<20, nil)
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Agents: people, Scripts: hooks,
 		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
-		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")})
+		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"), Media: library, PublicURL: cfg.Server.PublicURL})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
