@@ -53,6 +53,22 @@ func (s *Server) servesContact(c *fiber.Ctx, a *model.Agent, contactID int64) (b
 	return open.Agent == a.ID && open.State == model.StateAssigned, nil
 }
 
+// actionable loads a conversation the caller may act on now: 409 once it
+// has ended, 403 unless the caller is its agent or an admin.
+func (s *Server) actionable(c *fiber.Ctx) (*model.Conversation, error) {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return nil, err
+	}
+	if conv.State == model.StateEnded {
+		return nil, errorf(fiber.StatusConflict, "ended", "the conversation has ended")
+	}
+	if err := s.mayAct(c, conv); err != nil {
+		return nil, err
+	}
+	return conv, nil
+}
+
 // mayAct: only the assigned agent, or an admin, may reply or End.
 func (s *Server) mayAct(c *fiber.Ctx, conv *model.Conversation) error {
 	a := s.caller(c).agent
@@ -174,14 +190,8 @@ func (s *Server) postMessage(c *fiber.Ctx) error {
 // retryMessage sends a failed outbound message again (the assigned agent
 // or an admin pressed Retry): 202 with the message, pending again.
 func (s *Server) retryMessage(c *fiber.Ctx) error {
-	conv, err := s.conversationFor(c)
+	conv, err := s.actionable(c)
 	if err != nil {
-		return err
-	}
-	if conv.State == model.StateEnded {
-		return errorf(fiber.StatusConflict, "ended", "the conversation has ended")
-	}
-	if err := s.mayAct(c, conv); err != nil {
 		return err
 	}
 	msgID, err := strconv.ParseInt(c.Params("message_id"), 10, 64)
@@ -225,14 +235,8 @@ func validContent(ct model.Content) string {
 }
 
 func (s *Server) endConversation(c *fiber.Ctx) error {
-	conv, err := s.conversationFor(c)
+	conv, err := s.actionable(c)
 	if err != nil {
-		return err
-	}
-	if conv.State == model.StateEnded {
-		return errorf(fiber.StatusConflict, "ended", "the conversation has already ended")
-	}
-	if err := s.mayAct(c, conv); err != nil {
 		return err
 	}
 	reason := model.EndAgent

@@ -138,14 +138,8 @@ func (s *Server) getContact(c *fiber.Ctx) error {
 // assign gives a conversation to one agent: an admin choosing, or the
 // assigned agent handing it over.
 func (s *Server) assign(c *fiber.Ctx) error {
-	conv, err := s.conversationFor(c)
+	conv, err := s.actionable(c)
 	if err != nil {
-		return err
-	}
-	if conv.State == model.StateEnded {
-		return errorf(fiber.StatusConflict, "ended", "the conversation has ended")
-	}
-	if err := s.mayAct(c, conv); err != nil {
 		return err
 	}
 	var req struct {
