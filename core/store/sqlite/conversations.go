@@ -10,6 +10,7 @@ import (
 
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/internal/fulltext"
 )
 
 type conversations struct{ h }
@@ -17,15 +18,18 @@ type conversations struct{ h }
 const conversationCols = `c.id, c.integration_id, c.contact_id, c.state, c.squad, c.agent, c.preferred_agent, c.origin, c.priority,
 	c.session, c.started_at, c.last_activity_at, c.last_inbound_at, c.queued_at, c.ended_at, c.end_reason`
 
-func scanConversation(r scanner) (*model.Conversation, error) {
+// scanConversation reads a conversation with its contact, and then the
+// row's extra columns into extra.
+func scanConversation(r scanner, extra ...any) (*model.Conversation, error) {
 	var c model.Conversation
 	var started, activity, inbound int64
 	var queued, ended sql.NullInt64
 	var ct model.Contact
 	var ctInbound, ctProfile int64
-	if err := r.Scan(&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin,
+	dest := append([]any{&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin,
 		&c.Priority, &c.Session, &started, &activity, &inbound, &queued, &ended, &c.EndReason,
-		&ct.ID, &ct.Integration, &ct.ChannelUserID, &ct.Username, &ct.Name, &ct.AvatarURL, &ctInbound, &ctProfile); err != nil {
+		&ct.ID, &ct.Integration, &ct.ChannelUserID, &ct.Username, &ct.Name, &ct.AvatarURL, &ctInbound, &ctProfile}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return nil, notFound(err)
 	}
 	c.StartedAt, c.LastActivityAt, c.LastInboundAt = fromMS(started), fromMS(activity), fromMS(inbound)
@@ -35,7 +39,7 @@ func scanConversation(r scanner) (*model.Conversation, error) {
 	return &c, nil
 }
 
-var collectConversations = collect(scanConversation)
+var collectConversations = collect(func(r scanner) (*model.Conversation, error) { return scanConversation(r) })
 
 const conversationWithContact = `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
 	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at
@@ -71,12 +75,30 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	if f.Agent != "" {
 		where, args = append(where, "c.agent = ?"), append(args, f.Agent)
 	}
-	if f.Search != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search) + "%"
-		where = append(where, `(ct.name LIKE ? ESCAPE '\' OR ct.username LIKE ? ESCAPE '\' OR ct.channel_user_id LIKE ? ESCAPE '\')`)
+	// hit is the newest message of each conversation that the search's
+	// words match. The words are quoted (they hold only letters and
+	// digits), so nothing typed is read as FTS syntax; the last is a prefix.
+	hit, join, byText := "NULL", "", ""
+	search := fulltext.Clean(f.Search)
+	if search == "" && f.Search != "" {
+		return nil, nil // nothing searchable was typed: nothing matches
+	}
+	terms := fulltext.Terms(search)
+	if len(terms) > 0 {
+		hit, byText = "hit.message", " OR hit.message IS NOT NULL"
+		join = ` LEFT JOIN (SELECT conversation, max(docid) AS message FROM message_search
+			WHERE message_search MATCH ? GROUP BY conversation) hit ON hit.conversation = c.id`
+		args = append([]any{ftsQuery(terms)}, args...)
+	}
+	q := `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
+	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at, ` + hit + `
+	FROM conversations c JOIN contacts ct ON ct.id = c.contact_id` + join
+	if search != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(search) + "%"
+		where = append(where, `(ct.name LIKE ? ESCAPE '\' OR ct.username LIKE ? ESCAPE '\' OR ct.channel_user_id LIKE ? ESCAPE '\'`+
+			byText+`)`)
 		args = append(args, like, like, like)
 	}
-	q := conversationWithContact
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -85,7 +107,61 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	}
 	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?"
 	args = append(args, f.Limit)
-	return collectConversations(x.q().QueryContext(ctx, q, args...))
+	r := x.q()
+	hits := map[int64]int64{} // message -> conversation
+	convs, err := collect(func(row scanner) (*model.Conversation, error) {
+		var hit sql.NullInt64
+		c, err := scanConversation(row, &hit)
+		if err == nil && hit.Valid {
+			hits[hit.Int64] = c.ID
+		}
+		return c, err
+	})(r.QueryContext(ctx, q, args...))
+	if err != nil || len(hits) == 0 {
+		return convs, err
+	}
+	return convs, x.matches(ctx, r, convs, hits, terms)
+}
+
+// ftsQuery is an FTS4 query for every term, the last as a prefix.
+func ftsQuery(terms []string) string {
+	quoted := make([]string, len(terms))
+	for i, t := range terms {
+		quoted[i] = `"` + t + `"`
+	}
+	quoted[len(quoted)-1] = `"` + terms[len(terms)-1] + `*"`
+	return strings.Join(quoted, " ")
+}
+
+// matches sets the Match of the conversations found by a message (hits:
+// message id -> conversation id).
+func (x conversations) matches(ctx context.Context, r reader, convs []*model.Conversation, hits map[int64]int64, terms []string) error {
+	ids := make([]any, 0, len(hits))
+	for id := range hits {
+		ids = append(ids, id)
+	}
+	rows, err := r.QueryContext(ctx, `SELECT id, contents FROM messages WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	byConv := map[int64]*model.SearchMatch{}
+	for rows.Next() {
+		var id int64
+		var raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			return err
+		}
+		m, err := fulltext.Match(id, raw, terms)
+		if err != nil {
+			return err
+		}
+		byConv[hits[id]] = m
+	}
+	for _, c := range convs {
+		c.Match = byConv[c.ID]
+	}
+	return rows.Err()
 }
 
 // Start lets the partial unique index conversations_open decide: of two
