@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,18 +19,15 @@ type conversations struct{ h }
 const conversationCols = `c.id, c.integration_id, c.contact_id, c.state, c.squad, c.agent, c.preferred_agent, c.origin, c.priority,
 	c.session, c.started_at, c.last_activity_at, c.last_inbound_at, c.queued_at, c.ended_at, c.end_reason`
 
-// scanConversation reads a conversation with its contact, and then the
-// row's extra columns into extra.
-func scanConversation(r scanner, extra ...any) (*model.Conversation, error) {
+func scanConversation(r scanner) (*model.Conversation, error) {
 	var c model.Conversation
 	var started, activity, inbound int64
 	var queued, ended sql.NullInt64
 	var ct model.Contact
 	var ctInbound, ctProfile int64
-	dest := append([]any{&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin,
+	if err := r.Scan(&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin,
 		&c.Priority, &c.Session, &started, &activity, &inbound, &queued, &ended, &c.EndReason,
-		&ct.ID, &ct.Integration, &ct.ChannelUserID, &ct.Username, &ct.Name, &ct.AvatarURL, &ctInbound, &ctProfile}, extra...)
-	if err := r.Scan(dest...); err != nil {
+		&ct.ID, &ct.Integration, &ct.ChannelUserID, &ct.Username, &ct.Name, &ct.AvatarURL, &ctInbound, &ctProfile); err != nil {
 		return nil, notFound(err)
 	}
 	c.StartedAt, c.LastActivityAt, c.LastInboundAt = fromMS(started), fromMS(activity), fromMS(inbound)
@@ -39,7 +37,7 @@ func scanConversation(r scanner, extra ...any) (*model.Conversation, error) {
 	return &c, nil
 }
 
-var collectConversations = collect(func(r scanner) (*model.Conversation, error) { return scanConversation(r) })
+var collectConversations = collect(scanConversation)
 
 const conversationWithContact = `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
 	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at
@@ -75,30 +73,36 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	if f.Agent != "" {
 		where, args = append(where, "c.agent = ?"), append(args, f.Agent)
 	}
-	// hit is the newest message of each conversation that the search's
-	// words match. The words are quoted (they hold only letters and
-	// digits), so nothing typed is read as FTS syntax; the last is a prefix.
-	hit, join, byText := "NULL", "", ""
 	search := fulltext.Clean(f.Search)
 	if search == "" && f.Search != "" {
 		return nil, nil // nothing searchable was typed: nothing matches
 	}
 	terms := fulltext.Terms(search)
+	r := x.q()
+	// Found by a message: the conversations the full-text query names,
+	// read first (one query, and the join below stays an index lookup).
+	var hits map[int64]int64
 	if len(terms) > 0 {
-		hit, byText = "hit.message", " OR hit.message IS NOT NULL"
-		join = ` LEFT JOIN (SELECT conversation, max(docid) AS message FROM message_search
-			WHERE message_search MATCH ? GROUP BY conversation) hit ON hit.conversation = c.id`
-		args = append([]any{ftsQuery(terms)}, args...)
+		var err error
+		if hits, err = textHits(ctx, r, terms, f.Agent); err != nil {
+			return nil, err
+		}
 	}
-	q := `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
-	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at, ` + hit + `
-	FROM conversations c JOIN contacts ct ON ct.id = c.contact_id` + join
 	if search != "" {
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(search) + "%"
-		where = append(where, `(ct.name LIKE ? ESCAPE '\' OR ct.username LIKE ? ESCAPE '\' OR ct.channel_user_id LIKE ? ESCAPE '\'`+
-			byText+`)`)
-		args = append(args, like, like, like)
+		ids := make([]int64, 0, len(hits))
+		for id := range hits {
+			ids = append(ids, id)
+		}
+		list, err := json.Marshal(ids)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, `(ct.name LIKE ? ESCAPE '\' OR ct.username LIKE ? ESCAPE '\' OR ct.channel_user_id LIKE ? ESCAPE '\'
+			OR c.id IN (SELECT value FROM json_each(?)))`)
+		args = append(args, like, like, like, string(list))
 	}
+	q := conversationWithContact
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -107,20 +111,38 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	}
 	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?"
 	args = append(args, f.Limit)
-	r := x.q()
-	hits := map[int64]int64{} // message -> conversation
-	convs, err := collect(func(row scanner) (*model.Conversation, error) {
-		var hit sql.NullInt64
-		c, err := scanConversation(row, &hit)
-		if err == nil && hit.Valid {
-			hits[hit.Int64] = c.ID
-		}
-		return c, err
-	})(r.QueryContext(ctx, q, args...))
+	convs, err := collectConversations(r.QueryContext(ctx, q, args...))
 	if err != nil || len(hits) == 0 {
 		return convs, err
 	}
-	return convs, x.matches(ctx, r, convs, hits, terms)
+	return convs, matches(ctx, r, convs, hits, terms)
+}
+
+// textHits runs the full-text query for terms: the newest matching message
+// of each conversation (of agent's, when agent is set). The terms are
+// quoted (they hold only letters and digits), so nothing typed is read as
+// FTS syntax; the last is a prefix.
+func textHits(ctx context.Context, r reader, terms []string, agent string) (map[int64]int64, error) {
+	q := `SELECT m.conversation_id, max(m.id) FROM message_search s JOIN messages m ON m.id = s.docid
+		WHERE message_search MATCH ?`
+	args := []any{ftsQuery(terms)}
+	if agent != "" {
+		q, args = q+` AND m.conversation_id IN (SELECT id FROM conversations WHERE agent = ?)`, append(args, agent)
+	}
+	rows, err := r.QueryContext(ctx, q+` GROUP BY m.conversation_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	hits := map[int64]int64{}
+	for rows.Next() {
+		var conv, msg int64
+		if err := rows.Scan(&conv, &msg); err != nil {
+			return nil, err
+		}
+		hits[conv] = msg
+	}
+	return hits, rows.Err()
 }
 
 // ftsQuery is an FTS4 query for every term, the last as a prefix.
@@ -134,29 +156,34 @@ func ftsQuery(terms []string) string {
 }
 
 // matches sets the Match of the conversations found by a message (hits:
-// message id -> conversation id).
-func (x conversations) matches(ctx context.Context, r reader, convs []*model.Conversation, hits map[int64]int64, terms []string) error {
-	ids := make([]any, 0, len(hits))
-	for id := range hits {
-		ids = append(ids, id)
+// conversation id -> message id).
+func matches(ctx context.Context, r reader, convs []*model.Conversation, hits map[int64]int64, terms []string) error {
+	var ids []any
+	for _, c := range convs {
+		if id, ok := hits[c.ID]; ok {
+			ids = append(ids, id)
+		}
 	}
-	rows, err := r.QueryContext(ctx, `SELECT id, contents FROM messages WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := r.QueryContext(ctx, `SELECT conversation_id, id, contents FROM messages WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	byConv := map[int64]*model.SearchMatch{}
 	for rows.Next() {
-		var id int64
+		var conv, id int64
 		var raw string
-		if err := rows.Scan(&id, &raw); err != nil {
+		if err := rows.Scan(&conv, &id, &raw); err != nil {
 			return err
 		}
 		m, err := fulltext.Match(id, raw, terms)
 		if err != nil {
 			return err
 		}
-		byConv[hits[id]] = m
+		byConv[conv] = m
 	}
 	for _, c := range convs {
 		c.Match = byConv[c.ID]
