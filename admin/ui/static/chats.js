@@ -6,6 +6,7 @@ import { h, fill } from './dom.js';
 import { ask } from './dialog.js';
 import { avatar, contactName, END_REASONS, formatDateTime, originBadge, plural, timeTag } from './format.js';
 import { Thread } from './messages.js';
+import { chatSearch } from './search.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -16,7 +17,7 @@ export function chatsView(ctx) {
   const list = h('ul.chat-list', { 'aria-label': 'Your open chats' });
   const pane = h('section.chat-pane', { 'aria-label': 'Chat' });
   const listPane = h('aside.chat-list-pane', { 'aria-label': 'Your chats' },
-    h('div.pane-head', {}, h('h1', {}, 'Chats'), capacity), hint, list);
+    h('div.pane-head', {}, h('h1', {}, 'Chats'), capacity), chatSearch().el, hint, list);
   const el = h('div.chats', {}, listPane, pane);
   const items = new Map(); // conversation id -> {key, li}
   let current = null; // the open chat
