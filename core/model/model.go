@@ -116,7 +116,17 @@ type Conversation struct {
 	Unread         int        `json:"unread,omitempty"`
 	// Labels agents put on the conversation, sorted.
 	Labels   []string  `json:"labels"`
-	Messages []Message `json:"messages,omitempty"`
+	Messages       []Message  `json:"messages,omitempty"`
+	// Match is the message a search found the conversation by, when its
+	// text matched (a search by name alone has none).
+	Match *SearchMatch `json:"match,omitempty"`
+}
+
+// SearchMatch is the newest message of a conversation whose text a search
+// matched, with the text around the hit for the console to show.
+type SearchMatch struct {
+	MessageID int64  `json:"message_id"`
+	Text      string `json:"text"`
 }
 
 // Message directions and statuses.

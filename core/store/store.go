@@ -227,7 +227,11 @@ type ConversationFilter struct {
 	State       string
 	Integration string
 	Agent       string
-	// Search matches the contact's name, username or channel id.
+	// Search matches the contact's name, username or channel id (as a
+	// substring), or the text of the conversation's messages: each word,
+	// ignoring case and accents, the last one also as a prefix. What counts
+	// as a message's text is fulltext.Searchable and fulltext.Text. A
+	// conversation found by a message carries it in Match.
 	Search string
 	// Label: only conversations carrying it.
 	Label string

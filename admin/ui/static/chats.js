@@ -8,6 +8,7 @@ import { avatar, contactName, END_REASONS, formatDateTime, originBadge, plural, 
 import { Thread } from './messages.js';
 import { CannedPicker, chooseAgent, contactPanel, labelChips, LabelEditor, showShortcuts, typing } from './workspace.js';
 import { attachTo, typingNotifier } from './attach.js';
+import { chatSearch } from './search.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -26,7 +27,7 @@ export function chatsView(ctx) {
   });
   const pane = h('section.chat-pane', { 'aria-label': 'Chat' });
   const listPane = h('aside.chat-list-pane', { 'aria-label': 'Your chats' },
-    h('div.pane-head', {}, h('h1', {}, 'Chats'), capacity), filter, hint, list);
+    h('div.pane-head', {}, h('h1', {}, 'Chats'), capacity), chatSearch().el, filter, hint, list);
   const el = h('div.chats', {}, listPane, pane);
   const items = new Map(); // conversation id -> {key, li}
   let current = null; // the open chat

@@ -6,6 +6,7 @@ import { fill, h } from './dom.js';
 import { avatar, contactName, END_REASONS, formatDateTime, originBadge, stateBadge, timeTag, STATE_LABELS } from './format.js';
 import { Thread } from './messages.js';
 import { chooseAgent, labelChips } from './workspace.js';
+import { highlight, matchLine } from './search.js';
 
 export function conversationsView(ctx) {
   const el = h('div.page');
@@ -44,11 +45,19 @@ function search(ctx) {
     h('div.field', {}, h('label', { for: 'search-agent' }, 'Agent'), agent),
     h('div.field', {}, h('label', { for: 'search-label' }, 'Label'), label),
     h('div.field.actions', {}, h('button.button.primary', { type: 'submit' }, 'Search')));
+  let typing = 0;
   form.addEventListener('submit', (e) => {
     e.preventDefault();
+    clearTimeout(typing);
     const qs = query({ q: q.value.trim(), state: state.value, integration: integration.value, agent: agent.value.trim(), label: label.value });
     history.replaceState({}, '', '/conversations' + qs);
     run();
+  });
+  // Results follow the search as it is typed (the last word matches as the
+  // start of a word).
+  q.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => form.requestSubmit(), 300);
   });
 
   get('/integrations').then(({ integrations }) => {
@@ -60,11 +69,15 @@ function search(ctx) {
     for (const l of labels) label.appendChild(h('option', { value: l.name, selected: params.get('label') === l.name }, `${l.name} (${l.count})`));
   }).catch(() => {});
 
+  let seq = 0; // an older search's answer must not replace a newer one's
   async function run() {
+    const mine = ++seq;
+    const text = q.value.trim();
     fill(results, h('p.loading', {}, 'Searching…'));
-    const qs = query({ q: q.value.trim(), state: state.value, integration: integration.value || params.get('integration'), agent: agent.value.trim(), label: label.value || params.get('label'), limit: 200 });
+    const qs = query({ q: text, state: state.value, integration: integration.value || params.get('integration'), agent: agent.value.trim(), label: label.value || params.get('label'), limit: 200 });
     try {
       const { conversations } = await get('/conversations' + qs);
+      if (mine !== seq) return;
       if (!conversations.length) {
         fill(results, h('p.empty', {}, 'No conversation matches.'));
         return;
@@ -74,14 +87,14 @@ function search(ctx) {
           h('thead', {}, h('tr', {}, ['Contact', 'State', 'Integration', 'Squad / agent', 'Started', 'Last activity'].map((t) => h('th', { scope: 'col' }, t)))),
           h('tbody', {}, conversations.map((c) => h('tr', {},
             h('td', {}, h('a.contact-cell', { href: `/conversations/${c.id}`, 'data-nav': true }, avatar(c.contact, 'sm'),
-              h('span.truncate', {}, contactName(c.contact)), originBadge(c.origin)), labelChips(c.labels)),
+              h('span.truncate', {}, highlight(contactName(c.contact), text)), originBadge(c.origin)), labelChips(c.labels), matchLine(c, text)),
             h('td', {}, stateBadge(c.state), c.end_reason ? h('span.muted.small.block', {}, END_REASONS[c.end_reason] || c.end_reason) : null),
             h('td', {}, c.integration),
             h('td', {}, c.squad, c.agent ? h('span.muted.small.block', {}, ctx.agentName(c.agent)) : null),
             h('td', {}, timeTag(c.started_at, formatDateTime(c.started_at))),
             h('td', {}, timeTag(c.last_activity_at, formatDateTime(c.last_activity_at)))))))));
     } catch (err) {
-      fill(results, h('p.form-error', { role: 'alert' }, err.message));
+      if (mine === seq) fill(results, h('p.form-error', { role: 'alert' }, err.message));
     }
   }
 

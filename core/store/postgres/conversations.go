@@ -12,6 +12,7 @@ import (
 
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/internal/fulltext"
 )
 
 type conversations struct{ h h }
@@ -20,15 +21,18 @@ const conversationCols = `c.id, c.integration_id, c.contact_id, c.state, c.squad
 	c.session, c.started_at, c.last_activity_at, c.last_inbound_at, c.queued_at, c.ended_at, c.end_reason,
 	ARRAY(SELECT label FROM conversation_labels WHERE conversation_id = c.id ORDER BY label)`
 
-func scanConversation(r pgx.Row) (*model.Conversation, error) {
+// scanConversation reads a conversation with its contact, and then the
+// row's extra columns into extra.
+func scanConversation(r pgx.Row, extra ...any) (*model.Conversation, error) {
 	var c model.Conversation
 	var started, activity, inbound int64
 	var queued, ended *int64
 	var ct model.Contact
 	var ctInbound, ctProfile int64
-	if err := r.Scan(&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin,
+	dest := append([]any{&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin,
 		&c.Priority, &c.Session, &started, &activity, &inbound, &queued, &ended, &c.EndReason, &c.Labels,
-		&ct.ID, &ct.Integration, &ct.ChannelUserID, &ct.Username, &ct.Name, &ct.AvatarURL, &ctInbound, &ctProfile); err != nil {
+		&ct.ID, &ct.Integration, &ct.ChannelUserID, &ct.Username, &ct.Name, &ct.AvatarURL, &ctInbound, &ctProfile}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return nil, notFound(err)
 	}
 	c.StartedAt, c.LastActivityAt, c.LastInboundAt = fromMS(started), fromMS(activity), fromMS(inbound)
@@ -41,7 +45,7 @@ func scanConversation(r pgx.Row) (*model.Conversation, error) {
 	return &c, nil
 }
 
-var collectConversations = collect(scanConversation)
+var collectConversations = collect(func(r pgx.Row) (*model.Conversation, error) { return scanConversation(r) })
 
 const conversationWithContact = `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
 	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at
@@ -73,6 +77,22 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]*model.Conversation, error) {
 	var a args
+	search := fulltext.Clean(f.Search)
+	if search == "" && f.Search != "" {
+		return nil, nil // nothing searchable was typed: nothing matches
+	}
+	terms := fulltext.Terms(search)
+	// hit is the newest message of each conversation that the search's
+	// words match.
+	hit, join, byText := "NULL::bigint", "", ""
+	if tsq, ok := tsQuery(terms); ok {
+		hit, byText = "hit.message", " OR hit.message IS NOT NULL"
+		join = ` LEFT JOIN (SELECT conversation_id, max(id) AS message FROM messages WHERE search @@ ` + a.add(tsq) + `::tsquery
+			GROUP BY conversation_id) hit ON hit.conversation_id = c.id`
+	}
+	q := `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
+	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at, ` + hit + `
+	FROM conversations c JOIN contacts ct ON ct.id = c.contact_id` + join
 	var where []string
 	if f.State != "" {
 		where = append(where, "c.state = "+a.add(f.State))
@@ -89,14 +109,13 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	if f.Contact != 0 {
 		where = append(where, "c.contact_id = "+a.add(f.Contact))
 	}
-	if f.Search != "" {
+	if search != "" {
 		// ILIKE: SQLite's LIKE ignores case, and agents expect the same
 		// search from either database.
-		like := a.add("%" + likeEscaper.Replace(f.Search) + "%")
+		like := a.add("%" + likeEscaper.Replace(search) + "%")
 		where = append(where, `(ct.name ILIKE `+like+` ESCAPE '\' OR ct.username ILIKE `+like+` ESCAPE '\'
-			OR ct.channel_user_id ILIKE `+like+` ESCAPE '\')`)
+			OR ct.channel_user_id ILIKE `+like+` ESCAPE '\'`+byText+`)`)
 	}
-	q := conversationWithContact
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -104,7 +123,20 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 		f.Limit = 500
 	}
 	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT " + a.add(f.Limit)
-	return collectConversations(x.h.q().Query(ctx, q, a...))
+	r := x.h.q()
+	hits := map[int64]int64{} // message -> conversation
+	convs, err := collect(func(row pgx.Row) (*model.Conversation, error) {
+		var hit *int64
+		c, err := scanConversation(row, &hit)
+		if err == nil && hit != nil {
+			hits[*hit] = c.ID
+		}
+		return c, err
+	})(r.Query(ctx, q, a...))
+	if err != nil || len(hits) == 0 {
+		return convs, err
+	}
+	return convs, matches(ctx, r, convs, hits, terms)
 }
 
 // startAttempts bounds how often Start tries again when the open

@@ -100,6 +100,9 @@ func CopyFromSQLite(ctx context.Context, src *sql.DB, url string, o Options) ([]
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	if _, err := indexMessages(ctx, db.pool); err != nil {
+		return nil, fmt.Errorf("indexing the copied messages for search: %w", err)
+	}
 	return counts, nil
 }
 
@@ -110,12 +113,14 @@ type srcTable struct {
 }
 
 // sqliteTables lists the tables to copy, in the order they were created:
-// every table but SQLite's own and the migration bookkeeping (each side
-// records its own migrations).
+// every table but SQLite's own, the migration bookkeeping (each side
+// records its own migrations) and the search index (a virtual table and its
+// shadow tables; PostgreSQL indexes the copied messages itself).
 func sqliteTables(ctx context.Context, tx *sql.Tx) ([]srcTable, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM sqlite_master
-		WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' AND name <> 'schema_migrations'
-		ORDER BY rowid`)
+	rows, err := tx.QueryContext(ctx, `SELECT m.name FROM sqlite_master m
+		JOIN pragma_table_list l ON l.schema = 'main' AND l.name = m.name AND l.type = 'table'
+		WHERE m.type = 'table' AND substr(m.name, 1, 7) <> 'sqlite_' AND m.name <> 'schema_migrations'
+		ORDER BY m.rowid`)
 	if err != nil {
 		return nil, err
 	}

@@ -182,6 +182,8 @@ type snapshot struct {
 	Outbox        []store.OutboxItem
 	Backlogs      [2]int
 	Canned        []*model.CannedResponse
+	// Search is what a search by a message's words finds.
+	Search []*model.Conversation
 }
 
 // read takes a snapshot. Reading the queues claims their due rows, then
@@ -216,6 +218,8 @@ func read(t *testing.T, ctx context.Context, s store.Store, in install) snapshot
 	}
 	sn.Unread, err = s.Conversations().Unread(ctx, in.conversations)
 	must(err, "Unread")
+	sn.Search, err = s.Conversations().List(ctx, store.ConversationFilter{Search: "alguem"})
+	must(err, "List(search alguem)")
 	sn.ByProviderID = map[string]int64{}
 	for _, pid := range in.providerIDs {
 		integration := "ig-a"
@@ -316,6 +320,9 @@ func TestCopyFromSQLite(t *testing.T) {
 	lite, path := openSQLite(t, clock)
 	in := fillSQLite(t, ctx, lite, clock)
 	want := read(t, ctx, lite, in)
+	if len(want.Search) != 1 || want.Search[0].Match == nil {
+		t.Fatalf("search before the copy = %s, want the conversation with its matching message", dump(want.Search))
+	}
 	if err := lite.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -132,10 +132,10 @@ func (x messages) Add(ctx context.Context, m *model.Message, providerIDs ...stri
 // insertMsgRow inserts m's row and sets m.ID.
 func insertMsgRow(ctx context.Context, q querier, m *model.Message, contents []byte) error {
 	return q.QueryRow(ctx, `INSERT INTO messages (conversation_id, integration_id, direction, author, contents,
-		status, error, provider_message_id, reply_to, private, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		RETURNING id`,
+		status, error, provider_message_id, reply_to, private, created_at, search)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, `+searchVector("$12")+`) RETURNING id`,
 		m.Conversation, m.Integration, m.Direction, m.Author, string(contents), m.Status, m.Error,
-		m.ProviderMessageID, m.ReplyTo, m.Private, ms(m.CreatedAt)).Scan(&m.ID)
+		m.ProviderMessageID, m.ReplyTo, m.Private, ms(m.CreatedAt), searchWords(m.Author, false, m.Contents)).Scan(&m.ID)
 }
 
 // distinctProviderIDs returns ids sorted, without empty ones and repeats: a
@@ -307,7 +307,9 @@ func (x messages) MarkHandled(ctx context.Context, id int64) error {
 
 func (x messages) MarkDeleted(ctx context.Context, id int64, at time.Time) error {
 	return x.h.write(ctx, func(t *txn) error {
-		return affectOne(ctx, t.tx, `UPDATE messages SET deleted_at = coalesce(deleted_at, $1) WHERE id = $2`, ms(at), id)
+		// A deleted message is no longer found by its text.
+		return affectOne(ctx, t.tx, `UPDATE messages SET deleted_at = coalesce(deleted_at, $1), search = ''::tsvector
+			WHERE id = $2`, ms(at), id)
 	})
 }
 
@@ -317,7 +319,16 @@ func (x messages) Edit(ctx context.Context, id int64, contents []model.Content, 
 		return err
 	}
 	return x.h.write(ctx, func(t *txn) error {
-		return affectOne(ctx, t.tx, `UPDATE messages SET contents = $1, edited_at = $2 WHERE id = $3`, string(b), ms(at), id)
+		// The message is found by its new text, if it is searchable at
+		// all (the row lock keeps a concurrent delete from slipping in).
+		var author string
+		var deleted bool
+		if err := t.tx.QueryRow(ctx, `SELECT author, deleted_at IS NOT NULL FROM messages WHERE id = $1 FOR UPDATE`,
+			id).Scan(&author, &deleted); err != nil {
+			return notFound(err)
+		}
+		return affectOne(ctx, t.tx, `UPDATE messages SET contents = $1, edited_at = $2, search = `+searchVector("$3")+`
+			WHERE id = $4`, string(b), ms(at), searchWords(author, deleted, contents), id)
 	})
 }
 

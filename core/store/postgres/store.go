@@ -86,6 +86,12 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
+	if n, err := indexMessages(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("indexing messages for search: %w", err)
+	} else if n > 0 {
+		o.Logger.Info("messages indexed for search", "messages", n)
+	}
 	return &DB{pool: pool, log: o.Logger, now: o.Now}, nil
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/internal/fulltext"
 )
 
 type conversations struct{ h }
@@ -85,10 +87,34 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	if f.Contact != 0 {
 		where, args = append(where, "c.contact_id = ?"), append(args, f.Contact)
 	}
-	if f.Search != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(f.Search) + "%"
-		where = append(where, `(ct.name LIKE ? ESCAPE '\' OR ct.username LIKE ? ESCAPE '\' OR ct.channel_user_id LIKE ? ESCAPE '\')`)
-		args = append(args, like, like, like)
+	search := fulltext.Clean(f.Search)
+	if search == "" && f.Search != "" {
+		return nil, nil // nothing searchable was typed: nothing matches
+	}
+	terms := fulltext.Terms(search)
+	r := x.q()
+	// Found by a message: the conversations the full-text query names,
+	// read first (one query, and the join below stays an index lookup).
+	var hits map[int64]int64
+	if len(terms) > 0 {
+		var err error
+		if hits, err = textHits(ctx, r, terms, f.Agent); err != nil {
+			return nil, err
+		}
+	}
+	if search != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(search) + "%"
+		ids := make([]int64, 0, len(hits))
+		for id := range hits {
+			ids = append(ids, id)
+		}
+		list, err := json.Marshal(ids)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, `(ct.name LIKE ? ESCAPE '\' OR ct.username LIKE ? ESCAPE '\' OR ct.channel_user_id LIKE ? ESCAPE '\'
+			OR c.id IN (SELECT value FROM json_each(?)))`)
+		args = append(args, like, like, like, string(list))
 	}
 	q := conversationWithContact
 	if len(where) > 0 {
@@ -99,7 +125,84 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	}
 	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?"
 	args = append(args, f.Limit)
-	return collectConversations(x.q().QueryContext(ctx, q, args...))
+	convs, err := collectConversations(r.QueryContext(ctx, q, args...))
+	if err != nil || len(hits) == 0 {
+		return convs, err
+	}
+	return convs, matches(ctx, r, convs, hits, terms)
+}
+
+// textHits runs the full-text query for terms: the newest matching message
+// of each conversation (of agent's, when agent is set). The terms are
+// quoted (they hold only letters and digits), so nothing typed is read as
+// FTS syntax; the last is a prefix.
+func textHits(ctx context.Context, r reader, terms []string, agent string) (map[int64]int64, error) {
+	q := `SELECT m.conversation_id, max(m.id) FROM message_search s JOIN messages m ON m.id = s.docid
+		WHERE message_search MATCH ?`
+	args := []any{ftsQuery(terms)}
+	if agent != "" {
+		q, args = q+` AND m.conversation_id IN (SELECT id FROM conversations WHERE agent = ?)`, append(args, agent)
+	}
+	rows, err := r.QueryContext(ctx, q+` GROUP BY m.conversation_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	hits := map[int64]int64{}
+	for rows.Next() {
+		var conv, msg int64
+		if err := rows.Scan(&conv, &msg); err != nil {
+			return nil, err
+		}
+		hits[conv] = msg
+	}
+	return hits, rows.Err()
+}
+
+// ftsQuery is an FTS4 query for every term, the last as a prefix.
+func ftsQuery(terms []string) string {
+	quoted := make([]string, len(terms))
+	for i, t := range terms {
+		quoted[i] = `"` + t + `"`
+	}
+	quoted[len(quoted)-1] = `"` + terms[len(terms)-1] + `*"`
+	return strings.Join(quoted, " ")
+}
+
+// matches sets the Match of the conversations found by a message (hits:
+// conversation id -> message id).
+func matches(ctx context.Context, r reader, convs []*model.Conversation, hits map[int64]int64, terms []string) error {
+	var ids []any
+	for _, c := range convs {
+		if id, ok := hits[c.ID]; ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := r.QueryContext(ctx, `SELECT conversation_id, id, contents FROM messages WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	byConv := map[int64]*model.SearchMatch{}
+	for rows.Next() {
+		var conv, id int64
+		var raw string
+		if err := rows.Scan(&conv, &id, &raw); err != nil {
+			return err
+		}
+		m, err := fulltext.Match(id, raw, terms)
+		if err != nil {
+			return err
+		}
+		byConv[conv] = m
+	}
+	for _, c := range convs {
+		c.Match = byConv[c.ID]
+	}
+	return rows.Err()
 }
 
 // Start lets the partial unique index conversations_open decide: of two

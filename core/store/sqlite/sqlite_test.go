@@ -194,3 +194,72 @@ func TestUpgradeFromSchemaTwo(t *testing.T) {
 		t.Errorf("message 10 = %+v, %v; want sent, as before", m, err)
 	}
 }
+
+// Messages stored before search existed are found once the schema is
+// upgraded: migration 0005 indexes them (deleted ones and the system's
+// notes left out, as for new ones).
+func TestUpgradeIndexesExistingMessages(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := dbutil.Migrations(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+		checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if m.Version >= 5 {
+			break
+		}
+		if _, err := old.Exec(m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := old.Exec(`INSERT INTO schema_migrations VALUES (?, ?, ?, 0)`, m.Version, m.Name, m.Checksum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO contacts (id, integration_id, channel_user_id, created_at) VALUES (1, 'ig', 'u1', 0), (2, 'ig', 'u2', 0),
+			(3, 'ig', 'u3', 0), (4, 'ig', 'u4', 0)`,
+		`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
+			VALUES (7, 'ig', 1, 'bot', 'direct', 0, 3), (8, 'ig', 2, 'bot', 'direct', 0, 2), (9, 'ig', 3, 'bot', 'direct', 0, 1),
+			(10, 'ig', 4, 'bot', 'direct', 0, 0)`,
+		`INSERT INTO messages (id, conversation_id, integration_id, direction, author, contents, status, created_at, deleted_at)
+			VALUES (10, 7, 'ig', 'in', 'contact', '[{"type":"text","text":"Não chegou a encomenda"}]', 'received', 0, NULL),
+			       (11, 8, 'ig', 'in', 'contact', '[{"type":"image","url":"https://x/y.jpg","caption":"a encomenda amassada"}]', 'received', 0, NULL),
+			       (12, 9, 'ig', 'in', 'contact', '[{"type":"text","text":"encomenda apagada"}]', 'received', 0, 5),
+			       (13, 10, 'ig', 'out', 'system', '[{"type":"text","text":"encomenda: nota do sistema"}]', 'internal', 0, NULL)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+
+	db, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	defer db.Close()
+	got, err := db.Conversations().List(ctx, store.ConversationFilter{Search: "encomenda"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, c := range got {
+		ids = append(ids, c.ID)
+	}
+	if fmt.Sprint(ids) != "[7 8]" {
+		t.Errorf("search after the upgrade = conversations %v, want [7 8] (not the deleted message, not the system's note)", ids)
+	}
+	if n, _ := db.Conversations().List(ctx, store.ConversationFilter{Search: "nao chegou"}); len(n) != 1 || n[0].Match == nil ||
+		n[0].Match.MessageID != 10 {
+		t.Errorf("search for an older message's words = %+v, want conversation 7 by message 10", n)
+	}
+}
