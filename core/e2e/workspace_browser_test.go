@@ -160,3 +160,95 @@ func TestConsoleContactPanelOpensAnEarlierConversation(t *testing.T) {
 		`document.activeElement && document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: '?', bubbles: true}))`))
 	waitFor(t, ctx, "the shortcuts overlay", `!!document.querySelector('dialog[open] .shortcuts') && document.querySelector('dialog[open]').textContent.includes('Next / previous chat')`)
 }
+
+// Zenvia stamps messages to the whole second ("…:03Z"); the assistant's
+// reply made in that second carries milliseconds ("…:03.075Z"). In the
+// agent's chat and in the admin's transcript the user's message comes
+// first (S9 item 1: compared as text, "." sorted before "Z").
+func TestConsoleZenviaReplyShowsBelowTheMessageItAnswers(t *testing.T) {
+	zenvia := newFakeZenvia(t)
+	srv := newConsoleServer(t, zenviaConfig(zenvia.URL, "", zenviaCredentials), nil, agentAna, adminOlga)
+	ctx := newBrowser(t)
+	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)
+	act(t, ctx, "choosing Available", chromedp.Click(chromedp.CSS("#status-switch .st-available")))
+	ana := srv.bearer(agentAna.Login, agentAna.Password)
+	eventually(t, "Ana available on the server", func() bool {
+		var me struct{ Status string }
+		srv.api("GET", "/api/v1/me", ana, nil, &me)
+		return me.Status == "available"
+	})
+	for time.Now().Nanosecond() > 200e6 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	second := time.Now().UTC().Truncate(time.Second)
+	srv.deliver(zenviaEvent(t, "zenvia/message_in_text_with_visitor.json", func(ev map[string]any) {
+		msg := ev["message"].(map[string]any)
+		msg["contents"] = []any{map[string]any{"type": "text", "text": handoffText}}
+		msg["timestamp"] = second.Format("2006-01-02T15:04:05Z")
+		ev["timestamp"] = second.Format("2006-01-02T15:04:05Z")
+	}))
+	waitFor(t, ctx, "the chat in Ana's list", `!!document.querySelector('.chat-list li[data-conversation]')`)
+	id := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)
+	var full struct {
+		Messages []struct {
+			Author    string    `json:"author"`
+			CreatedAt time.Time `json:"created_at"`
+		} `json:"messages"`
+	}
+	srv.api("GET", fmt.Sprintf("/api/v1/conversations/%d", id), ana, nil, &full)
+	var reply time.Time
+	for _, m := range full.Messages {
+		if m.Author == "assistant" {
+			reply = m.CreatedAt
+		}
+	}
+	if !reply.Truncate(time.Second).Equal(second) {
+		t.Skipf("the reply (%s) was not made in the message's second (%s): nothing to order here", reply, second)
+	}
+	order := `(() => {
+		const all = [...document.querySelectorAll('.thread .msg-in, .thread .by-assistant')];
+		return all.length >= 2 && all[0].classList.contains('msg-in') ? 'message first' : 'reply first';
+	})()`
+	act(t, ctx, "opening the chat", chromedp.Click(chromedp.CSS(chatItem(id))), chromedp.WaitVisible(chromedp.CSS("#reply-text")))
+	waitFor(t, ctx, "the message and the reply", `document.querySelector('.thread .msg-in') && document.querySelector('.thread .by-assistant')`)
+	if got := evalJS[string](t, ctx, order); got != "message first" {
+		t.Errorf("agent's chat: %s; want the user's message (%s) above the reply (%s)", got, second.Format(time.RFC3339Nano), reply.Format(time.RFC3339Nano))
+	}
+	admin := newBrowser(t)
+	browserSignIn(t, admin, srv, adminOlga.Login, adminOlga.Password)
+	act(t, admin, "opening the transcript", chromedp.Navigate(fmt.Sprintf("%s/conversations/%d", srv.URL, id)))
+	waitFor(t, admin, "the transcript's message and reply", `document.querySelector('.thread .msg-in') && document.querySelector('.thread .by-assistant')`)
+	if got := evalJS[string](t, admin, order); got != "message first" {
+		t.Errorf("admin's transcript: %s; want the user's message above the reply", got)
+	}
+}
+
+// A chat opened once, left, then written to, still shows its unread
+// message after the console reloads (S9 item 2).
+func TestConsoleUnreadSurvivesAReload(t *testing.T) {
+	srv, _, ctx, ana, id := anaChatOnScreen(t)
+	act(t, ctx, "leaving the chat", chromedp.Navigate(srv.URL+"/chats"))
+	waitFor(t, ctx, "the chat list", fmt.Sprintf(`!!document.querySelector(%s)`, jsString(chatItem(id))))
+	mustPostMeta(t, srv, metaText(customerA, "after-leaving", "ainda está aí?", time.Now()))
+	unread := fmt.Sprintf(`(document.querySelector('.chat-list li[data-conversation="%d"] .unread-count') || {}).textContent === '1'`, id)
+	waitFor(t, ctx, "one unread message in the list", unread)
+	act(t, ctx, "reloading the console", chromedp.Reload())
+	waitFor(t, ctx, "still one unread message after the reload", unread)
+	var c struct {
+		Unread int `json:"unread"`
+	}
+	srv.api("GET", fmt.Sprintf("/api/v1/conversations/%d", id), ana, nil, &c)
+	if c.Unread != 1 {
+		t.Errorf("unread on the server = %d, want 1", c.Unread)
+	}
+}
+
+// The user's reaction appears under their message while the chat is open,
+// without a reload (S9 item 4).
+func TestConsoleReactionAppearsLive(t *testing.T) {
+	srv, _, ctx, _, _ := anaChatOnScreen(t)
+	waitFor(t, ctx, "the user's message", `!!document.querySelector('.thread .msg-in')`)
+	srv.deliverMeta("ig-meta", withMid(fresh(fixture(t, "19-reaction-react.json")), mid01))
+	waitFor(t, ctx, "the reaction under the user's message",
+		`[...document.querySelectorAll('.thread .msg-in .reactions .reaction')].some(r => r.textContent === '\u2764\ufe0f')`)
+}
