@@ -208,19 +208,22 @@ func usedPlugins(cfg *config.Config) []string {
 // tests read to find a server started on port 0.
 func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Config, addr string, eng *engine.Engine, people *agents.Service, db string) {
 	base := "http://" + addr
-	fmt.Fprintf(w, "Conversa %s listening on %s\n", version, base)
-	fmt.Fprintf(w, "  console:   %s/\n  health:    %s/healthz\n  metrics:   %s/metrics\n  database:  %s\n", base, base, base, db)
-	if cfg.File == "" {
-		fmt.Fprintf(w, "  running on built-in defaults with the demo assistant; see config.example.toml to connect Instagram\n")
-	}
+	// One write: the banner reaches a terminal or a pipe whole.
+	var b strings.Builder
+	fmt.Fprintf(&b, "Conversa %s listening on %s\n", version, base)
+	fmt.Fprintf(&b, "  console:   %s/\n  health:    %s/healthz\n  metrics:   %s/metrics\n  database:  %s\n", base, base, base, db)
 	// While no agent exists, each start prints its own one-time setup URL
 	// (CONTRACT §9); every one printed works until the first admin exists.
 	if token, err := people.SetupToken(ctx); err != nil {
 		log.Error("making a setup token", "err", err)
 	} else if token != "" {
-		fmt.Fprintf(w, "\n  No one can sign in yet. Open this address to create the first admin:\n\n    %s/setup?token=%s\n\n",
+		fmt.Fprintf(&b, "\n  No one can sign in yet. Open this address to create the first admin:\n\n    %s/setup?token=%s\n\n",
 			cfg.Server.PublicURL, token)
 	}
+	if cfg.File == "" {
+		fmt.Fprintf(&b, "  running on built-in defaults with the demo assistant; see config.example.toml to connect Instagram\n")
+	}
+	io.WriteString(w, b.String())
 	for _, in := range eng.Integrations() {
 		if !in.Enabled {
 			continue
