@@ -106,6 +106,8 @@ func TestFirstRunSetup(t *testing.T) {
 	}{
 		{"wrong token", setupBody(token[:len(token)-1]+"x", "ana", "Ana Lima", "ana-password"), 403, "bad_setup_token", "token"},
 		{"no token", setupBody("", "ana", "Ana Lima", "ana-password"), 403, "bad_setup_token", "token"},
+		// Without the token nothing else is judged.
+		{"wrong token and bad fields", setupBody("guess", "Ana Lima", "", "short"), 403, "bad_setup_token", "token"},
 		{"bad login", setupBody(token, "Ana Lima", "Ana Lima", "ana-password"), 400, "invalid", "login"},
 		{"no name", setupBody(token, "ana", " ", "ana-password"), 400, "invalid", "name"},
 		{"short password", setupBody(token, "ana", "Ana Lima", "short"), 400, "invalid", "password"},
