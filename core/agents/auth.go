@@ -51,6 +51,16 @@ func (s *Service) Login(ctx context.Context, login, password string) (*Login, er
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
 		return nil, ErrBadCredentials
 	}
+	l, err := s.openSession(ctx, login)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("agent signed in", "agent", login)
+	return l, nil
+}
+
+// openSession signs an agent in: a new session and its CSRF token.
+func (s *Service) openSession(ctx context.Context, login string) (*Login, error) {
 	token, err := randomString(32)
 	if err != nil {
 		return nil, err
@@ -67,7 +77,6 @@ func (s *Service) Login(ctx context.Context, login, password string) (*Login, er
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("agent signed in", "agent", login)
 	return &Login{Token: token, CSRF: csrf, Agent: a}, nil
 }
 

@@ -19,7 +19,7 @@ import (
 
 // The demo assistant's answers to "oi" and "menu" (plugins/rules/demo.toml).
 const (
-	demoGreeting = "Hi! I'm the Conversa demo assistant."
+	demoGreeting = "Oi! Sou o assistente de demonstração do Conversa."
 	demoMenu     = "What would you like to see?"
 )
 

@@ -35,6 +35,8 @@ type server struct {
 	cmd    *exec.Cmd
 	URL    string
 	logs   *syncBuffer
+	// stdout is what the server printed (the start banner).
+	stdout *syncBuffer
 	exited chan struct{}
 }
 
@@ -79,10 +81,14 @@ func (s *server) start() {
 	t := s.t
 	t.Helper()
 	watchSources()
-	s.cmd = exec.Command(binary, "serve", "--config", s.config)
+	args := []string{"serve", "--config", s.config}
+	if s.config == "" {
+		args = nil // `conversa` alone, as a newcomer runs it (see newBareServer)
+	}
+	s.cmd = exec.Command(binary, args...)
 	s.cmd.Dir = s.dir
 	s.cmd.Env = append(os.Environ(), s.env...)
-	s.logs = &syncBuffer{}
+	s.logs, s.stdout = &syncBuffer{}, &syncBuffer{}
 	s.cmd.Stderr = s.logs
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
@@ -97,6 +103,7 @@ func (s *server) start() {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			fmt.Fprintln(s.stdout, sc.Text())
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -65,7 +66,7 @@ func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model
 	}
 	var replies []model.Content
 	for _, r := range resp.Replies {
-		replies = append(replies, contentFromProto(r))
+		replies = append(replies, onServer(e.o.PublicURL, contentFromProto(r)))
 	}
 	note := ""
 	if resp.Intent != "" {
@@ -73,6 +74,16 @@ func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model
 	}
 	squad := firstNonEmpty(resp.Squad, handoffSquad)
 	return e.commitTurn(ctx, it, in, conv, msg, replies, resp.Session, resp.Handoff, resp.End, squad, note)
+}
+
+// onServer resolves a reply's media URL that is a path ("/static/demo/
+// photo.jpg") against the public URL: an assistant may send files Conversa
+// itself serves, as the demo does, without knowing the server's address.
+func onServer(publicURL string, c model.Content) model.Content {
+	if strings.HasPrefix(c.URL, "/") && !strings.HasPrefix(c.URL, "//") && publicURL != "" {
+		c.URL = strings.TrimRight(publicURL, "/") + c.URL
+	}
+	return c
 }
 
 // commitTurn commits an assistant's turn in one transaction: its replies to

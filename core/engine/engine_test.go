@@ -495,3 +495,17 @@ func openSQLite(b *testing.B, batch int) store.Store {
 	}
 	return st
 }
+
+func TestAssistantMediaPathsAreOnTheServer(t *testing.T) {
+	const base = "https://conversa.example.com/"
+	for _, tc := range []struct{ url, want string }{
+		{"/static/demo/photo.jpg", "https://conversa.example.com/static/demo/photo.jpg"},
+		{"https://cdn.example.com/a.png", "https://cdn.example.com/a.png"},
+		{"//cdn.example.com/a.png", "//cdn.example.com/a.png"},
+		{"", ""},
+	} {
+		if got := onServer(base, model.Content{Type: model.Image, URL: tc.url}).URL; got != tc.want {
+			t.Errorf("onServer(%q, %q) = %q, want %q", base, tc.url, got, tc.want)
+		}
+	}
+}

@@ -104,11 +104,17 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err := s.logins.Reset(ctx, key); err != nil {
 		s.log.Error("clearing failed sign-ins", "err", err)
 	}
+	return s.signedIn(c, fiber.StatusOK, l)
+}
+
+// signedIn answers a sign-in: the bearer token, the CSRF token and the
+// agent, and the console's session cookie.
+func (s *Server) signedIn(c *fiber.Ctx, status int, l *agents.Login) error {
 	// A browser-session cookie: the server's session slides with use, so a
 	// long shift is not cut at a fixed hour.
 	c.Cookie(&fiber.Cookie{Name: SessionCookie, Value: l.Token, Path: "/", HTTPOnly: true, SameSite: "Lax",
 		Secure: s.o.SecureCookies})
-	return c.JSON(fiber.Map{"token": l.Token, "csrf_token": l.CSRF, "agent": l.Agent})
+	return c.Status(status).JSON(fiber.Map{"token": l.Token, "csrf_token": l.CSRF, "agent": l.Agent})
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {

@@ -111,6 +111,8 @@ func (s *Server) routes() {
 
 	api := s.app.Group("/api/v1")
 	api.Post("/login", s.login)
+	api.Get("/setup", s.setupNeeded)
+	api.Post("/setup", s.setup)
 	auth := api.Group("", s.authenticate)
 	auth.Post("/logout", s.logout)
 	auth.Get("/me", s.me)

@@ -337,6 +337,14 @@ type Agents interface {
 	Available(ctx context.Context) ([]*model.Agent, error)
 	SetStatus(ctx context.Context, id, status string) error
 	PasswordHash(ctx context.Context, id string) (string, error)
+	// CreateFirst adds the first agent: ErrConflict when any agent exists,
+	// decided atomically (two at once create one). It also forgets every
+	// setup token.
+	CreateFirst(ctx context.Context, a *model.Agent, passwordHash string) error
+	// AddSetupToken records the digest of a setup token a node printed at
+	// start; SetupTokens lists them (CONTRACT §9: any node's token works).
+	AddSetupToken(ctx context.Context, digest string) error
+	SetupTokens(ctx context.Context) ([]string, error)
 }
 
 // Session is a signed-in agent's session (bearer token or console cookie).

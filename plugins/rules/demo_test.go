@@ -2,6 +2,9 @@ package rules
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +87,74 @@ func TestDemoShowcase(t *testing.T) {
 	}
 }
 
+// Each English intent has a Portuguese twin (NAME_pt) doing the same:
+// the same kinds of replies, hand-off and end; a Portuguese greeting is
+// answered in Portuguese.
+func TestDemoSpeaksBothLanguages(t *testing.T) {
+	a := demo(t)
+	byName := map[string]intent{}
+	for _, in := range a.intents {
+		byName[in.name] = in
+	}
+	shape := func(in intent) string {
+		var kinds []string
+		for _, c := range in.replies {
+			kinds = append(kinds, c.GetType())
+		}
+		return fmt.Sprintf("handoff=%v end=%v %v", in.handoff, in.end, kinds)
+	}
+	twins := 0
+	for name, en := range byName {
+		if strings.HasSuffix(name, "_pt") {
+			if _, ok := byName[strings.TrimSuffix(name, "_pt")]; !ok {
+				t.Errorf("intent %s has no English twin", name)
+			}
+			continue
+		}
+		pt, ok := byName[name+"_pt"]
+		if !ok {
+			t.Errorf("intent %s has no Portuguese twin %s_pt", name, name)
+			continue
+		}
+		twins++
+		if shape(en) != shape(pt) {
+			t.Errorf("intent %s does %s, its twin %s_pt %s", name, shape(en), name, shape(pt))
+		}
+	}
+	if twins < 8 {
+		t.Errorf("%d intents with twins, want the whole demo in both languages", twins)
+	}
+	oi, _ := a.match("oi")
+	if oi == nil || oi.name != "greet_pt" || !strings.HasPrefix(oi.replies[0].GetText(), "Oi!") {
+		t.Errorf("oi = %v, want the Portuguese greeting", oi)
+	}
+}
+
+// The demo's photo and catalog are files Conversa serves (paths the engine
+// resolves against the public URL), and they exist.
+func TestDemoMediaAreBuiltIn(t *testing.T) {
+	a := demo(t)
+	seen := 0
+	for _, in := range a.intents {
+		for _, c := range in.replies {
+			if c.GetUrl() == "" {
+				continue
+			}
+			seen++
+			if !strings.HasPrefix(c.GetUrl(), "/static/demo/") {
+				t.Errorf("intent %s sends %s, want a file under /static/demo/ (no Internet in the playground)", in.name, c.GetUrl())
+				continue
+			}
+			if _, err := os.Stat(filepath.Join("..", "..", "admin", "ui", c.GetUrl())); err != nil {
+				t.Errorf("intent %s sends %s: %v", in.name, c.GetUrl(), err)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Errorf("the demo sends no photo or file")
+	}
+}
+
 func titles(c *proto.Content) []string {
 	var ts []string
 	for _, o := range c.GetOptions() {
@@ -107,12 +178,17 @@ func TestDemoConversations(t *testing.T) {
 			{text("bye"), "goodbye"},
 		}},
 		{"portuguese", []turn{
-			{text("Olá, bom dia"), "greet"},
-			{text("opção 2"), "prices"},
-			{text("tabela de preços"), "prices"},
+			{text("Olá, bom dia"), "greet_pt"},
+			{text("opção 2"), "prices_pt"},
+			{text("tabela de preços"), "prices_pt"},
+			{text("OPÇÕES"), "menu_pt"},
+			{text("4"), "photos_pt"},
+			{text("quero falar com atendente"), "human_pt"},
+		}},
+		{"english menu", []turn{
 			{text("MENU"), "menu"},
 			{text("4"), "photos"},
-			{text("quero falar com atendente"), "human"},
+			{text("2"), "human"},
 		}},
 		{"lost", []turn{
 			{text("asdf"), "fallback"},
@@ -121,7 +197,7 @@ func TestDemoConversations(t *testing.T) {
 			{text("5"), "human"},
 		}},
 		{"tapped quick replies", []turn{
-			{text("oi"), "greet"},
+			{text("oi"), "greet_pt"},
 			{&proto.Content{Type: sdk.ContentText, Text: "Talk to a person", Payload: "Talk to a person"}, "human"},
 		}},
 	}

@@ -16,6 +16,7 @@ import { agentsView } from './agents.js';
 import { systemView } from './system.js';
 import { cannedView } from './canned.js';
 import { reportsView } from './reports.js';
+import { setupNeeded, setupView } from './setup.js';
 
 const VIEWS = {
   chats: { create: chatsView },
@@ -61,7 +62,7 @@ async function start() {
     const me = await get('/me');
     signedIn(me, me.csrf_token);
   } catch (err) {
-    if (err instanceof APIError && err.status === 401) showLogin();
+    if (err instanceof APIError && err.status === 401) (await setupNeeded()) ? showSetup() : showLogin();
     else fill(main, h('div.page', {}, h('h1', {}, 'Conversa is not reachable'), h('p', {}, err.message),
       h('button.button', { type: 'button', onclick: () => location.reload() }, 'Try again')));
   }
@@ -105,6 +106,20 @@ function showLogin(notice = '') {
   const view = loginView((res) => {
     signedIn({ ...res.agent }, res.csrf_token);
   }, notice);
+  fill(main, view.el);
+  view.focus.focus();
+}
+
+// showSetup is the first run: no agent exists yet. The new admin lands on
+// the playground (the chats when it is off).
+function showSetup() {
+  const view = setupView((res) => {
+    history.replaceState({}, '', '/playground');
+    signedIn({ ...res.agent }, res.csrf_token);
+  }, (notice) => {
+    history.replaceState({}, '', '/');
+    showLogin(notice);
+  });
   fill(main, view.el);
   view.focus.focus();
 }

@@ -50,7 +50,8 @@ func usage(w io.Writer) {
   conversa serve --config FILE      serve with a configuration file
   conversa check --config FILE      validate the configuration and every script
   conversa agents add --config FILE --login L --name N --role agent|admin [--squads a,b] [--max-chats 8]
-                                    create an agent (password read from standard input)
+                                    create an agent (asks for the password on a terminal,
+                                    else reads one line from standard input)
   conversa migrate --config FILE --to postgres://user:password@host:5432/database
                                     copy the SQLite install into an empty PostgreSQL database
   conversa version                  print the version

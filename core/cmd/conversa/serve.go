@@ -22,7 +22,6 @@ import (
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/server"
-	"github.com/conversa/conversa/core/store"
 )
 
 // loadConfig reads --config FILE, or returns the built-in defaults.
@@ -53,6 +52,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	testListen(cfg, os.Getenv("CONVERSA_TEST_LISTEN"))
 	log := newLogger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -157,7 +157,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	announce(ctx, stdout, log, cfg, ln.Addr().String(), eng, st, stg.where)
+	announce(ctx, stdout, log, cfg, ln.Addr().String(), eng, people, stg.where)
 
 	select {
 	case <-ctx.Done():
@@ -171,6 +171,20 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		log.Error("http shutdown", "err", err)
 	}
 	return nil
+}
+
+// testListen moves the server to addr when set (CONVERSA_TEST_LISTEN, a test
+// seam: end-to-end tests run `conversa` with no arguments, as a newcomer
+// does, on 127.0.0.1:0 instead of the default port). A public URL that only
+// echoed the old address follows.
+func testListen(cfg *config.Config, addr string) {
+	if addr == "" {
+		return
+	}
+	if cfg.Server.PublicURL == "http://"+cfg.Server.Listen {
+		cfg.Server.PublicURL = "http://" + addr
+	}
+	cfg.Server.Listen = addr
 }
 
 // usedPlugins are the plugins the configuration's integrations and
@@ -197,20 +211,24 @@ func usedPlugins(cfg *config.Config) []string {
 
 // announce tells the operator where to look. The address line is also what
 // tests read to find a server started on port 0.
-func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Config, addr string, eng *engine.Engine, st store.Store, db string) {
+func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Config, addr string, eng *engine.Engine, people *agents.Service, db string) {
 	base := "http://" + addr
-	fmt.Fprintf(w, "Conversa %s listening on %s\n", version, base)
-	fmt.Fprintf(w, "  console:   %s/\n  health:    %s/healthz\n  metrics:   %s/metrics\n  database:  %s\n", base, base, base, db)
+	// One write: the banner reaches a terminal or a pipe whole.
+	var b strings.Builder
+	fmt.Fprintf(&b, "Conversa %s listening on %s\n", version, base)
+	fmt.Fprintf(&b, "  console:   %s/\n  health:    %s/healthz\n  metrics:   %s/metrics\n  database:  %s\n", base, base, base, db)
+	// While no agent exists, each start prints its own one-time setup URL
+	// (CONTRACT §9); every one printed works until the first admin exists.
+	if token, err := people.SetupToken(ctx); err != nil {
+		log.Error("making a setup token", "err", err)
+	} else if token != "" {
+		fmt.Fprintf(&b, "\n  No one can sign in yet. Open this address to create the first admin:\n\n    %s/setup?token=%s\n\n",
+			cfg.Server.PublicURL, token)
+	}
 	if cfg.File == "" {
-		fmt.Fprintf(w, "  running on built-in defaults with the demo assistant; see config.example.toml to connect Instagram\n")
+		fmt.Fprintf(&b, "  running on built-in defaults with the demo assistant; see config.example.toml to connect Instagram\n")
 	}
-	if all, err := st.Agents().List(ctx); err == nil && len(all) == 0 {
-		cfgFlag := ""
-		if cfg.File != "" {
-			cfgFlag = " --config " + cfg.File
-		}
-		fmt.Fprintf(w, "  no one can sign in yet: create an admin with\n    conversa agents add%s --login admin --name Admin --role admin   (password on standard input)\n", cfgFlag)
-	}
+	io.WriteString(w, b.String())
 	for _, in := range eng.Integrations() {
 		if !in.Enabled {
 			continue

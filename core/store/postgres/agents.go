@@ -102,3 +102,39 @@ func (x agents) PasswordHash(ctx context.Context, id string) (string, error) {
 	err := x.h.q().QueryRow(ctx, `SELECT password_hash FROM agents WHERE id = $1`, id).Scan(&hash)
 	return hash, notFound(err)
 }
+
+// CreateFirst locks the agents table against writers (readers go on) for
+// the check and the insert: under READ COMMITTED two transactions would both
+// see no agent, and several nodes may run a setup at once. The lock is taken
+// only while no agent exists, so it is never waited on in service.
+func (x agents) CreateFirst(ctx context.Context, a *model.Agent, passwordHash string) error {
+	return x.h.write(ctx, func(t *txn) error {
+		if _, err := t.tx.Exec(ctx, `LOCK TABLE agents IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var exists bool
+		if err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM agents)`).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return fmt.Errorf("%w: an agent exists already", store.ErrConflict)
+		}
+		if err := (agents{h{db: x.h.db, tx: t}}).Create(ctx, a, passwordHash); err != nil {
+			return err
+		}
+		_, err := t.tx.Exec(ctx, `DELETE FROM setup_tokens`)
+		return err
+	})
+}
+
+func (x agents) AddSetupToken(ctx context.Context, digest string) error {
+	return x.h.write(ctx, func(t *txn) error {
+		_, err := t.tx.Exec(ctx, `INSERT INTO setup_tokens (digest, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+			digest, ms(t.now))
+		return err
+	})
+}
+
+func (x agents) SetupTokens(ctx context.Context) ([]string, error) {
+	return collectStrings(x.h.q().Query(ctx, `SELECT digest FROM setup_tokens ORDER BY created_at, digest`))
+}

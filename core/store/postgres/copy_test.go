@@ -340,7 +340,7 @@ func TestCopyFromSQLite(t *testing.T) {
 	}
 	wantCounts := map[string]int64{"integrations": 2, "agents": 2, "auth_sessions": 1, "contacts": 2,
 		"conversations": 2, "messages": 6, "provider_ids": 6, "reactions": 1, "inbox": 3, "outbox": 2, "queue_keys": 3,
-		"conversation_labels": 2, "canned_responses": 1}
+		"conversation_labels": 2, "canned_responses": 1, "setup_tokens": 0}
 	if !reflect.DeepEqual(got, wantCounts) {
 		t.Errorf("copied rows = %v, want %v", got, wantCounts)
 	}

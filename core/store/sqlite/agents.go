@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
 )
 
 type agents struct{ h }
@@ -76,4 +78,35 @@ func (x agents) PasswordHash(ctx context.Context, id string) (string, error) {
 	var hash string
 	err := x.q().QueryRowContext(ctx, `SELECT password_hash FROM agents WHERE id = ?`, id).Scan(&hash)
 	return hash, notFound(err)
+}
+
+// CreateFirst checks and inserts in one write transaction, and SQLite runs
+// one write transaction at a time: a second caller sees the first agent.
+func (x agents) CreateFirst(ctx context.Context, a *model.Agent, passwordHash string) error {
+	return x.write(ctx, func(t *txn) error {
+		var exists bool
+		if err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM agents)`).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return fmt.Errorf("%w: an agent exists already", store.ErrConflict)
+		}
+		if err := (agents{h{db: x.db, tx: t}}).Create(ctx, a, passwordHash); err != nil {
+			return err
+		}
+		_, err := t.tx.ExecContext(ctx, `DELETE FROM setup_tokens`)
+		return err
+	})
+}
+
+func (x agents) AddSetupToken(ctx context.Context, digest string) error {
+	return x.write(ctx, func(t *txn) error {
+		_, err := t.tx.ExecContext(ctx, `INSERT INTO setup_tokens (digest, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+			digest, ms(t.now))
+		return err
+	})
+}
+
+func (x agents) SetupTokens(ctx context.Context) ([]string, error) {
+	return collectStrings(x.q().QueryContext(ctx, `SELECT digest FROM setup_tokens ORDER BY created_at, digest`))
 }

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,6 +120,89 @@ func testAgents(t *testing.T, open Open) {
 		}
 		if a := f.getAgent("duda"); a.OpenChats != 0 {
 			t.Errorf("Get(duda).OpenChats after their chat ended = %d, want 0", a.OpenChats)
+		}
+	})
+}
+
+// testFirstAgent: the first admin created in the browser (CONTRACT §9).
+func testFirstAgent(t *testing.T, open Open) {
+	t.Run("CreateFirstOnEmpty", func(t *testing.T) {
+		f := setup(t, open)
+		f.must(f.s.Agents().AddSetupToken(f.ctx, "digest-a"), "AddSetupToken(a)")
+		f.must(f.s.Agents().AddSetupToken(f.ctx, "digest-b"), "AddSetupToken(b)")
+		f.must(f.s.Agents().AddSetupToken(f.ctx, "digest-a"), "AddSetupToken(a) again")
+		got, err := f.s.Agents().SetupTokens(f.ctx)
+		f.must(err, "SetupTokens")
+		if !sameStrings(got, []string{"digest-a", "digest-b"}) {
+			t.Errorf("SetupTokens() = %q, want [digest-a digest-b]", got)
+		}
+		a := &model.Agent{ID: "ana", Login: "ana", Name: "Ana", Role: model.RoleAdmin, MaxChats: 8}
+		f.must(f.s.Agents().CreateFirst(f.ctx, a, "hash-1"), "CreateFirst(ana)")
+		if got := f.getAgent("ana"); got.Role != model.RoleAdmin || got.Name != "Ana" {
+			t.Errorf("Get(ana) after CreateFirst = %+v, want admin Ana", got)
+		}
+		if h, _ := f.s.Agents().PasswordHash(f.ctx, "ana"); h != "hash-1" {
+			t.Errorf("PasswordHash(ana) = %q, want hash-1", h)
+		}
+		if got, err := f.s.Agents().SetupTokens(f.ctx); err != nil || len(got) != 0 {
+			t.Errorf("SetupTokens() after CreateFirst = %q, %v; want none: a token works once", got, err)
+		}
+	})
+
+	t.Run("CreateFirstRefusedOnceAnyoneExists", func(t *testing.T) {
+		f := setup(t, open)
+		f.agent("ana", 3, model.AgentOffline)
+		f.must(f.s.Agents().AddSetupToken(f.ctx, "digest-a"), "AddSetupToken")
+		err := f.s.Agents().CreateFirst(f.ctx, &model.Agent{ID: "mallory", Login: "mallory", Name: "M", Role: model.RoleAdmin, MaxChats: 1}, "h")
+		wantIs(t, "CreateFirst(mallory) with ana there", err, store.ErrConflict)
+		wantIs(t, "Get(mallory)", func() error { _, err := f.s.Agents().Get(f.ctx, "mallory"); return err }(), store.ErrNotFound)
+	})
+
+	t.Run("CreateFirstInATx", func(t *testing.T) {
+		f := setup(t, open)
+		err := f.s.Tx(f.ctx, func(tx store.Tx) error {
+			if err := tx.Agents().CreateFirst(f.ctx, &model.Agent{ID: "ana", Login: "ana", Name: "Ana", Role: model.RoleAdmin, MaxChats: 1}, "h"); err != nil {
+				return err
+			}
+			return tx.Agents().CreateFirst(f.ctx, &model.Agent{ID: "bia", Login: "bia", Name: "Bia", Role: model.RoleAdmin, MaxChats: 1}, "h")
+		})
+		wantIs(t, "CreateFirst twice in one Tx", err, store.ErrConflict)
+		list, err := f.s.Agents().List(f.ctx)
+		f.must(err, "List")
+		if len(list) != 0 {
+			t.Errorf("List() after the Tx failed = %v, want no agent (rolled back)", agentIDs(list))
+		}
+	})
+
+	// Setups on several nodes at once: exactly one admin, whatever the
+	// logins. Run with -race.
+	t.Run("CreateFirstConcurrently", func(t *testing.T) {
+		f := setup(t, open)
+		const n = 12
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("admin%d", i)
+				errs[i] = f.s.Agents().CreateFirst(f.ctx, &model.Agent{ID: id, Login: id, Name: id, Role: model.RoleAdmin, MaxChats: 1}, "h")
+			}()
+		}
+		wg.Wait()
+		created := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				created++
+			case !errors.Is(err, store.ErrConflict):
+				t.Errorf("CreateFirst(admin%d) = %v, want nil or %v", i, err, store.ErrConflict)
+			}
+		}
+		list, err := f.s.Agents().List(f.ctx)
+		f.must(err, "List")
+		if created != 1 || len(list) != 1 {
+			t.Errorf("%d concurrent CreateFirst: %d succeeded, agents %v; want exactly one", n, created, agentIDs(list))
 		}
 	})
 }

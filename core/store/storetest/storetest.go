@@ -21,6 +21,7 @@ func Test(t *testing.T, open Open) {
 	t.Run("Integrations", func(t *testing.T) { testIntegrations(t, open) })
 	t.Run("Contacts", func(t *testing.T) { testContacts(t, open) })
 	t.Run("Agents", func(t *testing.T) { testAgents(t, open) })
+	t.Run("FirstAgent", func(t *testing.T) { testFirstAgent(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("Conversations", func(t *testing.T) { testConversations(t, open) })
 	t.Run("Reports", func(t *testing.T) { testReports(t, open) })
