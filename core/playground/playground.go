@@ -281,6 +281,20 @@ func (p *Playground) builtins() []*model.Integration {
 	}
 }
 
+// Assistant picks the assistant of the playground's conversations: the
+// demo assistant when configured, else the first one.
+func Assistant(as []config.Assistant) string {
+	for _, a := range as {
+		if a.ID == config.DemoAssistant {
+			return a.ID
+		}
+	}
+	if len(as) > 0 {
+		return as[0].ID
+	}
+	return ""
+}
+
 // Off disables the built-in integrations of an install whose playground was
 // on before; they stay in the database (their conversations refer to them)
 // and the API hides them.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/cluster"
 	"github.com/conversa/conversa/core/engine"
+	"github.com/conversa/conversa/core/playground"
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/store"
@@ -40,6 +42,8 @@ type Options struct {
 	// Cluster is the nodes sharing the database (default: this one alone):
 	// failed sign-ins are counted across them.
 	Cluster cluster.Cluster
+	// Playground is the test phone (nil while server.playground is off).
+	Playground *playground.Playground
 }
 
 // Scripts reports the operator's Lua scripts (core/scripting).
@@ -62,6 +66,8 @@ type Server struct {
 	logins  cluster.Throttle
 	// sseStop ends the live event streams at shutdown.
 	sseStop chan struct{}
+	// agentsExist: someone can sign in (the open playground closes).
+	agentsExist atomic.Bool
 }
 
 // New builds the app and its routes.
@@ -103,6 +109,7 @@ func (s *Server) routes() {
 
 	api := s.app.Group("/api/v1")
 	api.Post("/login", s.login)
+	s.playgroundRoutes(api)
 	auth := api.Group("", s.authenticate)
 	auth.Post("/logout", s.logout)
 	auth.Get("/me", s.me)

@@ -18,6 +18,8 @@ import (
 	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/engine"
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/playground"
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/server"
@@ -141,6 +143,10 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	defer eng.Stop()
 	people.Start()
 	defer people.Stop()
+	pg := startPlayground(ctx, cfg, log, eng, clock.Now, ln.Addr())
+	if pg != nil {
+		defer pg.Close()
+	}
 
 	var squads []string
 	for _, q := range cfg.Squads {
@@ -148,7 +154,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	}
 	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Agents: people, Scripts: hooks,
 		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
-		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://")})
+		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"), Playground: pg})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -187,7 +193,29 @@ func usedPlugins(cfg *config.Config) []string {
 	for _, a := range cfg.Assistants {
 		add(a.Backend)
 	}
+	if cfg.Server.PlaygroundOn() {
+		add(playground.Meta)
+		add(playground.Zenvia)
+	}
 	return names
+}
+
+// startPlayground sets up the test phone's integrations when it is on, or
+// turns them off when it was on before; nil when off.
+func startPlayground(ctx context.Context, cfg *config.Config, log *slog.Logger, eng *engine.Engine, now func() time.Time, addr net.Addr) *playground.Playground {
+	if !cfg.Server.PlaygroundOn() {
+		if err := playground.Off(ctx, eng); err != nil {
+			log.Error("turning the playground's integrations off", "err", err)
+		}
+		return nil
+	}
+	pg := playground.New(playground.Options{Engine: eng, Logger: log, Now: now, LocalURL: playground.LocalURL(addr),
+		Assistant: playground.Assistant(cfg.Assistants)})
+	if err := pg.Install(ctx); err != nil {
+		// The phone answers 503 until its channel plugin runs.
+		log.Error("the playground's integrations could not be set up", "err", err)
+	}
+	return pg
 }
 
 // announce tells the operator where to look. The address line is also what
@@ -206,8 +234,11 @@ func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Co
 		}
 		fmt.Fprintf(w, "  no one can sign in yet: create an admin with\n    conversa agents add%s --login admin --name Admin --role admin   (password on standard input)\n", cfgFlag)
 	}
+	if cfg.Server.PlaygroundOn() {
+		fmt.Fprintf(w, "  playground: %s/playground   (a test phone: chat as an Instagram user; [server] playground = false turns it off)\n", base)
+	}
 	for _, in := range eng.Integrations() {
-		if !in.Enabled {
+		if !in.Enabled || in.Source == model.SourcePlayground {
 			continue
 		}
 		wh := eng.WebhookOf(context.Background(), in)
