@@ -35,7 +35,14 @@ type Server struct {
 	Listen      string `toml:"listen"`
 	PublicURL   string `toml:"public_url"`
 	BodyLimitKB int    `toml:"body_limit_kb"`
+	// Playground is the built-in test phone (CONTRACT §8). Unset, it is on
+	// only when running without a configuration file: a newcomer gets it,
+	// a production install does not unless it says so.
+	Playground *bool `toml:"playground"`
 }
+
+// PlaygroundOn reports whether the test phone is on.
+func (s Server) PlaygroundOn() bool { return s.Playground != nil && *s.Playground }
 
 type Storage struct {
 	// Path is the SQLite file, the embedded default.
@@ -100,6 +107,9 @@ const (
 	DefaultSquad             = "geral"
 	DefaultInactivityMinutes = 60
 	DemoAssistant            = "demo"
+	// The playground's built-in integrations; these ids are reserved.
+	PlaygroundMeta   = "playground-meta"
+	PlaygroundZenvia = "playground-zenvia"
 	// DefaultUnsupportedMediaMessage answers content the assistant cannot
 	// read (a photo, a location) when an integration says nothing about it;
 	// an explicit empty list means no answer.
@@ -175,6 +185,10 @@ func (c *Config) applyDefaults() {
 	c.Server.PublicURL = strings.TrimRight(c.Server.PublicURL, "/")
 	if c.Server.BodyLimitKB == 0 {
 		c.Server.BodyLimitKB = DefaultBodyLimitKB
+	}
+	if c.Server.Playground == nil {
+		on := c.File == ""
+		c.Server.Playground = &on
 	}
 	if c.Storage.Path == "" {
 		c.Storage.Path = DefaultStoragePath
@@ -278,6 +292,10 @@ var slug = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // IsSlug reports whether s can be an id in URLs (integration ids, squads).
 func IsSlug(s string) bool { return slug.MatchString(s) }
 
+// IsReservedIntegration reports whether id belongs to a built-in
+// integration (the playground's), which no file or API call may define.
+func IsReservedIntegration(id string) bool { return id == PlaygroundMeta || id == PlaygroundZenvia }
+
 // ValidInactivity reports whether m is an allowed inactivity setting: 0 (off)
 // or 10 to 1440 minutes.
 func ValidInactivity(m int) bool { return m == 0 || (m >= 10 && m <= 1440) }
@@ -342,6 +360,8 @@ func (c *Config) Validate() error {
 			add(key+".id", "integrations[%d].id: %q must be lowercase letters, digits, '-' or '_' (it is part of the webhook URL)", i, in.ID)
 		case ids[in.ID]:
 			add(key+".id", "integrations[%d].id: %q is defined twice", i, in.ID)
+		case IsReservedIntegration(in.ID):
+			add(key+".id", "integrations[%d].id: %q is reserved for the built-in playground (see [server] playground)", i, in.ID)
 		}
 		ids[in.ID] = true
 		if strings.TrimSpace(in.Name) == "" {

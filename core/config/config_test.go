@@ -162,3 +162,39 @@ func TestMedia(t *testing.T) {
 		}
 	}
 }
+
+// The playground is on by default only without a configuration file; a
+// file turns it on or off explicitly.
+func TestPlaygroundDefault(t *testing.T) {
+	if !Default().Server.PlaygroundOn() {
+		t.Errorf("Default().Server.PlaygroundOn() = false, want true (no config file)")
+	}
+	for _, tc := range []struct {
+		file string
+		want bool
+	}{
+		{"", false},
+		{"[server]\nplayground = true\n", true},
+		{"[server]\nplayground = false\n", false},
+	} {
+		c, err := Parse("c.toml", []byte(tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Server.PlaygroundOn(); got != tc.want {
+			t.Errorf("Parse(%q).Server.PlaygroundOn() = %v, want %v", tc.file, got, tc.want)
+		}
+	}
+}
+
+func TestPlaygroundIDsAreReserved(t *testing.T) {
+	_, err := Parse("c.toml", []byte(`
+[[integrations]]
+id = "playground-meta"
+name = "mine"
+channel = "meta"
+`))
+	if err == nil || !strings.Contains(err.Error(), "c.toml:3:") || !strings.Contains(err.Error(), "reserved for the built-in playground") {
+		t.Errorf("a config integration named playground-meta: err = %v, want c.toml:3: ... reserved", err)
+	}
+}

@@ -63,6 +63,8 @@ func (e *Engine) validate(ctx context.Context, in *model.Integration, lenient bo
 	}
 	if !config.IsSlug(in.ID) {
 		add("id", "must be 1 to 63 lowercase letters, digits, '-' or '_' (it is part of the webhook URL)")
+	} else if config.IsReservedIntegration(in.ID) {
+		add("id", "%q is reserved for the built-in playground", in.ID)
 	}
 	if in.Name == "" {
 		add("name", "is required")
@@ -191,6 +193,25 @@ func sameCredentials(old, in *model.Integration, secrets []string) bool {
 // Delete removes an integration; its webhook answers 404 from now on.
 func (e *Engine) Delete(ctx context.Context, id string) error {
 	if err := e.st.Integrations().Delete(ctx, id); err != nil {
+		return err
+	}
+	return e.changed(ctx)
+}
+
+// Disable turns an integration off without asking its channel plugin (the
+// playground's built-ins, when it is off): its webhook answers 404 and its
+// pending sends fail.
+func (e *Engine) Disable(ctx context.Context, id string) error {
+	in, err := e.st.Integrations().Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !in.Enabled {
+		return nil
+	}
+	off := *in
+	off.Enabled = false
+	if err := e.st.Integrations().Put(ctx, &off); err != nil {
 		return err
 	}
 	return e.changed(ctx)

@@ -28,6 +28,9 @@ type Integration struct {
 const (
 	SourceConfig = "config"
 	SourceAPI    = "api"
+	// SourcePlayground: built in, for the test phone (core/playground);
+	// never editable, hidden while the playground is off.
+	SourcePlayground = "playground"
 )
 
 // DefaultSquad receives conversations when an integration names none.

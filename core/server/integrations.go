@@ -30,6 +30,8 @@ type integrationJSON struct {
 	Source                   string         `json:"source"`
 	Webhook                  engine.Webhook `json:"webhook"`
 	NeedsReauthorization     string         `json:"needs_reauthorization,omitempty"`
+	// Playground marks the test phone's built-in integrations.
+	Playground bool `json:"playground,omitempty"`
 	// Available is false while the channel plugin cannot run (or the
 	// integration lacks what the channel requires); the reason says why.
 	Available         bool      `json:"available"`
@@ -57,7 +59,8 @@ type integrationInput struct {
 func (s *Server) integrationView(c *fiber.Ctx, in *model.Integration) integrationJSON {
 	ctx := c.UserContext()
 	available, why := s.o.Engine.Availability(in)
-	return integrationJSON{
+	builtIn, _ := s.builtIn(in)
+	return integrationJSON{Playground: builtIn,
 		Available: available, UnavailableReason: why,
 		ID: in.ID, Name: in.Name, Channel: in.Channel, Assistant: in.Assistant, Squad: in.Squad,
 		InactivityMinutes: in.InactivityMinutes, UnsupportedMediaMessages: nonNil(in.UnsupportedMediaMessages),
@@ -77,14 +80,16 @@ func nonNil(s []string) []string {
 func (s *Server) listIntegrations(c *fiber.Ctx) error {
 	out := []integrationJSON{}
 	for _, in := range s.o.Engine.Integrations() {
-		out = append(out, s.integrationView(c, in))
+		if _, hidden := s.builtIn(in); !hidden {
+			out = append(out, s.integrationView(c, in))
+		}
 	}
 	return c.JSON(fiber.Map{"integrations": out})
 }
 
 func (s *Server) getIntegration(c *fiber.Ctx) error {
 	in := s.o.Engine.Integration(c.Params("id"))
-	if in == nil {
+	if _, hidden := s.builtIn(in); in == nil || hidden {
 		return errorf(fiber.StatusNotFound, "not_found", "no such integration")
 	}
 	return c.JSON(s.integrationView(c, in))
@@ -157,10 +162,13 @@ func (s *Server) createIntegration(c *fiber.Ctx) error {
 func (s *Server) updateIntegration(c *fiber.Ctx) error {
 	id := c.Params("id")
 	old := s.o.Engine.Integration(id)
-	if old == nil {
+	builtIn, hidden := s.builtIn(old)
+	switch {
+	case old == nil || hidden:
 		return errorf(fiber.StatusNotFound, "not_found", "no such integration")
-	}
-	if old.Source == model.SourceConfig {
+	case builtIn:
+		return errBuiltIn(id)
+	case old.Source == model.SourceConfig:
 		return errorf(fiber.StatusConflict, "from_config", "this integration comes from the configuration file; change it there")
 	}
 	in, err := s.decodeIntegration(c)
@@ -186,10 +194,13 @@ func (s *Server) updateIntegration(c *fiber.Ctx) error {
 func (s *Server) deleteIntegration(c *fiber.Ctx) error {
 	id := c.Params("id")
 	old := s.o.Engine.Integration(id)
-	if old == nil {
+	builtIn, hidden := s.builtIn(old)
+	switch {
+	case old == nil || hidden:
 		return errorf(fiber.StatusNotFound, "not_found", "no such integration")
-	}
-	if old.Source == model.SourceConfig {
+	case builtIn:
+		return errBuiltIn(id)
+	case old.Source == model.SourceConfig:
 		return errorf(fiber.StatusConflict, "from_config", "this integration comes from the configuration file; remove it there")
 	}
 	if err := s.o.Engine.Delete(c.UserContext(), id); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -14,6 +15,7 @@ import (
 	"github.com/conversa/conversa/core/cluster"
 	"github.com/conversa/conversa/core/engine"
 	"github.com/conversa/conversa/core/media"
+	"github.com/conversa/conversa/core/playground"
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/store"
@@ -44,6 +46,8 @@ type Options struct {
 	// Media keeps agents' uploads, served under PublicURL/media/.
 	Media     *media.Library
 	PublicURL string
+	// Playground is the test phone (nil while server.playground is off).
+	Playground *playground.Playground
 }
 
 // Scripts reports the operator's Lua scripts (core/scripting).
@@ -66,6 +70,8 @@ type Server struct {
 	logins  cluster.Throttle
 	// sseStop ends the live event streams at shutdown.
 	sseStop chan struct{}
+	// agentsExist: someone can sign in (the open playground closes).
+	agentsExist atomic.Bool
 }
 
 // New builds the app and its routes.
@@ -111,6 +117,7 @@ func (s *Server) routes() {
 
 	api := s.app.Group("/api/v1")
 	api.Post("/login", s.login)
+	s.playgroundRoutes(api)
 	api.Get("/setup", s.setupNeeded)
 	api.Post("/setup", s.setup)
 	auth := api.Group("", s.authenticate)

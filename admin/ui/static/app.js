@@ -17,6 +17,7 @@ import { systemView } from './system.js';
 import { cannedView } from './canned.js';
 import { reportsView } from './reports.js';
 import { setupNeeded, setupView } from './setup.js';
+import { playgroundAlone, playgroundView, showPlaygroundLink } from './playground.js';
 
 const VIEWS = {
   chats: { create: chatsView },
@@ -27,6 +28,7 @@ const VIEWS = {
   system: { create: systemView, admin: true },
   canned: { create: cannedView, admin: true },
   reports: { create: reportsView, admin: true },
+  playground: { create: playgroundView, admin: true },
 };
 
 const ROUTES = [
@@ -41,6 +43,7 @@ const ROUTES = [
   [/^\/system$/, 'system'],
   [/^\/canned$/, 'canned'],
   [/^\/reports$/, 'reports'],
+  [/^\/playground$/, 'playground'],
 ];
 
 const session = {
@@ -62,7 +65,8 @@ async function start() {
     const me = await get('/me');
     signedIn(me, me.csrf_token);
   } catch (err) {
-    if (err instanceof APIError && err.status === 401) (await setupNeeded()) ? showSetup() : showLogin();
+    if (err instanceof APIError && err.status === 401 && location.pathname === '/playground') playgroundAlone(main, showLogin);
+    else if (err instanceof APIError && err.status === 401) (await setupNeeded()) ? showSetup() : showLogin();
     else fill(main, h('div.page', {}, h('h1', {}, 'Conversa is not reachable'), h('p', {}, err.message),
       h('button.button', { type: 'button', onclick: () => location.reload() }, 'Try again')));
   }
@@ -89,6 +93,7 @@ function signedIn(me, csrf) {
   session.live.start();
   session.inbox.load().catch((err) => toast(err.message, 'error'));
   if (me.role === 'admin') loadAgentNames();
+  if (me.role === 'admin') showPlaygroundLink();
   route();
 }
 

@@ -67,12 +67,13 @@ async function showList(ctx, el, my, current) {
       h('thead', {}, h('tr', {}, ['Integration', 'Channel', 'Assistant', 'Squad', 'Status', 'Defined in'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, integrations.map((i) => h('tr', { dataset: { integration: i.id } },
         h('td', {}, h('a', { href: `/integrations/${encodeURIComponent(i.id)}`, 'data-nav': true }, h('strong.truncate', {}, i.name)),
+          i.playground ? h('span.badge.badge-playground', { title: 'Built in for the playground: it talks to a built-in fake, never to Instagram' }, 'Playground') : null,
           h('code.muted.small.block', {}, i.id)),
         h('td', {}, i.channel),
         h('td', {}, i.assistant || h('span.muted', {}, 'none')),
         h('td', {}, i.squad),
         h('td', {}, statusPills(i)),
-        h('td', {}, i.source === 'config' ? 'configuration file' : 'console'))))))
+        h('td', {}, i.playground ? 'built in' : i.source === 'config' ? 'configuration file' : 'console'))))))
     : h('div.card.empty-state', {}, h('p', {}, 'No integrations yet. An integration connects one Instagram account, through Zenvia or Meta, to an assistant and a squad.'),
       h('a.button.primary', { href: '/integrations/new', 'data-nav': true }, 'Create the first one'));
   el.replaceChild(body, el.lastChild);
@@ -105,7 +106,7 @@ function backLink() {
 }
 
 function renderDetail(ctx, el, i) {
-  const fromConfig = i.source === 'config';
+  const fromConfig = i.source === 'config' || i.playground;
   const banners = [];
   if (i.needs_reauthorization) {
     banners.push(h('div.banner.banner-bad', { role: 'alert' }, h('strong', {}, 'Needs re-authorization. '),
@@ -116,7 +117,10 @@ function renderDetail(ctx, el, i) {
       `${i.unavailable_reason || 'Its channel plugin cannot run.'} The webhook answers 503 meanwhile, so the provider retries, and replies wait; nothing is lost. This clears by itself once the plugin runs.`));
   }
   if (!i.enabled) banners.push(h('div.banner.banner-muted', {}, h('strong', {}, 'Disabled. '), 'The webhook answers 404 and nothing is sent.'));
-  if (fromConfig) banners.push(h('div.banner', {}, 'Defined in the configuration file: change it there and restart. Shown read-only.'));
+  if (i.playground) {
+    banners.push(h('div.banner', {}, h('strong', {}, 'Playground. '), 'Built in for the test phone: it talks to a built-in fake of the provider, never to Instagram, and cannot be edited. ',
+      h('a', { href: '/playground', 'data-nav': true }, 'Open the playground'), '. [server] playground = false removes it.'));
+  } else if (fromConfig) banners.push(h('div.banner', {}, 'Defined in the configuration file: change it there and restart. Shown read-only.'));
 
   const toggle = h(`button.button${i.enabled ? '' : '.primary'}`, { type: 'button', onclick: () => setEnabled(ctx, el, i, !i.enabled) }, i.enabled ? 'Disable' : 'Enable');
   const remove = h('button.button.danger', { type: 'button', onclick: () => removeIntegration(ctx, i) }, 'Delete');
@@ -233,7 +237,7 @@ function showEditor(ctx, el) {
 // API's answer.
 function editorForm(ctx, i, onSaved) {
   const creating = !i;
-  const readOnly = !!i && i.source === 'config';
+  const readOnly = !!i && (i.source === 'config' || !!i.playground);
   // A new integration starts with the server's defaults, the
   // unsupported-media reply included (config.DefaultUnsupportedMediaMessage):
   // a photo gets an answer unless the operator empties the field.

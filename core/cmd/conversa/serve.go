@@ -19,6 +19,8 @@ import (
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/engine"
 	"github.com/conversa/conversa/core/media"
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/playground"
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/server"
@@ -142,6 +144,10 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	defer eng.Stop()
 	people.Start()
 	defer people.Stop()
+	pg := startPlayground(ctx, cfg, log, eng, clock.Now, ln.Addr())
+	if pg != nil {
+		defer pg.Close()
+	}
 
 	var squads []string
 	for _, q := range cfg.Squads {
@@ -153,7 +159,8 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	}
 	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Agents: people, Scripts: hooks,
 		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
-		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"), Media: library, PublicURL: cfg.Server.PublicURL})
+		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"), Media: library, PublicURL: cfg.Server.PublicURL,
+		Playground: pg})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -206,7 +213,29 @@ func usedPlugins(cfg *config.Config) []string {
 	for _, a := range cfg.Assistants {
 		add(a.Backend)
 	}
+	if cfg.Server.PlaygroundOn() {
+		add(playground.Meta)
+		add(playground.Zenvia)
+	}
 	return names
+}
+
+// startPlayground sets up the test phone's integrations when it is on, or
+// turns them off when it was on before; nil when off.
+func startPlayground(ctx context.Context, cfg *config.Config, log *slog.Logger, eng *engine.Engine, now func() time.Time, addr net.Addr) *playground.Playground {
+	if !cfg.Server.PlaygroundOn() {
+		if err := playground.Off(ctx, eng); err != nil {
+			log.Error("turning the playground's integrations off", "err", err)
+		}
+		return nil
+	}
+	pg := playground.New(playground.Options{Engine: eng, Logger: log, Now: now, LocalURL: playground.LocalURL(addr),
+		Assistant: playground.Assistant(cfg.Assistants)})
+	if err := pg.Install(ctx); err != nil {
+		// The phone answers 503 until its channel plugin runs.
+		log.Error("the playground's integrations could not be set up", "err", err)
+	}
+	return pg
 }
 
 // announce tells the operator where to look. The address line is also what
@@ -217,6 +246,9 @@ func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Co
 	var b strings.Builder
 	fmt.Fprintf(&b, "Conversa %s listening on %s\n", version, base)
 	fmt.Fprintf(&b, "  console:   %s/\n  health:    %s/healthz\n  metrics:   %s/metrics\n  database:  %s\n", base, base, base, db)
+	if cfg.Server.PlaygroundOn() {
+		fmt.Fprintf(&b, "  playground: %s/playground   (a test phone: chat as an Instagram user; [server] playground = false turns it off)\n", base)
+	}
 	// While no agent exists, each start prints its own one-time setup URL
 	// (CONTRACT §9); every one printed works until the first admin exists.
 	if token, err := people.SetupToken(ctx); err != nil {
@@ -230,7 +262,7 @@ func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Co
 	}
 	io.WriteString(w, b.String())
 	for _, in := range eng.Integrations() {
-		if !in.Enabled {
+		if !in.Enabled || in.Source == model.SourcePlayground {
 			continue
 		}
 		wh := eng.WebhookOf(context.Background(), in)
