@@ -67,6 +67,8 @@ type Aggregates interface {
 	Integrations() Integrations
 	Labels() Labels
 	CannedResponses() CannedResponses
+	Audit() Audit
+	Deliveries() Deliveries
 }
 
 // Lease is a worker's hold on one queue key: while it lasts, no other worker

@@ -86,6 +86,13 @@ func fillSQLite(t *testing.T, ctx context.Context, s store.Store, clock *storete
 	must(err, "Add(note)")
 	must(s.CannedResponses().Create(ctx, &model.CannedResponse{Shortcut: "horario", Text: "Abrimos às 9h.", Squad: "geral"}),
 		"CannedResponses().Create")
+	must(s.Audit().Add(ctx, &store.AuditEntry{Actor: "boss", Action: "canned_response.create", Target: "1", IP: "192.0.2.1",
+		Detail: "shortcut horario"}), "Audit().Add")
+	must(s.Deliveries().Add(ctx,
+		&store.Delivery{Integration: "ig-a", Direction: store.DeliveryIn, MessageID: "mid.1", ProviderMessageIDs: []string{"mid.1"},
+			Outcome: "stored", HTTPStatus: 200, LatencyMS: 3, Detail: []byte(`{"request":{"body":"olá"}}`)},
+		&store.Delivery{Integration: "ig-a", Direction: store.DeliveryOut, MessageID: "2", Outcome: "retry", HTTPStatus: 503,
+			Error: "Meta answered 503"}), "Deliveries().Add")
 
 	m2 := &model.Message{Conversation: c1.ID, Integration: "ig-a", Direction: model.DirectionOut,
 		Author: model.AuthorAssistant, Contents: []model.Content{{Type: model.Text, Text: "Claro, um momento."}},
@@ -182,6 +189,8 @@ type snapshot struct {
 	Outbox        []store.OutboxItem
 	Backlogs      [2]int
 	Canned        []*model.CannedResponse
+	Audit         []*store.AuditEntry
+	Deliveries    []*store.Delivery
 	// Search is what a search by a message's words finds.
 	Search []*model.Conversation
 }
@@ -237,6 +246,10 @@ func read(t *testing.T, ctx context.Context, s store.Store, in install) snapshot
 	}
 	sn.Canned, err = s.CannedResponses().List(ctx, nil, true)
 	must(err, "CannedResponses().List")
+	sn.Audit, err = s.Audit().List(ctx, store.AuditFilter{})
+	must(err, "Audit().List")
+	sn.Deliveries, err = s.Deliveries().List(ctx, store.DeliveryFilter{Integration: "ig-a"})
+	must(err, "Deliveries().List")
 	sn.Backlogs[0], err = s.Inbox().Backlog(ctx)
 	must(err, "Inbox().Backlog")
 	sn.Backlogs[1], err = s.Outbox().Backlog(ctx)
@@ -340,7 +353,7 @@ func TestCopyFromSQLite(t *testing.T) {
 	}
 	wantCounts := map[string]int64{"integrations": 2, "agents": 2, "auth_sessions": 1, "contacts": 2,
 		"conversations": 2, "messages": 6, "provider_ids": 6, "reactions": 1, "inbox": 3, "outbox": 2, "queue_keys": 3,
-		"conversation_labels": 2, "canned_responses": 1, "setup_tokens": 0}
+		"conversation_labels": 2, "canned_responses": 1, "setup_tokens": 0, "audit_log": 1, "deliveries": 2}
 	if !reflect.DeepEqual(got, wantCounts) {
 		t.Errorf("copied rows = %v, want %v", got, wantCounts)
 	}

@@ -33,6 +33,8 @@ func Test(t *testing.T, open Open) {
 	t.Run("Labels", func(t *testing.T) { testLabels(t, open) })
 	t.Run("CannedResponses", func(t *testing.T) { testCannedResponses(t, open) })
 	t.Run("Workspace", func(t *testing.T) { testWorkspaceMessages(t, open) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
+	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, open) })
 }
 
 var errAbort = errors.New("storetest: abort the transaction")

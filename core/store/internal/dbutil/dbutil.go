@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // MS converts a time to the stored form: Unix milliseconds, 0 for zero.
@@ -102,3 +103,24 @@ func Pending(all []Migration, applied map[int]string) ([]Migration, error) {
 	}
 	return pending, nil
 }
+
+// JoinIDs is the stored form of a delivery's message ids: each between
+// spaces (" a b "), so that one is found as " a " in the text; an id
+// holding whitespace (no provider makes one) is left out.
+func JoinIDs(ids []string) string {
+	var b strings.Builder
+	for _, id := range ids {
+		if id == "" || strings.ContainsFunc(id, unicode.IsSpace) {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(id)
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
+
+// SplitIDs reads what JoinIDs stored.
+func SplitIDs(s string) []string { return strings.Fields(s) }
