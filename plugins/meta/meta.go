@@ -43,6 +43,8 @@ func New(opts ...Option) sdk.Channel {
 	for _, o := range opts {
 		o(ch)
 	}
+	// Whatever the client, its calls under sdk.RecordExchanges are kept.
+	ch.http = sdk.RecordingClient(ch.http)
 	return ch
 }
 

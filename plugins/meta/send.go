@@ -107,7 +107,10 @@ func (c *channel) send(ctx context.Context, req *proto.SendRequest, checkOnly bo
 		return &proto.SendResponse{}, nil
 	}
 
+	// The calls go to the integration's delivery log, credentials hidden.
+	ctx, calls := sdk.RecordExchanges(ctx, s.AccessToken, s.AppSecret, s.VerifyToken)
 	resp := &proto.SendResponse{}
+	defer func() { resp.Exchanges = calls.List() }()
 	for i, m := range msgs {
 		b := sendBody{Recipient: recipient{ID: to}, MessagingType: messagingType, Tag: tag, Message: m}
 		if i == 0 && req.GetReplyTo() != "" {

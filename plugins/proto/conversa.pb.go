@@ -1282,8 +1282,12 @@ type SendResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The provider's ids for what was sent, in order (a long text may go out
 	// as several messages).
-	MessageIds    []string   `protobuf:"bytes,1,rep,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
-	Error         *SendError `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	MessageIds []string   `protobuf:"bytes,1,rep,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
+	Error      *SendError `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// The HTTP calls made to the provider, in order, as the host shows them
+	// in the integration's delivery log ("why didn't this arrive?").
+	// Optional; a plugin redacts its credentials before they cross here.
+	Exchanges     []*HttpExchange `protobuf:"bytes,3,rep,name=exchanges,proto3" json:"exchanges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1332,6 +1336,146 @@ func (x *SendResponse) GetError() *SendError {
 	return nil
 }
 
+func (x *SendResponse) GetExchanges() []*HttpExchange {
+	if x != nil {
+		return x.Exchanges
+	}
+	return nil
+}
+
+// One HTTP call a plugin made to its provider, for the delivery log. The
+// plugin redacts every credential (tokens in the query or headers,
+// signatures) and bounds the bodies; the host redacts the integration's
+// secret settings again wherever they appear.
+type HttpExchange struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Method string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// The URL with credentials in its query replaced by "[redacted]".
+	Url            string    `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	RequestHeaders []*Header `protobuf:"bytes,3,rep,name=request_headers,json=requestHeaders,proto3" json:"request_headers,omitempty"`
+	RequestBody    []byte    `protobuf:"bytes,4,opt,name=request_body,json=requestBody,proto3" json:"request_body,omitempty"`
+	// 0 when no answer came (see error).
+	Status          int32     `protobuf:"varint,5,opt,name=status,proto3" json:"status,omitempty"`
+	ResponseHeaders []*Header `protobuf:"bytes,6,rep,name=response_headers,json=responseHeaders,proto3" json:"response_headers,omitempty"`
+	ResponseBody    []byte    `protobuf:"bytes,7,opt,name=response_body,json=responseBody,proto3" json:"response_body,omitempty"`
+	// From sending the request to the end of the answer's body.
+	LatencyMs int64 `protobuf:"varint,8,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	// Why no (whole) answer came: a refused connection, a timeout.
+	Error string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	// The bodies were cut to what the plugin keeps (16 KB).
+	RequestTruncated  bool `protobuf:"varint,10,opt,name=request_truncated,json=requestTruncated,proto3" json:"request_truncated,omitempty"`
+	ResponseTruncated bool `protobuf:"varint,11,opt,name=response_truncated,json=responseTruncated,proto3" json:"response_truncated,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *HttpExchange) Reset() {
+	*x = HttpExchange{}
+	mi := &file_conversa_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HttpExchange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HttpExchange) ProtoMessage() {}
+
+func (x *HttpExchange) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HttpExchange.ProtoReflect.Descriptor instead.
+func (*HttpExchange) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *HttpExchange) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *HttpExchange) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *HttpExchange) GetRequestHeaders() []*Header {
+	if x != nil {
+		return x.RequestHeaders
+	}
+	return nil
+}
+
+func (x *HttpExchange) GetRequestBody() []byte {
+	if x != nil {
+		return x.RequestBody
+	}
+	return nil
+}
+
+func (x *HttpExchange) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *HttpExchange) GetResponseHeaders() []*Header {
+	if x != nil {
+		return x.ResponseHeaders
+	}
+	return nil
+}
+
+func (x *HttpExchange) GetResponseBody() []byte {
+	if x != nil {
+		return x.ResponseBody
+	}
+	return nil
+}
+
+func (x *HttpExchange) GetLatencyMs() int64 {
+	if x != nil {
+		return x.LatencyMs
+	}
+	return 0
+}
+
+func (x *HttpExchange) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *HttpExchange) GetRequestTruncated() bool {
+	if x != nil {
+		return x.RequestTruncated
+	}
+	return false
+}
+
+func (x *HttpExchange) GetResponseTruncated() bool {
+	if x != nil {
+		return x.ResponseTruncated
+	}
+	return false
+}
+
 type ActionRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Integration *Integration           `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
@@ -1345,7 +1489,7 @@ type ActionRequest struct {
 
 func (x *ActionRequest) Reset() {
 	*x = ActionRequest{}
-	mi := &file_conversa_proto_msgTypes[15]
+	mi := &file_conversa_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1501,7 @@ func (x *ActionRequest) String() string {
 func (*ActionRequest) ProtoMessage() {}
 
 func (x *ActionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[15]
+	mi := &file_conversa_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1514,7 @@ func (x *ActionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionRequest.ProtoReflect.Descriptor instead.
 func (*ActionRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{15}
+	return file_conversa_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ActionRequest) GetIntegration() *Integration {
@@ -1413,7 +1557,7 @@ type ActionResponse struct {
 
 func (x *ActionResponse) Reset() {
 	*x = ActionResponse{}
-	mi := &file_conversa_proto_msgTypes[16]
+	mi := &file_conversa_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1569,7 @@ func (x *ActionResponse) String() string {
 func (*ActionResponse) ProtoMessage() {}
 
 func (x *ActionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[16]
+	mi := &file_conversa_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1582,7 @@ func (x *ActionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionResponse.ProtoReflect.Descriptor instead.
 func (*ActionResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{16}
+	return file_conversa_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ActionResponse) GetUnsupported() bool {
@@ -1465,7 +1609,7 @@ type ProfileRequest struct {
 
 func (x *ProfileRequest) Reset() {
 	*x = ProfileRequest{}
-	mi := &file_conversa_proto_msgTypes[17]
+	mi := &file_conversa_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +1621,7 @@ func (x *ProfileRequest) String() string {
 func (*ProfileRequest) ProtoMessage() {}
 
 func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[17]
+	mi := &file_conversa_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1634,7 @@ func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileRequest.ProtoReflect.Descriptor instead.
 func (*ProfileRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{17}
+	return file_conversa_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ProfileRequest) GetIntegration() *Integration {
@@ -1524,7 +1668,7 @@ type ProfileResponse struct {
 
 func (x *ProfileResponse) Reset() {
 	*x = ProfileResponse{}
-	mi := &file_conversa_proto_msgTypes[18]
+	mi := &file_conversa_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1680,7 @@ func (x *ProfileResponse) String() string {
 func (*ProfileResponse) ProtoMessage() {}
 
 func (x *ProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[18]
+	mi := &file_conversa_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1693,7 @@ func (x *ProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileResponse.ProtoReflect.Descriptor instead.
 func (*ProfileResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{18}
+	return file_conversa_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ProfileResponse) GetUsername() string {
@@ -1608,7 +1752,7 @@ type AssistantInfo struct {
 
 func (x *AssistantInfo) Reset() {
 	*x = AssistantInfo{}
-	mi := &file_conversa_proto_msgTypes[19]
+	mi := &file_conversa_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1620,7 +1764,7 @@ func (x *AssistantInfo) String() string {
 func (*AssistantInfo) ProtoMessage() {}
 
 func (x *AssistantInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[19]
+	mi := &file_conversa_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1633,7 +1777,7 @@ func (x *AssistantInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssistantInfo.ProtoReflect.Descriptor instead.
 func (*AssistantInfo) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{19}
+	return file_conversa_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AssistantInfo) GetName() string {
@@ -1675,7 +1819,7 @@ type ConverseRequest struct {
 
 func (x *ConverseRequest) Reset() {
 	*x = ConverseRequest{}
-	mi := &file_conversa_proto_msgTypes[20]
+	mi := &file_conversa_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1831,7 @@ func (x *ConverseRequest) String() string {
 func (*ConverseRequest) ProtoMessage() {}
 
 func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[20]
+	mi := &file_conversa_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1844,7 @@ func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
 func (*ConverseRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{20}
+	return file_conversa_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConverseRequest) GetSettingsJson() []byte {
@@ -1777,7 +1921,7 @@ type ConverseResponse struct {
 
 func (x *ConverseResponse) Reset() {
 	*x = ConverseResponse{}
-	mi := &file_conversa_proto_msgTypes[21]
+	mi := &file_conversa_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +1933,7 @@ func (x *ConverseResponse) String() string {
 func (*ConverseResponse) ProtoMessage() {}
 
 func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[21]
+	mi := &file_conversa_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +1946,7 @@ func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
 func (*ConverseResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{21}
+	return file_conversa_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConverseResponse) GetReplies() []*Content {
@@ -1973,11 +2117,26 @@ const file_conversa_proto_rawDesc = "" +
 	"\x0eretry_after_ms\x18\x04 \x01(\x03R\fretryAfterMs\x12 \n" +
 	"\vreauthorize\x18\x05 \x01(\bR\vreauthorize\x12'\n" +
 	"\x0funknown_outcome\x18\x06 \x01(\bR\x0eunknownOutcome\x12\x18\n" +
-	"\arefused\x18\a \x01(\bR\arefused\"d\n" +
+	"\arefused\x18\a \x01(\bR\arefused\"\xa4\x01\n" +
 	"\fSendResponse\x12\x1f\n" +
 	"\vmessage_ids\x18\x01 \x03(\tR\n" +
 	"messageIds\x123\n" +
-	"\x05error\x18\x02 \x01(\v2\x1d.conversa.plugin.v1.SendErrorR\x05error\"\xb8\x01\n" +
+	"\x05error\x18\x02 \x01(\v2\x1d.conversa.plugin.v1.SendErrorR\x05error\x12>\n" +
+	"\texchanges\x18\x03 \x03(\v2 .conversa.plugin.v1.HttpExchangeR\texchanges\"\xb5\x03\n" +
+	"\fHttpExchange\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12C\n" +
+	"\x0frequest_headers\x18\x03 \x03(\v2\x1a.conversa.plugin.v1.HeaderR\x0erequestHeaders\x12!\n" +
+	"\frequest_body\x18\x04 \x01(\fR\vrequestBody\x12\x16\n" +
+	"\x06status\x18\x05 \x01(\x05R\x06status\x12E\n" +
+	"\x10response_headers\x18\x06 \x03(\v2\x1a.conversa.plugin.v1.HeaderR\x0fresponseHeaders\x12#\n" +
+	"\rresponse_body\x18\a \x01(\fR\fresponseBody\x12\x1d\n" +
+	"\n" +
+	"latency_ms\x18\b \x01(\x03R\tlatencyMs\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error\x12+\n" +
+	"\x11request_truncated\x18\n" +
+	" \x01(\bR\x10requestTruncated\x12-\n" +
+	"\x12response_truncated\x18\v \x01(\bR\x11responseTruncated\"\xb8\x01\n" +
 	"\rActionRequest\x12A\n" +
 	"\vintegration\x18\x01 \x01(\v2\x1f.conversa.plugin.v1.IntegrationR\vintegration\x125\n" +
 	"\acontact\x18\x02 \x01(\v2\x1b.conversa.plugin.v1.ContactR\acontact\x12\x16\n" +
@@ -2047,7 +2206,7 @@ func file_conversa_proto_rawDescGZIP() []byte {
 	return file_conversa_proto_rawDescData
 }
 
-var file_conversa_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_conversa_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_conversa_proto_goTypes = []any{
 	(*InfoRequest)(nil),      // 0: conversa.plugin.v1.InfoRequest
 	(*PluginInfo)(nil),       // 1: conversa.plugin.v1.PluginInfo
@@ -2064,21 +2223,22 @@ var file_conversa_proto_goTypes = []any{
 	(*SendRequest)(nil),      // 12: conversa.plugin.v1.SendRequest
 	(*SendError)(nil),        // 13: conversa.plugin.v1.SendError
 	(*SendResponse)(nil),     // 14: conversa.plugin.v1.SendResponse
-	(*ActionRequest)(nil),    // 15: conversa.plugin.v1.ActionRequest
-	(*ActionResponse)(nil),   // 16: conversa.plugin.v1.ActionResponse
-	(*ProfileRequest)(nil),   // 17: conversa.plugin.v1.ProfileRequest
-	(*ProfileResponse)(nil),  // 18: conversa.plugin.v1.ProfileResponse
-	(*AssistantInfo)(nil),    // 19: conversa.plugin.v1.AssistantInfo
-	(*ConverseRequest)(nil),  // 20: conversa.plugin.v1.ConverseRequest
-	(*ConverseResponse)(nil), // 21: conversa.plugin.v1.ConverseResponse
-	nil,                      // 22: conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
-	nil,                      // 23: conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
+	(*HttpExchange)(nil),     // 15: conversa.plugin.v1.HttpExchange
+	(*ActionRequest)(nil),    // 16: conversa.plugin.v1.ActionRequest
+	(*ActionResponse)(nil),   // 17: conversa.plugin.v1.ActionResponse
+	(*ProfileRequest)(nil),   // 18: conversa.plugin.v1.ProfileRequest
+	(*ProfileResponse)(nil),  // 19: conversa.plugin.v1.ProfileResponse
+	(*AssistantInfo)(nil),    // 20: conversa.plugin.v1.AssistantInfo
+	(*ConverseRequest)(nil),  // 21: conversa.plugin.v1.ConverseRequest
+	(*ConverseResponse)(nil), // 22: conversa.plugin.v1.ConverseResponse
+	nil,                      // 23: conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
+	nil,                      // 24: conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
 }
 var file_conversa_proto_depIdxs = []int32{
 	2,  // 0: conversa.plugin.v1.Content.options:type_name -> conversa.plugin.v1.Option
 	3,  // 1: conversa.plugin.v1.Event.contents:type_name -> conversa.plugin.v1.Content
-	22, // 2: conversa.plugin.v1.ChannelInfo.webhook_headers:type_name -> conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
-	23, // 3: conversa.plugin.v1.ChannelInfo.webhook_fields:type_name -> conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
+	23, // 2: conversa.plugin.v1.ChannelInfo.webhook_headers:type_name -> conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
+	24, // 3: conversa.plugin.v1.ChannelInfo.webhook_fields:type_name -> conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
 	7,  // 4: conversa.plugin.v1.WebhookRequest.integrations:type_name -> conversa.plugin.v1.Integration
 	8,  // 5: conversa.plugin.v1.WebhookRequest.headers:type_name -> conversa.plugin.v1.Header
 	4,  // 6: conversa.plugin.v1.WebhookResponse.events:type_name -> conversa.plugin.v1.Event
@@ -2086,36 +2246,39 @@ var file_conversa_proto_depIdxs = []int32{
 	11, // 8: conversa.plugin.v1.SendRequest.contact:type_name -> conversa.plugin.v1.Contact
 	3,  // 9: conversa.plugin.v1.SendRequest.contents:type_name -> conversa.plugin.v1.Content
 	13, // 10: conversa.plugin.v1.SendResponse.error:type_name -> conversa.plugin.v1.SendError
-	7,  // 11: conversa.plugin.v1.ActionRequest.integration:type_name -> conversa.plugin.v1.Integration
-	11, // 12: conversa.plugin.v1.ActionRequest.contact:type_name -> conversa.plugin.v1.Contact
-	13, // 13: conversa.plugin.v1.ActionResponse.error:type_name -> conversa.plugin.v1.SendError
-	7,  // 14: conversa.plugin.v1.ProfileRequest.integration:type_name -> conversa.plugin.v1.Integration
-	11, // 15: conversa.plugin.v1.ConverseRequest.contact:type_name -> conversa.plugin.v1.Contact
-	3,  // 16: conversa.plugin.v1.ConverseRequest.contents:type_name -> conversa.plugin.v1.Content
-	3,  // 17: conversa.plugin.v1.ConverseResponse.replies:type_name -> conversa.plugin.v1.Content
-	0,  // 18: conversa.plugin.v1.Info.Describe:input_type -> conversa.plugin.v1.InfoRequest
-	5,  // 19: conversa.plugin.v1.Channel.Describe:input_type -> conversa.plugin.v1.DescribeRequest
-	9,  // 20: conversa.plugin.v1.Channel.HandleWebhook:input_type -> conversa.plugin.v1.WebhookRequest
-	12, // 21: conversa.plugin.v1.Channel.Send:input_type -> conversa.plugin.v1.SendRequest
-	17, // 22: conversa.plugin.v1.Channel.Profile:input_type -> conversa.plugin.v1.ProfileRequest
-	12, // 23: conversa.plugin.v1.Channel.CheckSend:input_type -> conversa.plugin.v1.SendRequest
-	15, // 24: conversa.plugin.v1.Channel.Action:input_type -> conversa.plugin.v1.ActionRequest
-	5,  // 25: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
-	20, // 26: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
-	1,  // 27: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
-	6,  // 28: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
-	10, // 29: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
-	14, // 30: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
-	18, // 31: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
-	14, // 32: conversa.plugin.v1.Channel.CheckSend:output_type -> conversa.plugin.v1.SendResponse
-	16, // 33: conversa.plugin.v1.Channel.Action:output_type -> conversa.plugin.v1.ActionResponse
-	19, // 34: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
-	21, // 35: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
-	27, // [27:36] is the sub-list for method output_type
-	18, // [18:27] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	15, // 11: conversa.plugin.v1.SendResponse.exchanges:type_name -> conversa.plugin.v1.HttpExchange
+	8,  // 12: conversa.plugin.v1.HttpExchange.request_headers:type_name -> conversa.plugin.v1.Header
+	8,  // 13: conversa.plugin.v1.HttpExchange.response_headers:type_name -> conversa.plugin.v1.Header
+	7,  // 14: conversa.plugin.v1.ActionRequest.integration:type_name -> conversa.plugin.v1.Integration
+	11, // 15: conversa.plugin.v1.ActionRequest.contact:type_name -> conversa.plugin.v1.Contact
+	13, // 16: conversa.plugin.v1.ActionResponse.error:type_name -> conversa.plugin.v1.SendError
+	7,  // 17: conversa.plugin.v1.ProfileRequest.integration:type_name -> conversa.plugin.v1.Integration
+	11, // 18: conversa.plugin.v1.ConverseRequest.contact:type_name -> conversa.plugin.v1.Contact
+	3,  // 19: conversa.plugin.v1.ConverseRequest.contents:type_name -> conversa.plugin.v1.Content
+	3,  // 20: conversa.plugin.v1.ConverseResponse.replies:type_name -> conversa.plugin.v1.Content
+	0,  // 21: conversa.plugin.v1.Info.Describe:input_type -> conversa.plugin.v1.InfoRequest
+	5,  // 22: conversa.plugin.v1.Channel.Describe:input_type -> conversa.plugin.v1.DescribeRequest
+	9,  // 23: conversa.plugin.v1.Channel.HandleWebhook:input_type -> conversa.plugin.v1.WebhookRequest
+	12, // 24: conversa.plugin.v1.Channel.Send:input_type -> conversa.plugin.v1.SendRequest
+	18, // 25: conversa.plugin.v1.Channel.Profile:input_type -> conversa.plugin.v1.ProfileRequest
+	12, // 26: conversa.plugin.v1.Channel.CheckSend:input_type -> conversa.plugin.v1.SendRequest
+	16, // 27: conversa.plugin.v1.Channel.Action:input_type -> conversa.plugin.v1.ActionRequest
+	5,  // 28: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
+	21, // 29: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
+	1,  // 30: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
+	6,  // 31: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
+	10, // 32: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
+	14, // 33: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
+	19, // 34: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
+	14, // 35: conversa.plugin.v1.Channel.CheckSend:output_type -> conversa.plugin.v1.SendResponse
+	17, // 36: conversa.plugin.v1.Channel.Action:output_type -> conversa.plugin.v1.ActionResponse
+	20, // 37: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
+	22, // 38: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
+	30, // [30:39] is the sub-list for method output_type
+	21, // [21:30] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_conversa_proto_init() }
@@ -2129,7 +2292,7 @@ func file_conversa_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_conversa_proto_rawDesc), len(file_conversa_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

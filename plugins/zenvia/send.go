@@ -106,7 +106,11 @@ func (c *channel) send(ctx context.Context, req *proto.SendRequest, checkOnly bo
 	if checkOnly {
 		return &proto.SendResponse{}, nil
 	}
-	return c.post(ctx, s, msg), nil
+	// The call goes to the integration's delivery log, credentials hidden.
+	ctx, calls := sdk.RecordExchanges(ctx, s.APIToken, s.WebhookToken)
+	resp := c.post(ctx, s, msg)
+	resp.Exchanges = calls.List()
+	return resp, nil
 }
 
 func refused(code, message string) *proto.SendResponse {
