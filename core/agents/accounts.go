@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -103,4 +104,77 @@ func Update(ctx context.Context, st store.Agents, a *model.Agent, password strin
 		}
 	}
 	return st.Update(ctx, a, hash)
+}
+
+// CreateBy is Create done by a person: the new agent and its audit entry
+// commit together.
+func CreateBy(ctx context.Context, st store.Store, a *model.Agent, password string, by *store.Actor) error {
+	if err := Normalize(a); err != nil {
+		return err
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	err = st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.Agents().Create(ctx, a, hash); err != nil {
+			return err
+		}
+		return tx.Audit().Add(ctx, by.Entry("agent.create", a.ID, "role "+a.Role))
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("%w: %s", ErrLoginTaken, a.ID)
+	}
+	return err
+}
+
+// UpdateBy is Update done by a person, recorded in the audit log in the
+// same transaction: which fields changed, and a password change as an
+// entry of its own (never the password).
+func UpdateBy(ctx context.Context, st store.Store, a *model.Agent, password string, by *store.Actor) error {
+	if err := Normalize(a); err != nil {
+		return err
+	}
+	hash := ""
+	if password != "" {
+		var err error
+		if hash, err = HashPassword(password); err != nil {
+			return err
+		}
+	}
+	return st.Tx(ctx, func(tx store.Tx) error {
+		old, err := tx.Agents().Get(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Agents().Update(ctx, a, hash); err != nil {
+			return err
+		}
+		var changed []string
+		if old.Name != a.Name {
+			changed = append(changed, "name")
+		}
+		if old.Role != a.Role {
+			changed = append(changed, "role "+old.Role+" → "+a.Role)
+		}
+		if !slices.Equal(old.Squads, a.Squads) {
+			changed = append(changed, "squads "+strings.Join(a.Squads, ","))
+		}
+		if old.MaxChats != a.MaxChats {
+			changed = append(changed, fmt.Sprintf("max_chats %d → %d", old.MaxChats, a.MaxChats))
+		}
+		if hash != "" {
+			if err := tx.Audit().Add(ctx, by.Entry("agent.password", a.ID, "")); err != nil {
+				return err
+			}
+		}
+		if len(changed) == 0 && hash != "" {
+			return nil
+		}
+		detail := "saved without changes"
+		if len(changed) > 0 {
+			detail = "changed: " + strings.Join(changed, ", ")
+		}
+		return tx.Audit().Add(ctx, by.Entry("agent.update", a.ID, detail))
+	})
 }

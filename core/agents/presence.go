@@ -17,6 +17,13 @@ var ErrNoSquad = errors.New("in no squad")
 // SetStatus changes an agent's status. Going offline re-queues their open
 // conversations; becoming available may bring them conversations at once.
 func (s *Service) SetStatus(ctx context.Context, id, status string) (*model.Agent, error) {
+	return s.SetStatusBy(ctx, id, status, nil)
+}
+
+// SetStatusBy is SetStatus done by another person (by; nil or the agent
+// themself: not audited), recorded in the audit log in the same
+// transaction.
+func (s *Service) SetStatusBy(ctx context.Context, id, status string, by *store.Actor) (*model.Agent, error) {
 	switch status {
 	case model.AgentAvailable, model.AgentPaused, model.AgentOffline:
 	default:
@@ -38,6 +45,11 @@ func (s *Service) SetStatus(ctx context.Context, id, status string) (*model.Agen
 		}
 		if err := tx.Agents().SetStatus(ctx, id, status); err != nil {
 			return err
+		}
+		if by != nil && by.Login != id {
+			if err := tx.Audit().Add(ctx, by.Entry("agent.status", id, "status "+status)); err != nil {
+				return err
+			}
 		}
 		if status == model.AgentOffline {
 			var err error

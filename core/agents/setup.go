@@ -56,7 +56,9 @@ func (s *Service) SetupToken(ctx context.Context) (string, error) {
 // agent exists (also when another setup won the race), with
 // ErrBadSetupToken for a token no node printed, and with a *FieldError for
 // a bad login, name or password; the token is checked before the fields.
-func (s *Service) Setup(ctx context.Context, token string, a *model.Agent, password string) (*Login, error) {
+//
+// The creation is the audit log's first entry: the new admin, from ip.
+func (s *Service) Setup(ctx context.Context, token string, a *model.Agent, password, ip string) (*Login, error) {
 	needed, err := s.SetupNeeded(ctx)
 	if err != nil {
 		return nil, err
@@ -82,7 +84,14 @@ func (s *Service) Setup(ctx context.Context, token string, a *model.Agent, passw
 	if err != nil {
 		return nil, err
 	}
-	if err := s.st.Agents().CreateFirst(ctx, a, hash); err != nil {
+	err = s.st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.Agents().CreateFirst(ctx, a, hash); err != nil {
+			return err
+		}
+		by := &store.Actor{Login: a.ID, IP: ip}
+		return tx.Audit().Add(ctx, by.Entry("setup", a.ID, "the first admin"))
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, ErrSetupDone
 		}

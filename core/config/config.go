@@ -50,6 +50,10 @@ type Storage struct {
 	// URL, when set, is a PostgreSQL database (postgres://…) used instead:
 	// no SQLite file is created, and several nodes may share it.
 	URL string `toml:"url"`
+	// DeliveryLogDays is how long the delivery log keeps each webhook
+	// received and send attempt, in days (0: nothing is recorded). It
+	// bounds what the log adds to the database, so it lives here.
+	DeliveryLogDays *int `toml:"delivery_log_days"`
 }
 
 // Postgres reports whether the install lives in PostgreSQL.
@@ -99,6 +103,8 @@ const (
 	DefaultListen            = "127.0.0.1:8080"
 	DefaultBodyLimitKB       = 1024
 	DefaultStoragePath       = "data/conversa.db"
+	DefaultDeliveryLogDays   = 7
+	MaxDeliveryLogDays       = 365
 	DefaultMediaDir          = "data/media"
 	DefaultMaxUploadMB       = 25
 	DefaultScriptsDir        = "scripts"
@@ -192,6 +198,10 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Storage.Path == "" {
 		c.Storage.Path = DefaultStoragePath
+	}
+	if c.Storage.DeliveryLogDays == nil {
+		days := DefaultDeliveryLogDays
+		c.Storage.DeliveryLogDays = &days
 	}
 	if c.Media.Dir == "" {
 		c.Media.Dir = DefaultMediaDir
@@ -320,6 +330,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Storage.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 			add("storage.url", "storage.url: must be a PostgreSQL URL (postgres://user:password@host:5432/database)")
 		}
+	}
+	if d := c.Storage.DeliveryLogDays; d != nil && (*d < 0 || *d > MaxDeliveryLogDays) {
+		add("storage.delivery_log_days", "storage.delivery_log_days: must be between 0 (off) and %d, got %d", MaxDeliveryLogDays, *d)
 	}
 	if c.Media.MaxUploadMB < 1 || c.Media.MaxUploadMB > MaxUploadMB {
 		add("media.max_upload_mb", "media.max_upload_mb: must be between 1 and %d, got %d", MaxUploadMB, c.Media.MaxUploadMB)

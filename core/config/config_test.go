@@ -163,6 +163,28 @@ func TestMedia(t *testing.T) {
 	}
 }
 
+func TestDeliveryLogDays(t *testing.T) {
+	c, err := Parse("c.toml", []byte(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Storage.DeliveryLogDays; d == nil || *d != 7 {
+		t.Errorf("storage.delivery_log_days default = %v, want 7", d)
+	}
+	c, err = Parse("c.toml", []byte("[storage]\ndelivery_log_days = 0\n"))
+	if err != nil || *c.Storage.DeliveryLogDays != 0 {
+		t.Errorf("delivery_log_days = 0: %v, %v; want 0 (off) kept", c.Storage.DeliveryLogDays, err)
+	}
+	for doc, want := range map[string]string{
+		"[storage]\ndelivery_log_days = -1\n":  "c.toml:2: storage.delivery_log_days: must be between 0 (off) and 365, got -1",
+		"[storage]\ndelivery_log_days = 400\n": "c.toml:2: storage.delivery_log_days: must be between 0 (off) and 365, got 400",
+	} {
+		if _, err := Parse("c.toml", []byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want %q", doc, err, want)
+		}
+	}
+}
+
 // The playground is on by default only without a configuration file; a
 // file turns it on or off explicitly.
 func TestPlaygroundDefault(t *testing.T) {

@@ -94,6 +94,10 @@ type Options struct {
 	// RetryBase is the first retry delay of a failed send or event (default
 	// 1 s); it doubles up to RetryMax (default 5 min).
 	RetryBase, RetryMax time.Duration
+	// DeliveryLog is how long the delivery log keeps each webhook received
+	// and send attempt (0: DefaultDeliveryLog; negative: nothing is
+	// recorded).
+	DeliveryLog time.Duration
 }
 
 // Engine is the conversation engine.
@@ -118,6 +122,8 @@ type Engine struct {
 	actions    actionLimits
 	channels   describeCache[*proto.ChannelInfo]
 	assistants describeCache[*proto.AssistantInfo]
+	dlog       *deliveryLog
+	pruneWake  chan struct{}
 
 	inactivityWake chan struct{}
 	stopMu         sync.Mutex // orders background work started against Stop
@@ -160,12 +166,17 @@ func New(o Options) (*Engine, error) {
 	if o.RetryMax <= 0 {
 		o.RetryMax = 5 * time.Minute
 	}
+	if o.DeliveryLog == 0 {
+		o.DeliveryLog = DefaultDeliveryLog
+	}
 	e := &Engine{
 		o: o, st: o.Store, log: o.Logger.With("component", "engine"), now: o.Now, bus: o.Bus,
 		hooks: o.Hooks, plug: o.Plugins,
 		inactivityWake: make(chan struct{}, 1),
+		pruneWake:      make(chan struct{}, 1),
 		stop:           make(chan struct{}),
 	}
+	e.dlog = newDeliveryLog(o.Store, e.log, o.DeliveryLog)
 	e.reg = newRegistry(o.Assistants)
 	e.inbox = newDispatcher("inbox", e.log, o.Node, o.Workers, e.now, o.Store.Inbox(), e.processInbox)
 	e.outbox = newDispatcher("outbox", e.log, o.Node, o.Workers, e.now, o.Store.Outbox(), e.send)
@@ -195,8 +206,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.started = e.now()
 	e.inbox.start(&e.wg, e.stop)
 	e.outbox.start(&e.wg, e.stop)
-	e.wg.Add(2)
+	e.dlog.start()
+	e.wg.Add(3)
 	go e.every(inactivityEvery, e.inactivityWake, e.endInactive)
+	go e.every(pruneEvery, e.pruneWake, e.pruneDeliveries)
 	go e.every(reloadEvery, nil, func() {
 		if err := e.Reload(context.Background()); err != nil {
 			e.log.Error("re-reading integrations", "err", err)
@@ -244,6 +257,8 @@ func (e *Engine) Stop() {
 	close(e.stop)
 	e.stopMu.Unlock()
 	e.wg.Wait()
+	// The queues are done: what they logged is written now.
+	e.dlog.close()
 }
 
 // goBackground runs f on a goroutine Stop waits for; after Stop it does
@@ -280,6 +295,10 @@ func (e *Engine) Wake() {
 	e.inbox.wakeUp()
 	e.outbox.wakeUp()
 	e.wakeInactivity()
+	select {
+	case e.pruneWake <- struct{}{}:
+	default:
+	}
 }
 
 func (e *Engine) assign(ctx context.Context) {

@@ -56,14 +56,21 @@ const webhookTimeout = 5 * time.Second
 // or unparsable request.
 func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookRequest) (WebhookResult, error) {
 	in := e.reg.integration(integration)
-	if in == nil || !in.Enabled {
+	if in == nil {
+		return WebhookResult{}, ErrUnknownIntegration
+	}
+	rec := e.receiving(in, r)
+	if !in.Enabled {
+		rec.refused(OutcomeDisabled, WebhookResult{Status: http.StatusNotFound}, "the integration is disabled")
 		return WebhookResult{}, ErrUnknownIntegration
 	}
 	if ok, why := e.Availability(in); !ok {
+		rec.refused(OutcomeUnavailable, WebhookResult{Status: http.StatusServiceUnavailable}, why)
 		return WebhookResult{}, fmt.Errorf("%w: %s", ErrChannelDown, why)
 	}
 	ch, err := e.plug.Channel(in.Channel)
 	if err != nil {
+		rec.refused(OutcomeUnavailable, WebhookResult{Status: http.StatusServiceUnavailable}, "channel plugin unavailable")
 		return WebhookResult{}, fmt.Errorf("%w: %v", ErrChannelDown, err)
 	}
 	// The plugin contract's strings are UTF-8: bytes that are not cannot
@@ -86,6 +93,7 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 	defer cancel()
 	resp, err := ch.HandleWebhook(cctx, req)
 	if err != nil {
+		rec.refused(OutcomeUnavailable, WebhookResult{Status: http.StatusServiceUnavailable}, "the channel plugin did not answer")
 		return WebhookResult{}, fmt.Errorf("%w: %v", ErrChannelDown, err)
 	}
 	res := WebhookResult{Status: int(resp.Status), Body: resp.Body, ContentType: resp.ContentType, Refusal: resp.Error}
@@ -97,15 +105,26 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 		if res.Refusal == "" {
 			res.Refusal = "credentials or signature do not match"
 		}
+		rec.refused(OutcomeUnauthorized, res, res.Refusal)
 		return res, nil
 	case resp.Malformed:
 		res.Status = http.StatusBadRequest
+		why := res.Refusal
+		if why == "" {
+			why = "the body could not be parsed"
+		}
+		rec.refused(OutcomeMalformed, res, why)
 		return res, nil
 	}
 	if res.Status == 0 {
 		res.Status = http.StatusOK
 	}
 	if len(resp.Events) == 0 {
+		outcome := OutcomeIgnored
+		if r.Method == http.MethodGet {
+			outcome = OutcomeVerified
+		}
+		rec.refused(outcome, res, "")
 		return res, nil
 	}
 	allowed := map[string]bool{}
@@ -130,6 +149,7 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 	// (on two nodes) lock their queue keys in the same order and never
 	// deadlock.
 	slices.SortStableFunc(evs, func(a, b *model.Event) int { return strings.Compare(partitionKey(a), partitionKey(b)) })
+	rec.events(evs)
 	err = e.st.Tx(ctx, func(tx store.Tx) error {
 		res.Stored, res.Duplicates = 0, 0
 		for _, ev := range evs {
@@ -143,9 +163,18 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 				res.Duplicates++
 			}
 		}
-		return nil
+		if rec == nil {
+			return nil
+		}
+		// Logged with the events: both are committed, or neither.
+		outcome := OutcomeStored
+		if res.Stored == 0 {
+			outcome = OutcomeDuplicate
+		}
+		return tx.Deliveries().Add(ctx, rec.row(outcome, res))
 	})
 	if err != nil {
+		rec.refused(OutcomeError, WebhookResult{Status: http.StatusServiceUnavailable}, "the events could not be stored")
 		return WebhookResult{}, fmt.Errorf("store events: %w", err)
 	}
 	if res.Stored > 0 {

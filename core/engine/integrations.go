@@ -115,11 +115,29 @@ func (e *Engine) missingSettings(info *proto.ChannelInfo, in *model.Integration)
 // secrets and generated credentials the caller did not change, generating
 // missing webhook credentials, and applies it at once.
 func (e *Engine) Put(ctx context.Context, in *model.Integration, keepSecrets bool) error {
+	return e.PutBy(ctx, in, keepSecrets, nil)
+}
+
+// PutBy is Put done by a person (nil: by no one, the configuration file);
+// what changed goes to the audit log in the same transaction.
+func (e *Engine) PutBy(ctx context.Context, in *model.Integration, keepSecrets bool, by *store.Actor) error {
 	info, err := e.channelInfo(ctx, in.Channel)
 	if err != nil {
 		return err
 	}
-	err = e.st.Tx(ctx, func(tx store.Tx) error { return e.putTx(ctx, tx, in, info, keepSecrets) })
+	err = e.st.Tx(ctx, func(tx store.Tx) error {
+		if by == nil {
+			return e.putTx(ctx, tx, in, info, keepSecrets)
+		}
+		old, err := tx.Integrations().Get(ctx, in.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := e.putTx(ctx, tx, in, info, keepSecrets); err != nil {
+			return err
+		}
+		return audit(ctx, tx, integrationChanges(by, old, in))
+	})
 	if err != nil {
 		return err
 	}
@@ -191,8 +209,17 @@ func sameCredentials(old, in *model.Integration, secrets []string) bool {
 }
 
 // Delete removes an integration; its webhook answers 404 from now on.
-func (e *Engine) Delete(ctx context.Context, id string) error {
-	if err := e.st.Integrations().Delete(ctx, id); err != nil {
+func (e *Engine) Delete(ctx context.Context, id string) error { return e.DeleteBy(ctx, id, nil) }
+
+// DeleteBy is Delete done by a person, recorded in the audit log with it.
+func (e *Engine) DeleteBy(ctx context.Context, id string, by *store.Actor) error {
+	err := e.st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.Integrations().Delete(ctx, id); err != nil || by == nil {
+			return err
+		}
+		return tx.Audit().Add(ctx, by.Entry("integration.delete", id, ""))
+	})
+	if err != nil {
 		return err
 	}
 	return e.changed(ctx)

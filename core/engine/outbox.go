@@ -53,6 +53,7 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		e.fail(ctx, &it, conv, "the integration was deleted")
 		return
 	case !in.Enabled:
+		e.sending(in, it.MessageID).done(OutcomeFailed, "the integration is disabled", nil)
 		e.fail(ctx, &it, conv, "the integration is disabled")
 		return
 	}
@@ -86,16 +87,22 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 	}
 	ct := conv.Contact
 	kind := authorKind(msg.Author)
+	// Why a message is given up before any attempt is logged too: it is
+	// the answer to "why didn't it arrive?".
+	refuse := func(why string) {
+		e.sending(in, it.MessageID).done(OutcomeFailed, why, nil)
+		e.fail(ctx, &it, conv, why)
+	}
 	switch {
 	case ct.LastInboundAt.IsZero():
-		e.fail(ctx, &it, conv, "no_inbound: the user has not written; a business cannot start a conversation")
+		refuse("no_inbound: the user has not written; a business cannot start a conversation")
 		return
 	case kind != "agent" && e.now().Sub(ct.LastInboundAt) > assistantWindow:
-		e.fail(ctx, &it, conv, "outside_window: automated replies only go within 24 h of the user's last message")
+		refuse("outside_window: automated replies only go within 24 h of the user's last message")
 		return
 	}
 	if it.Attempts >= maxSendAttempts {
-		e.fail(ctx, &it, conv, "gave up after "+strconv.Itoa(it.Attempts)+" attempts: "+msg.Error)
+		refuse("gave up after " + strconv.Itoa(it.Attempts) + " attempts: " + msg.Error)
 		return
 	}
 	ch, err := e.plug.Channel(in.Channel)
@@ -128,20 +135,29 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		IdempotencyKey: it.IdempotencyKey,
 		NowMs:          e.now().UnixMilli(),
 	}
+	rec := e.sending(in, it.MessageID)
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	resp, err := ch.Send(sctx, req)
 	cancel()
+	// A retry at the attempt limit is the end.
+	retryOutcome := OutcomeRetry
+	if it.Attempts >= maxSendAttempts {
+		retryOutcome = OutcomeFailed
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
+		rec.done(OutcomeUnknown, "interrupted by the server stopping; looked at again at the next start", nil)
 		return // shutting down: the row stays in flight and is reconciled at the next start
 	case err != nil && notAttempted(err):
 		// The plugin went down before the call: nothing went out.
+		rec.done(retryOutcome, "the channel plugin could not be reached: "+err.Error(), nil)
 		e.retry(ctx, &it, err.Error(), 0)
 		return
 	case err != nil:
 		// The call reached the plugin and failed (a crash, the deadline): it
 		// may have reached the provider.
 		log.Warn("send outcome unknown", "err", err)
+		rec.done(OutcomeUnknown, "the channel plugin failed during the send: "+err.Error(), nil)
 		e.deferSend(ctx, &it, e.now().Add(e.backoff(it.Attempts)), err.Error())
 		return
 	}
@@ -154,14 +170,17 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		switch {
 		case se.Retryable && !se.Refused && se.UnknownOutcome:
 			log.Warn("send outcome unknown; will look for its echo", "err", text, "attempt", it.Attempts)
+			rec.done(OutcomeUnknown, text, resp)
 			e.deferSend(ctx, &it, e.now().Add(max(e.backoff(it.Attempts), after)), text)
 			return
 		case se.Retryable && !se.Refused:
 			log.Warn("send failed; will retry", "err", text, "attempt", it.Attempts)
+			rec.done(retryOutcome, text, resp)
 			e.retry(ctx, &it, text, after)
 			return
 		}
 		log.Warn("send failed", "err", text)
+		rec.done(OutcomeFailed, text, resp)
 		if len(resp.MessageIds) > 0 {
 			// Part of the message went out before the failure.
 			if err := e.persist(ctx, func() error {
@@ -173,6 +192,7 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		e.fail(ctx, &it, conv, text)
 		return
 	}
+	rec.done(OutcomeSent, "", resp)
 	if err := e.persist(ctx, func() error { return e.st.Outbox().Sent(ctx, &it, resp.MessageIds) }); err != nil {
 		// The provider has it; the row stays in flight and its echo (or the
 		// next look, on a channel without echoes) settles it.

@@ -44,7 +44,7 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 		req.Role = model.RoleAgent
 	}
 	a := &model.Agent{ID: req.Login, Name: req.Name, Role: req.Role, Squads: req.Squads, MaxChats: req.MaxChats}
-	if err := agents.Create(c.UserContext(), s.o.Store.Agents(), a, req.Password); err != nil {
+	if err := agents.CreateBy(c.UserContext(), s.o.Store, a, req.Password, s.actor(c)); err != nil {
 		return s.agentError(err)
 	}
 	created, err := s.o.Store.Agents().Get(c.UserContext(), a.ID)
@@ -61,7 +61,7 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 		return errorf(fiber.StatusBadRequest, "bad_request", "body must be a JSON agent")
 	}
 	a := &model.Agent{ID: c.Params("id"), Name: req.Name, Role: req.Role, Squads: req.Squads, MaxChats: req.MaxChats}
-	if err := agents.Update(c.UserContext(), s.o.Store.Agents(), a, req.Password); err != nil {
+	if err := agents.UpdateBy(c.UserContext(), s.o.Store, a, req.Password, s.actor(c)); err != nil {
 		return s.agentError(err)
 	}
 	s.o.Agents.Assign(c.UserContext())
@@ -81,7 +81,7 @@ func (s *Server) setAgentStatus(c *fiber.Ctx) error {
 	if err := c.BodyParser(&req); err != nil {
 		return errorf(fiber.StatusBadRequest, "bad_request", `body must be JSON {"status": "..."}`)
 	}
-	a, err := s.o.Agents.SetStatus(c.UserContext(), c.Params("id"), req.Status)
+	a, err := s.o.Agents.SetStatusBy(c.UserContext(), c.Params("id"), req.Status, s.actor(c))
 	if errors.Is(err, agents.ErrNoSquad) {
 		return &apiError{Status: fiber.StatusConflict, Code: "no_squad", Field: "status",
 			Message: c.Params("id") + " is in no squad, so no chat would reach them: add them to one first"}

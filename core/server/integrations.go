@@ -152,7 +152,7 @@ func (s *Server) createIntegration(c *fiber.Ctx) error {
 	if s.o.Engine.Integration(in.ID) != nil {
 		return &apiError{Status: fiber.StatusConflict, Code: "conflict", Field: "id", Message: "an integration " + in.ID + " already exists"}
 	}
-	if err := s.o.Engine.Put(c.UserContext(), in, false); err != nil {
+	if err := s.o.Engine.PutBy(c.UserContext(), in, false, s.actor(c)); err != nil {
 		return err
 	}
 	s.log.Info("integration created", "integration", in.ID, "by", s.caller(c).agent.ID)
@@ -184,7 +184,7 @@ func (s *Server) updateIntegration(c *fiber.Ctx) error {
 	if err := s.o.Engine.Validate(c.UserContext(), in); err != nil {
 		return s.validationError(err)
 	}
-	if err := s.o.Engine.Put(c.UserContext(), in, true); err != nil {
+	if err := s.o.Engine.PutBy(c.UserContext(), in, true, s.actor(c)); err != nil {
 		return err
 	}
 	s.log.Info("integration updated", "integration", in.ID, "by", s.caller(c).agent.ID, "enabled", in.Enabled)
@@ -203,7 +203,7 @@ func (s *Server) deleteIntegration(c *fiber.Ctx) error {
 	case old.Source == model.SourceConfig:
 		return errorf(fiber.StatusConflict, "from_config", "this integration comes from the configuration file; remove it there")
 	}
-	if err := s.o.Engine.Delete(c.UserContext(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.o.Engine.DeleteBy(c.UserContext(), id, s.actor(c)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	s.log.Info("integration deleted", "integration", id, "by", s.caller(c).agent.ID)

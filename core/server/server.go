@@ -160,6 +160,8 @@ func (s *Server) routes() {
 	admin.Put("/canned_responses/:id", s.updateCanned)
 	admin.Delete("/canned_responses/:id", s.deleteCanned)
 	admin.Get("/reports", s.report)
+	admin.Get("/audit", s.listAudit)
+	admin.Get("/integrations/:id/deliveries", s.listDeliveries)
 	api.Use(func(c *fiber.Ctx) error {
 		return errorf(fiber.StatusNotFound, "not_found", "no such API endpoint: "+c.Method()+" "+c.Path())
 	})
@@ -226,6 +228,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	case errors.As(err, &ae):
 	case errors.As(err, &fe) && fe.Code == fiber.StatusRequestEntityTooLarge:
 		ae = s.tooLarge(c)
+		s.webhookTooLarge(c, ae)
 	case errors.As(err, &fe):
 		ae = errorf(fe.Code, codeOf(fe.Code), fe.Message)
 	case errors.Is(err, store.ErrNotFound):

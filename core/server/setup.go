@@ -35,7 +35,7 @@ func (s *Server) setup(c *fiber.Ctx) error {
 		return errorf(fiber.StatusBadRequest, "bad_request", `body must be JSON {"token", "login", "name", "password"}`)
 	}
 	a := &model.Agent{ID: req.Login, Name: req.Name}
-	l, err := s.o.Agents.Setup(c.UserContext(), req.Token, a, req.Password)
+	l, err := s.o.Agents.Setup(c.UserContext(), req.Token, a, req.Password, s.clientIP(c))
 	switch {
 	case errors.Is(err, agents.ErrSetupDone):
 		return errorf(fiber.StatusForbidden, "setup_done", err.Error())

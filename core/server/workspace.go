@@ -242,7 +242,14 @@ func (s *Server) createCanned(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.o.Store.CannedResponses().Create(c.UserContext(), r); err != nil {
+	ctx := c.UserContext()
+	err = s.o.Store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.CannedResponses().Create(ctx, r); err != nil {
+			return err
+		}
+		return tx.Audit().Add(ctx, s.actor(c).Entry("canned_response.create", strconv.FormatInt(r.ID, 10), cannedDetail(r)))
+	})
+	if err != nil {
 		return cannedConflict(err)
 	}
 	return c.Status(fiber.StatusCreated).JSON(r)
@@ -258,7 +265,14 @@ func (s *Server) updateCanned(c *fiber.Ctx) error {
 		return err
 	}
 	r.ID = id
-	if err := s.o.Store.CannedResponses().Update(c.UserContext(), r); err != nil {
+	ctx := c.UserContext()
+	err = s.o.Store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.CannedResponses().Update(ctx, r); err != nil {
+			return err
+		}
+		return tx.Audit().Add(ctx, s.actor(c).Entry("canned_response.update", c.Params("id"), cannedDetail(r)))
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errorf(fiber.StatusNotFound, "not_found", "no such canned response")
 		}
@@ -272,11 +286,31 @@ func (s *Server) deleteCanned(c *fiber.Ctx) error {
 	if err != nil {
 		return errorf(fiber.StatusNotFound, "not_found", "no such canned response")
 	}
-	if err := s.o.Store.CannedResponses().Delete(c.UserContext(), id); err != nil {
+	ctx := c.UserContext()
+	err = s.o.Store.Tx(ctx, func(tx store.Tx) error {
+		old, err := tx.CannedResponses().Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.CannedResponses().Delete(ctx, id); err != nil {
+			return err
+		}
+		return tx.Audit().Add(ctx, s.actor(c).Entry("canned_response.delete", c.Params("id"), cannedDetail(old)))
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errorf(fiber.StatusNotFound, "not_found", "no such canned response")
 		}
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// cannedDetail names a canned response in the audit log.
+func cannedDetail(r *model.CannedResponse) string {
+	d := "/" + r.Shortcut
+	if r.Squad != "" {
+		d += " (squad " + r.Squad + ")"
+	}
+	return d
 }

@@ -101,3 +101,14 @@ type Deliveries interface {
 	// that no single transaction holds the database long).
 	Prune(ctx context.Context, cutoff time.Time, max int) (int64, error)
 }
+
+// Actor is the person making a change, and from where, for the audit log.
+type Actor struct {
+	Login string
+	IP    string
+}
+
+// Entry is an audit entry of a change by a.
+func (a *Actor) Entry(action, target, detail string) *AuditEntry {
+	return &AuditEntry{Actor: a.Login, IP: a.IP, Action: action, Target: target, Detail: detail}
+}

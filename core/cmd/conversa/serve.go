@@ -122,6 +122,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	eng, err := engine.New(engine.Options{
 		Store: st, Plugins: host, Hooks: hooks, Bus: bus, Logger: log, Now: clock.Now,
 		Assistants: assistants, PublicURL: cfg.Server.PublicURL, Node: node, Cluster: stg.cluster,
+		DeliveryLog: deliveryLog(cfg.Storage),
 	})
 	if err != nil {
 		return err
@@ -275,4 +276,16 @@ func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Co
 		}
 		log.Info("webhook ready", attrs...)
 	}
+}
+
+// deliveryLog is how long the engine keeps deliveries ([storage]
+// delivery_log_days; 0 turns the log off).
+func deliveryLog(s config.Storage) time.Duration {
+	if s.DeliveryLogDays == nil {
+		return 0 // the engine's default
+	}
+	if *s.DeliveryLogDays == 0 {
+		return -1
+	}
+	return time.Duration(*s.DeliveryLogDays) * 24 * time.Hour
 }
