@@ -16,6 +16,7 @@ import { agentsView } from './agents.js';
 import { systemView } from './system.js';
 import { cannedView } from './canned.js';
 import { reportsView } from './reports.js';
+import { auditView } from './logs.js';
 import { setupNeeded, setupView } from './setup.js';
 import { playgroundAlone, playgroundView, showPlaygroundLink } from './playground.js';
 
@@ -28,6 +29,7 @@ const VIEWS = {
   system: { create: systemView, admin: true },
   canned: { create: cannedView, admin: true },
   reports: { create: reportsView, admin: true },
+  audit: { create: auditView, admin: true },
   playground: { create: playgroundView, admin: true },
 };
 
@@ -43,6 +45,7 @@ const ROUTES = [
   [/^\/system$/, 'system'],
   [/^\/canned$/, 'canned'],
   [/^\/reports$/, 'reports'],
+  [/^\/audit$/, 'audit'],
   [/^\/playground$/, 'playground'],
 ];
 

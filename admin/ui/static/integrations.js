@@ -7,6 +7,7 @@ import { copyButton, fill, h } from './dom.js';
 import { ask } from './dialog.js';
 import { formatDateTime, plural } from './format.js';
 import { fieldErrors, lines } from './forms.js';
+import { deliveriesSection } from './logs.js';
 
 // The settings forms of the built-in channels. A third-party channel gets
 // a form from what its plugin declares (GET /api/v1/channels).
@@ -130,6 +131,7 @@ function renderDetail(ctx, el, i) {
     banners,
     webhookCard(i),
     summaryCard(i),
+    deliveriesSection(i.id, new URLSearchParams(location.search).get('message') || ''),
     h('section.card', { 'aria-labelledby': 'edit-title' }, h('h2#edit-title', {}, fromConfig ? 'Settings' : 'Edit'),
       editorForm(ctx, i, (saved) => {
         ctx.toast('Saved.');
