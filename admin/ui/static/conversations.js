@@ -110,6 +110,7 @@ function transcript(ctx, id) {
 
   get(`/conversations/${id}`).then((conv) => {
     thread = new Thread(conv, ctx.agentName);
+    thread.deliveriesLink = true;
     // An admin may send a failed message again while the conversation is open.
     if (conv.state !== 'ended') thread.allowRetry((err) => ctx.toast(err.message, 'error'));
     thread.set(conv.messages || []);

@@ -69,7 +69,7 @@ export function auditView() {
       return;
     }
     fill(results, h('div.table-wrap', {}, h('table.table.audit-table', {},
-      h('thead', {}, h('tr', {}, ['When', 'Who', 'What', '', 'Detail', 'From'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('thead', {}, h('tr', {}, ['When', 'Who', 'What', 'On', 'Detail', 'From'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, entries.map((e) => h('tr', { dataset: { action: e.action } },
         h('td.nowrap', {}, h('time', { datetime: e.at }, formatDateTime(e.at))),
         h('td', {}, h('button.link-button', { type: 'button', title: 'Show only their changes', onclick: () => { actor.value = e.actor; form.requestSubmit(); } }, e.actor)),
@@ -156,8 +156,8 @@ export function deliveriesSection(integrationID, messageID = '') {
       } }, 'Show');
       body.append(h('tr.delivery', { dataset: { outcome: d.outcome, direction: d.direction } },
         h('td.nowrap', {}, h('time', { datetime: d.at }, formatDateTime(d.at))),
-        h('td', {}, d.direction === 'in' ? '↓ Received' : '↑ Sent'),
-        h('td', {}, d.message_id ? h('button.link-button', { type: 'button', title: 'Show only this message', onclick: () => { id.value = d.message_id; form.requestSubmit(); } }, h('code', {}, d.message_id)) : h('span.muted', {}, '—')),
+        h('td.nowrap', {}, d.direction === 'in' ? '↓ Received' : '↑ Sent'),
+        h('td.message-cell', {}, d.message_id ? h('button.link-button', { type: 'button', title: `${d.message_id}\nShow only this message`, onclick: () => { id.value = d.message_id; form.requestSubmit(); } }, h('code', {}, d.message_id)) : h('span.muted', {}, '—')),
         h('td', {}, h(`span.pill.pill-${tone}`, { title: help }, label)),
         h('td.num', {}, d.http_status ? String(d.http_status) : '—'),
         h('td.num', {}, `${d.latency_ms} ms`),

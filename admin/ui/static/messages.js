@@ -26,6 +26,7 @@ export class Thread {
     this.items = new Map(); // id -> {m, el, key}
     this.el = h('ol.thread', { 'aria-label': 'Messages' });
     this.onRetryError = null; // set: failed messages offer Retry
+    this.deliveriesLink = false; // set (admins): failed messages link to the delivery log
   }
 
   // allowRetry shows a Retry button under each message that was not
@@ -182,6 +183,9 @@ export class Thread {
   failure(m) {
     const box = h('div.msg-failure', {},
       h('p.failure-reason', {}, m.error || 'The provider did not accept it.'));
+    if (this.deliveriesLink && this.conversation && this.conversation.integration) {
+      box.appendChild(h('a.small.deliveries-link', { href: `/integrations/${encodeURIComponent(this.conversation.integration)}?message=${m.id}`, 'data-nav': true }, 'What happened at the provider'));
+    }
     if (this.onRetryError) {
       const button = h('button.button.small.retry', { type: 'button', 'aria-label': 'Retry sending this message' }, 'Retry');
       button.addEventListener('click', () => this.retry(m, button));
