@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -22,12 +23,44 @@ func TestDeliveriesAndAuditInTheConsole(t *testing.T) {
 	if status, _ := srv.postMeta(logsIntegration, metaSecret, body); status != 200 {
 		t.Fatalf("webhook = %d, want 200", status)
 	}
+	// An admin's answer that Meta refuses for good: Not delivered.
+	var convs struct {
+		Conversations []apiConversation `json:"conversations"`
+	}
+	eventually(t, "the conversation", func() bool {
+		srv.api("GET", "/api/v1/conversations", admin, nil, &convs)
+		return len(convs.Conversations) == 1
+	})
+	conv := convs.Conversations[0].ID
+	graph.setSendError(`{"error":{"message":"The user is not available to receive this message.","type":"OAuthException","code":551}}`)
+	var failed struct {
+		ID int64 `json:"id"`
+	}
+	if status := srv.api("POST", fmt.Sprintf("/api/v1/conversations/%d/messages", conv), admin,
+		map[string]any{"contents": []map[string]string{{"type": "text", "text": "Are you there?"}}}, &failed); status != 202 {
+		t.Fatalf("reply = %d, want 202", status)
+	}
+	eventually(t, "the reply failed", func() bool {
+		var c struct {
+			Messages []struct {
+				ID     int64  `json:"id"`
+				Status string `json:"status"`
+			} `json:"messages"`
+		}
+		srv.api("GET", fmt.Sprintf("/api/v1/conversations/%d", conv), admin, nil, &c)
+		for _, m := range c.Messages {
+			if m.ID == failed.ID {
+				return m.Status == "failed"
+			}
+		}
+		return false
+	})
 	shots := screenshotDir(t)
 
 	ctx := newBrowser(t)
 	browserSignIn(t, ctx, srv, adminOlga.Login, adminOlga.Password)
 	act(t, ctx, "opening the integration", chromedp.Navigate(srv.URL+"/integrations/"+logsIntegration))
-	waitFor(t, ctx, "the two webhooks in Deliveries", `document.querySelectorAll(".deliveries tr.delivery").length === 2`)
+	waitFor(t, ctx, "the two webhooks and the failed send in Deliveries", `document.querySelectorAll(".deliveries tr.delivery[data-direction=in]").length === 2 && document.querySelector(".deliveries tr.delivery[data-outcome=failed]")`)
 	if got := textOf(t, ctx, ".deliveries tr.delivery[data-outcome=unauthorized] .pill"); got != "Refused: credentials" {
 		t.Errorf("the forged webhook's outcome reads %q, want %q", got, "Refused: credentials")
 	}
@@ -52,6 +85,16 @@ func TestDeliveriesAndAuditInTheConsole(t *testing.T) {
 	act(t, ctx, "showing only refusals", chromedp.SetValue(chromedp.CSS("#deliveries-outcome"), "unauthorized"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#deliveries-outcome").dispatchEvent(new Event("change"))`))
 	waitFor(t, ctx, "only the forged webhook", `document.querySelectorAll(".deliveries tr.delivery").length === 1 && document.querySelector(".deliveries tr.delivery[data-outcome=unauthorized]")`)
+
+	// Why didn't the answer arrive? From the transcript to its deliveries.
+	act(t, ctx, "opening the transcript", chromedp.Navigate(fmt.Sprintf("%s/conversations/%d", srv.URL, conv)))
+	waitFor(t, ctx, "the link from the failed reply", `document.querySelector(".msg-failure a.deliveries-link")`)
+	act(t, ctx, "following it", chromedp.Click(chromedp.CSS(".msg-failure a.deliveries-link")))
+	waitFor(t, ctx, "the reply's one failed attempt", fmt.Sprintf(`document.querySelector("#deliveries-message")?.value === "%d" && document.querySelectorAll(".deliveries tr.delivery").length === 1 && document.querySelector(".deliveries tr.delivery[data-outcome=failed][data-direction=out]")`, failed.ID))
+	if got := textOf(t, ctx, ".deliveries tr.delivery .error-cell"); !strings.Contains(got, "not available to receive") {
+		t.Errorf("the failed attempt says %q, want Meta's reason", got)
+	}
+	screenshot(t, ctx, shots, "deliveries-of-a-message")
 
 	act(t, ctx, "opening Audit", chromedp.Click(chromedp.CSS(`#mainnav a[href="/audit"]`)))
 	waitFor(t, ctx, "the integration's creation in the audit log", `[...document.querySelectorAll(".audit-table tbody tr")].some(r => r.dataset.action === "integration.create" && r.textContent.includes("`+logsIntegration+`") && r.textContent.includes("olga"))`)

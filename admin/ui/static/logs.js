@@ -173,7 +173,8 @@ export function deliveriesSection(integrationID, messageID = '') {
     load();
   });
   outcome.addEventListener('change', () => form.requestSubmit());
-  load();
+  // Arriving for one message (from a transcript): that is what to show.
+  load().then(() => { if (messageID && el.isConnected) el.scrollIntoView({ block: 'start' }); });
   return el;
 }
 
