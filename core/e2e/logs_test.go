@@ -15,6 +15,7 @@ import (
 const (
 	logsAccessToken = "EAAB-e2e-access-token-7781"
 	logsVerifyToken = "verify-e2e-5521"
+	logsNewToken    = "EAAB-e2e-replaced-token-9934"
 	logsIntegration = "ig-api"
 )
 
@@ -122,6 +123,28 @@ func TestAuditAndDeliveryLogsOfADay(t *testing.T) {
 		t.Fatalf("POST /api/v1/canned_responses = %d, want 201", status)
 	}
 	ana := srv.signIn("ana", anaNewPassword)
+	// A canned response created by mistake and removed; the integration
+	// switched off and on again, its token replaced on the way.
+	var oops struct {
+		ID int64 `json:"id"`
+	}
+	srv.api("POST", "/api/v1/canned_responses", admin, map[string]string{"shortcut": "oops", "text": "x"}, &oops)
+	if status := srv.api("DELETE", fmt.Sprintf("/api/v1/canned_responses/%d", oops.ID), admin, nil, nil); status != 204 {
+		t.Fatalf("DELETE canned response = %d, want 204", status)
+	}
+	for _, change := range []struct {
+		enabled bool
+		token   string // "": kept as it is
+	}{{false, logsNewToken}, {true, ""}} {
+		settings := map[string]any{"account_id": businessID, "login": "facebook", "graph_url": graph.URL, "api_version": "v25.0"}
+		if change.token != "" {
+			settings["access_token"] = change.token
+		}
+		in := map[string]any{"name": "Loja API", "channel": "meta", "enabled": change.enabled, "settings": settings}
+		if status := srv.api("PUT", "/api/v1/integrations/"+logsIntegration, admin, in, nil); status != 200 {
+			t.Fatalf("PUT integration %+v = %d, want 200", change, status)
+		}
+	}
 
 	// A forged webhook, an oversized one, then the real message.
 	body := fresh(fixture(t, "01-message-text.json"))
@@ -168,10 +191,20 @@ func TestAuditAndDeliveryLogsOfADay(t *testing.T) {
 			t.Errorf("entry %+v: want ip 127.0.0.1 and a time", e)
 		}
 	}
-	want := []string{"boss canned_response.create 1", "boss agent.status ana", "boss agent.update ana",
+	want := []string{"boss integration.enable " + logsIntegration, "boss integration.update " + logsIntegration,
+		"boss integration.disable " + logsIntegration, "boss canned_response.delete 2", "boss canned_response.create 2",
+		"boss canned_response.create 1", "boss agent.status ana", "boss agent.update ana",
 		"boss agent.password ana", "boss agent.create ana", "boss integration.create " + logsIntegration}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit log =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, e := range audit.Entries {
+		if e.Action == "integration.update" && e.Detail != "changed: settings.access_token" {
+			t.Errorf("the token change reads %q, want it named, not shown", e.Detail)
+		}
+		if e.Action == "agent.update" && e.Detail != "changed: name" {
+			t.Errorf("the agent change reads %q, want %q", e.Detail, "changed: name")
+		}
 	}
 	var only struct {
 		Entries []auditEntry `json:"entries"`
@@ -264,9 +297,9 @@ func TestAuditAndDeliveryLogsOfADay(t *testing.T) {
 
 	// No secret anywhere in either log.
 	m := hmac.New(sha256.New, []byte(metaSecret))
-	m.Write([]byte(logsAccessToken))
+	m.Write([]byte(logsNewToken))
 	proof := hex.EncodeToString(m.Sum(nil))
-	for _, secret := range []string{logsAccessToken, metaSecret, logsVerifyToken, proof, sign(metaSecret, body),
+	for _, secret := range []string{logsAccessToken, logsNewToken, metaSecret, logsVerifyToken, proof, sign(metaSecret, body),
 		anaPassword, anaNewPassword, admin, ana} {
 		for name, b := range map[string][]byte{"audit": auditJSON, "deliveries": deliveriesJSON} {
 			if strings.Contains(string(b), secret) {
@@ -309,5 +342,28 @@ func TestDeliveryLogIsKeptForTheConfiguredDays(t *testing.T) {
 	getJSON(t, off, "/api/v1/integrations/ig-meta/deliveries", offAdmin, &ds)
 	if len(ds.Deliveries) != 0 {
 		t.Errorf("with delivery_log_days = 0, deliveries = %+v, want none", ds.Deliveries)
+	}
+}
+
+// Setting up the first admin in the browser is the audit log's first entry.
+func TestSetupIsAudited(t *testing.T) {
+	srv := newBareServer(t)
+	token := srv.setupToken(srv.banner(bannerEnd))
+	var ans setupAnswer
+	if status := srv.api("POST", "/api/v1/setup", "", setupBody(token, "root", "Root", "root-password-1"), &ans); status != 201 {
+		t.Fatalf("POST /api/v1/setup = %d, want 201", status)
+	}
+	var audit struct {
+		Entries []auditEntry `json:"entries"`
+	}
+	b := getJSON(t, srv, "/api/v1/audit", ans.Token, &audit)
+	if len(audit.Entries) != 1 || audit.Entries[0].Action != "setup" || audit.Entries[0].Actor != "root" ||
+		audit.Entries[0].Target != "root" || audit.Entries[0].IP != "127.0.0.1" {
+		t.Errorf("audit log after setup = %+v, want root's setup from 127.0.0.1", audit.Entries)
+	}
+	for _, secret := range []string{token, "root-password-1"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the audit log shows %q", secret)
+		}
 	}
 }
