@@ -298,13 +298,14 @@ func (e *Engine) secretsOf(in *model.Integration) []string {
 func text(b []byte) string { return strings.ToValidUTF8(string(b), "\uFFFD") }
 
 // inboundRecord is a webhook being handled, logged once its outcome is
-// known.
+// known. The request is redacted only then: a refusal that is not logged
+// (too many) costs nothing more.
 type inboundRecord struct {
 	e     *Engine
 	in    *model.Integration
+	req   WebhookRequest
 	start time.Time
 	d     *store.Delivery
-	det   deliveryDetail
 }
 
 // receiving starts the record of a webhook addressed to in (nil when the
@@ -313,43 +314,41 @@ func (e *Engine) receiving(in *model.Integration, r WebhookRequest) *inboundReco
 	if !e.dlog.on() {
 		return nil
 	}
-	red := sdk.NewRedactor(e.secretsOf(in)...)
-	req := &HTTPMessage{Method: r.Method, URL: text([]byte(r.Path))}
-	if q := red.Query(r.Query); q != "" {
-		req.URL += "?" + text([]byte(q))
-	}
-	names := make([]string, 0, len(r.Headers))
-	for n := range r.Headers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		for _, v := range r.Headers[n] {
-			req.Headers = append(req.Headers, HTTPHeader{Name: text([]byte(n)), Value: text([]byte(red.Header(n, v)))})
-		}
-	}
-	body, cut := red.Body(r.Body)
-	req.Body, req.Truncated = text(body), cut
-	return &inboundRecord{e: e, in: in, start: time.Now(),
-		d:   &store.Delivery{Integration: in.ID, At: e.now(), Direction: store.DeliveryIn},
-		det: deliveryDetail{Request: req}}
+	return &inboundRecord{e: e, in: in, req: r, start: time.Now(),
+		d: &store.Delivery{Integration: in.ID, At: e.now(), Direction: store.DeliveryIn}}
 }
 
-// answered fills in what was answered and why.
+// answered fills in what was asked and answered, redacted, and why.
 func (r *inboundRecord) answered(outcome string, res WebhookResult, why string) {
 	if r == nil {
 		return
 	}
 	r.d.Outcome, r.d.HTTPStatus, r.d.Error = outcome, res.Status, why
 	r.d.LatencyMS = time.Since(r.start).Milliseconds()
+	red := sdk.NewRedactor(r.e.secretsOf(r.in)...)
+	req := &HTTPMessage{Method: r.req.Method, URL: text([]byte(r.req.Path))}
+	if q := red.Query(r.req.Query); q != "" {
+		req.URL += "?" + text([]byte(q))
+	}
+	names := make([]string, 0, len(r.req.Headers))
+	for n := range r.req.Headers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, v := range r.req.Headers[n] {
+			req.Headers = append(req.Headers, HTTPHeader{Name: text([]byte(n)), Value: text([]byte(red.Header(n, v)))})
+		}
+	}
+	body, cut := red.Body(r.req.Body)
+	req.Body, req.Truncated = text(body), cut
 	resp := &HTTPMessage{Status: res.Status}
 	if res.ContentType != "" {
 		resp.Headers = []HTTPHeader{{Name: "Content-Type", Value: res.ContentType}}
 	}
-	body, cut := sdk.NewRedactor(r.e.secretsOf(r.in)...).Body(res.Body)
+	body, cut = red.Body(res.Body)
 	resp.Body, resp.Truncated = text(body), cut
-	r.det.Response = resp
-	if b, err := json.Marshal(r.det); err == nil {
+	if b, err := json.Marshal(deliveryDetail{Request: req, Response: resp}); err == nil {
 		r.d.Detail = b
 	}
 }
@@ -375,10 +374,14 @@ func (r *inboundRecord) events(evs []*model.Event) {
 	r.d.Error = strings.Join(problems, "; ")
 }
 
-// row is the delivery to write in the transaction that stores the events.
-func (r *inboundRecord) row(outcome string, res WebhookResult) *store.Delivery {
-	why := r.d.Error
-	r.answered(outcome, res, why)
+// row is the delivery to write in the transaction that stores the events,
+// made before it (the transaction only sets the outcome: the writer is
+// shared, and holds every webhook's commit).
+func (r *inboundRecord) row(res WebhookResult) *store.Delivery {
+	if r == nil {
+		return nil
+	}
+	r.answered(OutcomeStored, res, r.d.Error)
 	return r.d
 }
 

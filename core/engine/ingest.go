@@ -150,6 +150,7 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 	// deadlock.
 	slices.SortStableFunc(evs, func(a, b *model.Event) int { return strings.Compare(partitionKey(a), partitionKey(b)) })
 	rec.events(evs)
+	logged := rec.row(res)
 	err = e.st.Tx(ctx, func(tx store.Tx) error {
 		res.Stored, res.Duplicates = 0, 0
 		for _, ev := range evs {
@@ -163,15 +164,15 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 				res.Duplicates++
 			}
 		}
-		if rec == nil {
+		if logged == nil {
 			return nil
 		}
 		// Logged with the events: both are committed, or neither.
-		outcome := OutcomeStored
+		logged.Outcome = OutcomeStored
 		if res.Stored == 0 {
-			outcome = OutcomeDuplicate
+			logged.Outcome = OutcomeDuplicate
 		}
-		return tx.Deliveries().Add(ctx, rec.row(outcome, res))
+		return tx.Deliveries().Add(ctx, logged)
 	})
 	if err != nil {
 		rec.refused(OutcomeError, WebhookResult{Status: http.StatusServiceUnavailable}, "the events could not be stored")
