@@ -164,19 +164,20 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 				res.Duplicates++
 			}
 		}
-		if logged == nil {
-			return nil
-		}
-		// Logged with the events: both are committed, or neither.
-		logged.Outcome = OutcomeStored
-		if res.Stored == 0 {
-			logged.Outcome = OutcomeDuplicate
-		}
-		return tx.Deliveries().Add(ctx, logged)
+		return nil
 	})
 	if err != nil {
 		rec.refused(OutcomeError, WebhookResult{Status: http.StatusServiceUnavailable}, "the events could not be stored")
 		return WebhookResult{}, fmt.Errorf("store events: %w", err)
+	}
+	if logged != nil {
+		// Logged once the events are committed, in a batch of its own: the
+		// log never holds up, nor fails, what it describes.
+		logged.Outcome = OutcomeStored
+		if res.Stored == 0 {
+			logged.Outcome = OutcomeDuplicate
+		}
+		e.dlog.enqueue(logged)
 	}
 	if res.Stored > 0 {
 		e.inbox.wakeUp()

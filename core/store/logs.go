@@ -96,9 +96,11 @@ type Deliveries interface {
 	Add(ctx context.Context, ds ...*Delivery) error
 	// List returns the deliveries f selects, newest first.
 	List(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
-	// Prune removes at most max deliveries from before cutoff, oldest
-	// first, and reports how many (a caller loops while it gets max, so
-	// that no single transaction holds the database long).
+	// Prune looks at the max deliveries logged first, removes those from
+	// before cutoff and reports how many: a caller loops while it gets
+	// max, so that no transaction holds the database long. (Deliveries are
+	// logged in about the order of their times: one a little out of order
+	// waits for the next prune.)
 	Prune(ctx context.Context, cutoff time.Time, max int) (int64, error)
 }
 

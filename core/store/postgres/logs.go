@@ -123,7 +123,7 @@ func (x deliveries) Prune(ctx context.Context, cutoff time.Time, max int) (int64
 	var n int64
 	err := x.h.write(ctx, func(t *txn) error {
 		tag, err := t.tx.Exec(ctx, `DELETE FROM deliveries WHERE id IN
-			(SELECT id FROM deliveries WHERE at < $1 ORDER BY at LIMIT $2)`, ms(cutoff), max)
+			(SELECT id FROM (SELECT id, at FROM deliveries ORDER BY id LIMIT $1) head WHERE at < $2)`, max, ms(cutoff))
 		n = tag.RowsAffected()
 		return err
 	})

@@ -13,6 +13,8 @@ CREATE INDEX audit_log_at ON audit_log (at, id);
 -- The delivery log: each webhook an integration received and each send
 -- attempt, kept for [storage] delivery_log_days. message_ids holds every
 -- id the row is about, each between spaces (" 42 mid.1 "), for lookups.
+-- Rows are pruned oldest id first, so at needs no index of its own: one
+-- index less for each webhook to write.
 CREATE TABLE deliveries (
   id          INTEGER PRIMARY KEY,
   integration TEXT NOT NULL,
@@ -27,4 +29,3 @@ CREATE TABLE deliveries (
   detail      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX deliveries_integration_at ON deliveries (integration, at, id);
-CREATE INDEX deliveries_at ON deliveries (at);
