@@ -101,9 +101,17 @@ func getJSON(t *testing.T, srv *server, path, token string, out any) []byte {
 // stored; the agent's reply fails once at Meta and then goes out. The audit
 // log has every change by a person, the delivery log every webhook and
 // attempt, and neither shows a secret.
-func TestAuditAndDeliveryLogsOfADay(t *testing.T) {
+func TestAuditAndDeliveryLogsOfADay(t *testing.T) { logsOfADay(t, logsConfig) }
+
+// The same day on PostgreSQL (skipped without CONVERSA_TEST_POSTGRES).
+func TestAuditAndDeliveryLogsOfADayOnPostgres(t *testing.T) {
+	url := pgDatabase(t)
+	logsOfADay(t, strings.Replace(logsConfig, `path = "{{DIR}}/data/conversa.db"`, fmt.Sprintf("url = %q", url), 1))
+}
+
+func logsOfADay(t *testing.T, config string) {
 	graph := newFakeGraph(t)
-	srv := newServer(t, logsConfig)
+	srv := newServer(t, config)
 	admin := srv.admin()
 	createLogsIntegration(t, srv, admin, graph.URL)
 
