@@ -106,6 +106,10 @@ func Update(ctx context.Context, st store.Agents, a *model.Agent, password strin
 	return st.Update(ctx, a, hash)
 }
 
+// CommandLine is the actor of changes made with the conversa command (on
+// the server's machine: no address).
+const CommandLine = "command line"
+
 // CreateBy is Create done by a person: the new agent and its audit entry
 // commit together.
 func CreateBy(ctx context.Context, st store.Store, a *model.Agent, password string, by *store.Actor) error {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
 )
 
 // agentsCommand implements `conversa agents add`.
@@ -66,7 +67,8 @@ func agentsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		return 1
 	}
 	defer st.Close()
-	if err := agents.Create(ctx, st.Agents(), a, password); err != nil {
+	// Whoever runs the command is a person too: the audit log says so.
+	if err := agents.CreateBy(ctx, st, a, password, &store.Actor{Login: agents.CommandLine}); err != nil {
 		fmt.Fprintln(stderr, "conversa:", err)
 		return 1
 	}
