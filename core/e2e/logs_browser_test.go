@@ -94,6 +94,17 @@ func TestDeliveriesAndAuditInTheConsole(t *testing.T) {
 	if got := textOf(t, ctx, ".deliveries tr.delivery .error-cell"); !strings.Contains(got, "not available to receive") {
 		t.Errorf("the failed attempt says %q, want Meta's reason", got)
 	}
+	act(t, ctx, "expanding the failed attempt", chromedp.Click(chromedp.CSS(".deliveries tr.delivery[data-outcome=failed] button[aria-expanded]")))
+	waitFor(t, ctx, "Meta's call and answer", `document.querySelector(".deliveries tr.delivery-detail:not([hidden]) pre.http")`)
+	call := textOf(t, ctx, ".deliveries tr.delivery-detail:not([hidden])")
+	for _, want := range []string{"POST " + graph.URL + "/v25.0/me/messages?", "access_token=[redacted]", "Are you there?", "HTTP 400", "not available to receive"} {
+		if !strings.Contains(call, want) {
+			t.Errorf("the expanded attempt lacks %q:\n%s", want, call)
+		}
+	}
+	if strings.Contains(call, logsAccessToken) {
+		t.Errorf("the expanded attempt shows the access token:\n%s", call)
+	}
 	screenshot(t, ctx, shots, "deliveries-of-a-message")
 
 	act(t, ctx, "opening Audit", chromedp.Click(chromedp.CSS(`#mainnav a[href="/audit"]`)))
