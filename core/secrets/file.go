@@ -1,11 +1,13 @@
 package secrets
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // EnvVar holds a key (base64) that overrides the key file.
@@ -41,11 +43,30 @@ func Load(path, env string, create bool) (k *Key, generated bool, err error) {
 
 // ReadFile reads a key file.
 func ReadFile(path string) (*Key, error) {
+	_, k, err := readFile(path)
+	return k, err
+}
+
+func readFile(path string) ([]byte, *Key, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
+		return nil, nil, fmt.Errorf("key file: %w", err)
 	}
-	return Parse(string(b), path)
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		raw = nil // Parse says what is wrong
+	}
+	k, err := Parse(string(b), path)
+	return raw, k, err
+}
+
+// CopyFile puts the key of the key file src at dst (see ReplaceFile).
+func CopyFile(src, dst string) error {
+	raw, _, err := readFile(src)
+	if err != nil {
+		return err
+	}
+	return ReplaceFile(dst, raw)
 }
 
 // WriteFile writes raw as a new key file, mode 0600, creating its directory
