@@ -397,6 +397,17 @@ func TestNodesSharingADatabaseNeedItsKey(t *testing.T) {
 	graph := newFakeGraph(t)
 	c := newCluster(t, 1, func(db string) string { return clusterConfig(graph.URL, db, "") })
 	id := keyIDOf(t, c.nodes[0].keyText())
+	// PostgreSQL holds them encrypted too.
+	rows := c.table(`SELECT id, settings FROM integrations`)
+	if len(rows) == 0 {
+		t.Fatal("no integration in PostgreSQL")
+	}
+	for _, row := range rows {
+		if strings.Contains(row[1], metaSecret) || strings.Contains(row[1], "token-abc") || strings.Contains(row[1], "verify-me") ||
+			!strings.Contains(row[1], `"enc:v1:`+id+`:`) {
+			t.Errorf("integration %s is stored in PostgreSQL as %s, want its secrets encrypted with key %s", row[0], row[1], id)
+		}
+	}
 	dir := t.TempDir()
 	config := filepath.Join(dir, "conversa.toml")
 	body := strings.ReplaceAll(clusterConfig(graph.URL, c.dbURL, ""), "{{DIR}}", dir)
