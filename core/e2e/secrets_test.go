@@ -127,8 +127,8 @@ func serveFails(t *testing.T, dir, config string, env ...string) (string, int) {
 	cmd := exec.CommandContext(ctx, binary, "serve", "--config", config)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
