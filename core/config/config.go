@@ -18,6 +18,7 @@ import (
 type Config struct {
 	Server       Server        `toml:"server"`
 	Storage      Storage       `toml:"storage"`
+	Security     Security      `toml:"security"`
 	Media        Media         `toml:"media"`
 	Scripts      Scripts       `toml:"scripts"`
 	Plugins      Plugins       `toml:"plugins"`
@@ -54,6 +55,14 @@ type Storage struct {
 
 // Postgres reports whether the install lives in PostgreSQL.
 func (s Storage) Postgres() bool { return s.URL != "" }
+
+// Security is how secrets are kept at rest.
+type Security struct {
+	// KeyFile holds the key that encrypts the channels' secrets in the
+	// database (core/secrets); generated when missing. The
+	// CONVERSA_SECRET_KEY environment variable overrides it.
+	KeyFile string `toml:"key_file"`
+}
 
 // Media is where the files agents upload are kept. Providers fetch them
 // from {public_url}/media/...; several nodes must share the directory.
@@ -99,6 +108,7 @@ const (
 	DefaultListen            = "127.0.0.1:8080"
 	DefaultBodyLimitKB       = 1024
 	DefaultStoragePath       = "data/conversa.db"
+	DefaultKeyFile           = "data/secret.key"
 	DefaultMediaDir          = "data/media"
 	DefaultMaxUploadMB       = 25
 	DefaultScriptsDir        = "scripts"
@@ -193,6 +203,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Storage.Path == "" {
 		c.Storage.Path = DefaultStoragePath
+	}
+	if c.Security.KeyFile == "" {
+		c.Security.KeyFile = DefaultKeyFile
 	}
 	if c.Media.Dir == "" {
 		c.Media.Dir = DefaultMediaDir

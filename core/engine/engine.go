@@ -15,6 +15,7 @@ import (
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/scripting"
+	"github.com/conversa/conversa/core/secrets"
 	"github.com/conversa/conversa/core/store"
 	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
@@ -91,6 +92,9 @@ type Options struct {
 	// echo, on a channel that echoes sends, before it is sent again
 	// (default 30 s).
 	EchoWait time.Duration
+	// Secrets encrypts the integrations' secret settings in the store
+	// (nil: they are stored as given, for tests).
+	Secrets *secrets.Key
 	// RetryBase is the first retry delay of a failed send or event (default
 	// 1 s); it doubles up to RetryMax (default 5 min).
 	RetryBase, RetryMax time.Duration
@@ -269,6 +273,11 @@ func (e *Engine) Reload(ctx context.Context) error {
 	ins, err := e.st.Integrations().List(ctx)
 	if err != nil {
 		return fmt.Errorf("load integrations: %w", err)
+	}
+	for _, in := range ins {
+		if err := e.opened(in); err != nil {
+			return fmt.Errorf("load integrations: %w", err)
+		}
 	}
 	e.reg.setIntegrations(ins)
 	return nil

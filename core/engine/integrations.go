@@ -150,6 +150,11 @@ func (e *Engine) putTx(ctx context.Context, tx store.Tx, in *model.Integration, 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	if old != nil {
+		if err := e.opened(old); err != nil {
+			return err
+		}
+	}
 	var kept, generated []string
 	if info != nil {
 		kept = append(append(kept, info.SecretSettings...), info.GeneratedSettings...)
@@ -178,7 +183,7 @@ func (e *Engine) putTx(ctx context.Context, tx store.Tx, in *model.Integration, 
 			}
 		}
 	}
-	return tx.Integrations().Put(ctx, in)
+	return e.putSealed(ctx, tx, in, info)
 }
 
 func sameCredentials(old, in *model.Integration, secrets []string) bool {
@@ -209,9 +214,12 @@ func (e *Engine) Disable(ctx context.Context, id string) error {
 	if !in.Enabled {
 		return nil
 	}
+	if err := e.opened(in); err != nil {
+		return err
+	}
 	off := *in
 	off.Enabled = false
-	if err := e.st.Integrations().Put(ctx, &off); err != nil {
+	if err := e.st.Tx(ctx, func(tx store.Tx) error { return e.putSealed(ctx, tx, &off, nil) }); err != nil {
 		return err
 	}
 	return e.changed(ctx)
@@ -286,7 +294,7 @@ func (e *Engine) ApplyConfig(ctx context.Context, cfg []config.Integration) erro
 			if in.Source == model.SourceConfig && !inFile[in.ID] && in.Enabled {
 				off := *in
 				off.Enabled = false
-				if err := tx.Integrations().Put(ctx, &off); err != nil {
+				if err := e.putSealed(ctx, tx, &off, infos[in.Channel]); err != nil {
 					return err
 				}
 				removed = append(removed, in.ID)

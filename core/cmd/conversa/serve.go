@@ -92,6 +92,10 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	}
 	defer stg.close()
 	st := stg.st
+	key, err := secretKey(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
 
 	// The engine hears of plugin state changes (a plugin back after a crash,
 	// a broken executable fixed); it exists only once the host does.
@@ -121,7 +125,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	}
 	eng, err := engine.New(engine.Options{
 		Store: st, Plugins: host, Hooks: hooks, Bus: bus, Logger: log, Now: clock.Now,
-		Assistants: assistants, PublicURL: cfg.Server.PublicURL, Node: node, Cluster: stg.cluster,
+		Assistants: assistants, PublicURL: cfg.Server.PublicURL, Node: node, Cluster: stg.cluster, Secrets: key,
 	})
 	if err != nil {
 		return err
@@ -132,6 +136,11 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	// is retried in the background; only its integrations wait for it.
 	if err := host.Start(ctx, usedPlugins(cfg)...); err != nil {
 		log.Error("plugins failed to start (will retry)", "err", err)
+	}
+	if n, err := eng.SealStored(ctx); err != nil {
+		return fmt.Errorf("encrypting the secrets stored in clear: %w", err)
+	} else if n > 0 {
+		log.Info("secrets stored in clear are now encrypted", "integrations", n, "key", key.ID())
 	}
 	if err := eng.ApplyConfig(ctx, cfg.Integrations); err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -265,14 +274,10 @@ func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Co
 		if !in.Enabled || in.Source == model.SourcePlayground {
 			continue
 		}
+		// The credentials the source sends are secrets: admins read them in
+		// the console (or GET /api/v1/integrations/{id}), never in the log.
 		wh := eng.WebhookOf(context.Background(), in)
-		attrs := []any{"integration", in.ID, "channel", in.Channel, "url", wh.URL}
-		for h, v := range wh.Headers {
-			attrs = append(attrs, "header_"+h, v)
-		}
-		if wh.VerifyToken != "" {
-			attrs = append(attrs, "verify_token", wh.VerifyToken)
-		}
-		log.Info("webhook ready", attrs...)
+		log.Info("webhook ready", "integration", in.ID, "channel", in.Channel, "url", wh.URL,
+			"credentials", "shown to admins in the console, Integrations")
 	}
 }
