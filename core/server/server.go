@@ -125,6 +125,7 @@ func (s *Server) routes() {
 	s.app.All("/media/*", s.mediaNotFound)
 
 	api := s.app.Group("/api/v1")
+	api.Get("/openapi.json", s.openapi)
 	api.Post("/login", s.login)
 	s.playgroundRoutes(api)
 	api.Get("/setup", s.setupNeeded)
