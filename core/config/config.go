@@ -121,6 +121,7 @@ const (
 // DefaultUnsupportedMediaMessages is the unsupported-media reply of an
 // integration that does not set one (a new list each time).
 func DefaultUnsupportedMediaMessages() []string { return []string{DefaultUnsupportedMediaMessage} }
+
 // MaxUploadMB bounds max_upload_mb: Instagram takes no file over 25 MB
 // today, and an upload is held (in memory or a temporary file) while it is
 // read.
