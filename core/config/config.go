@@ -40,6 +40,8 @@ type Server struct {
 	// only when running without a configuration file: a newcomer gets it,
 	// a production install does not unless it says so.
 	Playground *bool `toml:"playground"`
+	// MetricsToken, when set, is the bearer token GET /metrics needs.
+	MetricsToken string `toml:"metrics_token"`
 }
 
 // PlaygroundOn reports whether the test phone is on.

@@ -335,7 +335,8 @@ func (s *server) postMeta(integration, secret string, body []byte) (int, []byte)
 		"Content-Type": "application/json", "X-Hub-Signature-256": sign(secret, body)})
 }
 
-// api calls the REST API with a bearer token and decodes the JSON answer.
+// api calls the REST API with a bearer token and decodes the JSON answer,
+// which must match the OpenAPI document (checkOpenAPI).
 func (s *server) api(method, path, token string, in, out any) int {
 	s.t.Helper()
 	var body []byte
@@ -350,6 +351,7 @@ func (s *server) api(method, path, token string, in, out any) int {
 		headers["Authorization"] = "Bearer " + token
 	}
 	status, b := s.do(method, path, body, headers)
+	s.checkOpenAPI(method, path, status, b)
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
 			s.t.Fatalf("%s %s: decoding %q: %v", method, path, b, err)

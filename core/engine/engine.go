@@ -98,6 +98,8 @@ type Options struct {
 	// RetryBase is the first retry delay of a failed send or event (default
 	// 1 s); it doubles up to RetryMax (default 5 min).
 	RetryBase, RetryMax time.Duration
+	// Observer is told of sends and reply latencies (nil: nothing).
+	Observer Observer
 }
 
 // Engine is the conversation engine.
@@ -118,6 +120,9 @@ type Engine struct {
 
 	assignMu sync.Mutex
 	assigner Assigner
+
+	obs     Observer
+	replies *replyWaits
 
 	actions    actionLimits
 	channels   describeCache[*proto.ChannelInfo]
@@ -164,9 +169,12 @@ func New(o Options) (*Engine, error) {
 	if o.RetryMax <= 0 {
 		o.RetryMax = 5 * time.Minute
 	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
+	}
 	e := &Engine{
 		o: o, st: o.Store, log: o.Logger.With("component", "engine"), now: o.Now, bus: o.Bus,
-		hooks: o.Hooks, plug: o.Plugins,
+		hooks: o.Hooks, plug: o.Plugins, obs: o.Observer, replies: newReplyWaits(o.Now),
 		inactivityWake: make(chan struct{}, 1),
 		stop:           make(chan struct{}),
 	}

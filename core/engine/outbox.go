@@ -129,8 +129,10 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		NowMs:          e.now().UnixMilli(),
 	}
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	start := time.Now()
 	resp, err := ch.Send(sctx, req)
 	cancel()
+	e.observeSend(ctx, in.Channel, in.ID, conv.ID, start, resp, err)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return // shutting down: the row stays in flight and is reconciled at the next start

@@ -65,6 +65,9 @@ type Options struct {
 	// start-up). Calls come from one goroutine, in order, with no lock
 	// held: OnChange may call the Host, but not Close, which waits for it.
 	OnChange func(name, state string)
+	// ObserveCall, when set, is told the duration of every RPC made to a
+	// plugin (core/metrics).
+	ObserveCall func(plugin, method string, d time.Duration)
 }
 
 // Host owns every plugin process.

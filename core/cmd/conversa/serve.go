@@ -19,6 +19,7 @@ import (
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/engine"
 	"github.com/conversa/conversa/core/media"
+	"github.com/conversa/conversa/core/metrics"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/playground"
 	"github.com/conversa/conversa/core/pluginhost"
@@ -97,10 +98,12 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		return err
 	}
 
+	meter := metrics.New()
 	// The engine hears of plugin state changes (a plugin back after a crash,
 	// a broken executable fixed); it exists only once the host does.
 	var engineRef atomic.Pointer[engine.Engine]
 	host, err := pluginhost.New(pluginhost.Options{Logger: log, Self: self, Builtins: builtinNames(), Dir: cfg.Plugins.Dir,
+		ObserveCall: meter.PluginCall,
 		OnChange: func(name, state string) {
 			if e := engineRef.Load(); e != nil {
 				e.PluginChanged(name, state)
@@ -112,7 +115,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	defer host.Close()
 
 	hooks, err := scripting.New(scripting.Options{Dir: cfg.Scripts.Dir, Timeout: time.Duration(cfg.Scripts.TimeoutMS) * time.Millisecond,
-		Logger: log, Watch: true, Now: clock.Now})
+		Logger: log, Watch: true, Now: clock.Now, ObserveHook: meter.Hook})
 	if err != nil {
 		return fmt.Errorf("scripts: %w", err)
 	}
@@ -126,6 +129,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	eng, err := engine.New(engine.Options{
 		Store: st, Plugins: host, Hooks: hooks, Bus: bus, Logger: log, Now: clock.Now,
 		Assistants: assistants, PublicURL: cfg.Server.PublicURL, Node: node, Cluster: stg.cluster, Secrets: key,
+		Observer: meter,
 	})
 	if err != nil {
 		return err
@@ -169,7 +173,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Agents: people, Scripts: hooks,
 		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"), Media: library, PublicURL: cfg.Server.PublicURL,
-		Playground: pg})
+		Playground: pg, Metrics: meter, MetricsToken: cfg.Server.MetricsToken})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
