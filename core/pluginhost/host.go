@@ -198,9 +198,16 @@ func executable(fi fs.FileInfo) bool {
 }
 
 // resolve finds a third-party plugin's executable now.
-func (h *Host) resolve(name string) (string, error) {
+func (h *Host) resolve(name string) (string, error) { return Executable(h.dir, name) }
+
+// Executable finds the executable of the third-party plugin name in dir
+// (conversa-plugin-NAME), as the host would run it.
+func Executable(dir, name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
+		return "", fmt.Errorf("%q is not a plugin name", name)
+	}
 	for _, file := range []string{ExternalPrefix + name, ExternalPrefix + name + ".exe"} {
-		path := filepath.Join(h.dir, file)
+		path := filepath.Join(dir, file)
 		fi, err := os.Stat(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -213,7 +220,16 @@ func (h *Host) resolve(name string) (string, error) {
 		}
 		return path, nil
 	}
-	return "", fmt.Errorf("no executable %s%s in %s", ExternalPrefix, name, h.dir)
+	return "", fmt.Errorf("no executable %s%s in %s", ExternalPrefix, name, dir)
+}
+
+// Discover lists the third-party plugins in dir: name → executable.
+func Discover(dir string) (map[string]string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return discover(abs)
 }
 
 // rescan reads the plugins directory again, at most once per rescanEvery,
