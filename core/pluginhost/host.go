@@ -414,7 +414,10 @@ func (h *Host) Statuses() []Status {
 		h.mu.RUnlock()
 		st, fresh := s.status()
 		if fresh && !st.Builtin && st.Path != "" {
-			_, sum, err := h.verify(context.Background(), n, st.Path)
+			// Bounded: a database that does not answer leaves it "stopped".
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, sum, err := h.verify(ctx, n, st.Path)
+			cancel()
 			if sum != nil {
 				st.SHA256 = hex.EncodeToString(sum)
 			}
