@@ -35,6 +35,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return backupCommand(args[1:], stdout, stderr)
 	case "keys":
 		return keysCommand(args[1:], stdout, stderr)
+	case "plugins":
+		return pluginsCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "conversa", version)
 		return 0
@@ -62,6 +64,9 @@ func usage(w io.Writer) {
                                     copy the running install's SQLite database, consistently
   conversa keys rotate --config FILE [--new-key-file PATH]
                                     encrypt the stored secrets under a new key (server stopped)
+  conversa plugins trust --config FILE NAME
+                                    trust the third-party plugin conversa-plugin-NAME as it is now
+                                    (also: plugins untrust NAME, plugins list)
   conversa version                  print the version
 `)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/server"
+	"github.com/conversa/conversa/core/store"
 )
 
 // loadConfig reads --config FILE, or returns the built-in defaults.
@@ -108,7 +109,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 			if e := engineRef.Load(); e != nil {
 				e.PluginChanged(name, state)
 			}
-		}})
+		}, Pin: pinOf(st)})
 	if err != nil {
 		return err
 	}
@@ -191,6 +192,21 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		log.Error("http shutdown", "err", err)
 	}
 	return nil
+}
+
+// pinOf reads the trusted SHA-256 of a third-party plugin from the
+// database (`conversa plugins trust`), shared by every node.
+func pinOf(st store.Store) func(context.Context, string) (string, error) {
+	return func(ctx context.Context, name string) (string, error) {
+		p, err := st.PluginTrust().Pin(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		return p.SHA256, nil
+	}
 }
 
 // testListen moves the server to addr when set (CONVERSA_TEST_LISTEN, a test

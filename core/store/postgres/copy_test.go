@@ -86,6 +86,7 @@ func fillSQLite(t *testing.T, ctx context.Context, s store.Store, clock *storete
 	must(err, "Add(note)")
 	must(s.CannedResponses().Create(ctx, &model.CannedResponse{Shortcut: "horario", Text: "Abrimos às 9h.", Squad: "geral"}),
 		"CannedResponses().Create")
+	must(s.PluginTrust().Trust(ctx, "echo", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), "PluginTrust().Trust")
 
 	m2 := &model.Message{Conversation: c1.ID, Integration: "ig-a", Direction: model.DirectionOut,
 		Author: model.AuthorAssistant, Contents: []model.Content{{Type: model.Text, Text: "Claro, um momento."}},
@@ -182,6 +183,7 @@ type snapshot struct {
 	Outbox        []store.OutboxItem
 	Backlogs      [2]int
 	Canned        []*model.CannedResponse
+	Pins          []*store.PluginPin
 	// Search is what a search by a message's words finds.
 	Search []*model.Conversation
 }
@@ -237,6 +239,8 @@ func read(t *testing.T, ctx context.Context, s store.Store, in install) snapshot
 	}
 	sn.Canned, err = s.CannedResponses().List(ctx, nil, true)
 	must(err, "CannedResponses().List")
+	sn.Pins, err = s.PluginTrust().Pins(ctx)
+	must(err, "PluginTrust().Pins")
 	sn.Backlogs[0], err = s.Inbox().Backlog(ctx)
 	must(err, "Inbox().Backlog")
 	sn.Backlogs[1], err = s.Outbox().Backlog(ctx)
@@ -340,7 +344,8 @@ func TestCopyFromSQLite(t *testing.T) {
 	}
 	wantCounts := map[string]int64{"integrations": 2, "agents": 2, "auth_sessions": 1, "contacts": 2,
 		"conversations": 2, "messages": 6, "provider_ids": 6, "reactions": 1, "inbox": 3, "outbox": 2, "queue_keys": 3,
-		"conversation_labels": 2, "canned_responses": 1, "setup_tokens": 0}
+		"conversation_labels": 2, "canned_responses": 1, "setup_tokens": 0,
+		"plugin_trust": 1}
 	if !reflect.DeepEqual(got, wantCounts) {
 		t.Errorf("copied rows = %v, want %v", got, wantCounts)
 	}

@@ -134,6 +134,7 @@ func (db *DB) Labels() store.Labels               { return labels{h: h{db: db}} 
 func (db *DB) CannedResponses() store.CannedResponses {
 	return cannedResponses{h: h{db: db}}
 }
+func (db *DB) PluginTrust() store.PluginTrust { return pluginTrust{h: h{db: db}} }
 
 // querier is what both the pool and a transaction offer.
 type querier interface {
@@ -181,6 +182,7 @@ func (t *txn) Labels() store.Labels               { return labels{h: h{t.db, t}}
 func (t *txn) CannedResponses() store.CannedResponses {
 	return cannedResponses{h: h{t.db, t}}
 }
+func (t *txn) PluginTrust() store.PluginTrust { return pluginTrust{h: h{t.db, t}} }
 
 // savepoint runs fn in a nested savepoint: when fn fails, what it wrote is
 // undone and the transaction goes on (in PostgreSQL a failed statement

@@ -198,6 +198,7 @@ func (db *DB) Labels() store.Labels               { return labels{h{db: db}} }
 func (db *DB) CannedResponses() store.CannedResponses {
 	return cannedResponses{h{db: db}}
 }
+func (db *DB) PluginTrust() store.PluginTrust { return pluginTrust{h{db: db}} }
 
 // querier is what both the read pool and a transaction offer.
 type querier interface {
@@ -271,6 +272,7 @@ func (t *txn) Labels() store.Labels               { return labels{h{t.db, t}} }
 func (t *txn) CannedResponses() store.CannedResponses {
 	return cannedResponses{h{t.db, t}}
 }
+func (t *txn) PluginTrust() store.PluginTrust { return pluginTrust{h{t.db, t}} }
 
 // savepoint runs fn in a nested savepoint: when fn fails, what it wrote is
 // undone and the transaction goes on.

@@ -33,6 +33,7 @@ func Test(t *testing.T, open Open) {
 	t.Run("Labels", func(t *testing.T) { testLabels(t, open) })
 	t.Run("CannedResponses", func(t *testing.T) { testCannedResponses(t, open) })
 	t.Run("Workspace", func(t *testing.T) { testWorkspaceMessages(t, open) })
+	t.Run("PluginTrust", func(t *testing.T) { testPluginTrust(t, open) })
 }
 
 var errAbort = errors.New("storetest: abort the transaction")
