@@ -18,6 +18,7 @@ import (
 type Config struct {
 	Server       Server        `toml:"server"`
 	Storage      Storage       `toml:"storage"`
+	Security     Security      `toml:"security"`
 	Media        Media         `toml:"media"`
 	Scripts      Scripts       `toml:"scripts"`
 	Plugins      Plugins       `toml:"plugins"`
@@ -39,6 +40,8 @@ type Server struct {
 	// only when running without a configuration file: a newcomer gets it,
 	// a production install does not unless it says so.
 	Playground *bool `toml:"playground"`
+	// MetricsToken, when set, is the bearer token GET /metrics needs.
+	MetricsToken string `toml:"metrics_token"`
 }
 
 // PlaygroundOn reports whether the test phone is on.
@@ -58,6 +61,14 @@ type Storage struct {
 
 // Postgres reports whether the install lives in PostgreSQL.
 func (s Storage) Postgres() bool { return s.URL != "" }
+
+// Security is how secrets are kept at rest.
+type Security struct {
+	// KeyFile holds the key that encrypts the channels' secrets in the
+	// database (core/secrets); generated when missing. The
+	// CONVERSA_SECRET_KEY environment variable overrides it.
+	KeyFile string `toml:"key_file"`
+}
 
 // Media is where the files agents upload are kept. Providers fetch them
 // from {public_url}/media/...; several nodes must share the directory.
@@ -105,6 +116,7 @@ const (
 	DefaultStoragePath       = "data/conversa.db"
 	DefaultDeliveryLogDays   = 7
 	MaxDeliveryLogDays       = 365
+	DefaultKeyFile           = "data/secret.key"
 	DefaultMediaDir          = "data/media"
 	DefaultMaxUploadMB       = 25
 	DefaultScriptsDir        = "scripts"
@@ -203,6 +215,9 @@ func (c *Config) applyDefaults() {
 	if c.Storage.DeliveryLogDays == nil {
 		days := DefaultDeliveryLogDays
 		c.Storage.DeliveryLogDays = &days
+	}
+	if c.Security.KeyFile == "" {
+		c.Security.KeyFile = DefaultKeyFile
 	}
 	if c.Media.Dir == "" {
 		c.Media.Dir = DefaultMediaDir

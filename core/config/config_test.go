@@ -17,6 +17,12 @@ func TestParseDefaults(t *testing.T) {
 	if c.Storage.Path != DefaultStoragePath || c.Scripts.TimeoutMS != 50 || c.Server.BodyLimitKB != 1024 {
 		t.Errorf("defaults not applied: %+v %+v %+v", c.Storage, c.Scripts, c.Server)
 	}
+	if c.Security.KeyFile != DefaultKeyFile {
+		t.Errorf("security.key_file = %q, want %q", c.Security.KeyFile, DefaultKeyFile)
+	}
+	if c, err := Parse("c.toml", []byte("[security]\nkey_file = \"/etc/conversa/secret.key\"\n")); err != nil || c.Security.KeyFile != "/etc/conversa/secret.key" {
+		t.Errorf("security.key_file given = %v (%v), want the path given", c, err)
+	}
 	if len(c.Assistants) != 1 || c.Assistants[0].ID != DemoAssistant || c.Assistants[0].Backend != "rules" {
 		t.Errorf("assistants = %+v, want the demo", c.Assistants)
 	}

@@ -44,14 +44,17 @@ type cluster struct {
 
 // newCluster starts n nodes on one fresh database (skipped without
 // CONVERSA_TEST_POSTGRES); config builds each node's configuration from
-// the database URL. The nodes start one after the other, as an operator
+// the database URL. The nodes share one secret key (CONVERSA_SECRET_KEY).
+// They start one after the other, as an operator
 // would roll them out, and stop at the end of the test.
 func newCluster(t *testing.T, n int, config func(dbURL string) string) *cluster {
 	t.Helper()
 	dbURL := pgDatabase(t)
 	c := &cluster{t: t, dbURL: dbURL, down: make([]atomic.Bool, n)}
+	// Nodes sharing a database share the key of its secrets.
+	key := sharedKey(t)
 	for range n {
-		c.nodes = append(c.nodes, newServer(t, config(dbURL)))
+		c.nodes = append(c.nodes, newServer(t, config(dbURL), key))
 	}
 	for i, s := range c.nodes {
 		// A node that opened an SQLite file would be a cluster of one.

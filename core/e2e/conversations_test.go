@@ -99,7 +99,7 @@ func TestCrashingAssistantHandsConversationToSquad(t *testing.T) {
 id = "demo"
 backend = "crashy"
 `
-	srv := newServer(t, config)
+	srv := newTrustingServer(t, config, "crashy")
 	srv.postMeta("ig-meta", metaSecret, metaText(customerA, "m1", "hi", time.Now()))
 	eventually(t, "the conversation queued for the squad", func() bool {
 		return srv.count(`SELECT count(*) FROM conversations WHERE state = 'queued' AND squad = 'geral'`) == 1
@@ -119,7 +119,7 @@ func TestThirdPartyPluginAnswers(t *testing.T) {
 id = "demo"
 backend = "echo"
 `
-	srv := newServer(t, config)
+	srv := newTrustingServer(t, config, "echo")
 	srv.postMeta("ig-meta", metaSecret, metaText(customerA, "m1", "olá mundo", time.Now()))
 	eventually(t, "the echo", func() bool { return len(graph.sends()) == 1 })
 	if got := graph.sends()[0].Text(); got != "You said: olá mundo" {

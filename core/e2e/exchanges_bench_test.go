@@ -37,9 +37,9 @@ func benchExchanges(b *testing.B, nodes int) {
 	if nodes == 0 {
 		servers = append(servers, newServer(b, loadConfig(graph.URL)))
 	} else {
-		dbURL := pgDatabase(b)
+		dbURL, key := pgDatabase(b), sharedKey(b)
 		for range nodes {
-			servers = append(servers, newServer(b, clusterConfig(graph.URL, dbURL, "")))
+			servers = append(servers, newServer(b, clusterConfig(graph.URL, dbURL, ""), key))
 		}
 	}
 	var next atomic.Uint64

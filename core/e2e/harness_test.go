@@ -63,6 +63,16 @@ func (s *syncBuffer) String() string {
 // test.
 func newServer(t testing.TB, config string, env ...string) *server {
 	t.Helper()
+	s := preparedServer(t, config, env...)
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+// preparedServer is newServer's configuration, written but not started: the
+// test may run commands first (s.start, then t.Cleanup(s.stop)).
+func preparedServer(t testing.TB, config string, env ...string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	s := &server{t: t, dir: dir, config: filepath.Join(dir, "conversa.toml"), env: env}
 	config = strings.ReplaceAll(config, "{{DIR}}", dir)
@@ -70,9 +80,33 @@ func newServer(t testing.TB, config string, env ...string) *server {
 	if err := os.WriteFile(s.config, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// newTrustingServer is newServer with the named third-party plugins trusted
+// first (`conversa plugins trust`), as an operator does before the start.
+func newTrustingServer(t testing.TB, config string, plugins ...string) *server {
+	t.Helper()
+	s := preparedServer(t, config)
+	for _, name := range plugins {
+		s.cli("plugins", "trust", "--config", s.config, name)
+	}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
+}
+
+// cli runs a conversa command beside the server and fails the test unless
+// it exits 0; it returns what the command printed.
+func (s *server) cli(args ...string) string {
+	s.t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = s.dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("conversa %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
@@ -335,7 +369,8 @@ func (s *server) postMeta(integration, secret string, body []byte) (int, []byte)
 		"Content-Type": "application/json", "X-Hub-Signature-256": sign(secret, body)})
 }
 
-// api calls the REST API with a bearer token and decodes the JSON answer.
+// api calls the REST API with a bearer token and decodes the JSON answer,
+// which must match the OpenAPI document (checkOpenAPI).
 func (s *server) api(method, path, token string, in, out any) int {
 	s.t.Helper()
 	var body []byte
@@ -350,6 +385,7 @@ func (s *server) api(method, path, token string, in, out any) int {
 		headers["Authorization"] = "Bearer " + token
 	}
 	status, b := s.do(method, path, body, headers)
+	s.checkOpenAPI(method, path, status, b)
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
 			s.t.Fatalf("%s %s: decoding %q: %v", method, path, b, err)

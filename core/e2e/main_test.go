@@ -13,7 +13,8 @@ import (
 // binary is the conversa executable built once for the whole run;
 // pluginsDir holds third-party plugin executables built for the run
 // (conversa-plugin-echo, the SDK example; conversa-plugin-crashy, an
-// assistant that dies mid-turn).
+// assistant that dies mid-turn; conversa-plugin-igdirect, the Meta channel
+// built apart). None is trusted until a test runs `conversa plugins trust`.
 var binary, pluginsDir string
 
 func TestMain(m *testing.M) {
@@ -28,6 +29,7 @@ func TestMain(m *testing.M) {
 		{binary, "github.com/conversa/conversa/core/cmd/conversa"},
 		{filepath.Join(pluginsDir, "conversa-plugin-echo"), "github.com/conversa/conversa/plugins/examples/echo"},
 		{filepath.Join(pluginsDir, "conversa-plugin-crashy"), "github.com/conversa/conversa/core/e2e/testdata/crashy"},
+		{filepath.Join(pluginsDir, "conversa-plugin-igdirect"), "github.com/conversa/conversa/core/e2e/testdata/igdirect"},
 	}
 	for _, b := range builds {
 		args := []string{"build", "-o", b[0]}

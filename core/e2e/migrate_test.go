@@ -140,6 +140,13 @@ func TestMigrateSQLiteInstallToPostgres(t *testing.T) {
 	if err := os.Rename(filepath.Join(srv.dir, "data"), filepath.Join(srv.dir, "sqlite-data")); err != nil {
 		t.Fatal(err) // so nothing can read the old file by mistake
 	}
+	// The secrets moved encrypted: the install keeps its key file.
+	if err := os.Mkdir(filepath.Join(srv.dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(srv.dir, "sqlite-data", "secret.key"), filepath.Join(srv.dir, "data", "secret.key")); err != nil {
+		t.Fatal(err)
+	}
 	srv.restart()
 
 	// Signed-in sessions moved too: the tokens from before still work.
@@ -180,6 +187,7 @@ func TestMigrateSQLiteInstallToPostgres(t *testing.T) {
 	// Nothing to migrate from a PostgreSQL configuration; and the database
 	// now holds data, so migrating into it again is refused.
 	refused("of a PostgreSQL configuration", "already uses PostgreSQL", "--config", srv.config, "--to", dbURL)
+	os.RemoveAll(filepath.Join(srv.dir, "data"))
 	os.Rename(filepath.Join(srv.dir, "sqlite-data"), filepath.Join(srv.dir, "data"))
 	refused("into the populated database", "already holds data", "--config", sqliteConfig, "--to", dbURL)
 }

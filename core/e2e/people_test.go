@@ -124,12 +124,16 @@ func (s *server) advance(d time.Duration) {
 	}
 }
 
-// settingOf reads an integration's stored setting from the database.
+// settingOf reads an integration's stored setting from the database,
+// decrypted with the install's key when it is a secret.
 func (s *server) settingOf(integration, key string) string {
 	s.t.Helper()
 	var v string
 	if err := s.db().QueryRow(`SELECT coalesce(json_extract(settings, '$.'||?), '') FROM integrations WHERE id = ?`, key, integration).Scan(&v); err != nil {
 		s.t.Fatal(err)
+	}
+	if strings.HasPrefix(v, "enc:v1:") {
+		return s.decrypt(integration, key, v)
 	}
 	return v
 }

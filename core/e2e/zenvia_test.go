@@ -388,33 +388,44 @@ func TestZenviaStatusEventsUpdateTheMessage(t *testing.T) {
 
 var webhookReady = regexp.MustCompile(`msg="webhook ready" integration=ig-zenvia .*`)
 
-// zenviaCredentialsLogged reads the webhook headers from the start-up log.
-func zenviaCredentialsLogged(t *testing.T, srv *server) (username, token string) {
+// zenviaCredentialsShown reads the webhook headers Zenvia must send where
+// admins find them (the console's integration page reads the same API);
+// the start-up log names the webhook's URL but never its credentials.
+func zenviaCredentialsShown(t *testing.T, srv *server, admin string) (username, token string) {
 	t.Helper()
-	// The line follows the "listening on" the harness waits for.
 	var line string
 	eventually(t, "the webhook ready line of ig-zenvia in the log", func() bool {
 		line = webhookReady.FindString(srv.logs.String())
 		return line != ""
 	})
-	field := func(key string) string {
-		m := regexp.MustCompile(`\b` + key + `=(\S+)`).FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("webhook ready line %q has no %s", line, key)
-		}
-		return m[1]
+	m := regexp.MustCompile(`\burl=(\S+)`).FindStringSubmatch(line)
+	if m == nil || !strings.HasSuffix(m[1], "/webhooks/ig-zenvia") {
+		t.Errorf("webhook ready line %q, want the url ending in /webhooks/ig-zenvia", line)
 	}
-	if url := field("url"); !strings.HasSuffix(url, "/webhooks/ig-zenvia") {
-		t.Errorf("logged webhook url = %q, want it to end in /webhooks/ig-zenvia", url)
+	var in struct {
+		Webhook struct {
+			Headers map[string]string `json:"headers"`
+		} `json:"webhook"`
 	}
-	return field("header_Username"), field("header_AuthenticationToken")
+	if status := srv.api("GET", "/api/v1/integrations/ig-zenvia", admin, nil, &in); status != 200 {
+		t.Fatalf("GET /api/v1/integrations/ig-zenvia = %d", status)
+	}
+	username, token = in.Webhook.Headers["Username"], in.Webhook.Headers["AuthenticationToken"]
+	if username == "" || token == "" {
+		t.Fatalf("webhook headers %v, want Username and AuthenticationToken", in.Webhook.Headers)
+	}
+	if strings.Contains(line, username) || strings.Contains(line, token) {
+		t.Errorf("webhook ready line %q holds the webhook credentials", line)
+	}
+	return username, token
 }
 
 func TestZenviaGeneratedWebhookCredentialsSurviveARestart(t *testing.T) {
 	zenvia := newFakeZenvia(t)
 	srv := newServer(t, zenviaConfig(zenvia.URL, "", ""))
 
-	username, token := zenviaCredentialsLogged(t, srv)
+	admin := srv.admin()
+	username, token := zenviaCredentialsShown(t, srv, admin)
 	if len(username) < 16 || len(token) < 16 || username == token {
 		t.Fatalf("generated credentials %q / %q, want two distinct random values", username, token)
 	}
@@ -422,14 +433,14 @@ func TestZenviaGeneratedWebhookCredentialsSurviveARestart(t *testing.T) {
 		t.Errorf("POST with a wrong token = %d, want 401", status)
 	}
 	if status, b := srv.postZenvia(zenviaText(t, "hi"), username, token); status != 200 {
-		t.Fatalf("POST with the logged credentials = %d %s, want 200", status, b)
+		t.Fatalf("POST with the credentials shown = %d %s, want 200", status, b)
 	}
 	waitSends(t, zenvia, 1)
 	srv.settle()
 
 	srv.stop()
 	srv.restart()
-	u2, t2 := zenviaCredentialsLogged(t, srv)
+	u2, t2 := zenviaCredentialsShown(t, srv, srv.signIn("boss", "boss-password"))
 	if u2 != username || t2 != token {
 		t.Errorf("credentials after a restart = %q / %q, want the same %q / %q", u2, t2, username, token)
 	}

@@ -14,9 +14,9 @@ import (
 
 const hookSecret = "hook-secret-9f8e7d"
 
-// secretRig is a started rig whose integration has a generated credential
+// loggedSecretRig is a started rig whose integration has a generated credential
 // (webhook_token) the delivery log must never show.
-func secretRig(t *testing.T, ch *fakeChannel) *rig {
+func loggedSecretRig(t *testing.T, ch *fakeChannel) *rig {
 	t.Helper()
 	ch.generated = []string{"webhook_token"}
 	r := startedRig(t, ch, &fakeAssistant{})
@@ -58,7 +58,7 @@ func noSecret(t *testing.T, ds []Delivery, secrets ...string) {
 
 func TestWebhooksAreLogged(t *testing.T) {
 	ch := &fakeChannel{parse: textEvents("u1", "hello")}
-	r := secretRig(t, ch)
+	r := loggedSecretRig(t, ch)
 	ctx := context.Background()
 	req := WebhookRequest{Method: "POST", Path: "/webhooks/ig", Query: "token=abc&page=2",
 		Headers: map[string][]string{"Authenticationtoken": {hookSecret}, "X-Hub-Signature-256": {"sha256=00ff"},
@@ -135,7 +135,7 @@ func TestSendAttemptsAreLogged(t *testing.T) {
 		ex.Status, ex.ResponseBody = 200, []byte(`{"id":"p-1"}`)
 		return &proto.SendResponse{MessageIds: []string{"p-1"}, Exchanges: []*proto.HttpExchange{ex}}
 	}
-	r := secretRig(t, ch)
+	r := loggedSecretRig(t, ch)
 	r.post()
 	var ds []Delivery
 	eventually(t, "the retry and the send", func() bool {

@@ -15,6 +15,7 @@ import (
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/scripting"
+	"github.com/conversa/conversa/core/secrets"
 	"github.com/conversa/conversa/core/store"
 	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
@@ -91,6 +92,9 @@ type Options struct {
 	// echo, on a channel that echoes sends, before it is sent again
 	// (default 30 s).
 	EchoWait time.Duration
+	// Secrets encrypts the integrations' secret settings in the store
+	// (nil: they are stored as given, for tests).
+	Secrets *secrets.Key
 	// RetryBase is the first retry delay of a failed send or event (default
 	// 1 s); it doubles up to RetryMax (default 5 min).
 	RetryBase, RetryMax time.Duration
@@ -98,6 +102,8 @@ type Options struct {
 	// and send attempt (0: DefaultDeliveryLog; negative: nothing is
 	// recorded).
 	DeliveryLog time.Duration
+	// Observer is told of sends and reply latencies (nil: nothing).
+	Observer Observer
 }
 
 // Engine is the conversation engine.
@@ -118,6 +124,9 @@ type Engine struct {
 
 	assignMu sync.Mutex
 	assigner Assigner
+
+	obs     Observer
+	replies *replyWaits
 
 	actions    actionLimits
 	channels   describeCache[*proto.ChannelInfo]
@@ -169,9 +178,12 @@ func New(o Options) (*Engine, error) {
 	if o.DeliveryLog == 0 {
 		o.DeliveryLog = DefaultDeliveryLog
 	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
+	}
 	e := &Engine{
 		o: o, st: o.Store, log: o.Logger.With("component", "engine"), now: o.Now, bus: o.Bus,
-		hooks: o.Hooks, plug: o.Plugins,
+		hooks: o.Hooks, plug: o.Plugins, obs: o.Observer, replies: newReplyWaits(o.Now),
 		inactivityWake: make(chan struct{}, 1),
 		pruneWake:      make(chan struct{}, 1),
 		stop:           make(chan struct{}),
@@ -284,6 +296,11 @@ func (e *Engine) Reload(ctx context.Context) error {
 	ins, err := e.st.Integrations().List(ctx)
 	if err != nil {
 		return fmt.Errorf("load integrations: %w", err)
+	}
+	for _, in := range ins {
+		if err := e.opened(in); err != nil {
+			return fmt.Errorf("load integrations: %w", err)
+		}
 	}
 	e.reg.setIntegrations(ins)
 	return nil

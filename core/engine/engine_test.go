@@ -31,14 +31,14 @@ type fakeChannel struct {
 	sendFunc func(*proto.SendRequest) *proto.SendResponse
 	// echoes: the provider echoes sends (as Meta does).
 	echoes bool
-	// generated and required settings, as a channel describes them.
-	generated, required []string
+	// generated, required and secret settings, as a channel describes them.
+	generated, required, secrets []string
 }
 
 func (f *fakeChannel) Describe(context.Context) (*proto.ChannelInfo, error) {
 	return &proto.ChannelInfo{Name: "fake", InboundTypes: []string{"text", "audio"}, OutboundTypes: []string{"text", "image", "quick_replies"},
 		MaxQuickReplies: 3, MaxQuickReplyTitle: 20, EchoesSends: f.echoes, GeneratedSettings: f.generated,
-		RequiredSettings: f.required}, nil
+		RequiredSettings: f.required, SecretSettings: f.secrets}, nil
 }
 
 func (f *fakeChannel) HandleWebhook(_ context.Context, r *proto.WebhookRequest) (*proto.WebhookResponse, error) {

@@ -133,6 +133,12 @@ func (e *Engine) PutBy(ctx context.Context, in *model.Integration, keepSecrets b
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		if old != nil {
+			// Compared in clear: a secret is sealed anew at every write.
+			if err := e.opened(old); err != nil {
+				return err
+			}
+		}
 		if err := e.putTx(ctx, tx, in, info, keepSecrets); err != nil {
 			return err
 		}
@@ -168,6 +174,11 @@ func (e *Engine) putTx(ctx context.Context, tx store.Tx, in *model.Integration, 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	if old != nil {
+		if err := e.opened(old); err != nil {
+			return err
+		}
+	}
 	var kept, generated []string
 	if info != nil {
 		kept = append(append(kept, info.SecretSettings...), info.GeneratedSettings...)
@@ -196,7 +207,7 @@ func (e *Engine) putTx(ctx context.Context, tx store.Tx, in *model.Integration, 
 			}
 		}
 	}
-	return tx.Integrations().Put(ctx, in)
+	return e.putSealed(ctx, tx, in, info)
 }
 
 func sameCredentials(old, in *model.Integration, secrets []string) bool {
@@ -236,9 +247,12 @@ func (e *Engine) Disable(ctx context.Context, id string) error {
 	if !in.Enabled {
 		return nil
 	}
+	if err := e.opened(in); err != nil {
+		return err
+	}
 	off := *in
 	off.Enabled = false
-	if err := e.st.Integrations().Put(ctx, &off); err != nil {
+	if err := e.st.Tx(ctx, func(tx store.Tx) error { return e.putSealed(ctx, tx, &off, nil) }); err != nil {
 		return err
 	}
 	return e.changed(ctx)
@@ -313,7 +327,7 @@ func (e *Engine) ApplyConfig(ctx context.Context, cfg []config.Integration) erro
 			if in.Source == model.SourceConfig && !inFile[in.ID] && in.Enabled {
 				off := *in
 				off.Enabled = false
-				if err := tx.Integrations().Put(ctx, &off); err != nil {
+				if err := e.putSealed(ctx, tx, &off, infos[in.Channel]); err != nil {
 					return err
 				}
 				removed = append(removed, in.ID)

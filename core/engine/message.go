@@ -139,6 +139,7 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 	if !homologated(in, ct) {
 		return e.finish(ctx, it, msg, "homologation: @"+ct.Username+" is not a homologation user; recorded, not answered")
 	}
+	e.replies.received(conv.ID, msg.ID, it.ReceivedAt)
 	if conv.State == model.StateQueued || conv.State == model.StateAssigned {
 		// A conversation with humans stays with humans: the assistant never
 		// talks over an agent.

@@ -137,6 +137,7 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 	}
 	rec := e.sending(in, it.MessageID)
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	start := time.Now()
 	resp, err := ch.Send(sctx, req)
 	cancel()
 	// A retry at the attempt limit is the end.
@@ -144,6 +145,7 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 	if it.Attempts >= maxSendAttempts {
 		retryOutcome = OutcomeFailed
 	}
+	e.observeSend(ctx, in.Channel, in.ID, conv.ID, start, resp, err)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		rec.done(OutcomeUnknown, "interrupted by the server stopping; looked at again at the next start", nil)

@@ -119,7 +119,7 @@ type Conversation struct {
 	Unread         int        `json:"unread,omitempty"`
 	// Labels agents put on the conversation, sorted.
 	Labels   []string  `json:"labels"`
-	Messages       []Message  `json:"messages,omitempty"`
+	Messages []Message `json:"messages,omitempty"`
 	// Match is the message a search found the conversation by, when its
 	// text matched (a search by name alone has none).
 	Match *SearchMatch `json:"match,omitempty"`

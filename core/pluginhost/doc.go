@@ -28,7 +28,9 @@
 //     again at every attempt.
 //   - States: stopped (not started yet, or the host is closing), running,
 //     restarting (down, being retried), failing (3 or more quick crashes or
-//     failed starts in a row; still retried), untrusted (reserved).
+//     failed starts in a row; still retried), untrusted (a third-party
+//     executable without a pin, or that does not match it: not started; see
+//     trust.go).
 //     Options.OnChange hears every change, in order, without a lock held.
 //
 // While a plugin is down its calls fail at once with a *DownError, whose

@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -35,8 +36,8 @@ const (
 	// StateFailing: crashing repeatedly (3 or more quick crashes or failed
 	// starts in a row); still retried, at a growing backoff.
 	StateFailing = "failing"
-	// StateUntrusted: the executable is not trusted and is not started.
-	// Reserved: nothing sets it yet.
+	// StateUntrusted: a third-party executable without a pin, or that does
+	// not match its pin: it is not started (see trust.go).
 	StateUntrusted = "untrusted"
 )
 
@@ -65,6 +66,14 @@ type Options struct {
 	// start-up). Calls come from one goroutine, in order, with no lock
 	// held: OnChange may call the Host, but not Close, which waits for it.
 	OnChange func(name, state string)
+	// ObserveCall, when set, is told the duration of every RPC made to a
+	// plugin (core/metrics).
+	ObserveCall func(plugin, method string, d time.Duration)
+	// Pin returns the SHA-256 (lowercase hex) an operator trusted for a
+	// third-party plugin's executable, or "" when there is none. A
+	// third-party plugin starts only when its executable matches. Nil: no
+	// third-party plugin is trusted.
+	Pin func(ctx context.Context, name string) (string, error)
 }
 
 // Host owns every plugin process.
@@ -91,6 +100,8 @@ type Host struct {
 	shadowed map[string]bool // third-party names hidden by a built-in, warned about once
 
 	closing sync.Once
+
+	sums sumCache // digests of third-party executables
 }
 
 // New finds the plugins (built-ins and the executables in o.Dir) without
@@ -190,9 +201,16 @@ func executable(fi fs.FileInfo) bool {
 }
 
 // resolve finds a third-party plugin's executable now.
-func (h *Host) resolve(name string) (string, error) {
+func (h *Host) resolve(name string) (string, error) { return Executable(h.dir, name) }
+
+// Executable finds the executable of the third-party plugin name in dir
+// (conversa-plugin-NAME), as the host would run it.
+func Executable(dir, name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
+		return "", fmt.Errorf("%q is not a plugin name", name)
+	}
 	for _, file := range []string{ExternalPrefix + name, ExternalPrefix + name + ".exe"} {
-		path := filepath.Join(h.dir, file)
+		path := filepath.Join(dir, file)
 		fi, err := os.Stat(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -205,7 +223,16 @@ func (h *Host) resolve(name string) (string, error) {
 		}
 		return path, nil
 	}
-	return "", fmt.Errorf("no executable %s%s in %s", ExternalPrefix, name, h.dir)
+	return "", fmt.Errorf("no executable %s%s in %s", ExternalPrefix, name, dir)
+}
+
+// Discover lists the third-party plugins in dir: name → executable.
+func Discover(dir string) (map[string]string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return discover(abs)
 }
 
 // rescan reads the plugins directory again, at most once per rescanEvery,
@@ -374,16 +401,34 @@ type Status struct {
 	Path      string    `json:"path,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
 	PID       int       `json:"pid,omitempty"`
+	// SHA256 is a third-party executable's digest (lowercase hex) as last
+	// checked: the running one's while it runs.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
-// Statuses reports every plugin, by name. It never waits for a plugin.
+// Statuses reports every plugin, by name. It never waits for a plugin. A
+// third-party plugin that was never started is checked against its pin, so
+// one dropped in the plugins directory shows untrusted at once.
 func (h *Host) Statuses() []Status {
 	var out []Status
 	for _, n := range h.Names() {
 		h.mu.RLock()
 		s := h.plugins[n]
 		h.mu.RUnlock()
-		out = append(out, s.status())
+		st, fresh := s.status()
+		if fresh && !st.Builtin && st.Path != "" {
+			// Bounded: a database that does not answer leaves it "stopped".
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, sum, err := h.verify(ctx, n, st.Path)
+			cancel()
+			if sum != nil {
+				st.SHA256 = hex.EncodeToString(sum)
+			}
+			if ue := (*untrustedError)(nil); errors.As(err, &ue) {
+				st.State, st.LastError = StateUntrusted, ue.reason
+			}
+		}
+		out = append(out, st)
 	}
 	return out
 }

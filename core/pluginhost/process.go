@@ -28,6 +28,10 @@ import (
 type procRunner struct {
 	h   *Host
 	cmd *exec.Cmd
+	// secure, for a third-party plugin, is checked on cmd.Path right
+	// before the fork (see trust.go); name is then the plugin's.
+	secure *plugin.SecureConfig
+	name   string
 
 	stdout, stderr io.ReadCloser
 
@@ -63,6 +67,16 @@ func (r *procRunner) Start(context.Context) error {
 	r.mu.Unlock()
 	if killed || r.h.ctx.Err() != nil {
 		return errClosing
+	}
+	if r.secure != nil {
+		ok, err := r.secure.Check(r.cmd.Path)
+		if err != nil {
+			return forkError{fmt.Errorf("checking the executable's sha256: %w", err)}
+		}
+		if !ok {
+			sum, _ := Sum(r.cmd.Path)
+			return &untrustedError{ChangedReason(r.name, sum, r.secure.Checksum)}
+		}
 	}
 	var err error
 	if lerr := r.h.onLauncher(func() { err = r.cmd.Start() }); lerr != nil {
@@ -148,6 +162,8 @@ type process struct {
 	conn      *grpc.ClientConn
 	started   time.Time
 	pid       int
+	path      string // a third-party plugin's executable
+	sum       []byte // its digest when it was started
 	info      *proto.PluginInfo
 	channel   sdk.Channel
 	assistant sdk.Assistant

@@ -1,7 +1,10 @@
 package pluginhost
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +35,7 @@ type policy struct {
 	pingFailures int           // consecutive failed health checks after which the process is killed
 	killGrace    time.Duration // how long a stopping process may take before it is killed
 	rescanEvery  time.Duration // the plugins directory is read at most this often
+	trustEvery   time.Duration // how often a third-party plugin's pin and executable are checked again
 }
 
 func defaultPolicy() policy {
@@ -44,6 +48,7 @@ func defaultPolicy() policy {
 		pingFailures: 2,
 		killGrace:    3 * time.Second,
 		rescanEvery:  time.Second,
+		trustEvery:   2 * time.Second,
 	}
 }
 
@@ -84,6 +89,7 @@ type supervisor struct {
 	pending *procRunner   // the process being started, so Close can kill it
 	info    *proto.PluginInfo
 	path    string // a third-party plugin's executable, as last resolved
+	sum     []byte // its digest, as last checked
 	// restarts counts the starts after the first; quick the consecutive
 	// quick crashes and failed starts; backoff is the wait chosen after the
 	// last one.
@@ -163,7 +169,7 @@ func (s *supervisor) acquire(ctx context.Context) (*process, error) {
 		}
 		s.ensureLocked()
 		wait := s.attempt
-		if wait == nil || waited || s.state == StateFailing {
+		if wait == nil || waited || s.state == StateFailing || s.state == StateUntrusted {
 			err := s.downLocked()
 			s.mu.Unlock()
 			return nil, err
@@ -199,6 +205,10 @@ func (s *supervisor) run() {
 	defer s.h.loops.Done()
 	ctx := s.h.ctx
 	for {
+		if !s.builtin && !s.awaitTrust(ctx) {
+			s.halt()
+			return
+		}
 		s.beginAttempt()
 		p, err := s.start(ctx)
 		if ctx.Err() != nil {
@@ -209,15 +219,28 @@ func (s *supervisor) run() {
 			return
 		}
 		var wait time.Duration
-		if err != nil {
+		var untrusted *untrustedError
+		switch {
+		case errors.As(err, &untrusted):
+			// Changed between the check and the fork: awaitTrust waits.
+			s.distrust(untrusted.reason)
+			continue
+		case err != nil:
 			wait = s.startFailed(err)
-		} else {
+		default:
 			s.up(p)
-			why, wedged := s.watch(ctx, p)
+			why, wedged, distrusted := s.watch(ctx, p)
 			if why == "" {
 				s.halt()
 				p.stop(s.h.pol.killGrace)
 				return
+			}
+			if distrusted {
+				// Marked untrusted before the process is stopped: no caller
+				// is handed it meanwhile.
+				s.distrust(why)
+				p.stop(s.h.pol.killGrace)
+				continue
 			}
 			// Marked down before the process is stopped: no caller is
 			// handed a dying process meanwhile.
@@ -273,6 +296,8 @@ func (s *supervisor) endAttemptLocked() {
 // what it finds is published by up or startFailed.
 func (s *supervisor) start(ctx context.Context) (*process, error) {
 	path, args := s.h.o.Self, []string{"plugin", s.name}
+	var secure *plugin.SecureConfig
+	var running []byte
 	if !s.builtin {
 		// Resolved at every attempt: the executable may have been added,
 		// replaced or fixed since the last one.
@@ -280,10 +305,16 @@ func (s *supervisor) start(ctx context.Context) (*process, error) {
 		if err != nil {
 			return nil, err
 		}
+		pin, sum, err := s.h.verify(ctx, s.name, p)
 		s.mu.Lock()
-		s.path = p
+		s.path, s.sum = p, sum
 		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
 		path, args = p, nil
+		secure = &plugin.SecureConfig{Checksum: pin, Hash: sha256.New()}
+		running = sum
 	}
 	stderr := &tail{max: 20}
 	var r *procRunner
@@ -299,6 +330,7 @@ func (s *supervisor) start(ctx context.Context) (*process, error) {
 			_ = os.RemoveAll(socketDir)
 			return nil, err
 		}
+		r.secure, r.name = secure, s.name
 		s.mu.Lock()
 		s.pending = r
 		closed := s.closed
@@ -319,7 +351,7 @@ func (s *supervisor) start(ctx context.Context) (*process, error) {
 		stopProcess(client, r, 0)
 		return nil, fmt.Errorf("start-up: the plugin does not speak gRPC")
 	}
-	p := &process{client: client, runner: r, conn: g.Conn, pid: r.pid()}
+	p := &process{client: client, runner: r, conn: g.Conn, pid: r.pid(), path: path, sum: running}
 	failed := func(err error) (*process, error) {
 		p.stop(0)
 		return nil, err
@@ -353,8 +385,9 @@ func (s *supervisor) start(ctx context.Context) (*process, error) {
 // plugin wrote to stderr.
 func startError(err error, r *procRunner, stderr *tail) error {
 	var fe forkError
+	var ue *untrustedError
 	switch {
-	case errors.Is(err, errClosing):
+	case errors.Is(err, errClosing), errors.As(err, &ue):
 		return err
 	case errors.As(err, &fe):
 		err = fmt.Errorf("cannot run: %w", fe.err)
@@ -431,19 +464,30 @@ func (s *supervisor) halt() {
 }
 
 // watch returns when the process exits, stops answering health checks
-// (wedged), or the host closes (an empty reason).
-func (s *supervisor) watch(ctx context.Context, p *process) (why string, wedged bool) {
+// (wedged), is no longer trusted (distrusted, with the reason), or the host
+// closes (an empty reason).
+func (s *supervisor) watch(ctx context.Context, p *process) (why string, wedged, distrusted bool) {
 	poll := time.NewTicker(s.h.pol.poll)
 	defer poll.Stop()
 	health := time.NewTicker(s.h.o.HealthEvery)
 	defer health.Stop()
+	var trust <-chan time.Time
+	if !s.builtin {
+		t := time.NewTicker(s.h.pol.trustEvery)
+		defer t.Stop()
+		trust = t.C
+	}
 	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
-			return "", false
+			return "", false, false
 		case <-s.poke:
 		case <-poll.C:
+		case <-trust:
+			if why, replaced := s.stillTrusted(ctx, p); why != "" {
+				return why, false, !replaced
+			}
 		case <-health.C:
 			err := p.ping(ctx, s.h.o.HealthTimeout)
 			switch {
@@ -451,21 +495,88 @@ func (s *supervisor) watch(ctx context.Context, p *process) (why string, wedged 
 				failures = 0
 				continue
 			case ctx.Err() != nil:
-				return "", false
+				return "", false, false
 			case p.client.Exited():
 			default:
 				failures++
 				s.log.Warn("plugin health check failed", "err", err, "in_a_row", failures)
 				if failures >= s.h.pol.pingFailures {
-					return fmt.Sprintf("stopped answering health checks (%d in a row failed, the last: %v)", failures, err), true
+					return fmt.Sprintf("stopped answering health checks (%d in a row failed, the last: %v)", failures, err), true, false
 				}
 				continue
 			}
 		}
 		if p.client.Exited() {
-			return p.exitReason(), false
+			return p.exitReason(), false, false
 		}
 	}
+}
+
+// stillTrusted checks a running third-party plugin against its pin and its
+// executable. It returns why the process must stop: its pin was removed, or
+// the executable no longer matches the pin (untrusted); or a new
+// executable, trusted since, replaces it (replaced: a restart). What
+// cannot be read now (the database is down) leaves it running.
+func (s *supervisor) stillTrusted(ctx context.Context, p *process) (why string, replaced bool) {
+	_, sum, err := s.h.verify(ctx, s.name, p.path)
+	if sum != nil {
+		s.mu.Lock()
+		s.sum = sum
+		s.mu.Unlock()
+	}
+	var ue *untrustedError
+	switch {
+	case errors.As(err, &ue):
+		return ue.reason, false
+	case err != nil:
+		return "", false
+	case !bytes.Equal(sum, p.sum):
+		return "a new executable was trusted (sha256 " + short(sum) + ")", true
+	}
+	return "", false
+}
+
+// awaitTrust returns once the plugin's executable matches its pin, or
+// cannot be checked (the start then fails, and says why); meanwhile the
+// plugin shows untrusted. It returns false when the host closes.
+func (s *supervisor) awaitTrust(ctx context.Context) bool {
+	for {
+		path, err := s.h.resolve(s.name)
+		if err != nil {
+			return true
+		}
+		_, sum, err := s.h.verify(ctx, s.name, path)
+		var ue *untrustedError
+		if !errors.As(err, &ue) {
+			return true
+		}
+		s.mu.Lock()
+		s.path, s.sum = path, sum
+		s.mu.Unlock()
+		s.distrust(ue.reason)
+		if !sleep(ctx, s.h.pol.trustEvery) {
+			return false
+		}
+	}
+}
+
+// distrust records that the plugin is not started because its executable
+// is not trusted. Callers waiting for a start are told at once.
+func (s *supervisor) distrust(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.proc = nil
+	s.quick, s.backoff = 0, 0
+	if s.attempt != nil {
+		close(s.attempt)
+		s.attempt = nil
+	}
+	s.pending = nil
+	if s.state != StateUntrusted || s.lastErr != reason {
+		s.log.Warn("plugin not started: its executable is not trusted", "reason", reason, "path", s.path)
+	}
+	s.lastErr = reason
+	s.setStateLocked(StateUntrusted)
 }
 
 // close marks the supervisor closing and aborts a start under way; run
@@ -480,13 +591,18 @@ func (s *supervisor) close() {
 	}
 }
 
-func (s *supervisor) status() Status {
+// status is what the API shows; fresh: the plugin was never started, nor
+// is it being started.
+func (s *supervisor) status() (st Status, fresh bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Name: s.name, Kinds: []string{}, State: s.state, Since: s.since, Restarts: s.restarts,
+	st = Status{Name: s.name, Kinds: []string{}, State: s.state, Since: s.since, Restarts: s.restarts,
 		Builtin: s.builtin, LastError: s.lastErr}
 	if !s.builtin {
 		st.Path = s.path
+		if s.sum != nil {
+			st.SHA256 = hex.EncodeToString(s.sum)
+		}
 	}
 	if s.proc != nil {
 		st.PID = s.proc.pid
@@ -497,7 +613,7 @@ func (s *supervisor) status() Status {
 			st.Kind = st.Kinds[0]
 		}
 	}
-	return st
+	return st, !s.looping && !s.tried && s.state == StateStopped
 }
 
 func (s *supervisor) availability() (bool, string) {

@@ -31,6 +31,9 @@ type Options struct {
 	PoolSize int  // Lua states per generation (default GOMAXPROCS*2)
 	Watch    bool // hot reload from Dir
 	Now      func() time.Time
+	// ObserveHook, when set, is told how long each hook call took (route,
+	// convert or reply), its fallbacks included (core/metrics).
+	ObserveHook func(hook string, d time.Duration)
 
 	onReload func() // tests: runs after each reload the watcher triggers
 }
@@ -68,6 +71,7 @@ type Engine struct {
 
 	watch    *watcher
 	onReload func()
+	observe  func(hook string, d time.Duration)
 }
 
 type generation struct {
@@ -79,7 +83,8 @@ type generation struct {
 // A broken script is not an error: it is logged, reported by Statuses, and
 // its hook uses the built-in default.
 func New(o Options) (*Engine, error) {
-	e := &Engine{dir: o.Dir, timeout: o.Timeout, poolSize: o.PoolSize, log: o.Logger, now: o.Now, onReload: o.onReload}
+	e := &Engine{dir: o.Dir, timeout: o.Timeout, poolSize: o.PoolSize, log: o.Logger, now: o.Now, onReload: o.onReload,
+		observe: o.ObserveHook}
 	if e.timeout <= 0 {
 		e.timeout = DefaultTimeout
 	}
@@ -338,6 +343,10 @@ func (e *Engine) invoke(ctx context.Context, h hook,
 	args func(*sandbox) []lua.LValue,
 	decode func(*sandbox, lua.LValue) (isNil bool, err error),
 	fallback func()) {
+	if e.observe != nil {
+		start := time.Now()
+		defer func() { e.observe(h.fn(), time.Since(start)) }()
+	}
 	g := e.gen.Load()
 	if g == nil {
 		fallback()

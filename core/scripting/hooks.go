@@ -268,7 +268,9 @@ func decodeConvert(v lua.LValue, c *model.Content) (string, bool, error) {
 	case *lua.LNilType:
 		return "", true, nil
 	case lua.LString:
-		if strings.TrimSpace(string(v)) == "" && (c.Text != "" || len(c.Options) > 0) {
+		// Blank only when there was something to say (a prompt of spaces
+		// converts to itself, as the built-in default does).
+		if strings.TrimSpace(string(v)) == "" && (strings.TrimSpace(c.Text) != "" || len(c.Options) > 0) {
 			return "", false, fmt.Errorf("convert returned an empty string; want the text to send")
 		}
 		return string(v), false, nil

@@ -206,6 +206,7 @@ func (s *Server) deleteIntegration(c *fiber.Ctx) error {
 	if err := s.o.Engine.DeleteBy(c.UserContext(), id, s.actor(c)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	s.metrics.Forget(id)
 	s.log.Info("integration deleted", "integration", id, "by", s.caller(c).agent.ID)
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/conversa/conversa/core/cluster"
 	"github.com/conversa/conversa/core/engine"
 	"github.com/conversa/conversa/core/media"
+	"github.com/conversa/conversa/core/metrics"
 	"github.com/conversa/conversa/core/playground"
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
@@ -48,6 +49,10 @@ type Options struct {
 	PublicURL string
 	// Playground is the test phone (nil while server.playground is off).
 	Playground *playground.Playground
+	// Metrics is what /metrics shows (nil: a registry of the server's own).
+	Metrics *metrics.Metrics
+	// MetricsToken, when set, is the bearer token GET /metrics needs.
+	MetricsToken string
 }
 
 // Scripts reports the operator's Lua scripts (core/scripting).
@@ -66,7 +71,7 @@ type Server struct {
 	o       Options
 	app     *fiber.App
 	log     *slog.Logger
-	metrics *metrics
+	metrics *metrics.Metrics
 	logins  cluster.Throttle
 	// sseStop ends the live event streams at shutdown.
 	sseStop chan struct{}
@@ -82,8 +87,12 @@ func New(o Options) *Server {
 	if o.Cluster == nil {
 		o.Cluster = &cluster.Local{}
 	}
-	s := &Server{o: o, log: o.Logger.With("component", "http"), metrics: newMetrics(), sseStop: make(chan struct{}),
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	s := &Server{o: o, log: o.Logger.With("component", "http"), metrics: o.Metrics, sseStop: make(chan struct{}),
 		logins: o.Cluster.Throttle()}
+	s.watchState()
 	s.app = fiber.New(fiber.Config{
 		// Values from the request context are copied, never aliased: nothing
 		// taken from a request can change under a goroutine that outlives it.
@@ -108,7 +117,7 @@ func (s *Server) App() *fiber.App { return s.app }
 
 func (s *Server) routes() {
 	s.app.Get("/healthz", s.healthz)
-	s.app.Get("/metrics", s.serveMetrics)
+	s.app.Get("/metrics", s.metricsAuth, s.serveMetrics())
 	s.app.Get("/webhooks/:integration", s.webhook)
 	s.app.Post("/webhooks/:integration", s.webhook)
 	s.app.Get("/media/:token/:name", s.serveMedia)
@@ -116,6 +125,7 @@ func (s *Server) routes() {
 	s.app.All("/media/*", s.mediaNotFound)
 
 	api := s.app.Group("/api/v1")
+	api.Get("/openapi.json", s.openapi)
 	api.Post("/login", s.login)
 	s.playgroundRoutes(api)
 	api.Get("/setup", s.setupNeeded)

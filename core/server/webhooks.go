@@ -3,16 +3,19 @@ package server
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/conversa/conversa/core/engine"
+	"github.com/conversa/conversa/core/metrics"
 )
 
 // webhook receives a source's events. The answer goes out only after the
 // events are committed to the inbox; a refused or unparsable request stores
 // nothing.
 func (s *Server) webhook(c *fiber.Ctx) error {
+	start := time.Now()
 	id := c.Params("integration")
 	req := engine.WebhookRequest{
 		Method:  c.Method(),
@@ -24,24 +27,26 @@ func (s *Server) webhook(c *fiber.Ctx) error {
 	res, err := s.o.Engine.Webhook(c.UserContext(), id, req)
 	switch {
 	case errors.Is(err, engine.ErrUnknownIntegration):
-		s.metrics.webhook(id, "not_found")
+		// One label for every id that names no integration: a stranger's
+		// paths add no series.
+		s.metrics.Webhook(metrics.Unknown, "not_found", time.Since(start))
 		return c.Status(fiber.StatusNotFound).SendString("unknown integration\n")
 	case errors.Is(err, engine.ErrChannelDown):
-		s.metrics.webhook(id, "unavailable")
+		s.metrics.Webhook(id, "unavailable", time.Since(start))
 		s.log.Error("webhook not accepted: channel plugin unavailable", "integration", id, "err", err)
 		c.Set(fiber.HeaderRetryAfter, "30")
 		return c.Status(fiber.StatusServiceUnavailable).SendString("channel unavailable, retry later\n")
 	case err != nil:
-		s.metrics.webhook(id, "error")
+		s.metrics.Webhook(id, "error", time.Since(start))
 		return err
 	}
 	switch {
 	case res.Status >= 400:
-		s.metrics.webhook(id, "refused")
+		s.metrics.Webhook(id, "refused", time.Since(start))
 		s.log.Warn("webhook refused", "integration", id, "status", res.Status, "reason", res.Refusal, "ip", c.IP())
 	default:
-		s.metrics.webhook(id, "accepted")
-		s.metrics.events(res.Stored, res.Duplicates)
+		s.metrics.Webhook(id, "accepted", time.Since(start))
+		s.metrics.Events(res.Stored, res.Duplicates)
 	}
 	if res.ContentType != "" {
 		c.Set(fiber.HeaderContentType, res.ContentType)

@@ -69,6 +69,7 @@ type Aggregates interface {
 	CannedResponses() CannedResponses
 	Audit() Audit
 	Deliveries() Deliveries
+	PluginTrust() PluginTrust
 }
 
 // Lease is a worker's hold on one queue key: while it lasts, no other worker
@@ -413,4 +414,28 @@ type CannedResponses interface {
 	// Update replaces shortcut, text and squad; ErrConflict as Create.
 	Update(ctx context.Context, r *model.CannedResponse) error
 	Delete(ctx context.Context, id int64) error
+}
+
+// PluginPin is the SHA-256 an operator trusted for a third-party plugin
+// executable (conversa-plugin-NAME), by plugin name.
+type PluginPin struct {
+	Name string
+	// SHA256 is the executable's digest, lowercase hex.
+	SHA256    string
+	TrustedAt time.Time
+}
+
+// PluginTrust holds the pins of third-party plugins (`conversa plugins
+// trust`). They live in the database so that every node sharing it starts
+// the same executables: a plugin whose executable does not match its pin is
+// not started.
+type PluginTrust interface {
+	// Trust records (or replaces) the pin of a plugin.
+	Trust(ctx context.Context, name, sha256 string) error
+	// Untrust removes a pin; ErrNotFound when there is none.
+	Untrust(ctx context.Context, name string) error
+	// Pin returns one plugin's pin; ErrNotFound when it has none.
+	Pin(ctx context.Context, name string) (*PluginPin, error)
+	// Pins lists every pin, by name.
+	Pins(ctx context.Context) ([]*PluginPin, error)
 }

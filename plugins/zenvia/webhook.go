@@ -139,6 +139,10 @@ func parseEvent(body []byte, s settings) (*proto.Event, error) {
 		ev.TimestampMs = firstTime(top["timestamp"])
 		ignore(ev, fmt.Sprintf("event type %s is not handled", typ))
 	}
+	if (ev.Kind == sdk.EventMessage || ev.Kind == sdk.EventEcho) && ev.ContactId == "" {
+		// No one to answer, nor to file it under: kept for the record only.
+		ignore(ev, ev.Kind+" without the contact's id (message.from, or message.to for an echo)")
+	}
 	return ev, nil
 }
 

@@ -22,7 +22,7 @@ export function systemView() {
     h('div.page-head', {}, h('h1', {}, 'System')),
     h('section.card', { 'aria-labelledby': 'plugins-title' },
       h('h2#plugins-title', {}, 'Plugins'),
-      h('p.muted', {}, 'Channel adapters and assistants run as separate processes. A crashed plugin is restarted with backoff; messages wait meanwhile, nothing is lost.'),
+      h('p.muted', {}, 'Channel adapters and assistants run as separate processes. A crashed plugin is restarted with backoff; messages wait meanwhile, nothing is lost. A third-party plugin starts only once its executable is trusted (conversa plugins trust NAME), and stops if the file changes.'),
       plugins),
     h('section.card', { 'aria-labelledby': 'scripts-title' },
       h('h2#scripts-title', {}, 'Scripts'),
@@ -52,7 +52,8 @@ export function systemView() {
       h('tbody', {}, list.map((pl) => {
         const [tone, label] = PLUGIN_STATES[pl.state] || ['muted', pl.state];
         return h('tr', { dataset: { plugin: pl.name } },
-          h('td', {}, h('strong', {}, pl.name), pl.builtin ? h('span.badge', {}, 'built-in') : h('span.muted.small.block', {}, pl.path || '')),
+          h('td', {}, h('strong', {}, pl.name), pl.builtin ? h('span.badge', {}, 'built-in') : h('span.muted.small.block', {}, pl.path || ''),
+            pl.sha256 ? h('span.muted.small.block', { title: `sha256 ${pl.sha256}` }, `sha256 ${pl.sha256.slice(0, 12)}…`) : null),
           h('td', {}, (pl.kinds && pl.kinds.length ? pl.kinds : [pl.kind]).join(', ')),
           h('td', {}, pl.version || '—'),
           h('td', {}, h(`span.pill.pill-${tone}`, {}, label)),

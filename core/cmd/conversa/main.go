@@ -31,6 +31,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return agentsCommand(args[1:], stdin, stdout, stderr)
 	case "migrate":
 		return migrateCommand(args[1:], stdout, stderr)
+	case "backup":
+		return backupCommand(args[1:], stdout, stderr)
+	case "keys":
+		return keysCommand(args[1:], stdout, stderr)
+	case "plugins":
+		return pluginsCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "conversa", version)
 		return 0
@@ -54,6 +60,13 @@ func usage(w io.Writer) {
                                     else reads one line from standard input)
   conversa migrate --config FILE --to postgres://user:password@host:5432/database
                                     copy the SQLite install into an empty PostgreSQL database
+  conversa backup --config FILE --to PATH [--force]
+                                    copy the running install's SQLite database, consistently
+  conversa keys rotate --config FILE [--new-key-file PATH]
+                                    encrypt the stored secrets under a new key (server stopped)
+  conversa plugins trust --config FILE NAME
+                                    trust the third-party plugin conversa-plugin-NAME as it is now
+                                    (also: plugins untrust NAME, plugins list)
   conversa version                  print the version
 `)
 }

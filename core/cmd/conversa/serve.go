@@ -19,11 +19,13 @@ import (
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/engine"
 	"github.com/conversa/conversa/core/media"
+	"github.com/conversa/conversa/core/metrics"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/playground"
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/server"
+	"github.com/conversa/conversa/core/store"
 )
 
 // loadConfig reads --config FILE, or returns the built-in defaults.
@@ -92,23 +94,29 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	}
 	defer stg.close()
 	st := stg.st
+	key, err := secretKey(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
 
+	meter := metrics.New()
 	// The engine hears of plugin state changes (a plugin back after a crash,
 	// a broken executable fixed); it exists only once the host does.
 	var engineRef atomic.Pointer[engine.Engine]
 	host, err := pluginhost.New(pluginhost.Options{Logger: log, Self: self, Builtins: builtinNames(), Dir: cfg.Plugins.Dir,
+		ObserveCall: meter.PluginCall,
 		OnChange: func(name, state string) {
 			if e := engineRef.Load(); e != nil {
 				e.PluginChanged(name, state)
 			}
-		}})
+		}, Pin: pinOf(st)})
 	if err != nil {
 		return err
 	}
 	defer host.Close()
 
 	hooks, err := scripting.New(scripting.Options{Dir: cfg.Scripts.Dir, Timeout: time.Duration(cfg.Scripts.TimeoutMS) * time.Millisecond,
-		Logger: log, Watch: true, Now: clock.Now})
+		Logger: log, Watch: true, Now: clock.Now, ObserveHook: meter.Hook})
 	if err != nil {
 		return fmt.Errorf("scripts: %w", err)
 	}
@@ -121,8 +129,8 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	}
 	eng, err := engine.New(engine.Options{
 		Store: st, Plugins: host, Hooks: hooks, Bus: bus, Logger: log, Now: clock.Now,
-		Assistants: assistants, PublicURL: cfg.Server.PublicURL, Node: node, Cluster: stg.cluster,
-		DeliveryLog: deliveryLog(cfg.Storage),
+		Assistants: assistants, PublicURL: cfg.Server.PublicURL, Node: node, Cluster: stg.cluster, Secrets: key,
+		Observer: meter, DeliveryLog: deliveryLog(cfg.Storage),
 	})
 	if err != nil {
 		return err
@@ -133,6 +141,11 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	// is retried in the background; only its integrations wait for it.
 	if err := host.Start(ctx, usedPlugins(cfg)...); err != nil {
 		log.Error("plugins failed to start (will retry)", "err", err)
+	}
+	if n, err := eng.SealStored(ctx); err != nil {
+		return fmt.Errorf("encrypting the secrets stored in clear: %w", err)
+	} else if n > 0 {
+		log.Info("secrets stored in clear are now encrypted", "integrations", n, "key", key.ID())
 	}
 	if err := eng.ApplyConfig(ctx, cfg.Integrations); err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -161,7 +174,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Agents: people, Scripts: hooks,
 		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"), Media: library, PublicURL: cfg.Server.PublicURL,
-		Playground: pg})
+		Playground: pg, Metrics: meter, MetricsToken: cfg.Server.MetricsToken})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -179,6 +192,21 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		log.Error("http shutdown", "err", err)
 	}
 	return nil
+}
+
+// pinOf reads the trusted SHA-256 of a third-party plugin from the
+// database (`conversa plugins trust`), shared by every node.
+func pinOf(st store.Store) func(context.Context, string) (string, error) {
+	return func(ctx context.Context, name string) (string, error) {
+		p, err := st.PluginTrust().Pin(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		return p.SHA256, nil
+	}
 }
 
 // testListen moves the server to addr when set (CONVERSA_TEST_LISTEN, a test
@@ -266,15 +294,11 @@ func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Co
 		if !in.Enabled || in.Source == model.SourcePlayground {
 			continue
 		}
+		// The credentials the source sends are secrets: admins read them in
+		// the console (or GET /api/v1/integrations/{id}), never in the log.
 		wh := eng.WebhookOf(context.Background(), in)
-		attrs := []any{"integration", in.ID, "channel", in.Channel, "url", wh.URL}
-		for h, v := range wh.Headers {
-			attrs = append(attrs, "header_"+h, v)
-		}
-		if wh.VerifyToken != "" {
-			attrs = append(attrs, "verify_token", wh.VerifyToken)
-		}
-		log.Info("webhook ready", attrs...)
+		log.Info("webhook ready", "integration", in.ID, "channel", in.Channel, "url", wh.URL,
+			"credentials", "shown to admins in the console, Integrations")
 	}
 }
 

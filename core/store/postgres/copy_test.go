@@ -93,6 +93,7 @@ func fillSQLite(t *testing.T, ctx context.Context, s store.Store, clock *storete
 			Outcome: "stored", HTTPStatus: 200, LatencyMS: 3, Detail: []byte(`{"request":{"body":"olá"}}`)},
 		&store.Delivery{Integration: "ig-a", Direction: store.DeliveryOut, MessageID: "2", Outcome: "retry", HTTPStatus: 503,
 			Error: "Meta answered 503"}), "Deliveries().Add")
+	must(s.PluginTrust().Trust(ctx, "echo", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), "PluginTrust().Trust")
 
 	m2 := &model.Message{Conversation: c1.ID, Integration: "ig-a", Direction: model.DirectionOut,
 		Author: model.AuthorAssistant, Contents: []model.Content{{Type: model.Text, Text: "Claro, um momento."}},
@@ -191,6 +192,7 @@ type snapshot struct {
 	Canned        []*model.CannedResponse
 	Audit         []*store.AuditEntry
 	Deliveries    []*store.Delivery
+	Pins          []*store.PluginPin
 	// Search is what a search by a message's words finds.
 	Search []*model.Conversation
 }
@@ -250,6 +252,8 @@ func read(t *testing.T, ctx context.Context, s store.Store, in install) snapshot
 	must(err, "Audit().List")
 	sn.Deliveries, err = s.Deliveries().List(ctx, store.DeliveryFilter{Integration: "ig-a"})
 	must(err, "Deliveries().List")
+	sn.Pins, err = s.PluginTrust().Pins(ctx)
+	must(err, "PluginTrust().Pins")
 	sn.Backlogs[0], err = s.Inbox().Backlog(ctx)
 	must(err, "Inbox().Backlog")
 	sn.Backlogs[1], err = s.Outbox().Backlog(ctx)
@@ -353,7 +357,8 @@ func TestCopyFromSQLite(t *testing.T) {
 	}
 	wantCounts := map[string]int64{"integrations": 2, "agents": 2, "auth_sessions": 1, "contacts": 2,
 		"conversations": 2, "messages": 6, "provider_ids": 6, "reactions": 1, "inbox": 3, "outbox": 2, "queue_keys": 3,
-		"conversation_labels": 2, "canned_responses": 1, "setup_tokens": 0, "audit_log": 1, "deliveries": 2}
+		"conversation_labels": 2, "canned_responses": 1, "setup_tokens": 0, "audit_log": 1, "deliveries": 2,
+		"plugin_trust": 1}
 	if !reflect.DeepEqual(got, wantCounts) {
 		t.Errorf("copied rows = %v, want %v", got, wantCounts)
 	}

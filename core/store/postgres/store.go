@@ -134,8 +134,9 @@ func (db *DB) Labels() store.Labels               { return labels{h: h{db: db}} 
 func (db *DB) CannedResponses() store.CannedResponses {
 	return cannedResponses{h: h{db: db}}
 }
-func (db *DB) Audit() store.Audit           { return audit{h: h{db: db}} }
-func (db *DB) Deliveries() store.Deliveries { return deliveries{h: h{db: db}} }
+func (db *DB) Audit() store.Audit             { return audit{h: h{db: db}} }
+func (db *DB) Deliveries() store.Deliveries   { return deliveries{h: h{db: db}} }
+func (db *DB) PluginTrust() store.PluginTrust { return pluginTrust{h: h{db: db}} }
 
 // querier is what both the pool and a transaction offer.
 type querier interface {
@@ -183,8 +184,9 @@ func (t *txn) Labels() store.Labels               { return labels{h: h{t.db, t}}
 func (t *txn) CannedResponses() store.CannedResponses {
 	return cannedResponses{h: h{t.db, t}}
 }
-func (t *txn) Audit() store.Audit           { return audit{h: h{t.db, t}} }
-func (t *txn) Deliveries() store.Deliveries { return deliveries{h: h{t.db, t}} }
+func (t *txn) Audit() store.Audit             { return audit{h: h{t.db, t}} }
+func (t *txn) Deliveries() store.Deliveries   { return deliveries{h: h{t.db, t}} }
+func (t *txn) PluginTrust() store.PluginTrust { return pluginTrust{h: h{t.db, t}} }
 
 // savepoint runs fn in a nested savepoint: when fn fails, what it wrote is
 // undone and the transaction goes on (in PostgreSQL a failed statement

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -74,10 +75,8 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = defaultMaxBatch
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
+	if err := private(path); err != nil {
+		return nil, err
 	}
 	// Per-connection pragmas live in the DSN so every pooled connection gets
 	// them. _txlock=immediate takes the write lock at BEGIN, so the busy
@@ -85,7 +84,10 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	// Each connection keeps its prepared statements (the queue and the
 	// engine run the same few statements over and over).
 	common := "_busy_timeout=5000&_foreign_keys=on&_stmt_cache_size=256"
-	w, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&"+common)
+	// secure_delete=FAST zeroes what a write removes from a page when that
+	// costs no extra I/O: a secret encrypted in place leaves no clear copy
+	// in the page's free space.
+	w, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_secure_delete=FAST&"+common)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +128,41 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	return db, nil
 }
 
+// private makes the database's directory (0700) and file (0600) when
+// missing, before SQLite would make them 0755 and 0644, and narrows an
+// existing file, its WAL and shared-memory index, to 0600 (SQLite makes
+// those with the database file's mode). An existing directory is left as
+// it is: it may be shared (the working directory).
+func private(path string) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", path, err)
+		}
+		f.Close()
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, info.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("making %s private: %w", p, err)
+			}
+		}
+	}
+	return nil
+}
+
 // Close stops the writer after the writes already queued and closes the
 // database.
 func (db *DB) Close() error {
@@ -161,8 +198,9 @@ func (db *DB) Labels() store.Labels               { return labels{h{db: db}} }
 func (db *DB) CannedResponses() store.CannedResponses {
 	return cannedResponses{h{db: db}}
 }
-func (db *DB) Audit() store.Audit           { return audit{h{db: db}} }
-func (db *DB) Deliveries() store.Deliveries { return deliveries{h{db: db}} }
+func (db *DB) Audit() store.Audit             { return audit{h{db: db}} }
+func (db *DB) Deliveries() store.Deliveries   { return deliveries{h{db: db}} }
+func (db *DB) PluginTrust() store.PluginTrust { return pluginTrust{h{db: db}} }
 
 // querier is what both the read pool and a transaction offer.
 type querier interface {
@@ -236,8 +274,9 @@ func (t *txn) Labels() store.Labels               { return labels{h{t.db, t}} }
 func (t *txn) CannedResponses() store.CannedResponses {
 	return cannedResponses{h{t.db, t}}
 }
-func (t *txn) Audit() store.Audit           { return audit{h{t.db, t}} }
-func (t *txn) Deliveries() store.Deliveries { return deliveries{h{t.db, t}} }
+func (t *txn) Audit() store.Audit             { return audit{h{t.db, t}} }
+func (t *txn) Deliveries() store.Deliveries   { return deliveries{h{t.db, t}} }
+func (t *txn) PluginTrust() store.PluginTrust { return pluginTrust{h{t.db, t}} }
 
 // savepoint runs fn in a nested savepoint: when fn fails, what it wrote is
 // undone and the transaction goes on.
