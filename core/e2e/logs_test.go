@@ -380,3 +380,28 @@ func TestSetupIsAudited(t *testing.T) {
 		}
 	}
 }
+
+// Trusting and untrusting a plugin are changes too: the audit log has
+// them, by the command line, with the executable's sha256.
+func TestPluginTrustIsAudited(t *testing.T) {
+	graph := newFakeGraph(t)
+	srv := preparedServer(t, igdirectConfig(graph.URL))
+	sum := srv.installPlugin("igdirect", nil)
+	srv.start()
+	t.Cleanup(srv.stop)
+	admin := srv.admin()
+	srv.cli("plugins", "trust", "igdirect", "--config", srv.config)
+	srv.cli("plugins", "untrust", "igdirect", "--config", srv.config)
+	var audit struct {
+		Entries []auditEntry `json:"entries"`
+	}
+	getJSON(t, srv, "/api/v1/audit?action=plugin", admin, &audit)
+	var got []string
+	for _, e := range audit.Entries {
+		got = append(got, e.Actor+" "+e.Action+" "+e.Target+" "+e.Detail)
+	}
+	want := []string{"command line plugin.untrust igdirect ", "command line plugin.trust igdirect sha256 " + sum}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit of plugins =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

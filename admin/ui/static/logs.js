@@ -23,6 +23,8 @@ const ACTIONS = {
   'canned_response.create': 'Created canned response',
   'canned_response.update': 'Changed canned response',
   'canned_response.delete': 'Deleted canned response',
+  'plugin.trust': 'Trusted plugin',
+  'plugin.untrust': 'Stopped trusting plugin',
 };
 
 const ACTION_GROUPS = [
@@ -32,6 +34,7 @@ const ACTION_GROUPS = [
   ['agent.password', '· Password changes'],
   ['agent.status', '· Statuses set by others'],
   ['canned_response', 'Canned responses'],
+  ['plugin', 'Plugin trust'],
   ['setup', 'Setup'],
 ];
 
@@ -49,7 +52,7 @@ export function auditView() {
     h('div.page-head', {}, h('h1', {}, 'Audit')),
     h('section.card', { 'aria-labelledby': 'audit-title' },
       h('h2#audit-title.visually-hidden', {}, 'Changes'),
-      h('p.muted', {}, 'Every change a person made to integrations, agents and canned responses, newest first, with the address it came from. Secrets never appear: a changed token shows as its name only.'),
+      h('p.muted', {}, 'Every change a person made to integrations, agents, canned responses and trusted plugins, newest first, with the address it came from (“command line”: the conversa command on the server). Secrets never appear: a changed token shows as its name only.'),
       form, results));
   let seq = 0;
 

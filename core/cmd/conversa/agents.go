@@ -16,7 +16,6 @@ import (
 
 	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/model"
-	"github.com/conversa/conversa/core/store"
 )
 
 // agentsCommand implements `conversa agents add`.
@@ -68,7 +67,7 @@ func agentsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	}
 	defer st.Close()
 	// Whoever runs the command is a person too: the audit log says so.
-	if err := agents.CreateBy(ctx, st, a, password, &store.Actor{Login: agents.CommandLine}); err != nil {
+	if err := agents.CreateBy(ctx, st, a, password, cliActor); err != nil {
 		fmt.Fprintln(stderr, "conversa:", err)
 		return 1
 	}

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/store"
 )
@@ -65,9 +66,15 @@ func pluginsCommand(args []string, stdout, stderr io.Writer) int {
 	pt := st.PluginTrust()
 	switch sub {
 	case "trust":
-		return trustPlugin(ctx, pt, cfg.Plugins.Dir, names[0], stdout, stderr)
+		return trustPlugin(ctx, st, cfg.Plugins.Dir, names[0], stdout, stderr)
 	case "untrust":
-		err := pt.Untrust(ctx, names[0])
+		// Recorded in the audit log with the change, by whoever ran it.
+		err := st.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.PluginTrust().Untrust(ctx, names[0]); err != nil {
+				return err
+			}
+			return tx.Audit().Add(ctx, cliActor.Entry("plugin.untrust", names[0], ""))
+		})
 		if errors.Is(err, store.ErrNotFound) {
 			fmt.Fprintf(stderr, "conversa: plugin %s was not trusted\n", names[0])
 			return 1
@@ -83,7 +90,11 @@ func pluginsCommand(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func trustPlugin(ctx context.Context, pt store.PluginTrust, dir, name string, stdout, stderr io.Writer) int {
+// cliActor is who makes a change with the conversa command, for the audit
+// log.
+var cliActor = &store.Actor{Login: agents.CommandLine}
+
+func trustPlugin(ctx context.Context, st store.Store, dir, name string, stdout, stderr io.Writer) int {
 	path, err := pluginhost.Executable(dir, name)
 	if err != nil {
 		fmt.Fprintln(stderr, "conversa:", err)
@@ -95,12 +106,18 @@ func trustPlugin(ctx context.Context, pt store.PluginTrust, dir, name string, st
 		return 1
 	}
 	sum := hex.EncodeToString(raw)
-	old, err := pt.Pin(ctx, name)
+	old, err := st.PluginTrust().Pin(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		fmt.Fprintln(stderr, "conversa: database:", err)
 		return 1
 	}
-	if err := pt.Trust(ctx, name, sum); err != nil {
+	err = st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.PluginTrust().Trust(ctx, name, sum); err != nil {
+			return err
+		}
+		return tx.Audit().Add(ctx, cliActor.Entry("plugin.trust", name, "sha256 "+sum))
+	})
+	if err != nil {
 		fmt.Fprintln(stderr, "conversa: database:", err)
 		return 1
 	}
