@@ -108,7 +108,7 @@ func TestRetrySendsAFailedMessageAgain(t *testing.T) {
 	graph := newFakeGraph(t)
 	graph.setSendError(string(fixture(t, tokenExpired)))
 	// Inactivity off: a day passes at the end, and must not end the chat.
-	srv := newServer(t, metaConfig(graph.URL, "inactivity_minutes = 0"), "CONVERSA_TEST_CLOCK=1")
+	srv := newServer(t, metaConfig(graph.URL, "inactivity_minutes = 0"))
 	srv.agentsAdd("ana", "agent", "ana-password")
 	srv.agentsAdd("bia", "agent", "bia-password")
 	ana := srv.signIn("ana", "ana-password")

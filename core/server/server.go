@@ -37,8 +37,9 @@ type Options struct {
 	BodyLimitKB   int
 	// Version is reported by /healthz.
 	Version string
-	// Clock, when movable, is exposed at POST /debug/clock for end-to-end
-	// tests (see core/cmd/conversa's clock).
+	// Clock, when movable (only in a binary built with the
+	// conversa_testclock tag, for end-to-end tests; see core/cmd/conversa's
+	// clock), is exposed at POST /debug/clock.
 	Clock Clock
 	// Cluster is the nodes sharing the database (default: this one alone):
 	// failed sign-ins are counted across them.
