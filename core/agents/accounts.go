@@ -61,14 +61,22 @@ func Normalize(a *model.Agent) error {
 	return nil
 }
 
+// MaxPasswordBytes is bcrypt's limit: it reads no further, so a longer
+// password would be cut without a word.
+const MaxPasswordBytes = 72
+
 // HashPassword checks a password's length and returns its bcrypt hash.
 func HashPassword(password string) (string, error) {
 	if utf8.RuneCountInString(password) < MinPasswordLength {
 		return "", &FieldError{"password", fmt.Sprintf("must be at least %d characters", MinPasswordLength)}
 	}
+	if len(password) > MaxPasswordBytes {
+		return "", &FieldError{"password", fmt.Sprintf("must be at most %d bytes (%d letters, fewer with accents or emoji); this one has %d",
+			MaxPasswordBytes, MaxPasswordBytes, len(password))}
+	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
-		return "", &FieldError{"password", err.Error()}
+		return "", fmt.Errorf("hashing the password: %w", err)
 	}
 	return string(h), nil
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -45,5 +47,104 @@ func TestZenviaEventForAnotherSenderIDIsNotAnswered(t *testing.T) {
 	srv.deliver(zenviaText(t, "oi"))
 	if got := waitSends(t, zenvia, 1)[0]; got.From() != zenviaSender {
 		t.Errorf("reply from %q, want %q", got.From(), zenviaSender)
+	}
+}
+
+// A 400 says what is wrong in the product's words, naming the field it can:
+// never the JSON decoder's or bcrypt's own text.
+func TestBadRequestsCarryNoLibraryText(t *testing.T) {
+	graph := newFakeGraph(t)
+	srv := newServer(t, metaConfig(graph.URL, ""))
+	admin := srv.admin()
+	bearer := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + admin}
+	long := strings.Repeat("senha-longa-", 7) // 84 bytes: bcrypt reads only 72
+	cases := []struct {
+		what, method, path, body string
+		status                   int
+		field                    string
+	}{
+		{"an unknown field of an integration", "POST", "/api/v1/integrations", `{"id": "x", "nme": "X", "channel": "meta"}`, 400, "nme"},
+		{"a number for a string", "POST", "/api/v1/agents", `{"login": 5, "name": "Five", "password": "password-5"}`, 400, "login"},
+		{"a list for a string", "PUT", "/api/v1/me/status", `{"status": ["available"]}`, 400, "status"},
+		{"broken JSON", "POST", "/api/v1/agents", `{"login": "ana", "name": `, 400, ""},
+		{"two JSON values", "PUT", "/api/v1/me/status", `{"status": "paused"} {"status": "available"}`, 400, ""},
+		{"a JSON list for an object", "POST", "/api/v1/canned_responses", `["/oi", "Olá!"]`, 400, ""},
+		{"a password over 72 bytes", "POST", "/api/v1/agents", `{"login": "long", "name": "Long", "role": "agent", "password": "` + long + `"}`, 400, "password"},
+		{"a new password over 72 bytes", "PUT", "/api/v1/agents/boss", `{"name": "Boss", "role": "admin", "password": "` + long + `"}`, 400, "password"},
+	}
+	for _, c := range cases {
+		status, b := srv.do(c.method, c.path, []byte(c.body), bearer)
+		var e apiError
+		json.Unmarshal(b, &e)
+		if status != c.status || e.Error.Field != c.field || e.Error.Message == "" {
+			t.Errorf("%s: %s %s = %d %s, want %d naming field %q", c.what, c.method, c.path, status, b, c.status, c.field)
+		}
+		for _, lib := range []string{"json:", "bcrypt", "Go value", "Go struct", "[]string", "model.", "server.", "invalid character"} {
+			if strings.Contains(string(b), lib) {
+				t.Errorf("%s: the answer %s carries library text (%q)", c.what, b, lib)
+			}
+		}
+	}
+	// The long password is refused, not cut: nobody signs in with its
+	// first 72 bytes.
+	if status := srv.api("POST", "/api/v1/login", "", map[string]string{"login": "long", "password": long[:72]}, nil); status != 401 {
+		t.Errorf("sign-in with the first 72 bytes of the refused password = %d, want 401", status)
+	}
+	// A body that says it is a form is not taken for JSON.
+	if status, b := srv.do("PUT", "/api/v1/me/status", []byte(`status=paused`), map[string]string{
+		"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Bearer " + admin}); status != 415 {
+		t.Errorf("a form body = %d %s, want 415", status, b)
+	}
+}
+
+// POST /api/v1/login refuses what another site's page can make a browser
+// send (login CSRF): a form, a text/plain body that looks like JSON, and a
+// request the browser says comes from another site.
+func TestLoginRefusesCrossSiteRequests(t *testing.T) {
+	graph := newFakeGraph(t)
+	srv := newServer(t, metaConfig(graph.URL, ""))
+	srv.agentsAdd("ana", "agent", "ana-password")
+	creds := `{"login": "ana", "password": "ana-password"}`
+	cases := []struct {
+		what    string
+		body    string
+		headers map[string]string
+		status  int
+	}{
+		{"a form post", `login=ana&password=ana-password`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415},
+		{"a form post from another site", `login=ana&password=ana-password`, map[string]string{"Content-Type": "application/x-www-form-urlencoded",
+			"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, 403},
+		{"a multipart form", "--b\r\nContent-Disposition: form-data; name=\"login\"\r\n\r\nana\r\n--b--\r\n",
+			map[string]string{"Content-Type": "multipart/form-data; boundary=b"}, 415},
+		{"JSON sent as text/plain (a form's enctype)", creds, map[string]string{"Content-Type": "text/plain"}, 415},
+		{"JSON without a content type", creds, map[string]string{}, 415},
+		{"JSON from another origin", creds, map[string]string{"Content-Type": "application/json", "Origin": "https://evil.example"}, 403},
+		{"JSON from an opaque origin", creds, map[string]string{"Content-Type": "application/json", "Origin": "null"}, 403},
+		{"JSON the browser calls cross-site", creds, map[string]string{"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, 403},
+		{"JSON from a sibling site", creds, map[string]string{"Content-Type": "application/json", "Sec-Fetch-Site": "same-site"}, 403},
+		// The console itself, and clients that are not browsers.
+		{"the console", creds, map[string]string{"Content-Type": "application/json", "Origin": srv.URL, "Sec-Fetch-Site": "same-origin"}, 200},
+		{"a script", creds, map[string]string{"Content-Type": "application/json; charset=utf-8"}, 200},
+	}
+	for _, c := range cases {
+		req, err := http.NewRequest("POST", srv.URL+"/api/v1/login", strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range c.headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: POST /api/v1/login = %d %s, want %d", c.what, resp.StatusCode, b, c.status)
+		}
+		if c.status != 200 && resp.Header.Get("Set-Cookie") != "" {
+			t.Errorf("%s: a refused sign-in set a cookie: %s", c.what, resp.Header.Get("Set-Cookie"))
+		}
 	}
 }

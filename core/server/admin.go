@@ -1,9 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"sort"
 	"time"
 
@@ -12,8 +10,6 @@ import (
 	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/model"
 )
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func (s *Server) listAgents(c *fiber.Ctx) error {
 	all, err := s.o.Store.Agents().List(c.UserContext())
@@ -35,10 +31,13 @@ type agentInput struct {
 	MaxChats int      `json:"max_chats"`
 }
 
+// agentShape is an agent's body, as errors describe it.
+const agentShape = `{"login", "name", "role", "password", "squads", "max_chats"}`
+
 func (s *Server) createAgent(c *fiber.Ctx) error {
 	var req agentInput
-	if err := c.BodyParser(&req); err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_request", "body must be a JSON agent")
+	if err := decodeJSON(c, &req, bodyRules{shape: agentShape}); err != nil {
+		return err
 	}
 	if req.Role == "" {
 		req.Role = model.RoleAgent
@@ -57,8 +56,8 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 
 func (s *Server) updateAgent(c *fiber.Ctx) error {
 	var req agentInput
-	if err := c.BodyParser(&req); err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_request", "body must be a JSON agent")
+	if err := decodeJSON(c, &req, bodyRules{shape: agentShape}); err != nil {
+		return err
 	}
 	a := &model.Agent{ID: c.Params("id"), Name: req.Name, Role: req.Role, Squads: req.Squads, MaxChats: req.MaxChats}
 	if err := agents.Update(c.UserContext(), s.o.Store.Agents(), a, req.Password); err != nil {
@@ -78,8 +77,8 @@ func (s *Server) setAgentStatus(c *fiber.Ctx) error {
 	var req struct {
 		Status string `json:"status"`
 	}
-	if err := c.BodyParser(&req); err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_request", `body must be JSON {"status": "..."}`)
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"status": "available"|"paused"|"offline"}`}); err != nil {
+		return err
 	}
 	a, err := s.o.Agents.SetStatus(c.UserContext(), c.Params("id"), req.Status)
 	if errors.Is(err, agents.ErrNoSquad) {

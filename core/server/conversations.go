@@ -151,9 +151,12 @@ func (s *Server) postMessage(c *fiber.Ctx) error {
 		return err
 	}
 	var req sendRequest
-	if err := c.BodyParser(&req); err != nil || len(req.Contents) == 0 {
-		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "contents",
-			Message: `body must be JSON {"contents": [{"type": "text", "text": "..."}]}`}
+	const shape = `{"contents": [{"type": "text", "text": "..."}]}`
+	if err := decodeJSON(c, &req, bodyRules{shape: shape}); err != nil {
+		return err
+	}
+	if len(req.Contents) == 0 {
+		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "contents", Message: "the body must be JSON " + shape}
 	}
 	for i, ct := range req.Contents {
 		if err := validContent(ct); err != "" {
@@ -263,7 +266,9 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 	var req struct {
 		MessageID int64 `json:"message_id"`
 	}
-	_ = c.BodyParser(&req)
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"message_id": ID}`, optional: true}); err != nil {
+		return err
+	}
 	// No id: all of it, as it is now; a message that comes later is unread,
 	// however often the console reloads.
 	err = s.o.Store.Conversations().MarkRead(c.UserContext(), conv.ID, req.MessageID)
@@ -289,8 +294,11 @@ func (s *Server) transfer(c *fiber.Ctx) error {
 	var req struct {
 		Squad string `json:"squad"`
 	}
-	if err := c.BodyParser(&req); err != nil || req.Squad == "" {
-		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "squad", Message: `body must be JSON {"squad": "..."}`}
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"squad": "..."}`}); err != nil {
+		return err
+	}
+	if req.Squad == "" {
+		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "squad", Message: `the body must be JSON {"squad": "..."}`}
 	}
 	known, _, err := s.squads(c)
 	if err != nil {
