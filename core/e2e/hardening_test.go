@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -147,4 +148,47 @@ func TestLoginRefusesCrossSiteRequests(t *testing.T) {
 			t.Errorf("%s: a refused sign-in set a cookie: %s", c.what, resp.Header.Get("Set-Cookie"))
 		}
 	}
+}
+
+// One agent message of 200 KB became 137 Send API calls: an agent's text is
+// capped (4,000 characters in all its contents), with a 400 naming the
+// content over the cap, and nothing is sent for a refused message.
+func TestAgentMessageLengthIsCapped(t *testing.T) {
+	srv, graph, _, ana, _, id := workspaceServer(t)
+	path := fmt.Sprintf("/api/v1/conversations/%d/messages", id)
+	srv.settle()
+	before := len(graph.sends())
+	text := func(s string) map[string]any { return map[string]any{"type": "text", "text": s} }
+	var eleven []map[string]any
+	for range 11 {
+		eleven = append(eleven, text("oi"))
+	}
+	cases := []struct {
+		what  string
+		body  map[string]any
+		field string
+	}{
+		{"a text of 40 KB", map[string]any{"contents": []any{text(strings.Repeat("palavra ", 5_000))}}, "contents[0]"},
+		{"4,001 characters", map[string]any{"contents": []any{text(strings.Repeat("a", 4001))}}, "contents[0]"},
+		{"two texts over the cap together", map[string]any{"contents": []any{text(strings.Repeat("a", 3000)), text(strings.Repeat("b", 1500))}}, "contents[1]"},
+		{"a caption over the cap", map[string]any{"contents": []any{map[string]any{"type": "image", "url": "https://cdn.example.com/a.jpg",
+			"caption": strings.Repeat("c", 5000)}}}, "contents[0]"},
+		{"a private note of 40 KB", map[string]any{"private": true, "contents": []any{text(strings.Repeat("nota ", 8_000))}}, "contents[0]"},
+		{"eleven contents", map[string]any{"contents": eleven}, "contents"},
+	}
+	for _, c := range cases {
+		var e apiError
+		if status := srv.api("POST", path, ana, c.body, &e); status != 400 || e.Error.Field != c.field {
+			t.Errorf("%s = %d %+v, want 400 naming %s", c.what, status, e.Error, c.field)
+		}
+	}
+	srv.settle()
+	if n := len(graph.sends()) - before; n != 0 {
+		t.Errorf("%d Send API calls for refused messages, want none", n)
+	}
+	// The longest message goes out: 4,000 two-byte letters are 8 parts.
+	if status := srv.api("POST", path, ana, map[string]any{"contents": []any{text(strings.Repeat("á", 4000))}}, nil); status != 202 {
+		t.Fatalf("a message of 4,000 characters = %d, want 202", status)
+	}
+	eventually(t, "the longest message sent", func() bool { return len(graph.sends())-before == 8 })
 }

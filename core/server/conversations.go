@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -158,9 +159,23 @@ func (s *Server) postMessage(c *fiber.Ctx) error {
 	if len(req.Contents) == 0 {
 		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "contents", Message: "the body must be JSON " + shape}
 	}
+	if len(req.Contents) > maxAgentContents {
+		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "contents",
+			Message: "a message has at most " + strconv.Itoa(maxAgentContents) + " contents"}
+	}
+	chars := 0
 	for i, ct := range req.Contents {
+		field := "contents[" + strconv.Itoa(i) + "]"
 		if err := validContent(ct); err != "" {
-			return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "contents[" + strconv.Itoa(i) + "]", Message: err}
+			return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: field, Message: err}
+		}
+		n := utf8.RuneCountInString(strings.TrimSpace(ct.Text)) + utf8.RuneCountInString(strings.TrimSpace(ct.Caption))
+		if chars += n; chars > maxAgentText {
+			msg := "a message has at most " + strconv.Itoa(maxAgentText) + " characters of text (this one has " + strconv.Itoa(n) + ")"
+			if n <= maxAgentText {
+				msg = "a message has at most " + strconv.Itoa(maxAgentText) + " characters of text in all its contents"
+			}
+			return &apiError{Status: fiber.StatusBadRequest, Code: "too_long", Field: field, Message: msg}
 		}
 	}
 	if req.Private {
@@ -219,6 +234,15 @@ func (s *Server) retryMessage(c *fiber.Ctx) error {
 	s.log.Info("message retried", "conversation", conv.ID, "message", msgID, "by", s.caller(c).agent.ID)
 	return c.Status(fiber.StatusAccepted).JSON(m)
 }
+
+// Limits of one agent message (or private note). Instagram shows at most
+// 1,000 bytes per message, so a long text goes out in parts: 4,000
+// characters is a few parts, never the hundreds of calls an unbounded paste
+// would make; a canned response (at most 4,000 bytes) always fits.
+const (
+	maxAgentText     = 4000
+	maxAgentContents = 10
+)
 
 // validContent checks what an agent may send: text, or media by URL.
 func validContent(ct model.Content) string {
