@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Regression tests of the hostile-input findings (S11) that are observable
@@ -191,4 +192,94 @@ func TestAgentMessageLengthIsCapped(t *testing.T) {
 		t.Fatalf("a message of 4,000 characters = %d, want 202", status)
 	}
 	eventually(t, "the longest message sent", func() bool { return len(graph.sends())-before == 8 })
+}
+
+// GET /api/v1/queues showed every squad's waiting contacts to any agent,
+// while the conversation itself was 404 to them: an agent sees only their
+// own squads' queues, and what waits there without who.
+func TestQueuesShowAnAgentOnlyTheirSquadsAndNoContacts(t *testing.T) {
+	srv, graph, admin, _, bia, _ := workspaceServer(t)
+	srv.agentsAdd("caio", "agent", "caio-password", "--squads", "vendas")
+	caio := srv.signIn("caio", "caio-password")
+	graph.setProfile("5002", profileJSON("5002", "Bruna Lima", "bruna.lima"))
+	// Ana has her one chat and Bia is offline: Bruna waits in geral.
+	srv.postMeta("ig-meta", metaSecret, metaText("5002", "w2", handoffText, time.Now()))
+	eventually(t, "Bruna's chat queued", func() bool { return len(srv.conversations(admin, "?state=queued")) == 1 })
+	srv.settle()
+	queued := srv.conversations(admin, "?state=queued")[0].ID
+
+	type queue struct {
+		Squad   string `json:"squad"`
+		Waiting []struct {
+			Conversation map[string]any `json:"conversation"`
+			WaitSeconds  int64          `json:"wait_seconds"`
+		} `json:"waiting"`
+	}
+	queues := func(token string) ([]queue, string) {
+		t.Helper()
+		status, b := srv.do("GET", "/api/v1/queues", nil, map[string]string{"Authorization": "Bearer " + token})
+		var out struct {
+			Queues []queue `json:"queues"`
+		}
+		if status != 200 || json.Unmarshal(b, &out) != nil {
+			t.Fatalf("GET /api/v1/queues = %d %s", status, b)
+		}
+		return out.Queues, string(b)
+	}
+	squads := func(qs []queue) []string {
+		var out []string
+		for _, q := range qs {
+			out = append(out, q.Squad)
+		}
+		return out
+	}
+
+	qs, raw := queues(bia)
+	if got := strings.Join(squads(qs), ","); got != "geral" {
+		t.Errorf("bia's queues = %s, want only her squad geral", got)
+	}
+	if len(qs) == 1 && (len(qs[0].Waiting) != 1 || qs[0].Waiting[0].Conversation["id"] != float64(queued)) {
+		t.Errorf("bia's geral queue = %+v, want Bruna's conversation %d waiting", qs[0], queued)
+	}
+	for _, who := range []string{"Bruna", "bruna.lima", "5002", `"contact"`, `"labels"`} {
+		if strings.Contains(raw, who) {
+			t.Errorf("bia's queues show %s of a conversation she cannot open: %s", who, raw)
+		}
+	}
+	if status := srv.api("GET", fmt.Sprintf("/api/v1/conversations/%d", queued), bia, nil, nil); status != 404 {
+		t.Errorf("GET the queued conversation as bia = %d, want 404", status)
+	}
+
+	qs, raw = queues(caio)
+	if got := strings.Join(squads(qs), ","); got != "vendas" || strings.Contains(raw, "Bruna") || strings.Contains(raw, "geral") {
+		t.Errorf("caio's queues = %s, want only vendas, nothing of geral", raw)
+	}
+
+	// An admin sees every squad, and who waits.
+	qs, raw = queues(admin)
+	if got := strings.Join(squads(qs), ","); !strings.Contains(got, "geral") || !strings.Contains(got, "vendas") {
+		t.Errorf("the admin's queues = %s, want every squad", got)
+	}
+	if !strings.Contains(raw, "Bruna Lima") {
+		t.Errorf("the admin's queues do not show who waits: %s", raw)
+	}
+}
+
+// A transfer names a squad that exists, exactly (refused since S9; kept
+// here with the other findings): any other string is a 400 naming squad,
+// and the conversation stays where it is.
+func TestTransferOnlyToASquadThatExists(t *testing.T) {
+	srv, _, admin, ana, _, id := workspaceServer(t)
+	path := fmt.Sprintf("/api/v1/conversations/%d/transfer", id)
+	for _, squad := range []string{"no-such-squad", "GERAL", "geral ", "../geral", "geral\x00", strings.Repeat("g", 500), "<script>"} {
+		for _, token := range []string{ana, admin} {
+			var e apiError
+			if status := srv.api("POST", path, token, map[string]string{"squad": squad}, &e); status != 400 || e.Error.Field != "squad" {
+				t.Errorf("transfer to %q = %d %+v, want 400 naming squad", squad, status, e.Error)
+			}
+		}
+	}
+	if c := srv.conversation(ana, id); c.State != "assigned" || c.Agent != "ana" || c.Squad != "geral" {
+		t.Errorf("after the refusals the chat is %s in %q with %q, want still ana's in geral", c.State, c.Squad, c.Agent)
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -154,19 +155,40 @@ func (s *Server) listSquads(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"squads": out})
 }
 
-// queues shows who is waiting in each squad, and for how long.
+// queuedConversation is a waiting conversation as an agent sees it in the
+// queues: which integration and how urgent, not who (the contact, the
+// labels), since the conversation itself is not theirs to open.
+type queuedConversation struct {
+	ID          int64      `json:"id"`
+	Integration string     `json:"integration"`
+	State       string     `json:"state"`
+	Squad       string     `json:"squad"`
+	Origin      string     `json:"origin"`
+	Priority    int        `json:"priority"`
+	StartedAt   time.Time  `json:"started_at"`
+	QueuedAt    *time.Time `json:"queued_at,omitempty"`
+}
+
+// queues shows who is waiting in each squad, and for how long: an admin
+// sees every squad and the contacts waiting; an agent only their own
+// squads, and the conversations without their contacts.
 func (s *Server) queues(c *fiber.Ctx) error {
 	names, all, err := s.squads(c)
 	if err != nil {
 		return err
+	}
+	me := s.caller(c).agent
+	admin := me.Role == model.RoleAdmin
+	if !admin {
+		names = slices.DeleteFunc(names, func(n string) bool { return !slices.Contains(me.Squads, n) })
 	}
 	queued, err := s.o.Store.Conversations().Queued(c.UserContext())
 	if err != nil {
 		return err
 	}
 	type waiting struct {
-		Conversation *model.Conversation `json:"conversation"`
-		WaitSeconds  int64               `json:"wait_seconds"`
+		Conversation any   `json:"conversation"`
+		WaitSeconds  int64 `json:"wait_seconds"`
 	}
 	type queue struct {
 		Squad     string    `json:"squad"`
@@ -184,7 +206,12 @@ func (s *Server) queues(c *fiber.Ctx) error {
 				if cv.QueuedAt != nil {
 					since = *cv.QueuedAt
 				}
-				q.Waiting = append(q.Waiting, waiting{Conversation: cv, WaitSeconds: int64(now.Sub(since) / time.Second)})
+				var shown any = cv
+				if !admin {
+					shown = queuedConversation{ID: cv.ID, Integration: cv.Integration, State: cv.State, Squad: cv.Squad,
+						Origin: cv.Origin, Priority: cv.Priority, StartedAt: cv.StartedAt, QueuedAt: cv.QueuedAt}
+				}
+				q.Waiting = append(q.Waiting, waiting{Conversation: shown, WaitSeconds: int64(now.Sub(since) / time.Second)})
 			}
 		}
 		for _, a := range all {
