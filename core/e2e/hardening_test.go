@@ -283,3 +283,56 @@ func TestTransferOnlyToASquadThatExists(t *testing.T) {
 		t.Errorf("after the refusals the chat is %s in %q with %q, want still ana's in geral", c.State, c.Squad, c.Agent)
 	}
 }
+
+// Behind a reverse proxy every client looked like the proxy, so 30 failed
+// sign-ins by anyone locked everyone out. From a trusted proxy ([server]
+// trusted_proxies) the client is the rightmost X-Forwarded-For address that
+// is not a trusted proxy; from anyone else the header means nothing.
+func TestSignInLimitsKeyOnTheClientBehindATrustedProxy(t *testing.T) {
+	graph := newFakeGraph(t)
+	// The test connects from 127.0.0.1: here that is the proxy.
+	proxied := newServer(t, strings.Replace(metaConfig(graph.URL, ""), "[server]\n", "[server]\ntrusted_proxies = [\"127.0.0.1/32\", \"10.0.0.0/8\"]\n", 1))
+	direct := newServer(t, metaConfig(graph.URL, ""))
+	login := func(srv *server, xff, user, password string) int {
+		status, _ := srv.do("POST", "/api/v1/login", []byte(`{"login": "`+user+`", "password": "`+password+`"}`),
+			map[string]string{"Content-Type": "application/json", "X-Forwarded-For": xff})
+		return status
+	}
+
+	proxied.agentsAdd("ana", "agent", "ana-password")
+	// 30 failures from one client, whatever the logins, through a chain of
+	// proxies: that client waits, the others sign in.
+	for i := range 30 {
+		if status := login(proxied, "203.0.113.7, 10.1.2.3", fmt.Sprintf("nobody%d", i), "wrong-password"); status != 401 {
+			t.Fatalf("failed sign-in %d = %d, want 401", i+1, status)
+		}
+	}
+	if status := login(proxied, "203.0.113.7", "ana", "ana-password"); status != 429 {
+		t.Errorf("the 31st sign-in from 203.0.113.7 = %d, want 429", status)
+	}
+	// What the client writes left of its own address changes nothing.
+	if status := login(proxied, "198.51.100.9, 203.0.113.7", "ana", "ana-password"); status != 429 {
+		t.Errorf("sign-in from 203.0.113.7 claiming to forward for 198.51.100.9 = %d, want 429", status)
+	}
+	if status := login(proxied, "198.51.100.9", "ana", "ana-password"); status != 200 {
+		t.Errorf("sign-in from another client behind the proxy = %d, want 200", status)
+	}
+	if !strings.Contains(proxied.logs.String(), "ip=203.0.113.7") {
+		t.Errorf("the failed sign-ins are not logged with the client's address:\n%s", proxied.logs)
+	}
+
+	// Without trusted proxies X-Forwarded-For is the client's to write,
+	// and believed by no one: ana's five failures are the peer's.
+	direct.agentsAdd("ana", "agent", "ana-password")
+	for i := range 5 {
+		if status := login(direct, fmt.Sprintf("203.0.113.%d", i), "ana", "wrong-password"); status != 401 {
+			t.Fatalf("failed sign-in %d = %d, want 401", i+1, status)
+		}
+	}
+	if status := login(direct, "198.51.100.9", "ana", "ana-password"); status != 429 {
+		t.Errorf("sign-in claiming another address, with no trusted proxy = %d, want 429", status)
+	}
+	if strings.Contains(direct.logs.String(), "ip=203.0.113") {
+		t.Errorf("an untrusted X-Forwarded-For reached the log:\n%s", direct.logs)
+	}
+}

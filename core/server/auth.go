@@ -87,7 +87,8 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return err
 	}
 	req.Login = strings.ToLower(strings.TrimSpace(req.Login))
-	key, ipKey := c.IP()+"\x00"+req.Login, c.IP()
+	ip := s.clientIP(c)
+	key, ipKey := ip+"\x00"+req.Login, ip
 	ctx := c.UserContext()
 	byLogin, err := s.logins.Blocked(ctx, key, loginFailures, loginWindow)
 	if err != nil {
@@ -106,7 +107,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		if err := errors.Join(s.logins.Failed(ctx, key), s.logins.Failed(ctx, ipKey)); err != nil {
 			s.log.Error("recording a failed sign-in", "err", err)
 		}
-		s.log.Warn("failed sign-in", "login", req.Login, "ip", c.IP())
+		s.log.Warn("failed sign-in", "login", req.Login, "ip", ip)
 		return errorf(fiber.StatusUnauthorized, "bad_credentials", "wrong login or password")
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,9 @@ type Options struct {
 	PublicURL string
 	// Playground is the test phone (nil while server.playground is off).
 	Playground *playground.Playground
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed ([server] trusted_proxies).
+	TrustedProxies []netip.Prefix
 }
 
 // Scripts reports the operator's Lua scripts (core/scripting).

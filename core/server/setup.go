@@ -40,7 +40,7 @@ func (s *Server) setup(c *fiber.Ctx) error {
 	case errors.Is(err, agents.ErrSetupDone):
 		return errorf(fiber.StatusForbidden, "setup_done", err.Error())
 	case errors.Is(err, agents.ErrBadSetupToken):
-		s.log.Warn("setup refused: wrong token", "ip", c.IP())
+		s.log.Warn("setup refused: wrong token", "ip", s.clientIP(c))
 		return &apiError{Status: fiber.StatusForbidden, Code: "bad_setup_token", Message: err.Error(), Field: "token"}
 	case err != nil:
 		return s.agentError(err)

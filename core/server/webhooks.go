@@ -38,7 +38,7 @@ func (s *Server) webhook(c *fiber.Ctx) error {
 	switch {
 	case res.Status >= 400:
 		s.metrics.webhook(id, "refused")
-		s.log.Warn("webhook refused", "integration", id, "status", res.Status, "reason", res.Refusal, "ip", c.IP())
+		s.log.Warn("webhook refused", "integration", id, "status", res.Status, "reason", res.Refusal, "ip", s.clientIP(c))
 	default:
 		s.metrics.webhook(id, "accepted")
 		s.metrics.events(res.Stored, res.Duplicates)

@@ -158,7 +158,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		return err
 	}
 	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Agents: people, Scripts: hooks,
-		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
+		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, TrustedProxies: cfg.Server.Proxies(), Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"), Media: library, PublicURL: cfg.Server.PublicURL,
 		Playground: pg})
 	serveErr := make(chan error, 1)
