@@ -336,3 +336,151 @@ func TestSignInLimitsKeyOnTheClientBehindATrustedProxy(t *testing.T) {
 		t.Errorf("an untrusted X-Forwarded-For reached the log:\n%s", direct.logs)
 	}
 }
+
+// A session slid forever with use; it now ends 12 hours after sign-in
+// however often it is used (one working shift), and a new sign-in works.
+func TestSessionEndsTwelveHoursAfterSignIn(t *testing.T) {
+	graph := newFakeGraph(t)
+	srv := newServer(t, metaConfig(graph.URL, ""))
+	srv.agentsAdd("ana", "agent", "ana-password")
+	token := srv.signIn("ana", "ana-password")
+	for i := range 3 {
+		srv.advance(3*time.Hour + 50*time.Minute)
+		if status := srv.api("GET", "/api/v1/me", token, nil, nil); status != 200 {
+			t.Fatalf("GET /me %s after sign-in = %d, want 200", time.Duration(i+1)*(3*time.Hour+50*time.Minute), status)
+		}
+	}
+	srv.advance(31 * time.Minute) // 12 h 1 min after sign-in
+	if status := srv.api("GET", "/api/v1/me", token, nil, nil); status != 401 {
+		t.Errorf("GET /me 12 h 1 min after sign-in, used every 4 hours = %d, want 401", status)
+	}
+	if status := srv.api("GET", "/api/v1/me", srv.signIn("ana", "ana-password"), nil, nil); status != 200 {
+		t.Errorf("GET /me after signing in again = %d, want 200", status)
+	}
+}
+
+// openStream opens the live events stream with token and returns a channel
+// closed when the server ends it.
+func (s *server) openStream(token string) <-chan struct{} {
+	s.t.Helper()
+	req, err := http.NewRequest("GET", s.URL+"/api/v1/events", nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		s.t.Fatalf("GET /api/v1/events = %v, %v", resp, err)
+	}
+	ended := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		close(ended)
+	}()
+	s.t.Cleanup(func() { resp.Body.Close() })
+	return ended
+}
+
+// A password change left the old sessions signed in. Now it ends every
+// session of the agent (open event streams too), except the one of the
+// admin who changed their own password.
+func TestPasswordChangeEndsTheOtherSessions(t *testing.T) {
+	graph := newFakeGraph(t)
+	srv := newServer(t, metaConfig(graph.URL, ""))
+	boss := srv.admin()
+	bossElsewhere := srv.signIn("boss", "boss-password")
+	srv.agentsAdd("ana", "agent", "ana-password")
+	ana1, ana2 := srv.signIn("ana", "ana-password"), srv.signIn("ana", "ana-password")
+	stream := srv.openStream(ana1)
+	me := func(token string) int { return srv.api("GET", "/api/v1/me", token, nil, nil) }
+
+	if status := srv.api("PUT", "/api/v1/agents/ana", boss, map[string]any{"name": "Ana", "role": "agent", "squads": []string{"geral"},
+		"password": "ana-new-password"}, nil); status != 200 {
+		t.Fatalf("PUT ana with a new password = %d", status)
+	}
+	for i, token := range []string{ana1, ana2} {
+		if status := me(token); status != 401 {
+			t.Errorf("ana's session %d after her password changed = %d, want 401", i+1, status)
+		}
+	}
+	select {
+	case <-stream:
+	case <-time.After(40 * time.Second):
+		t.Error("ana's open event stream still runs 40 s after her password changed")
+	}
+	if status := srv.api("POST", "/api/v1/login", "", map[string]string{"login": "ana", "password": "ana-password"}, nil); status != 401 {
+		t.Errorf("sign-in with the old password = %d, want 401", status)
+	}
+	if status := me(srv.signIn("ana", "ana-new-password")); status != 200 {
+		t.Errorf("GET /me with a session of the new password = %d, want 200", status)
+	}
+
+	// The admin changes their own: the session that did it stays.
+	if status := srv.api("PUT", "/api/v1/agents/boss", boss, map[string]any{"name": "Boss", "role": "admin",
+		"password": "boss-new-password"}, nil); status != 200 {
+		t.Fatalf("PUT boss with a new password = %d", status)
+	}
+	if status := me(boss); status != 200 {
+		t.Errorf("the session that changed its own password = %d, want 200 (still signed in)", status)
+	}
+	if status := me(bossElsewhere); status != 401 {
+		t.Errorf("the admin's other session after the change = %d, want 401", status)
+	}
+}
+
+// A deactivated agent is signed out everywhere, cannot sign in again, and
+// their open conversations go back to the queue; an admin cannot
+// deactivate themselves. Activated again, they sign in.
+func TestDeactivatedAgentIsSignedOutAndServesNoOne(t *testing.T) {
+	srv, _, admin, ana, _, id := workspaceServer(t)
+	ana2 := srv.signIn("ana", "ana-password")
+	edit := func(login string, active bool) (int, apiError, map[string]any) {
+		var e apiError
+		status, b := srv.do("PUT", "/api/v1/agents/"+login, mustJSON(t, map[string]any{"name": login, "role": "agent",
+			"squads": []string{"geral"}, "max_chats": 1, "active": active}), map[string]string{
+			"Content-Type": "application/json", "Authorization": "Bearer " + admin})
+		var out map[string]any
+		json.Unmarshal(b, &e)
+		json.Unmarshal(b, &out)
+		return status, e, out
+	}
+	status, _, out := edit("ana", false)
+	if status != 200 || out["active"] != false {
+		t.Fatalf("PUT ana active=false = %d %v, want 200 and active false", status, out)
+	}
+	for i, token := range []string{ana, ana2} {
+		if status := srv.api("GET", "/api/v1/me", token, nil, nil); status != 401 {
+			t.Errorf("ana's session %d after deactivation = %d, want 401", i+1, status)
+		}
+	}
+	var e apiError
+	if status := srv.api("POST", "/api/v1/login", "", map[string]string{"login": "ana", "password": "ana-password"}, &e); status != 403 || e.Error.Code != "deactivated" {
+		t.Errorf("sign-in of a deactivated agent = %d %+v, want 403 deactivated", status, e.Error)
+	}
+	if c := srv.conversation(admin, id); c.State != "queued" || c.Agent != "" {
+		t.Errorf("ana's chat after her deactivation is %s with %q, want queued for someone else", c.State, c.Agent)
+	}
+	if status := srv.api("PUT", "/api/v1/agents/ana/status", admin, map[string]string{"status": "available"}, &e); status != 409 {
+		t.Errorf("setting a deactivated agent available = %d %+v, want 409", status, e.Error)
+	}
+	if status := srv.api("PUT", "/api/v1/agents/boss", admin, map[string]any{"name": "Boss", "role": "admin", "active": false}, &e); status != 409 || e.Error.Field != "active" {
+		t.Errorf("an admin deactivating themselves = %d %+v, want 409 naming active", status, e.Error)
+	}
+
+	if status, _, out := edit("ana", true); status != 200 || out["active"] != true {
+		t.Fatalf("PUT ana active=true = %d %v", status, out)
+	}
+	if status := srv.api("GET", "/api/v1/me", srv.signIn("ana", "ana-password"), nil, nil); status != 200 {
+		t.Errorf("GET /me after ana is active again = %d, want 200", status)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -119,7 +119,7 @@ type Conversation struct {
 	Unread         int        `json:"unread,omitempty"`
 	// Labels agents put on the conversation, sorted.
 	Labels   []string  `json:"labels"`
-	Messages       []Message  `json:"messages,omitempty"`
+	Messages []Message `json:"messages,omitempty"`
 	// Match is the message a search found the conversation by, when its
 	// text matched (a search by name alone has none).
 	Match *SearchMatch `json:"match,omitempty"`
@@ -304,7 +304,10 @@ type Agent struct {
 	StatusAt       time.Time `json:"status_at"`
 	LastAssignedAt time.Time `json:"-"`
 	OpenChats      int       `json:"open_chats"`
-	CreatedAt      time.Time `json:"created_at"`
+	// Active is false once an admin deactivated the agent: they cannot
+	// sign in, and no conversation reaches them.
+	Active    bool      `json:"active"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // CannedResponse is a reply agents insert by its shortcut ("/hours").

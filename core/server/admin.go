@@ -30,10 +30,13 @@ type agentInput struct {
 	Password string   `json:"password"`
 	Squads   []string `json:"squads"`
 	MaxChats int      `json:"max_chats"`
+	// Active (PUT only): false deactivates the agent, true brings them
+	// back; absent keeps it.
+	Active *bool `json:"active"`
 }
 
 // agentShape is an agent's body, as errors describe it.
-const agentShape = `{"login", "name", "role", "password", "squads", "max_chats"}`
+const agentShape = `{"login", "name", "role", "password", "squads", "max_chats", "active"}`
 
 func (s *Server) createAgent(c *fiber.Ctx) error {
 	var req agentInput
@@ -60,11 +63,15 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req, bodyRules{shape: agentShape}); err != nil {
 		return err
 	}
+	cl := s.caller(c)
 	a := &model.Agent{ID: c.Params("id"), Name: req.Name, Role: req.Role, Squads: req.Squads, MaxChats: req.MaxChats}
-	if err := agents.Update(c.UserContext(), s.o.Store.Agents(), a, req.Password); err != nil {
+	if req.Active != nil && !*req.Active && a.ID == cl.agent.ID {
+		return &apiError{Status: fiber.StatusConflict, Code: "self", Field: "active",
+			Message: "you cannot deactivate yourself; another admin can"}
+	}
+	if err := s.o.Agents.Update(c.UserContext(), a, agents.Change{Password: req.Password, Active: req.Active, Session: cl.token}); err != nil {
 		return s.agentError(err)
 	}
-	s.o.Agents.Assign(c.UserContext())
 	updated, err := s.o.Store.Agents().Get(c.UserContext(), a.ID)
 	if err != nil {
 		return err
@@ -82,6 +89,10 @@ func (s *Server) setAgentStatus(c *fiber.Ctx) error {
 		return err
 	}
 	a, err := s.o.Agents.SetStatus(c.UserContext(), c.Params("id"), req.Status)
+	if errors.Is(err, agents.ErrDeactivated) {
+		return &apiError{Status: fiber.StatusConflict, Code: "deactivated", Field: "status",
+			Message: c.Params("id") + " is deactivated: activate them first"}
+	}
 	if errors.Is(err, agents.ErrNoSquad) {
 		return &apiError{Status: fiber.StatusConflict, Code: "no_squad", Field: "status",
 			Message: c.Params("id") + " is in no squad, so no chat would reach them: add them to one first"}

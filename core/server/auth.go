@@ -110,6 +110,10 @@ func (s *Server) login(c *fiber.Ctx) error {
 		s.log.Warn("failed sign-in", "login", req.Login, "ip", ip)
 		return errorf(fiber.StatusUnauthorized, "bad_credentials", "wrong login or password")
 	}
+	if errors.Is(err, agents.ErrDeactivated) {
+		s.log.Warn("sign-in refused: the agent is deactivated", "login", req.Login, "ip", ip)
+		return errorf(fiber.StatusForbidden, "deactivated", "this account is deactivated; ask an admin")
+	}
 	if err != nil {
 		return err
 	}
