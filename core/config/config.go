@@ -44,6 +44,11 @@ type Server struct {
 	// (CIDRs, or single addresses): only a request from one of them has
 	// its X-Forwarded-For believed, for the sign-in limits and the logs.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// AllowPrivateURLs lets integrations made in the console or the API
+	// point their provider URLs (graph_url, api_url) at http and at
+	// loopback, link-local or private hosts. For development against
+	// local fakes only: those URLs receive the integration's credentials.
+	AllowPrivateURLs bool `toml:"allow_private_urls"`
 }
 
 // PlaygroundOn reports whether the test phone is on.
@@ -148,6 +153,7 @@ const (
 // DefaultUnsupportedMediaMessages is the unsupported-media reply of an
 // integration that does not set one (a new list each time).
 func DefaultUnsupportedMediaMessages() []string { return []string{DefaultUnsupportedMediaMessage} }
+
 // MaxUploadMB bounds max_upload_mb: Instagram takes no file over 25 MB
 // today, and an upload is held (in memory or a temporary file) while it is
 // read.

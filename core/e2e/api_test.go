@@ -132,7 +132,8 @@ type apiError struct {
 
 func TestIntegrationAPIValidatesMasksAndAppliesLive(t *testing.T) {
 	graph := newFakeGraph(t)
-	srv := newServer(t, metaConfig(graph.URL, ""))
+	// The Zenvia integration it creates points at loopback.
+	srv := newServer(t, withPrivateURLs(metaConfig(graph.URL, "")))
 	admin := srv.admin()
 
 	var bad apiError

@@ -484,3 +484,70 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// withPrivateURLs lets integrations made through the API point at the
+// test's fakes on loopback ([server] allow_private_urls, for development).
+func withPrivateURLs(config string) string {
+	if !strings.Contains(config, "[server]\n") {
+		panic("the configuration has no [server] table")
+	}
+	return strings.Replace(config, "[server]\n", "[server]\nallow_private_urls = true\n", 1)
+}
+
+// graph_url and api_url receive the integration's credentials with every
+// call: through the API they must be https on a public host, never
+// loopback, link-local (the cloud's metadata service) or a private
+// network. The configuration file, the operator's own, may point anywhere,
+// and so may the API with [server] allow_private_urls (development).
+func TestProviderURLsFromTheAPIMustBePublic(t *testing.T) {
+	graph := newFakeGraph(t)
+	srv := newServer(t, metaConfig(graph.URL, ""))
+	admin := srv.admin()
+	zenvia := func(id, apiURL string) map[string]any {
+		return map[string]any{"id": id, "name": "Zenvia " + id, "channel": "zenvia",
+			"settings": map[string]any{"sender_id": "brisk-harbor", "api_token": "zenvia-token-123456", "api_url": apiURL}}
+	}
+	meta := func(id, graphURL string) map[string]any {
+		return map[string]any{"id": id, "name": "Meta " + id, "channel": "meta",
+			"settings": map[string]any{"access_token": "t", "app_secret": "s", "graph_url": graphURL}}
+	}
+	refused := []struct {
+		body  map[string]any
+		field string
+	}{
+		{zenvia("z1", "http://127.0.0.1:9999"), "settings.api_url"},
+		{zenvia("z2", "https://localhost"), "settings.api_url"},
+		{zenvia("z3", "https://10.1.2.3/v2"), "settings.api_url"},
+		{zenvia("z4", "http://api.zenvia.com"), "settings.api_url"},
+		{meta("m1", "http://169.254.169.254/latest"), "settings.graph_url"},
+		{meta("m2", "https://[::1]:8443"), "settings.graph_url"},
+		{meta("m3", "https://2130706433"), "settings.graph_url"},
+		{meta("m4", "https://metadata.google.internal"), "settings.graph_url"},
+	}
+	for _, c := range refused {
+		var e apiError
+		status := srv.api("POST", "/api/v1/integrations", admin, c.body, &e)
+		if status != 400 || e.Error.Fields[c.field] == "" {
+			t.Errorf("POST %v = %d %+v, want 400 naming %s", c.body["settings"], status, e.Error, c.field)
+		}
+	}
+	// Nor can an update move one there.
+	if status := srv.api("POST", "/api/v1/integrations", admin, zenvia("ok", "https://api.zenvia.com"), nil); status != 201 {
+		t.Fatalf("POST with Zenvia's own https URL = %d, want 201", status)
+	}
+	var e apiError
+	if status := srv.api("PUT", "/api/v1/integrations/ok", admin, zenvia("ok", "http://127.0.0.1:9999"), &e); status != 400 || e.Error.Fields["settings.api_url"] == "" {
+		t.Errorf("PUT moving api_url to loopback = %d %+v, want 400", status, e.Error)
+	}
+	if status := srv.api("POST", "/api/v1/integrations", admin, meta("default", ""), nil); status != 201 {
+		t.Errorf("POST with no graph_url (the channel's default) = %d, want 201", status)
+	}
+	// The file's integration points at the test's fake on loopback, and works.
+	srv.deliverMeta("ig-meta", fresh(fixture(t, "01-message-text.json")))
+	eventually(t, "the reply at the fake Graph API", func() bool { return len(graph.sends()) > 0 })
+
+	dev := newServer(t, withPrivateURLs(metaConfig(graph.URL, "")))
+	if status := dev.api("POST", "/api/v1/integrations", dev.admin(), zenvia("z1", "http://127.0.0.1:9999"), nil); status != 201 {
+		t.Errorf("POST a loopback api_url with allow_private_urls = %d, want 201", status)
+	}
+}

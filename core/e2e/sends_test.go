@@ -262,10 +262,11 @@ func TestNoSquadCannotBeAvailable(t *testing.T) {
 }
 
 // zenviaAPIConfig is a server with no integration: the operator creates
-// them through the API.
+// them through the API, pointed at the test's fake on loopback.
 const zenviaAPIConfig = `
 [server]
 listen = "127.0.0.1:0"
+allow_private_urls = true
 
 [storage]
 path = "{{DIR}}/data/conversa.db"

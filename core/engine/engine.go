@@ -94,6 +94,10 @@ type Options struct {
 	// RetryBase is the first retry delay of a failed send or event (default
 	// 1 s); it doubles up to RetryMax (default 5 min).
 	RetryBase, RetryMax time.Duration
+	// AllowPrivateURLs lets integrations made through the API point their
+	// provider URLs at plain http and at loopback, link-local or private
+	// hosts ([server] allow_private_urls: development against local fakes).
+	AllowPrivateURLs bool
 }
 
 // Engine is the conversation engine.

@@ -78,6 +78,7 @@ func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
 		WebhookFields:      map[string]string{settingVerifyToken: settingVerifyToken},
 		AccountSetting:     settingAccountID,
 		RequiredSettings:   []string{settingAccessToken, settingAppSecret},
+		UrlSettings:        []string{settingGraphURL},
 		// Meta delivers an echo (is_echo) of every message the account
 		// sends, ours included.
 		EchoesSends: true,

@@ -68,6 +68,7 @@ func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
 			headerToken:    settingWebhookToken,
 		},
 		RequiredSettings: []string{settingSenderID, settingAPIToken},
+		UrlSettings:      []string{settingAPIURL},
 	}, nil
 }
 

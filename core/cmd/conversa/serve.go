@@ -122,6 +122,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	eng, err := engine.New(engine.Options{
 		Store: st, Plugins: host, Hooks: hooks, Bus: bus, Logger: log, Now: clock.Now,
 		Assistants: assistants, PublicURL: cfg.Server.PublicURL, Node: node, Cluster: stg.cluster,
+		AllowPrivateURLs: cfg.Server.AllowPrivateURLs,
 	})
 	if err != nil {
 		return err
