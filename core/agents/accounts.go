@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/conversa/conversa/core/config"
+	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
 )
@@ -61,14 +62,22 @@ func Normalize(a *model.Agent) error {
 	return nil
 }
 
+// MaxPasswordBytes is bcrypt's limit: it reads no further, so a longer
+// password would be cut without a word.
+const MaxPasswordBytes = 72
+
 // HashPassword checks a password's length and returns its bcrypt hash.
 func HashPassword(password string) (string, error) {
 	if utf8.RuneCountInString(password) < MinPasswordLength {
 		return "", &FieldError{"password", fmt.Sprintf("must be at least %d characters", MinPasswordLength)}
 	}
+	if len(password) > MaxPasswordBytes {
+		return "", &FieldError{"password", fmt.Sprintf("must be at most %d bytes (%d letters, fewer with accents or emoji); this one has %d",
+			MaxPasswordBytes, MaxPasswordBytes, len(password))}
+	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
-		return "", &FieldError{"password", err.Error()}
+		return "", fmt.Errorf("hashing the password: %w", err)
 	}
 	return string(h), nil
 }
@@ -89,18 +98,82 @@ func Create(ctx context.Context, st store.Agents, a *model.Agent, password strin
 	return err
 }
 
-// Update changes an agent's name, role, squads and maximum; the password
-// too when one is given.
-func Update(ctx context.Context, st store.Agents, a *model.Agent, password string) error {
+// Change is what an admin's edit of an agent changes besides the name,
+// role, squads and maximum (PUT /api/v1/agents/{id}).
+type Change struct {
+	// Password, when not empty, replaces the password.
+	Password string
+	// Active, when set, activates or deactivates the agent.
+	Active *bool
+	// Session is the token of the request making the change. When agents
+	// change their own password, that session stays signed in.
+	Session string
+}
+
+// Update changes an agent's name, role, squads and maximum, and what ch
+// says. A new password ends every other session of the agent (whoever
+// knew the old one is signed out); a deactivation ends all of them, sets
+// the agent offline and puts their open conversations back in the queue.
+func (s *Service) Update(ctx context.Context, a *model.Agent, ch Change) error {
 	if err := Normalize(a); err != nil {
 		return err
 	}
 	hash := ""
-	if password != "" {
+	if ch.Password != "" {
 		var err error
-		if hash, err = HashPassword(password); err != nil {
+		if hash, err = HashPassword(ch.Password); err != nil {
 			return err
 		}
 	}
-	return st.Update(ctx, a, hash)
+	deactivate := ch.Active != nil && !*ch.Active
+	keep := ""
+	if ch.Session != "" && !deactivate {
+		// Only the agent's own session can match: an admin changing
+		// someone else's password keeps none of theirs.
+		keep = hashToken(ch.Session)
+	}
+	var requeued []*model.Conversation
+	var revoked int64
+	err := s.st.Tx(ctx, func(tx store.Tx) error {
+		requeued, revoked = nil, 0
+		if err := tx.Agents().Update(ctx, a, hash); err != nil {
+			return err
+		}
+		if ch.Active != nil {
+			if err := tx.Agents().SetActive(ctx, a.ID, *ch.Active); err != nil {
+				return err
+			}
+		}
+		if hash != "" || deactivate {
+			var err error
+			if revoked, err = tx.Sessions().DeleteAgent(ctx, a.ID, keep); err != nil {
+				return err
+			}
+		}
+		if deactivate {
+			if err := tx.Agents().SetStatus(ctx, a.ID, model.AgentOffline); err != nil {
+				return err
+			}
+			var err error
+			requeued, err = tx.Conversations().RequeueAgent(ctx, a.ID)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if hash != "" || deactivate {
+		s.log.Info("agent's sessions ended", "agent", a.ID, "sessions", revoked, "password_changed", hash != "", "deactivated", deactivate)
+	}
+	if deactivate {
+		if got, err := s.st.Agents().Get(ctx, a.ID); err == nil {
+			s.bus.Publish(events.Event{Type: events.Agent, Agent: a.ID, Data: got})
+		}
+		for _, c := range requeued {
+			s.bus.Publish(events.Event{Type: events.Queued, Conversation: c.ID, Agent: a.ID, Squad: c.Squad, Data: c})
+		}
+	}
+	s.Assign(ctx)
+	return nil
 }

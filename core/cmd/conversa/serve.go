@@ -130,7 +130,8 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	eng, err := engine.New(engine.Options{
 		Store: st, Plugins: host, Hooks: hooks, Bus: bus, Logger: log, Now: clock.Now,
 		Assistants: assistants, PublicURL: cfg.Server.PublicURL, Node: node, Cluster: stg.cluster, Secrets: key,
-		Observer: meter,
+		Observer:         meter,
+		AllowPrivateURLs: cfg.Server.AllowPrivateURLs,
 	})
 	if err != nil {
 		return err
@@ -172,7 +173,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		return err
 	}
 	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Agents: people, Scripts: hooks,
-		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
+		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, TrustedProxies: cfg.Server.Proxies(), Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"), Media: library, PublicURL: cfg.Server.PublicURL,
 		Playground: pg, Metrics: meter, MetricsToken: cfg.Server.MetricsToken})
 	serveErr := make(chan error, 1)
