@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/conversa/conversa/core/config"
+	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
 )
@@ -62,14 +63,22 @@ func Normalize(a *model.Agent) error {
 	return nil
 }
 
+// MaxPasswordBytes is bcrypt's limit: it reads no further, so a longer
+// password would be cut without a word.
+const MaxPasswordBytes = 72
+
 // HashPassword checks a password's length and returns its bcrypt hash.
 func HashPassword(password string) (string, error) {
 	if utf8.RuneCountInString(password) < MinPasswordLength {
 		return "", &FieldError{"password", fmt.Sprintf("must be at least %d characters", MinPasswordLength)}
 	}
+	if len(password) > MaxPasswordBytes {
+		return "", &FieldError{"password", fmt.Sprintf("must be at most %d bytes (%d letters, fewer with accents or emoji); this one has %d",
+			MaxPasswordBytes, MaxPasswordBytes, len(password))}
+	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
-		return "", &FieldError{"password", err.Error()}
+		return "", fmt.Errorf("hashing the password: %w", err)
 	}
 	return string(h), nil
 }
@@ -90,20 +99,101 @@ func Create(ctx context.Context, st store.Agents, a *model.Agent, password strin
 	return err
 }
 
-// Update changes an agent's name, role, squads and maximum; the password
-// too when one is given.
-func Update(ctx context.Context, st store.Agents, a *model.Agent, password string) error {
+// Change is what an admin's edit of an agent changes besides the name,
+// role, squads and maximum (PUT /api/v1/agents/{id}).
+type Change struct {
+	// Password, when not empty, replaces the password.
+	Password string
+	// Active, when set, activates or deactivates the agent.
+	Active *bool
+	// Session is the token of the request making the change. When agents
+	// change their own password, that session stays signed in.
+	Session string
+	// By is the person making the change: it goes to the audit log in the
+	// same transaction (nil: not recorded).
+	By *store.Actor
+}
+
+// Update changes an agent's name, role, squads and maximum, and what ch
+// says. A new password ends every other session of the agent (whoever
+// knew the old one is signed out); a deactivation ends all of them, sets
+// the agent offline and puts their open conversations back in the queue.
+func (s *Service) Update(ctx context.Context, a *model.Agent, ch Change) error {
 	if err := Normalize(a); err != nil {
 		return err
 	}
 	hash := ""
-	if password != "" {
+	if ch.Password != "" {
 		var err error
-		if hash, err = HashPassword(password); err != nil {
+		if hash, err = HashPassword(ch.Password); err != nil {
 			return err
 		}
 	}
-	return st.Update(ctx, a, hash)
+	deactivate := ch.Active != nil && !*ch.Active
+	keep := ""
+	if ch.Session != "" && !deactivate {
+		// Only the agent's own session can match: an admin changing
+		// someone else's password keeps none of theirs.
+		keep = hashToken(ch.Session)
+	}
+	var requeued []*model.Conversation
+	var revoked int64
+	err := s.st.Tx(ctx, func(tx store.Tx) error {
+		requeued, revoked = nil, 0
+		var old *model.Agent
+		if ch.By != nil {
+			var err error
+			if old, err = tx.Agents().Get(ctx, a.ID); err != nil {
+				return err
+			}
+		}
+		if err := tx.Agents().Update(ctx, a, hash); err != nil {
+			return err
+		}
+		if old != nil {
+			for _, e := range agentChanges(ch.By, old, a, hash != "", ch.Active) {
+				if err := tx.Audit().Add(ctx, e); err != nil {
+					return err
+				}
+			}
+		}
+		if ch.Active != nil {
+			if err := tx.Agents().SetActive(ctx, a.ID, *ch.Active); err != nil {
+				return err
+			}
+		}
+		if hash != "" || deactivate {
+			var err error
+			if revoked, err = tx.Sessions().DeleteAgent(ctx, a.ID, keep); err != nil {
+				return err
+			}
+		}
+		if deactivate {
+			if err := tx.Agents().SetStatus(ctx, a.ID, model.AgentOffline); err != nil {
+				return err
+			}
+			var err error
+			requeued, err = tx.Conversations().RequeueAgent(ctx, a.ID)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if hash != "" || deactivate {
+		s.log.Info("agent's sessions ended", "agent", a.ID, "sessions", revoked, "password_changed", hash != "", "deactivated", deactivate)
+	}
+	if deactivate {
+		if got, err := s.st.Agents().Get(ctx, a.ID); err == nil {
+			s.bus.Publish(events.Event{Type: events.Agent, Agent: a.ID, Data: got})
+		}
+		for _, c := range requeued {
+			s.bus.Publish(events.Event{Type: events.Queued, Conversation: c.ID, Agent: a.ID, Squad: c.Squad, Data: c})
+		}
+	}
+	s.Assign(ctx)
+	return nil
 }
 
 // CommandLine is the actor of changes made with the conversa command (on
@@ -132,53 +222,39 @@ func CreateBy(ctx context.Context, st store.Store, a *model.Agent, password stri
 	return err
 }
 
-// UpdateBy is Update done by a person, recorded in the audit log in the
-// same transaction: which fields changed, and a password change as an
-// entry of its own (never the password).
-func UpdateBy(ctx context.Context, st store.Store, a *model.Agent, password string, by *store.Actor) error {
-	if err := Normalize(a); err != nil {
-		return err
+// agentChanges are the audit entries of by changing old into a: which
+// fields changed, and a password change and an (de)activation as entries
+// of their own (never the password).
+func agentChanges(by *store.Actor, old, a *model.Agent, password bool, active *bool) []*store.AuditEntry {
+	var out []*store.AuditEntry
+	if password {
+		out = append(out, by.Entry("agent.password", a.ID, ""))
 	}
-	hash := ""
-	if password != "" {
-		var err error
-		if hash, err = HashPassword(password); err != nil {
-			return err
+	if active != nil && *active != old.Active {
+		action := "agent.deactivate"
+		if *active {
+			action = "agent.activate"
 		}
+		out = append(out, by.Entry(action, a.ID, ""))
 	}
-	return st.Tx(ctx, func(tx store.Tx) error {
-		old, err := tx.Agents().Get(ctx, a.ID)
-		if err != nil {
-			return err
-		}
-		if err := tx.Agents().Update(ctx, a, hash); err != nil {
-			return err
-		}
-		var changed []string
-		if old.Name != a.Name {
-			changed = append(changed, "name")
-		}
-		if old.Role != a.Role {
-			changed = append(changed, "role "+old.Role+" → "+a.Role)
-		}
-		if !slices.Equal(old.Squads, a.Squads) {
-			changed = append(changed, "squads "+strings.Join(a.Squads, ","))
-		}
-		if old.MaxChats != a.MaxChats {
-			changed = append(changed, fmt.Sprintf("max_chats %d → %d", old.MaxChats, a.MaxChats))
-		}
-		if hash != "" {
-			if err := tx.Audit().Add(ctx, by.Entry("agent.password", a.ID, "")); err != nil {
-				return err
-			}
-		}
-		if len(changed) == 0 && hash != "" {
-			return nil
-		}
-		detail := "saved without changes"
-		if len(changed) > 0 {
-			detail = "changed: " + strings.Join(changed, ", ")
-		}
-		return tx.Audit().Add(ctx, by.Entry("agent.update", a.ID, detail))
-	})
+	var changed []string
+	if old.Name != a.Name {
+		changed = append(changed, "name")
+	}
+	if old.Role != a.Role {
+		changed = append(changed, "role "+old.Role+" → "+a.Role)
+	}
+	if !slices.Equal(old.Squads, a.Squads) {
+		changed = append(changed, "squads "+strings.Join(a.Squads, ","))
+	}
+	if old.MaxChats != a.MaxChats {
+		changed = append(changed, fmt.Sprintf("max_chats %d → %d", old.MaxChats, a.MaxChats))
+	}
+	switch {
+	case len(changed) > 0:
+		out = append(out, by.Entry("agent.update", a.ID, "changed: "+strings.Join(changed, ", ")))
+	case len(out) == 0:
+		out = append(out, by.Entry("agent.update", a.ID, "saved without changes"))
+	}
+	return out
 }

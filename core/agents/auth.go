@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -21,6 +22,9 @@ var ErrBadCredentials = errors.New("wrong login or password")
 
 // ErrNoSession: the token is unknown or expired.
 var ErrNoSession = errors.New("not signed in")
+
+// ErrDeactivated: an admin deactivated the agent.
+var ErrDeactivated = errors.New("this account is deactivated")
 
 // dummyHash is compared against when the login does not exist, so a wrong
 // login takes as long as a wrong password.
@@ -51,6 +55,14 @@ func (s *Service) Login(ctx context.Context, login, password string) (*Login, er
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
 		return nil, ErrBadCredentials
 	}
+	a, err := s.st.Agents().Get(ctx, login)
+	if err != nil {
+		return nil, err
+	}
+	if !a.Active {
+		// Said only to someone who knows the password.
+		return nil, ErrDeactivated
+	}
 	l, err := s.openSession(ctx, login)
 	if err != nil {
 		return nil, err
@@ -69,7 +81,8 @@ func (s *Service) openSession(ctx context.Context, login string) (*Login, error)
 	if err != nil {
 		return nil, err
 	}
-	sess := &store.Session{TokenHash: hashToken(token), AgentID: login, CSRFToken: csrf, ExpiresAt: s.now().Add(s.o.SessionTTL)}
+	sess := &store.Session{TokenHash: hashToken(token), AgentID: login, CSRFToken: csrf,
+		ExpiresAt: s.now().Add(min(s.o.SessionTTL, s.o.SessionLifetime))}
 	if err := s.st.Sessions().Create(ctx, sess); err != nil {
 		return nil, err
 	}
@@ -83,6 +96,22 @@ func (s *Service) openSession(ctx context.Context, login string) (*Login, error)
 // Authenticate returns the agent and session of a token, extending the
 // session (at most once a minute, to keep reads off the writer).
 func (s *Service) Authenticate(ctx context.Context, token string) (*model.Agent, *store.Session, error) {
+	a, sess, err := s.session(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	if now := s.now(); now.Sub(sess.LastSeenAt) > 30e9 {
+		if err := s.st.Sessions().Touch(ctx, sess.TokenHash, s.expiry(sess, now)); err != nil {
+			s.log.Error("extending session", "agent", a.ID, "err", err)
+		}
+	}
+	return a, sess, nil
+}
+
+// session looks up a token's session and agent: ErrNoSession when the
+// session is unknown (signed out, or revoked by a password change or a
+// deactivation), idle too long, or older than its lifetime.
+func (s *Service) session(ctx context.Context, token string) (*model.Agent, *store.Session, error) {
 	if token == "" {
 		return nil, nil, ErrNoSession
 	}
@@ -94,7 +123,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*model.Agent,
 		return nil, nil, err
 	}
 	now := s.now()
-	if now.After(sess.ExpiresAt) {
+	if now.After(sess.ExpiresAt) || !now.Before(sess.CreatedAt.Add(s.o.SessionLifetime)) {
 		return nil, nil, ErrNoSession
 	}
 	a, err := s.st.Agents().Get(ctx, sess.AgentID)
@@ -104,13 +133,20 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*model.Agent,
 	if err != nil {
 		return nil, nil, err
 	}
-	if now.Sub(sess.LastSeenAt) > 30e9 {
-		err := s.st.Sessions().Touch(ctx, sess.TokenHash, now.Add(s.o.SessionTTL))
-		if err != nil {
-			s.log.Error("extending session", "agent", a.ID, "err", err)
-		}
+	if !a.Active {
+		return nil, nil, ErrNoSession
 	}
 	return a, sess, nil
+}
+
+// expiry is when a session used at now lapses: after SessionTTL without
+// use, and never past its lifetime.
+func (s *Service) expiry(sess *store.Session, now time.Time) time.Time {
+	idle, end := now.Add(s.o.SessionTTL), sess.CreatedAt.Add(s.o.SessionLifetime)
+	if idle.Before(end) {
+		return idle
+	}
+	return end
 }
 
 // Logout ends the session of a token.

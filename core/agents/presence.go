@@ -32,14 +32,17 @@ func (s *Service) SetStatusBy(ctx context.Context, id, status string, by *store.
 	var requeued []*model.Conversation
 	err := s.st.Tx(ctx, func(tx store.Tx) error {
 		requeued = nil
-		if status == model.AgentAvailable {
-			// Chats are assigned by squad: available in none, nothing would
-			// ever come, though the console would say it does.
+		if status != model.AgentOffline {
 			a, err := tx.Agents().Get(ctx, id)
 			if err != nil {
 				return err
 			}
-			if len(a.Squads) == 0 {
+			if !a.Active {
+				return ErrDeactivated
+			}
+			// Chats are assigned by squad: available in none, nothing would
+			// ever come, though the console would say it does.
+			if status == model.AgentAvailable && len(a.Squads) == 0 {
 				return ErrNoSquad
 			}
 		}
@@ -97,9 +100,22 @@ func (s *Service) Connected(id string) (release func()) {
 
 // KeepAlive records that the session of token is in use (its console's
 // stream is open), so that whichever node runs the presence timer sees the
-// agent present.
+// agent present. ErrNoSession when the session has ended meanwhile (its
+// lifetime is over, or it was revoked): the stream must close, or it would
+// go on showing a revoked session every message.
 func (s *Service) KeepAlive(ctx context.Context, token string) error {
-	return s.st.Sessions().Touch(ctx, hashToken(token), s.now().Add(s.o.SessionTTL))
+	_, sess, err := s.session(ctx, token)
+	if err != nil {
+		return err
+	}
+	return s.st.Sessions().Touch(ctx, sess.TokenHash, s.expiry(sess, s.now()))
+}
+
+// Check reports whether the session of token still stands (ErrNoSession
+// when not), without recording a use: what a long-lived stream asks often.
+func (s *Service) Check(ctx context.Context, token string) error {
+	_, _, err := s.session(ctx, token)
+	return err
 }
 
 func (s *Service) connected(id string) bool {

@@ -19,6 +19,11 @@ type Options struct {
 	Now    func() time.Time
 	// SessionTTL is how long a session lives without use (default 12 h).
 	SessionTTL time.Duration
+	// SessionLifetime is how long a session lives at most, however much it
+	// is used (default 12 h: one working shift). An agent signs in at the
+	// start of each shift; a console left open, or a token copied off a
+	// machine, stops working by the end of it.
+	SessionLifetime time.Duration
 	// PresenceTimeout: an available or paused agent with no console open and
 	// no request for this long is set offline and their chats re-queued
 	// (default 2 min).
@@ -27,6 +32,9 @@ type Options struct {
 	// only the leader sets lapsed agents offline.
 	Cluster cluster.Cluster
 }
+
+// DefaultSessionLifetime is how long after sign-in a session ends.
+const DefaultSessionLifetime = 12 * time.Hour
 
 // Service is the agents' side of Conversa: sign-in, presence and assignment.
 type Service struct {
@@ -59,6 +67,9 @@ func New(o Options) *Service {
 	}
 	if o.SessionTTL == 0 {
 		o.SessionTTL = 12 * time.Hour
+	}
+	if o.SessionLifetime == 0 {
+		o.SessionLifetime = DefaultSessionLifetime
 	}
 	if o.Cluster == nil {
 		o.Cluster = &cluster.Local{Now: o.Now}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -42,10 +43,43 @@ type Server struct {
 	Playground *bool `toml:"playground"`
 	// MetricsToken, when set, is the bearer token GET /metrics needs.
 	MetricsToken string `toml:"metrics_token"`
+	// TrustedProxies are the reverse proxies in front of the server
+	// (CIDRs, or single addresses): only a request from one of them has
+	// its X-Forwarded-For believed, for the sign-in limits and the logs.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	// AllowPrivateURLs lets integrations made in the console or the API
+	// point their provider URLs (graph_url, api_url) at http and at
+	// loopback, link-local or private hosts. For development against
+	// local fakes only: those URLs receive the integration's credentials.
+	AllowPrivateURLs bool `toml:"allow_private_urls"`
 }
 
 // PlaygroundOn reports whether the test phone is on.
 func (s Server) PlaygroundOn() bool { return s.Playground != nil && *s.Playground }
+
+// Proxies is TrustedProxies parsed (entries Validate refused are left out).
+func (s Server) Proxies() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range s.TrustedProxies {
+		if pr, ok := parseProxy(p); ok {
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
+// parseProxy reads "10.0.0.0/8", "192.168.1.10" or "::1" as a prefix.
+func parseProxy(s string) (netip.Prefix, bool) {
+	s = strings.TrimSpace(s)
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	return netip.Prefix{}, false
+}
 
 type Storage struct {
 	// Path is the SQLite file, the embedded default.
@@ -337,6 +371,11 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.Server.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		add("server.public_url", "server.public_url: %q is not an http(s) URL", c.Server.PublicURL)
+	}
+	for i, p := range c.Server.TrustedProxies {
+		if _, ok := parseProxy(p); !ok {
+			add("server.trusted_proxies", "server.trusted_proxies[%d]: %q is not an address or a CIDR (such as 10.0.0.0/8)", i, p)
+		}
 	}
 	if c.Server.BodyLimitKB < 1 || c.Server.BodyLimitKB > 64*1024 {
 		add("server.body_limit_kb", "server.body_limit_kb: must be between 1 and 65536, got %d", c.Server.BodyLimitKB)

@@ -226,3 +226,24 @@ channel = "meta"
 		t.Errorf("a config integration named playground-meta: err = %v, want c.toml:3: ... reserved", err)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Parse("conf.toml", []byte("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.168.1.10\", \"::1\", \"172.16.5.4/12\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.Server.Proxies() {
+		got = append(got, p.String())
+	}
+	if want := "10.0.0.0/8 192.168.1.10/32 ::1/128 172.16.0.0/12"; strings.Join(got, " ") != want {
+		t.Errorf("Proxies() = %v, want %s", got, want)
+	}
+	if len(Default().Server.Proxies()) != 0 {
+		t.Error("the defaults trust a proxy; want none")
+	}
+	_, err = Parse("conf.toml", []byte("[server]\nlisten = \"127.0.0.1:0\"\ntrusted_proxies = [\"10.0.0.0/8\", \"nginx\"]\n"))
+	if err == nil || !strings.Contains(err.Error(), `conf.toml:3: server.trusted_proxies[1]: "nginx" is not an address or a CIDR`) {
+		t.Errorf("Parse(a proxy named by host) = %v, want an error naming the entry and line", err)
+	}
+}

@@ -132,7 +132,8 @@ type apiError struct {
 
 func TestIntegrationAPIValidatesMasksAndAppliesLive(t *testing.T) {
 	graph := newFakeGraph(t)
-	srv := newServer(t, metaConfig(graph.URL, ""))
+	// The Zenvia integration it creates points at loopback.
+	srv := newServer(t, withPrivateURLs(metaConfig(graph.URL, "")))
 	admin := srv.admin()
 
 	var bad apiError
@@ -392,7 +393,7 @@ func (st *sseStream) close() { st.resp.Body.Close() }
 // is set offline after a while, and their chats go to someone present.
 func TestLapsedAgentsChatsAreRequeued(t *testing.T) {
 	graph := newFakeGraph(t)
-	srv := newServer(t, metaConfig(graph.URL, ""), "CONVERSA_TEST_CLOCK=1")
+	srv := newServer(t, metaConfig(graph.URL, ""))
 	srv.agentsAdd("ana", "agent", "ana-password")
 	srv.agentsAdd("bia", "agent", "bia-password")
 	ana := srv.signIn("ana", "ana-password")

@@ -76,8 +76,8 @@ func (s *server) bearer(login, password string) string {
 	return out.Token
 }
 
-// clockForward moves the clock of a server started with
-// CONVERSA_TEST_CLOCK=1.
+// clockForward moves a server's clock (every server the harness builds has a
+// movable one: see TestMain).
 func (s *server) clockForward(d time.Duration) {
 	s.t.Helper()
 	if status, body := s.do("POST", fmt.Sprintf("/debug/clock?seconds=%d", int(d.Seconds())), nil, nil); status != 204 {

@@ -12,7 +12,7 @@ import (
 // on A count on B.
 func TestClusterSharesIntegrationsSessionsAndSignInLimits(t *testing.T) {
 	graph := newFakeGraph(t)
-	c := newCluster(t, 2, func(dbURL string) string { return clusterConfig(graph.URL, dbURL, "") })
+	c := newCluster(t, 2, func(dbURL string) string { return withPrivateURLs(clusterConfig(graph.URL, dbURL, "")) })
 	a, b := c.nodes[0], c.nodes[1]
 	admin := a.admin() // created with the CLI on node A's config, signed in on A
 

@@ -192,7 +192,7 @@ func TestConsoleShowsTheWindowRefusal(t *testing.T) {
 	graph := newFakeGraph(t)
 	// Inactivity off: a day passes, and must not end the conversation
 	// before the agent tries to answer.
-	srv := newConsoleServer(t, metaConfig(graph.URL, "inactivity_minutes = 0"), []string{"CONVERSA_TEST_CLOCK=1"}, agentAna)
+	srv := newConsoleServer(t, metaConfig(graph.URL, "inactivity_minutes = 0"), nil, agentAna)
 	graph.setProfile(customerA, profileOf(srv))
 	ctx := newBrowser(t)
 

@@ -43,7 +43,7 @@ func TestHomologationServesOnlyListedUsers(t *testing.T) {
 
 func TestInactivityEndsConversationAndNextMessageStartsFresh(t *testing.T) {
 	graph := newFakeGraph(t)
-	srv := newServer(t, metaConfig(graph.URL, "inactivity_minutes = 10"), "CONVERSA_TEST_CLOCK=1")
+	srv := newServer(t, metaConfig(graph.URL, "inactivity_minutes = 10"))
 	if status, _ := srv.postMeta("ig-meta", metaSecret, metaText(customerA, "m1", "hi", time.Now())); status != 200 {
 		t.Fatal("POST failed")
 	}

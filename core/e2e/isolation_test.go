@@ -292,6 +292,7 @@ func TestNonUTF8HeadersAndQueryGetTheirRealAnswer(t *testing.T) {
 
 	// Latin-1 bytes, as an old proxy or a hand-made client sends them.
 	const latin1 = "caf\xe9 \xff"
+	metaBody := fresh(fixture(t, "01-message-text.json"))
 	cases := []struct {
 		what, request string
 		status        int
@@ -313,6 +314,13 @@ func TestNonUTF8HeadersAndQueryGetTheirRealAnswer(t *testing.T) {
 		{"Meta's handshake with the right token and another parameter that is not UTF-8",
 			"GET /webhooks/ig-meta?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444&note=" + latin1[:4] + " HTTP/1.1\r\nHost: conversa\r\nConnection: close\r\n\r\n",
 			200, "1158201444"},
+		// Both channels' event deliveries: signed or authenticated, they are
+		// stored whatever else the request carries.
+		{"a signed Meta webhook with a header and a query that are not UTF-8",
+			rawPost("/webhooks/ig-meta?utm_source=caf%E9&ref="+latin1[:4], []string{"X-Hub-Signature-256: " + sign(metaSecret, metaBody),
+				"X-Forwarded-Note: " + latin1, "User-Agent: facebookexternalua " + latin1}, metaBody), 200, ""},
+		{"a Meta webhook whose signature is not UTF-8",
+			rawPost("/webhooks/ig-meta", []string{"X-Hub-Signature-256: sha256=" + latin1}, metaBody), 401, ""},
 	}
 	accepted := false
 	for i, c := range cases {
@@ -325,6 +333,10 @@ func TestNonUTF8HeadersAndQueryGetTheirRealAnswer(t *testing.T) {
 	if !accepted {
 		return
 	}
+	// The accepted Meta message is stored.
+	eventually(t, "the Meta message stored", func() bool {
+		return srv.count(`SELECT count(*) FROM messages WHERE provider_message_id = ?`, mid01) == 1
+	})
 	// The accepted Zenvia message is stored (and the refused one is not).
 	eventually(t, "the Zenvia message stored", func() bool {
 		return srv.count(`SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id

@@ -19,10 +19,12 @@ const (
 	logsIntegration = "ig-api"
 )
 
-// logsConfig is a server with no integration: the admin creates one.
+// logsConfig is a server with no integration: the admin creates one,
+// pointed at a fake Graph API on loopback.
 const logsConfig = `
 [server]
 listen = "127.0.0.1:0"
+allow_private_urls = true
 body_limit_kb = 64
 
 [storage]
@@ -306,6 +308,16 @@ func logsOfADay(t *testing.T, config string) {
 	}
 	if status := srv.api("GET", "/api/v1/integrations/"+logsIntegration+"/deliveries", ana, nil, nil); status != 403 {
 		t.Errorf("deliveries as an agent = %d, want 403", status)
+	}
+
+	// Deactivating ana is recorded as such.
+	if status := srv.api("PUT", "/api/v1/agents/ana", admin, map[string]any{"name": "Ana Lima", "role": "agent",
+		"squads": []string{"geral"}, "active": false}, nil); status != 200 {
+		t.Fatalf("deactivating ana = %d, want 200", status)
+	}
+	getJSON(t, srv, "/api/v1/audit?action=agent.deactivate", admin, &only)
+	if len(only.Entries) != 1 || only.Entries[0].Target != "ana" || only.Entries[0].Actor != "boss" {
+		t.Errorf("audit?action=agent.deactivate = %+v, want boss deactivating ana", only.Entries)
 	}
 
 	// No secret anywhere in either log.

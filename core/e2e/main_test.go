@@ -32,7 +32,9 @@ func TestMain(m *testing.M) {
 		{filepath.Join(pluginsDir, "conversa-plugin-igdirect"), "github.com/conversa/conversa/core/e2e/testdata/igdirect"},
 	}
 	for _, b := range builds {
-		args := []string{"build", "-o", b[0]}
+		// conversa_testclock: the server's clock can be moved with POST
+		// /debug/clock, which exists in no other build.
+		args := []string{"build", "-tags", "conversa_testclock", "-o", b[0]}
 		if raceEnabled {
 			// The binaries under test are race-checked too, and share the
 			// race build cache with the test binary instead of compiling

@@ -245,7 +245,7 @@ func TestMetaStaleProfileIsRefreshed(t *testing.T) {
 	graph := newFakeGraph(t)
 	// A user without a public name: the username stands in for it.
 	graph.setProfile(customerA, string(fixture(t, "send/resp-05-user-profile-name-null.json")))
-	srv := newServer(t, metaConfig(graph.URL, ""), "CONVERSA_TEST_CLOCK=1")
+	srv := newServer(t, metaConfig(graph.URL, ""))
 
 	srv.deliverMeta("ig-meta", fresh(fixture(t, "01-message-text.json")))
 	srv.settle()
@@ -295,7 +295,7 @@ func TestMetaPendingReplyIsRefusedOnceTheWindowCloses(t *testing.T) {
 	graph := newFakeGraph(t)
 	// Meta rate-limits every attempt: the reply stays in the outbox.
 	graph.setSendError(string(fixture(t, "send/err-06-app-rate-limit-4.json")))
-	srv := newServer(t, metaConfig(graph.URL, ""), "CONVERSA_TEST_CLOCK=1")
+	srv := newServer(t, metaConfig(graph.URL, ""))
 
 	srv.deliverMeta("ig-meta", fresh(fixture(t, "01-message-text.json")))
 	eventually(t, "a rate-limited send attempt", func() bool { return len(graph.sends()) > 0 })

@@ -115,7 +115,8 @@ func profileJSON(id, name, username string) string {
 	return string(b)
 }
 
-// advance moves a server's clock forward (it runs with CONVERSA_TEST_CLOCK=1).
+// advance moves a server's clock forward (the harness builds conversa with the
+// conversa_testclock tag, which serves POST /debug/clock).
 func (s *server) advance(d time.Duration) {
 	s.t.Helper()
 	status, body := s.do("POST", fmt.Sprintf("/debug/clock?seconds=%d", int(d.Seconds())), nil, nil)

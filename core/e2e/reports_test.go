@@ -123,8 +123,8 @@ func (sc *reportScenario) stateOf(user string) string {
 	return list[0].State
 }
 
-// newReportScenario runs the scenario on srv (started with
-// CONVERSA_TEST_CLOCK=1 and agentAna) as admin.
+// newReportScenario runs the scenario on srv (started with agentAna) as
+// admin, moving its clock.
 func newReportScenario(t *testing.T, srv *server, admin string) *reportScenario {
 	t.Helper()
 	sc := &reportScenario{srv: srv, admin: admin, ana: srv.bearer(agentAna.Login, agentAna.Password)}
@@ -229,7 +229,7 @@ func (s *server) rawGet(path, token string) (*http.Response, string) {
 
 func TestReports(t *testing.T) {
 	graph := newFakeGraph(t)
-	srv := newConsoleServer(t, metaConfig(graph.URL, ""), []string{"CONVERSA_TEST_CLOCK=1"}, adminOlga, agentAna)
+	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, adminOlga, agentAna)
 	admin := srv.bearer(adminOlga.Login, adminOlga.Password)
 	sc := newReportScenario(t, srv, admin)
 	fr, alone, byAna := sc.want(t)
@@ -380,7 +380,7 @@ func TestReports(t *testing.T) {
 // agents' table show the API's numbers.
 func TestConsoleReportsPage(t *testing.T) {
 	graph := newFakeGraph(t)
-	srv := newConsoleServer(t, metaConfig(graph.URL, ""), []string{"CONVERSA_TEST_CLOCK=1"}, adminOlga, agentAna)
+	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, adminOlga, agentAna)
 	ctx := newBrowser(t)
 	admin := srv.bearer(adminOlga.Login, adminOlga.Password)
 	sc := newReportScenario(t, srv, admin)

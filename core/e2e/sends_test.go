@@ -108,7 +108,7 @@ func TestRetrySendsAFailedMessageAgain(t *testing.T) {
 	graph := newFakeGraph(t)
 	graph.setSendError(string(fixture(t, tokenExpired)))
 	// Inactivity off: a day passes at the end, and must not end the chat.
-	srv := newServer(t, metaConfig(graph.URL, "inactivity_minutes = 0"), "CONVERSA_TEST_CLOCK=1")
+	srv := newServer(t, metaConfig(graph.URL, "inactivity_minutes = 0"))
 	srv.agentsAdd("ana", "agent", "ana-password")
 	srv.agentsAdd("bia", "agent", "bia-password")
 	ana := srv.signIn("ana", "ana-password")
@@ -262,10 +262,11 @@ func TestNoSquadCannotBeAvailable(t *testing.T) {
 }
 
 // zenviaAPIConfig is a server with no integration: the operator creates
-// them through the API.
+// them through the API, pointed at the test's fake on loopback.
 const zenviaAPIConfig = `
 [server]
 listen = "127.0.0.1:0"
+allow_private_urls = true
 
 [storage]
 path = "{{DIR}}/data/conversa.db"

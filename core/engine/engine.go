@@ -104,6 +104,10 @@ type Options struct {
 	DeliveryLog time.Duration
 	// Observer is told of sends and reply latencies (nil: nothing).
 	Observer Observer
+	// AllowPrivateURLs lets integrations made through the API point their
+	// provider URLs at plain http and at loopback, link-local or private
+	// hosts ([server] allow_private_urls: development against local fakes).
+	AllowPrivateURLs bool
 }
 
 // Engine is the conversation engine.

@@ -73,6 +73,7 @@ func (e *Engine) validate(ctx context.Context, in *model.Integration, lenient bo
 		add("channel", "is required")
 	} else if info, err := e.channelInfo(ctx, in.Channel); err == nil {
 		errs = append(errs, e.missingSettings(info, in)...)
+		errs = append(errs, e.providerURLs(info, in)...)
 	} else if !lenient {
 		add("channel", "%q is not an available channel plugin", in.Channel)
 	}
@@ -106,6 +107,29 @@ func (e *Engine) missingSettings(info *proto.ChannelInfo, in *model.Integration)
 		kept := old != nil && old.Channel == in.Channel && old.Setting(k) != "" && (in.Settings[k] == nil || isMasked(v))
 		if !given && !kept {
 			errs = append(errs, &FieldError{Field: "settings." + k, Message: "is required for the " + in.Channel + " channel"})
+		}
+	}
+	return errs
+}
+
+// providerURLs checks the settings that name the provider's API, which
+// receive the integration's credentials: through the REST API they must be
+// https on a public host. The configuration file is the operator's own and
+// may point anywhere (a local fake), as may anything with
+// Options.AllowPrivateURLs.
+func (e *Engine) providerURLs(info *proto.ChannelInfo, in *model.Integration) ValidationErrors {
+	if in.Source != model.SourceAPI || e.o.AllowPrivateURLs {
+		return nil
+	}
+	var errs ValidationErrors
+	for _, k := range info.GetUrlSettings() {
+		v, ok := in.Settings[k].(string)
+		if in.Settings[k] == nil || ok && strings.TrimSpace(v) == "" {
+			continue // the channel's own default
+		}
+		if why := publicHTTPS(fmt.Sprint(in.Settings[k])); why != "" {
+			errs = append(errs, &FieldError{Field: "settings." + k, Message: why +
+				" (it receives the integration's credentials; to reach a local fake while developing, set [server] allow_private_urls = true)"})
 		}
 	}
 	return errs

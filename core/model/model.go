@@ -304,7 +304,10 @@ type Agent struct {
 	StatusAt       time.Time `json:"status_at"`
 	LastAssignedAt time.Time `json:"-"`
 	OpenChats      int       `json:"open_chats"`
-	CreatedAt      time.Time `json:"created_at"`
+	// Active is false once an admin deactivated the agent: they cannot
+	// sign in, and no conversation reaches them.
+	Active    bool      `json:"active"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // CannedResponse is a reply agents insert by its shortcut ("/hours").

@@ -19,16 +19,18 @@
 // Limits: a deadline per call (Options.Timeout, checked before every VM
 // instruction and every few thousand steps of pattern matching, which is
 // done here rather than by gopher-lua for that reason); a bounded call stack
-// and value stack; string.rep, string.format, string.gsub and table.concat
-// refuse results over 1 MiB; a table's array part stops growing at 2^18
+// and value stack; string.rep, string.format, string.gsub, table.concat and
+// the .. operator refuse results over 1 MiB, and one call may build at most
+// 8 MiB of strings in all; a table's array part stops growing at 2^18
 // slots (gopher-lua's MaxArrayIndex, a library-wide variable, lowered once:
 // above it t[i] = v falls to the hash part instead of allocating the gap);
 // inputs are clipped to 64 KiB per string and 100 items per list; a call logs
 // at most 50 lines. gopher-lua has no memory limit, and its only memory knob
-// (SetMx) exits the process, so it is never used: allocation is bounded by
-// the deadline and the caps above (a loop doubling a string with .. still
-// allocates some tens of MB within 50 ms, more under a longer limit;
-// GOMEMLIMIT is the process's backstop).
+// (SetMx) exits the process, so it is never used. Its concatenation is one
+// VM instruction joining every operand, unchecked, so compile rewrites each
+// .. into a call of a guarded Go function (concat.go) and refuses a
+// compiled script that kept one. What else a call allocates (tables) is
+// bounded by the deadline; GOMEMLIMIT is the process's backstop.
 //
 // Scripts compile once per version; the compiled prototypes are shared by a
 // bounded pool of Lua states. A reload that changes anything replaces the

@@ -46,6 +46,14 @@ func TestHostileScripts(t *testing.T) {
 		{"coroutine", `coroutine.wrap(function() end)()`, "attempt to index a non-table object(nil) with key 'wrap'"},
 		{"a huge sparse array", `local t = {} t[60000000] = 1 t[#t + 1] = 1 local s = t .. ""`, "cannot perform concat operation between table and string"},
 		{"tail-call loop", `local function f() return f() end f()`, "time limit of 100ms exceeded"},
+		// One '..' joins all its operands in one VM instruction, which no
+		// deadline interrupts: every result is checked before it is built.
+		{"concatenation bomb", `local s = string.rep("x", 2^20) local t = s..s..s..s..s..s..s..s`, "concatenation (..): result too large"},
+		{"doubling concatenation", `local s = ("x"):rep(2^20) for i = 1, 4 do s = s .. s end`, "concatenation (..): result too large"},
+		// Strings under the size limit each, but many of them in one call.
+		{"loop of concatenations", `local s, t = ("x"):rep(2^19), {} for i = 1, 64 do t[i] = s .. i end`, "memory limit exceeded"},
+		{"loop of string.rep", `local t = {} for i = 1, 64 do t[i] = ("x"):rep(2^20) end`, "memory limit exceeded"},
+		{"loop of table.concat", `local s, t = ("x"):rep(2^19), {} for i = 1, 64 do t[i] = table.concat({s, i}) end`, "memory limit exceeded"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -51,6 +51,7 @@ type sandbox struct {
 	script   string    // the script running, for conversa.log
 	started  time.Time // when the running call began, for os.clock
 	logLines int       // lines the running call logged
+	spent    int       // bytes of strings the running call built (see charge)
 }
 
 func newSandbox(now func() time.Time, log *slog.Logger) (*sandbox, error) {
@@ -122,18 +123,23 @@ func (s *sandbox) build() {
 	g.RawSetString("getmetatable", fn(getMetatable))
 	g.RawSetString("setmetatable", fn(setMetatable))
 	g.RawSetString("print", fn(s.print))
+	g.RawSetString(concatGlobal, fn(s.concat))
 
 	str := lib(lua.StringLibName)
 	strCopy := L.NewTable()
-	for _, name := range []string{"byte", "char", "len", "lower", "reverse", "sub", "upper"} {
+	for _, name := range []string{"byte", "len", "sub"} {
 		strCopy.RawSetString(name, str.RawGetString(name))
 	}
-	strCopy.RawSetString("rep", fn(strRep(gfn(str, "rep"))))
-	strCopy.RawSetString("format", fn(strFormat(gfn(str, "format"))))
+	// What builds a new string counts against the call's budget.
+	for _, name := range []string{"char", "lower", "reverse", "upper"} {
+		strCopy.RawSetString(name, fn(s.charged(gfn(str, name))))
+	}
+	strCopy.RawSetString("rep", fn(s.charged(strRep(gfn(str, "rep")))))
+	strCopy.RawSetString("format", fn(s.charged(strFormat(gfn(str, "format")))))
 	strCopy.RawSetString("find", fn(strFind(true)))
 	strCopy.RawSetString("match", fn(strFind(false)))
 	strCopy.RawSetString("gmatch", fn(strGmatch))
-	strCopy.RawSetString("gsub", fn(strGsub))
+	strCopy.RawSetString("gsub", fn(s.charged(strGsub)))
 	// Methods on strings ("x"):rep(3) resolve through the string metatable;
 	// it points at the guarded copy, and the library table gopher-lua
 	// installed there (which names itself as __index) becomes unreachable.
@@ -319,6 +325,7 @@ func (s *sandbox) tableConcat(L *lua.LState) int {
 			b.WriteString(sep)
 		}
 	}
+	s.charge(L, b.Len())
 	L.Push(lua.LString(b.String()))
 	return 1
 }
@@ -369,6 +376,9 @@ func (s *sandbox) logMessage(L *lua.LState, msg string) {
 // load runs sc's chunk in a fresh environment and returns the environment,
 // now holding the script's globals (its hook function among them).
 func (s *sandbox) load(ctx context.Context, sc *script) (env *lua.LTable, err error) {
+	// One run of a script, its chunk and then its hook function, has one
+	// budget for the strings it builds.
+	s.spent = 0
 	err = s.protect(ctx, sc, func() error {
 		env = s.newEnv()
 		chunk := s.L.NewFunctionFromProto(sc.proto)

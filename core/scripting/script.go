@@ -72,6 +72,7 @@ func compile(chunk string, src []byte) (*lua.FunctionProto, error) {
 		}
 		return nil, &Error{Script: chunk, Message: strings.TrimSpace(err.Error())}
 	}
+	guardConcat(stmts)
 	proto, err := lua.Compile(stmts, chunk)
 	if err != nil {
 		var ce *lua.CompileError
@@ -79,6 +80,9 @@ func compile(chunk string, src []byte) (*lua.FunctionProto, error) {
 			return nil, &Error{Script: chunk, Line: ce.Line, Message: ce.Message}
 		}
 		return nil, &Error{Script: chunk, Message: err.Error()}
+	}
+	if unguardedConcat(proto) {
+		return nil, concatProblem(chunk)
 	}
 	return proto, nil
 }

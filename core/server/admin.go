@@ -1,9 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"errors"
-	"io"
+	"slices"
 	"sort"
 	"time"
 
@@ -12,8 +11,6 @@ import (
 	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/model"
 )
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func (s *Server) listAgents(c *fiber.Ctx) error {
 	all, err := s.o.Store.Agents().List(c.UserContext())
@@ -33,12 +30,18 @@ type agentInput struct {
 	Password string   `json:"password"`
 	Squads   []string `json:"squads"`
 	MaxChats int      `json:"max_chats"`
+	// Active (PUT only): false deactivates the agent, true brings them
+	// back; absent keeps it.
+	Active *bool `json:"active"`
 }
+
+// agentShape is an agent's body, as errors describe it.
+const agentShape = `{"login", "name", "role", "password", "squads", "max_chats", "active"}`
 
 func (s *Server) createAgent(c *fiber.Ctx) error {
 	var req agentInput
-	if err := c.BodyParser(&req); err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_request", "body must be a JSON agent")
+	if err := decodeJSON(c, &req, bodyRules{shape: agentShape}); err != nil {
+		return err
 	}
 	if req.Role == "" {
 		req.Role = model.RoleAgent
@@ -57,14 +60,19 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 
 func (s *Server) updateAgent(c *fiber.Ctx) error {
 	var req agentInput
-	if err := c.BodyParser(&req); err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_request", "body must be a JSON agent")
+	if err := decodeJSON(c, &req, bodyRules{shape: agentShape}); err != nil {
+		return err
 	}
+	cl := s.caller(c)
 	a := &model.Agent{ID: c.Params("id"), Name: req.Name, Role: req.Role, Squads: req.Squads, MaxChats: req.MaxChats}
-	if err := agents.UpdateBy(c.UserContext(), s.o.Store, a, req.Password, s.actor(c)); err != nil {
+	if req.Active != nil && !*req.Active && a.ID == cl.agent.ID {
+		return &apiError{Status: fiber.StatusConflict, Code: "self", Field: "active",
+			Message: "you cannot deactivate yourself; another admin can"}
+	}
+	if err := s.o.Agents.Update(c.UserContext(), a, agents.Change{Password: req.Password, Active: req.Active, Session: cl.token,
+		By: s.actor(c)}); err != nil {
 		return s.agentError(err)
 	}
-	s.o.Agents.Assign(c.UserContext())
 	updated, err := s.o.Store.Agents().Get(c.UserContext(), a.ID)
 	if err != nil {
 		return err
@@ -78,10 +86,14 @@ func (s *Server) setAgentStatus(c *fiber.Ctx) error {
 	var req struct {
 		Status string `json:"status"`
 	}
-	if err := c.BodyParser(&req); err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_request", `body must be JSON {"status": "..."}`)
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"status": "available"|"paused"|"offline"}`}); err != nil {
+		return err
 	}
 	a, err := s.o.Agents.SetStatusBy(c.UserContext(), c.Params("id"), req.Status, s.actor(c))
+	if errors.Is(err, agents.ErrDeactivated) {
+		return &apiError{Status: fiber.StatusConflict, Code: "deactivated", Field: "status",
+			Message: c.Params("id") + " is deactivated: activate them first"}
+	}
 	if errors.Is(err, agents.ErrNoSquad) {
 		return &apiError{Status: fiber.StatusConflict, Code: "no_squad", Field: "status",
 			Message: c.Params("id") + " is in no squad, so no chat would reach them: add them to one first"}
@@ -155,19 +167,40 @@ func (s *Server) listSquads(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"squads": out})
 }
 
-// queues shows who is waiting in each squad, and for how long.
+// queuedConversation is a waiting conversation as an agent sees it in the
+// queues: which integration and how urgent, not who (the contact, the
+// labels), since the conversation itself is not theirs to open.
+type queuedConversation struct {
+	ID          int64      `json:"id"`
+	Integration string     `json:"integration"`
+	State       string     `json:"state"`
+	Squad       string     `json:"squad"`
+	Origin      string     `json:"origin"`
+	Priority    int        `json:"priority"`
+	StartedAt   time.Time  `json:"started_at"`
+	QueuedAt    *time.Time `json:"queued_at,omitempty"`
+}
+
+// queues shows who is waiting in each squad, and for how long: an admin
+// sees every squad and the contacts waiting; an agent only their own
+// squads, and the conversations without their contacts.
 func (s *Server) queues(c *fiber.Ctx) error {
 	names, all, err := s.squads(c)
 	if err != nil {
 		return err
+	}
+	me := s.caller(c).agent
+	admin := me.Role == model.RoleAdmin
+	if !admin {
+		names = slices.DeleteFunc(names, func(n string) bool { return !slices.Contains(me.Squads, n) })
 	}
 	queued, err := s.o.Store.Conversations().Queued(c.UserContext())
 	if err != nil {
 		return err
 	}
 	type waiting struct {
-		Conversation *model.Conversation `json:"conversation"`
-		WaitSeconds  int64               `json:"wait_seconds"`
+		Conversation any   `json:"conversation"`
+		WaitSeconds  int64 `json:"wait_seconds"`
 	}
 	type queue struct {
 		Squad     string    `json:"squad"`
@@ -185,7 +218,12 @@ func (s *Server) queues(c *fiber.Ctx) error {
 				if cv.QueuedAt != nil {
 					since = *cv.QueuedAt
 				}
-				q.Waiting = append(q.Waiting, waiting{Conversation: cv, WaitSeconds: int64(now.Sub(since) / time.Second)})
+				var shown any = cv
+				if !admin {
+					shown = queuedConversation{ID: cv.ID, Integration: cv.Integration, State: cv.State, Squad: cv.Squad,
+						Origin: cv.Origin, Priority: cv.Priority, StartedAt: cv.StartedAt, QueuedAt: cv.QueuedAt}
+				}
+				q.Waiting = append(q.Waiting, waiting{Conversation: shown, WaitSeconds: int64(now.Sub(since) / time.Second)})
 			}
 		}
 		for _, a := range all {

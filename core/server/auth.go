@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -71,12 +72,23 @@ type loginRequest struct {
 }
 
 func (s *Server) login(c *fiber.Ctx) error {
+	if err := s.notCrossSite(c); err != nil {
+		return err
+	}
+	// A JSON body is what no other site's form can send (forms post
+	// urlencoded, multipart or text/plain bodies), and a script elsewhere
+	// that sets this type needs a CORS preflight this server never grants.
+	if !isJSONType(c.Get(fiber.HeaderContentType)) {
+		return errorf(fiber.StatusUnsupportedMediaType, "unsupported_media_type",
+			`sign in with a JSON body {"login", "password"} (Content-Type: application/json)`)
+	}
 	var req loginRequest
-	if err := c.BodyParser(&req); err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_request", "body must be JSON {\"login\", \"password\"}")
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"login", "password"}`}); err != nil {
+		return err
 	}
 	req.Login = strings.ToLower(strings.TrimSpace(req.Login))
-	key, ipKey := c.IP()+"\x00"+req.Login, c.IP()
+	ip := s.clientIP(c)
+	key, ipKey := ip+"\x00"+req.Login, ip
 	ctx := c.UserContext()
 	byLogin, err := s.logins.Blocked(ctx, key, loginFailures, loginWindow)
 	if err != nil {
@@ -95,8 +107,12 @@ func (s *Server) login(c *fiber.Ctx) error {
 		if err := errors.Join(s.logins.Failed(ctx, key), s.logins.Failed(ctx, ipKey)); err != nil {
 			s.log.Error("recording a failed sign-in", "err", err)
 		}
-		s.log.Warn("failed sign-in", "login", req.Login, "ip", c.IP())
+		s.log.Warn("failed sign-in", "login", req.Login, "ip", ip)
 		return errorf(fiber.StatusUnauthorized, "bad_credentials", "wrong login or password")
+	}
+	if errors.Is(err, agents.ErrDeactivated) {
+		s.log.Warn("sign-in refused: the agent is deactivated", "login", req.Login, "ip", ip)
+		return errorf(fiber.StatusForbidden, "deactivated", "this account is deactivated; ask an admin")
 	}
 	if err != nil {
 		return err
@@ -105,6 +121,36 @@ func (s *Server) login(c *fiber.Ctx) error {
 		s.log.Error("clearing failed sign-ins", "err", err)
 	}
 	return s.signedIn(c, fiber.StatusOK, l)
+}
+
+// notCrossSite refuses a sign-in another site's page made the browser send
+// (login CSRF: the victim's console would be signed in as the attacker,
+// and what they type would reach the attacker's account). Browsers say
+// where a request comes from in Sec-Fetch-Site and Origin; clients that
+// are not browsers send neither and are not concerned.
+func (s *Server) notCrossSite(c *fiber.Ctx) error {
+	refuse := errorf(fiber.StatusForbidden, "cross_site", "sign-in from another site's page is refused; open the console itself")
+	switch strings.ToLower(c.Get("Sec-Fetch-Site")) {
+	case "cross-site", "same-site":
+		return refuse
+	}
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return refuse // "null" (a sandboxed frame, a privacy redirect) or garbage
+	}
+	if strings.EqualFold(u.Host, string(c.Request().Host())) {
+		return nil
+	}
+	// Behind a proxy that rewrites Host, the console's address is the
+	// public URL.
+	if p, err := url.Parse(s.o.PublicURL); err == nil && p.Host != "" && strings.EqualFold(u.Host, p.Host) {
+		return nil
+	}
+	return refuse
 }
 
 // signedIn answers a sign-in: the bearer token, the CSRF token and the
@@ -136,8 +182,8 @@ func (s *Server) setMyStatus(c *fiber.Ctx) error {
 	var req struct {
 		Status string `json:"status"`
 	}
-	if err := c.BodyParser(&req); err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_request", `body must be JSON {"status": "available"|"paused"|"offline"}`)
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"status": "available"|"paused"|"offline"}`}); err != nil {
+		return err
 	}
 	a, err := s.o.Agents.SetStatus(c.UserContext(), s.caller(c).agent.ID, req.Status)
 	if errors.Is(err, agents.ErrNoSquad) {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -151,13 +152,30 @@ func (s *Server) postMessage(c *fiber.Ctx) error {
 		return err
 	}
 	var req sendRequest
-	if err := c.BodyParser(&req); err != nil || len(req.Contents) == 0 {
-		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "contents",
-			Message: `body must be JSON {"contents": [{"type": "text", "text": "..."}]}`}
+	const shape = `{"contents": [{"type": "text", "text": "..."}]}`
+	if err := decodeJSON(c, &req, bodyRules{shape: shape}); err != nil {
+		return err
 	}
+	if len(req.Contents) == 0 {
+		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "contents", Message: "the body must be JSON " + shape}
+	}
+	if len(req.Contents) > maxAgentContents {
+		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "contents",
+			Message: "a message has at most " + strconv.Itoa(maxAgentContents) + " contents"}
+	}
+	chars := 0
 	for i, ct := range req.Contents {
+		field := "contents[" + strconv.Itoa(i) + "]"
 		if err := validContent(ct); err != "" {
-			return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "contents[" + strconv.Itoa(i) + "]", Message: err}
+			return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: field, Message: err}
+		}
+		n := utf8.RuneCountInString(strings.TrimSpace(ct.Text)) + utf8.RuneCountInString(strings.TrimSpace(ct.Caption))
+		if chars += n; chars > maxAgentText {
+			msg := "a message has at most " + strconv.Itoa(maxAgentText) + " characters of text (this one has " + strconv.Itoa(n) + ")"
+			if n <= maxAgentText {
+				msg = "a message has at most " + strconv.Itoa(maxAgentText) + " characters of text in all its contents"
+			}
+			return &apiError{Status: fiber.StatusBadRequest, Code: "too_long", Field: field, Message: msg}
 		}
 	}
 	if req.Private {
@@ -217,6 +235,15 @@ func (s *Server) retryMessage(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(m)
 }
 
+// Limits of one agent message (or private note). Instagram shows at most
+// 1,000 bytes per message, so a long text goes out in parts: 4,000
+// characters is a few parts, never the hundreds of calls an unbounded paste
+// would make; a canned response (at most 4,000 bytes) always fits.
+const (
+	maxAgentText     = 4000
+	maxAgentContents = 10
+)
+
 // validContent checks what an agent may send: text, or media by URL.
 func validContent(ct model.Content) string {
 	switch ct.Type {
@@ -263,7 +290,9 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 	var req struct {
 		MessageID int64 `json:"message_id"`
 	}
-	_ = c.BodyParser(&req)
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"message_id": ID}`, optional: true}); err != nil {
+		return err
+	}
 	// No id: all of it, as it is now; a message that comes later is unread,
 	// however often the console reloads.
 	err = s.o.Store.Conversations().MarkRead(c.UserContext(), conv.ID, req.MessageID)
@@ -289,8 +318,11 @@ func (s *Server) transfer(c *fiber.Ctx) error {
 	var req struct {
 		Squad string `json:"squad"`
 	}
-	if err := c.BodyParser(&req); err != nil || req.Squad == "" {
-		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "squad", Message: `body must be JSON {"squad": "..."}`}
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"squad": "..."}`}); err != nil {
+		return err
+	}
+	if req.Squad == "" {
+		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "squad", Message: `the body must be JSON {"squad": "..."}`}
 	}
 	known, _, err := s.squads(c)
 	if err != nil {

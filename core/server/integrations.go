@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -97,10 +96,10 @@ func (s *Server) getIntegration(c *fiber.Ctx) error {
 
 func (s *Server) decodeIntegration(c *fiber.Ctx) (*model.Integration, error) {
 	var req integrationInput
-	dec := json.NewDecoder(bytesReader(c.Body()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return nil, errorf(fiber.StatusBadRequest, "bad_request", "body must be a JSON integration: "+err.Error())
+	const shape = `a JSON integration {"id", "name", "channel", "assistant", "squad", "inactivity_minutes", ` +
+		`"unsupported_media_messages", "homologation_users", "settings", "enabled"}`
+	if err := decodeJSON(c, &req, bodyRules{shape: shape, strict: true}); err != nil {
+		return nil, err
 	}
 	in := &model.Integration{ID: req.ID, Name: req.Name, Channel: req.Channel, Assistant: req.Assistant, Squad: req.Squad,
 		InactivityMinutes: 60, UnsupportedMediaMessages: req.UnsupportedMediaMessages,

@@ -9,12 +9,8 @@ import (
 	"github.com/conversa/conversa/core/store"
 )
 
-// clientIP is the address of the client as this server sees it: what the
-// audit log and the sign-in limits record. (Behind a reverse proxy, this is
-// where trusted X-Forwarded-For is believed.)
-func (s *Server) clientIP(c *fiber.Ctx) string { return c.IP() }
-
-// actor is the signed-in caller making a change, for the audit log.
+// actor is the signed-in caller making a change, for the audit log, from
+// the client's address (clientIP: behind trusted proxies, the client's).
 func (s *Server) actor(c *fiber.Ctx) *store.Actor {
 	return &store.Actor{Login: s.caller(c).agent.ID, IP: s.clientIP(c)}
 }

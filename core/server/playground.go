@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
@@ -107,32 +106,14 @@ func (s *Server) playgroundSend(c *fiber.Ctx) error {
 		return errorf(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
 	}
 	var in playground.Input
-	dec := json.NewDecoder(bytesReader(c.Body()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_request",
-			`body must be JSON {"channel", "user", "kind", "text", "url", "emoji", "mid"}: `+jsonProblem(err))
+	if err := decodeJSON(c, &in, bodyRules{shape: `{"channel", "user", "kind", "text", "url", "emoji", "mid"}`, strict: true}); err != nil {
+		return err
 	}
 	mid, err := s.o.Playground.Send(c.UserContext(), in)
 	if err != nil {
 		return s.playgroundError(err)
 	}
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"mid": mid})
-}
-
-// jsonProblem says what is wrong with a body without quoting it.
-func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return "not valid JSON"
-	case errors.As(err, &typ):
-		return typ.Field + " must be a " + typ.Type.String()
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
-	}
-	return "not a JSON object"
 }
 
 func (s *Server) playgroundError(err error) error {

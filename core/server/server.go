@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -38,8 +39,9 @@ type Options struct {
 	BodyLimitKB   int
 	// Version is reported by /healthz.
 	Version string
-	// Clock, when movable, is exposed at POST /debug/clock for end-to-end
-	// tests (see core/cmd/conversa's clock).
+	// Clock, when movable (only in a binary built with the
+	// conversa_testclock tag, for end-to-end tests; see core/cmd/conversa's
+	// clock), is exposed at POST /debug/clock.
 	Clock Clock
 	// Cluster is the nodes sharing the database (default: this one alone):
 	// failed sign-ins are counted across them.
@@ -53,6 +55,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// MetricsToken, when set, is the bearer token GET /metrics needs.
 	MetricsToken string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed ([server] trusted_proxies).
+	TrustedProxies []netip.Prefix
 }
 
 // Scripts reports the operator's Lua scripts (core/scripting).

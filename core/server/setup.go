@@ -31,8 +31,8 @@ type setupRequest struct {
 // CSRF token and the agent, and the session cookie.
 func (s *Server) setup(c *fiber.Ctx) error {
 	var req setupRequest
-	if err := c.BodyParser(&req); err != nil {
-		return errorf(fiber.StatusBadRequest, "bad_request", `body must be JSON {"token", "login", "name", "password"}`)
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"token", "login", "name", "password"}`}); err != nil {
+		return err
 	}
 	a := &model.Agent{ID: req.Login, Name: req.Name}
 	l, err := s.o.Agents.Setup(c.UserContext(), req.Token, a, req.Password, s.clientIP(c))
@@ -40,7 +40,7 @@ func (s *Server) setup(c *fiber.Ctx) error {
 	case errors.Is(err, agents.ErrSetupDone):
 		return errorf(fiber.StatusForbidden, "setup_done", err.Error())
 	case errors.Is(err, agents.ErrBadSetupToken):
-		s.log.Warn("setup refused: wrong token", "ip", c.IP())
+		s.log.Warn("setup refused: wrong token", "ip", s.clientIP(c))
 		return &apiError{Status: fiber.StatusForbidden, Code: "bad_setup_token", Message: err.Error(), Field: "token"}
 	case err != nil:
 		return s.agentError(err)

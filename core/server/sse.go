@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/conversa/conversa/core/agents"
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
 )
@@ -71,14 +73,26 @@ func (s *Server) liveEvents(c *fiber.Ctx) error {
 				if _, err := w.WriteString(": ping\n\n"); err != nil || w.Flush() != nil {
 					return
 				}
-				if beats++; beats%2 == 0 {
-					// The open stream keeps the agent present on every node
-					// (the presence timer may run on another).
-					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-					if err := s.o.Agents.KeepAlive(ctx, token); err != nil {
-						s.log.Warn("keeping a console's session alive", "agent", id, "err", err)
-					}
-					cancel()
+				// The session is looked at every beat and, every other one,
+				// recorded as in use: the open stream keeps the agent present
+				// on every node (the presence timer may run on another).
+				beats++
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				var err error
+				if beats%2 == 0 {
+					err = s.o.Agents.KeepAlive(ctx, token)
+				} else {
+					err = s.o.Agents.Check(ctx, token)
+				}
+				cancel()
+				if errors.Is(err, agents.ErrNoSession) {
+					// Signed out, revoked or past its lifetime: the stream
+					// ends with the session, and the console's reconnection
+					// meets the sign-in page.
+					return
+				}
+				if err != nil {
+					s.log.Warn("keeping a console's session alive", "agent", id, "err", err)
 				}
 			case <-stop:
 				return

@@ -43,7 +43,7 @@ func (s *Server) webhook(c *fiber.Ctx) error {
 	switch {
 	case res.Status >= 400:
 		s.metrics.Webhook(id, "refused", time.Since(start))
-		s.log.Warn("webhook refused", "integration", id, "status", res.Status, "reason", res.Refusal, "ip", c.IP())
+		s.log.Warn("webhook refused", "integration", id, "status", res.Status, "reason", res.Refusal, "ip", s.clientIP(c))
 	default:
 		s.metrics.Webhook(id, "accepted", time.Since(start))
 		s.metrics.Events(res.Stored, res.Duplicates)

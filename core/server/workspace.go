@@ -55,8 +55,11 @@ func (s *Server) setLabels(c *fiber.Ctx) error {
 	var req struct {
 		Labels []string `json:"labels"`
 	}
-	if err := c.BodyParser(&req); err != nil || req.Labels == nil {
-		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "labels", Message: `body must be JSON {"labels": ["vip", ...]}`}
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"labels": ["vip", ...]}`}); err != nil {
+		return err
+	}
+	if req.Labels == nil {
+		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "labels", Message: `the body must be JSON {"labels": ["vip", ...]}`}
 	}
 	var labels []string
 	for i, l := range req.Labels {
@@ -145,8 +148,11 @@ func (s *Server) assign(c *fiber.Ctx) error {
 	var req struct {
 		Agent string `json:"agent"`
 	}
-	if err := c.BodyParser(&req); err != nil || req.Agent == "" {
-		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "agent", Message: `body must be JSON {"agent": "LOGIN"}`}
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"agent": "LOGIN"}`}); err != nil {
+		return err
+	}
+	if req.Agent == "" {
+		return &apiError{Status: fiber.StatusBadRequest, Code: "invalid", Field: "agent", Message: `the body must be JSON {"agent": "LOGIN"}`}
 	}
 	target, err := s.o.Store.Agents().Get(c.UserContext(), req.Agent)
 	if errors.Is(err, store.ErrNotFound) {
@@ -195,8 +201,8 @@ func (s *Server) cannedFrom(c *fiber.Ctx) (*model.CannedResponse, error) {
 		Text     string `json:"text"`
 		Squad    string `json:"squad"`
 	}
-	if err := c.BodyParser(&req); err != nil {
-		return nil, errorf(fiber.StatusBadRequest, "invalid", `body must be JSON {"shortcut", "text", "squad"}`)
+	if err := decodeJSON(c, &req, bodyRules{shape: `{"shortcut", "text", "squad"}`}); err != nil {
+		return nil, err
 	}
 	r := &model.CannedResponse{Shortcut: strings.ToLower(strings.TrimPrefix(strings.TrimSpace(req.Shortcut), "/")),
 		Text: strings.TrimSpace(req.Text), Squad: strings.TrimSpace(req.Squad)}

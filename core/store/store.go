@@ -336,9 +336,12 @@ type Agents interface {
 	Get(ctx context.Context, id string) (*model.Agent, error)
 	List(ctx context.Context) ([]*model.Agent, error)
 	// Available lists the agents who may receive conversations now, with
-	// their open chats.
+	// their open chats (never a deactivated one).
 	Available(ctx context.Context) ([]*model.Agent, error)
 	SetStatus(ctx context.Context, id, status string) error
+	// SetActive deactivates an agent (they may no longer sign in) or
+	// activates them again. Agents are created active.
+	SetActive(ctx context.Context, id string, active bool) error
 	PasswordHash(ctx context.Context, id string) (string, error)
 	// CreateFirst adds the first agent: ErrConflict when any agent exists,
 	// decided atomically (two at once create one). It also forgets every
@@ -367,6 +370,9 @@ type Sessions interface {
 	// Touch records activity and extends the expiry (never shortens it).
 	Touch(ctx context.Context, tokenHash string, expires time.Time) error
 	Delete(ctx context.Context, tokenHash string) error
+	// DeleteAgent ends every session of an agent except the one whose
+	// token hash is keep ("" keeps none), and reports how many ended.
+	DeleteAgent(ctx context.Context, agentID, keep string) (int64, error)
 	DeleteExpired(ctx context.Context) (int64, error)
 	// LastSeen is when an agent last used any session (zero: never).
 	LastSeen(ctx context.Context, agentID string) (time.Time, error)

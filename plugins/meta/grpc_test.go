@@ -83,6 +83,7 @@ func TestDescribe(t *testing.T) {
 	check("secret_settings", info.GetSecretSettings(), []string{"access_token", "app_secret"})
 	check("generated_settings", info.GetGeneratedSettings(), []string{"verify_token"})
 	check("required_settings", info.GetRequiredSettings(), []string{"access_token", "app_secret"})
+	check("url_settings", info.GetUrlSettings(), []string{"graph_url"})
 	if info.GetName() != "meta" || info.GetMaxQuickReplies() != 13 || info.GetMaxQuickReplyTitle() != 20 ||
 		info.GetAccountSetting() != "account_id" || len(info.GetWebhookHeaders()) != 0 || !info.GetEchoesSends() ||
 		!reflect.DeepEqual(info.GetWebhookFields(), map[string]string{"verify_token": "verify_token"}) {

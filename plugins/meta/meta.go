@@ -21,6 +21,12 @@ const (
 	maxQuickReplyTitle  = 20
 	maxTextBytes        = 1000
 	maxImagesPerMessage = 10
+	// maxSendCalls bounds the Send API calls of one outbound message (its
+	// text parts and media): more is refused before the first call. No
+	// agent's message comes near it (the server caps those at 4,000
+	// characters and 10 contents); it stops a huge reply from elsewhere (an
+	// assistant, a script) from becoming hundreds of calls to one user.
+	maxSendCalls = 50
 )
 
 // Option changes how New builds the channel.
@@ -74,6 +80,7 @@ func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
 		WebhookFields:      map[string]string{settingVerifyToken: settingVerifyToken},
 		AccountSetting:     settingAccountID,
 		RequiredSettings:   []string{settingAccessToken, settingAppSecret},
+		UrlSettings:        []string{settingGraphURL},
 		// Meta delivers an echo (is_echo) of every message the account
 		// sends, ours included.
 		EchoesSends: true,

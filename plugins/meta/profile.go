@@ -29,10 +29,15 @@ func (c *channel) Profile(ctx context.Context, req *proto.ProfileRequest) (*prot
 	if id == "" {
 		return &proto.ProfileResponse{ErrorCode: "no_contact", ErrorMessage: "no contact id to look up"}, nil
 	}
+	if !plainID(id) {
+		// The id goes into the path with the access token: anything but an
+		// Instagram-scoped id ("..", "me", "123/accounts") would call
+		// another endpoint of the Graph API, escaped or not.
+		return &proto.ProfileResponse{ErrorCode: "bad_contact_id",
+			ErrorMessage: "the contact id " + strconv.Quote(truncate(id, 64)) + " is not an Instagram user id (digits); not looked up"}, nil
+	}
 	q := url.Values{"fields": {"name,username,profile_pic"}}
-	// The id is the user's and goes into the path: escaped, it cannot
-	// reach another endpoint.
-	r := c.graph(ctx, s, http.MethodGet, url.PathEscape(id), q, nil)
+	r := c.graph(ctx, s, http.MethodGet, id, q, nil)
 	if r.err != nil {
 		return &proto.ProfileResponse{ErrorCode: "network", ErrorMessage: truncate(r.err.Error(), 500), Retryable: true}, nil
 	}
@@ -77,4 +82,18 @@ func (c *channel) Profile(ctx context.Context, req *proto.ProfileRequest) (*prot
 		resp.Retryable = class == classRateLimit || class == classTransient
 	}
 	return resp, nil
+}
+
+// plainID reports whether id is an Instagram-scoped user id as webhooks
+// carry them: decimal digits only.
+func plainID(id string) bool {
+	if id == "" || len(id) > 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -79,17 +79,25 @@ func TestProfile(t *testing.T) {
 	}
 }
 
-func TestProfileContactIDStaysInThePath(t *testing.T) {
-	g := newFakeGraph(t, reply{status: 200, body: `{"username":"x"}`})
-	_, err := New().Profile(context.Background(), &proto.ProfileRequest{
-		Integration: metaSettings(g.srv.URL, nil), ContactId: "../me/accounts?x=1",
-	})
-	if err != nil {
-		t.Fatalf("Profile: %v", err)
-	}
-	reqs := g.requests()
-	if len(reqs) != 1 || reqs[0].path != "/v25.0/../me/accounts?x=1" || reqs[0].query.Has("x") {
-		t.Errorf("requests = %+v, want the id escaped as one path segment", reqs)
+// A contact id is looked up only when it is an Instagram user id: any other
+// text would reach another Graph API endpoint with the token (".." is the
+// root, "me" the account itself), escaped or not.
+func TestProfileOnlyLooksUpInstagramIDs(t *testing.T) {
+	for _, id := range []string{"..", ".", "me", "../me/accounts?x=1", "123/accounts", "123%2F..", "12a", "１２３",
+		strings.Repeat("1", 33)} {
+		g := newFakeGraph(t, reply{status: 200, body: `{"username":"x"}`})
+		resp, err := New().Profile(context.Background(), &proto.ProfileRequest{
+			Integration: metaSettings(g.srv.URL, nil), ContactId: id,
+		})
+		if err != nil {
+			t.Fatalf("Profile(%q): %v", id, err)
+		}
+		if resp.GetErrorCode() != "bad_contact_id" || resp.GetRetryable() || resp.GetUsername() != "" {
+			t.Errorf("Profile(%q) = %v, want a bad_contact_id error, not retryable", id, resp)
+		}
+		if reqs := g.requests(); len(reqs) != 0 {
+			t.Errorf("Profile(%q) called the Graph API: %+v", id, reqs)
+		}
 	}
 }
 

@@ -238,6 +238,10 @@ func buildMessages(contents []*proto.Content) ([]*outMessage, *proto.SendError) 
 	if len(out) == 0 {
 		return nil, &proto.SendError{Code: "empty_message", Message: "nothing to send", Refused: true}
 	}
+	if len(out) > maxSendCalls {
+		return nil, refusedErr("too_long", fmt.Sprintf("the message would take %d Instagram messages (texts are cut at %d bytes); at most %d are sent for one message",
+			len(out), maxTextBytes, maxSendCalls))
+	}
 	return out, nil
 }
 

@@ -407,6 +407,11 @@ func TestSendRefusesBeforeCalling(t *testing.T) {
 			customerA, []*proto.Content{{Type: sdk.ContentQuickReplies, Options: []*proto.Option{{Title: "a"}}}}, "invalid_content"},
 		{"a story mention", func(u string) *proto.Integration { return metaSettings(u, nil) },
 			customerA, []*proto.Content{text("hi"), {Type: sdk.ContentStoryMention, Url: "https://x"}}, "unsupported_content"},
+		// 200 KB of text would be 200 calls to one user.
+		{"a text of 200 KB", func(u string) *proto.Integration { return metaSettings(u, nil) },
+			customerA, []*proto.Content{text(strings.Repeat("palavra ", 25_000))}, "too_long"},
+		{"26 captioned images, 52 messages", func(u string) *proto.Integration { return metaSettings(u, nil) },
+			customerA, manyCaptioned(26), "too_long"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -721,5 +726,28 @@ func TestCheckSend(t *testing.T) {
 				t.Errorf("CheckSend made %d requests", n)
 			}
 		})
+	}
+}
+
+// manyCaptioned is n images each with a caption: two messages each.
+func manyCaptioned(n int) []*proto.Content {
+	var out []*proto.Content
+	for i := range n {
+		out = append(out, &proto.Content{Type: sdk.ContentImage, Url: fmt.Sprintf("https://cdn.example.com/%d.jpg", i), Caption: "foto"})
+	}
+	return out
+}
+
+// The bound leaves room for any message an agent may send: 4,000
+// characters of 4-byte runes go out whole.
+func TestSendLongestAgentMessageGoesOut(t *testing.T) {
+	g := newFakeGraph(t)
+	req := sendReq(metaSettings(g.srv.URL, nil), time.Hour, sdk.AuthorAgent, text(strings.Repeat("🎉", 4000)))
+	resp, err := New().Send(context.Background(), req)
+	if err != nil || resp.GetError() != nil {
+		t.Fatalf("Send = %v, %v; want it sent", resp, err)
+	}
+	if n := len(g.requests()); n != 16 {
+		t.Errorf("%d Send API calls, want 16 parts of 1000 bytes", n)
 	}
 }

@@ -601,7 +601,13 @@ type ChannelInfo struct {
 	// crash), the host waits for the echo before sending again; a channel
 	// without echoes is resent, and the message marked as possibly
 	// duplicated.
-	EchoesSends   bool `protobuf:"varint,13,opt,name=echoes_sends,json=echoesSends,proto3" json:"echoes_sends,omitempty"`
+	EchoesSends bool `protobuf:"varint,13,opt,name=echoes_sends,json=echoesSends,proto3" json:"echoes_sends,omitempty"`
+	// Settings holding the base URL of the provider's API, which the plugin
+	// calls with the integration's credentials (Meta's graph_url, Zenvia's
+	// api_url). For an integration made through the REST API the host
+	// requires https and a public host there: not loopback, link-local or a
+	// private network (unless [server] allow_private_urls, for development).
+	UrlSettings   []string `protobuf:"bytes,14,rep,name=url_settings,json=urlSettings,proto3" json:"url_settings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -725,6 +731,13 @@ func (x *ChannelInfo) GetEchoesSends() bool {
 		return x.EchoesSends
 	}
 	return false
+}
+
+func (x *ChannelInfo) GetUrlSettings() []string {
+	if x != nil {
+		return x.UrlSettings
+	}
+	return nil
 }
 
 type Integration struct {
@@ -2053,7 +2066,7 @@ const file_conversa_proto_rawDesc = "" +
 	"account_id\x18\x10 \x01(\tR\taccountId\x12\x12\n" +
 	"\x04note\x18\x11 \x01(\tR\x04note\x12\x18\n" +
 	"\apassive\x18\x12 \x01(\bR\apassive\"\x11\n" +
-	"\x0fDescribeRequest\"\xf5\x05\n" +
+	"\x0fDescribeRequest\"\x98\x06\n" +
 	"\vChannelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12#\n" +
@@ -2068,7 +2081,8 @@ const file_conversa_proto_rawDesc = "" +
 	" \x03(\v22.conversa.plugin.v1.ChannelInfo.WebhookFieldsEntryR\rwebhookFields\x12'\n" +
 	"\x0faccount_setting\x18\v \x01(\tR\x0eaccountSetting\x12+\n" +
 	"\x11required_settings\x18\f \x03(\tR\x10requiredSettings\x12!\n" +
-	"\fechoes_sends\x18\r \x01(\bR\vechoesSends\x1aA\n" +
+	"\fechoes_sends\x18\r \x01(\bR\vechoesSends\x12!\n" +
+	"\furl_settings\x18\x0e \x03(\tR\vurlSettings\x1aA\n" +
 	"\x13WebhookHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a@\n" +

@@ -61,7 +61,26 @@ func (c *channel) HandleWebhook(_ context.Context, req *proto.WebhookRequest) (*
 			Error:         err.Error(),
 		}, nil
 	}
+	if other := otherSender(ev, s); other != "" {
+		c.log.Warn("Zenvia event for another sender id: kept, not answered (is sender_id right?)",
+			"integration", req.GetIntegrations()[0].GetId(), "event_sender_id", other, "sender_id", s.SenderID)
+	}
 	return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{ev}}, nil
+}
+
+// otherSender turns an event addressed to (or sent from) another Instagram
+// account of the Zenvia customer into an ignored one, and returns that
+// account's sender id. One Zenvia subscription delivers the events of every
+// sender id of the account to the same URL; answering them would reply from
+// this integration's account. The event is kept, with the reason, and
+// acknowledged: Zenvia would otherwise deliver it again and again.
+func otherSender(ev *proto.Event, s settings) string {
+	id := strings.TrimSpace(ev.GetAccountId())
+	if ev.GetKind() == sdk.EventIgnored || id == "" || s.SenderID == "" || strings.EqualFold(id, s.SenderID) {
+		return ""
+	}
+	ignore(ev, fmt.Sprintf("event for sender id %q; this integration's sender_id is %q: not answered", id, s.SenderID))
+	return id
 }
 
 func refuse(reason string) *proto.WebhookResponse {

@@ -550,9 +550,38 @@ func TestHandleWebhookShapes(t *testing.T) {
 		},
 		{
 			name: "event direction only",
-			body: `{"id":"e1","type":"MESSAGE","direction":"OUT","message":{"id":"m1","from":"other-sender","to":"c1","contents":[{"type":"text","text":"a"}]}}`,
-			want: &proto.Event{Kind: "echo", DedupeKey: "e1", ContactId: "c1", AccountId: "other-sender", MessageId: "m1",
+			body: `{"id":"e1","type":"MESSAGE","direction":"OUT","message":{"id":"m1","from":"brisk-harbor","to":"c1","contents":[{"type":"text","text":"a"}]}}`,
+			want: &proto.Event{Kind: "echo", DedupeKey: "e1", ContactId: "c1", AccountId: "brisk-harbor", MessageId: "m1",
 				Contents: []*proto.Content{{Type: "text", Text: "a"}}},
+		},
+		// One subscription serves every sender id of the Zenvia account:
+		// what another Instagram account receives or sends is kept, and
+		// never answered from this one.
+		{
+			name: "a message to another sender id",
+			body: `{"id":"e1","type":"MESSAGE","direction":"IN","message":{"id":"m1","from":"c1","to":"quiet-meadow","direction":"IN","contents":[{"type":"text","text":"oi"}]}}`,
+			want: &proto.Event{Kind: "ignored", DedupeKey: "e1", ContactId: "c1", AccountId: "quiet-meadow", MessageId: "m1",
+				Contents: []*proto.Content{{Type: "text", Text: "oi"}},
+				Note:     `event for sender id "quiet-meadow"; this integration's sender_id is "brisk-harbor": not answered`},
+		},
+		{
+			name: "an echo from another sender id",
+			body: `{"id":"e1","type":"MESSAGE","direction":"OUT","message":{"id":"m1","from":"quiet-meadow","to":"c1","contents":[{"type":"text","text":"a"}]}}`,
+			want: &proto.Event{Kind: "ignored", DedupeKey: "e1", ContactId: "c1", AccountId: "quiet-meadow", MessageId: "m1",
+				Contents: []*proto.Content{{Type: "text", Text: "a"}},
+				Note:     `event for sender id "quiet-meadow"; this integration's sender_id is "brisk-harbor": not answered`},
+		},
+		{
+			name: "a status of another sender id's message",
+			body: `{"id":"e1","type":"MESSAGE_STATUS","message":{"id":"m1","from":"quiet-meadow","to":"c1","direction":"OUT"},"messageStatus":{"code":"READ"}}`,
+			want: &proto.Event{Kind: "ignored", Status: "read", DedupeKey: "e1", ContactId: "c1", AccountId: "quiet-meadow", MessageId: "m1",
+				Note: `event for sender id "quiet-meadow"; this integration's sender_id is "brisk-harbor": not answered`},
+		},
+		{
+			name: "the sender id in another case",
+			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"Brisk-Harbor","direction":"IN","contents":[{"type":"text","text":"oi"}]}}`,
+			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "Brisk-Harbor", MessageId: "m1",
+				Contents: []*proto.Content{{Type: "text", Text: "oi"}}},
 		},
 		{
 			name: "numbers where strings are expected",
@@ -568,38 +597,38 @@ func TestHandleWebhookShapes(t *testing.T) {
 		},
 		{
 			name: "contents not an array, no contents",
-			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"s","contents":{"type":"text"}}}`,
-			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "s", MessageId: "m1",
+			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"brisk-harbor","contents":{"type":"text"}}}`,
+			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "brisk-harbor", MessageId: "m1",
 				Contents: []*proto.Content{{Type: "unsupported", OriginalType: "empty"}}},
 		},
 		{
 			name: "content that is not an object",
-			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"s","contents":["hi",{"type":"TEXT","text":"a"}]}}`,
-			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "s", MessageId: "m1",
+			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"brisk-harbor","contents":["hi",{"type":"TEXT","text":"a"}]}}`,
+			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "brisk-harbor", MessageId: "m1",
 				Contents: []*proto.Content{{Type: "unsupported", Raw: []byte(`"hi"`)}, {Type: "text", Text: "a"}}},
 		},
 		{
 			name: "optin with a text: the text is kept",
-			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"s","contents":[{"type":"optin_response","optInStatus":"OPTOUT"},{"type":"text","text":"pare"}]}}`,
-			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "s", MessageId: "m1",
+			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"brisk-harbor","contents":[{"type":"optin_response","optInStatus":"OPTOUT"},{"type":"text","text":"pare"}]}}`,
+			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "brisk-harbor", MessageId: "m1",
 				Contents: []*proto.Content{{Type: "text", Text: "pare"}}},
 		},
 		{
 			name: "story mention without source url: the file's",
-			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"s","contents":[{"type":"file","fileUrl":"https://x/story.mp4","fileMimeType":"video/mp4"}],"referral":{"source":{"id":"st1","type":"story_mention"}}}}`,
-			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "s", MessageId: "m1",
+			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"brisk-harbor","contents":[{"type":"file","fileUrl":"https://x/story.mp4","fileMimeType":"video/mp4"}],"referral":{"source":{"id":"st1","type":"story_mention"}}}}`,
+			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "brisk-harbor", MessageId: "m1",
 				Contents: []*proto.Content{{Type: "story_mention", Url: "https://x/story.mp4", MimeType: "video/mp4", StoryId: "st1"}}},
 		},
 		{
 			name: "story reply with media and no text",
-			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"s","contents":[{"type":"file","fileUrl":"https://x/a.jpg"}],"referral":{"source":{"id":"st1","type":"story","url":"https://x/story"}}}}`,
-			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "s", MessageId: "m1",
+			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"brisk-harbor","contents":[{"type":"file","fileUrl":"https://x/a.jpg"}],"referral":{"source":{"id":"st1","type":"story","url":"https://x/story"}}}}`,
+			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "brisk-harbor", MessageId: "m1",
 				Contents: []*proto.Content{{Type: "story_reply", Url: "https://x/story", StoryId: "st1"}, {Type: "image", Url: "https://x/a.jpg"}}},
 		},
 		{
 			name: "ad referral kept in raw only",
-			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"s","contents":[{"type":"text","text":"quero"}],"referral":{"source":{"id":"ad1","type":"ad"}}}}`,
-			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "s", MessageId: "m1",
+			body: `{"id":"e1","type":"MESSAGE","message":{"id":"m1","from":"c1","to":"brisk-harbor","contents":[{"type":"text","text":"quero"}],"referral":{"source":{"id":"ad1","type":"ad"}}}}`,
+			want: &proto.Event{Kind: "message", DedupeKey: "e1", ContactId: "c1", AccountId: "brisk-harbor", MessageId: "m1",
 				Contents: []*proto.Content{{Type: "text", Text: "quero"}}},
 		},
 		{
@@ -646,8 +675,8 @@ func TestHandleWebhookShapes(t *testing.T) {
 }
 
 func TestHandleWebhookDedupeDigestIsStable(t *testing.T) {
-	body := []byte(`{"type":"MESSAGE","message":{"id":"m1","from":"c1","to":"s","contents":[{"type":"text","text":"a"}]}}`)
-	other := []byte(`{"type":"MESSAGE","message":{"id":"m2","from":"c1","to":"s","contents":[{"type":"text","text":"a"}]}}`)
+	body := []byte(`{"type":"MESSAGE","message":{"id":"m1","from":"c1","to":"brisk-harbor","contents":[{"type":"text","text":"a"}]}}`)
+	other := []byte(`{"type":"MESSAGE","message":{"id":"m2","from":"c1","to":"brisk-harbor","contents":[{"type":"text","text":"a"}]}}`)
 	ch := New()
 	key := func(b []byte) string {
 		resp, err := ch.HandleWebhook(context.Background(), webhookRequest(b))

@@ -2,6 +2,7 @@ package zenvia
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -29,9 +30,15 @@ func WithClock(now func() time.Time) Option {
 	return func(ch *channel) { ch.now = now }
 }
 
+// WithLogger replaces the plugin's logger (sdk.Logger, whose lines the host
+// re-emits in its own log).
+func WithLogger(l *slog.Logger) Option {
+	return func(ch *channel) { ch.log = l }
+}
+
 // New returns the Zenvia channel.
 func New(opts ...Option) sdk.Channel {
-	ch := &channel{http: sdk.NewHTTPClient(45 * time.Second), now: time.Now}
+	ch := &channel{http: sdk.NewHTTPClient(45 * time.Second), now: time.Now, log: sdk.Logger()}
 	for _, o := range opts {
 		o(ch)
 	}
@@ -43,6 +50,7 @@ func New(opts ...Option) sdk.Channel {
 type channel struct {
 	http *http.Client
 	now  func() time.Time
+	log  *slog.Logger
 }
 
 func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
@@ -62,6 +70,7 @@ func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
 			headerToken:    settingWebhookToken,
 		},
 		RequiredSettings: []string{settingSenderID, settingAPIToken},
+		UrlSettings:      []string{settingAPIURL},
 	}, nil
 }
 

@@ -25,6 +25,7 @@ func checkDescribe(t *testing.T, info *proto.ChannelInfo) {
 		{"secret_settings", info.SecretSettings, []string{"api_token", "webhook_token"}},
 		{"generated_settings", info.GeneratedSettings, []string{"webhook_username", "webhook_token"}},
 		{"required_settings", info.RequiredSettings, []string{"sender_id", "api_token"}},
+		{"url_settings", info.UrlSettings, []string{"api_url"}},
 	}
 	for _, l := range lists {
 		if !slices.Equal(l.got, l.want) {

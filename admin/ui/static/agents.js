@@ -47,13 +47,16 @@ export function agentsView(ctx) {
           Object.entries(AGENT_STATUS_LABELS).map(([v, label]) => h('option', { value: v, selected: a.status === v }, label)));
         status.addEventListener('change', () => setStatus(a, status));
         const full = a.open_chats >= a.max_chats;
-        return h('tr', { dataset: { agent: a.id } },
+        const inactive = a.active === false;
+        return h(`tr${inactive ? '.muted' : ''}`, { dataset: { agent: a.id } },
           h('td', {}, h('span.truncate', {}, a.name || '—')),
           h('td', {}, h('code', {}, a.login)),
           h('td', {}, a.role === 'admin' ? h('span.badge', {}, 'admin') : 'agent'),
           h('td', {}, (a.squads || []).join(', ') || '—'),
           h('td', {}, h(`span${full ? '.pill.pill-warn' : ''}`, { title: full ? 'At capacity: no new chats until one ends' : '' }, `${a.open_chats} / ${a.max_chats}`)),
-          h('td', {}, h(`span.status-select.status-${a.status}`, {}, status)),
+          h('td', {}, inactive
+            ? h('span.pill.pill-muted', { title: 'Cannot sign in; no chat reaches them' }, 'Deactivated')
+            : h(`span.status-select.status-${a.status}`, {}, status)),
           h('td', {}, h('button.button.small', { type: 'button', onclick: () => edit(a) }, 'Edit')));
       })))));
   }
@@ -91,6 +94,7 @@ export function agentsView(ctx) {
       squads: h('input#agent-squads', { name: 'squads', value: (v.squads || []).join(', '), placeholder: 'geral, vendas' }),
       max_chats: h('input#agent-max_chats', { name: 'max_chats', type: 'number', min: 1, max: 100, value: String(v.max_chats || 8) }),
       password: h('input#agent-password', { name: 'password', type: 'password', autocomplete: 'new-password', required: creating }),
+      active: h('input#agent-active', { name: 'active', type: 'checkbox', checked: v.active !== false }),
     };
     const errors = fieldErrors();
     const form = h('form.form-grid', { novalidate: true },
@@ -104,7 +108,8 @@ export function agentsView(ctx) {
         errors.field('max_chats', 'Maximum open chats', f.max_chats, 'How many conversations at once (8 is typical).')),
       h('div.form-row', {},
         errors.field('squads', 'Squads', f.squads, 'Comma-separated. Conversations of these squads can reach this person.'),
-        errors.field('password', creating ? 'Password' : 'New password', f.password, creating ? 'At least 8 characters.' : 'Leave blank to keep the current password.')),
+        errors.field('password', creating ? 'Password' : 'New password', f.password, creating ? 'At least 8 characters.' : 'Leave blank to keep the current password. A new one signs them out everywhere else.')),
+      creating ? null : errors.field('active', 'Active', f.active, 'Unchecked: they are signed out everywhere, cannot sign in, and their open chats go back to the queue.'),
       h('div.form-actions', {},
         h('button.button', { type: 'button', onclick: () => { formBox.hidden = true; } }, 'Cancel'),
         h('button.button.primary', { type: 'submit' }, creating ? 'Create agent' : 'Save')));
@@ -119,6 +124,7 @@ export function agentsView(ctx) {
         max_chats: Number(f.max_chats.value) || 0,
       };
       if (f.password.value) body.password = f.password.value;
+      if (!creating) body.active = f.active.checked;
       try {
         if (creating) await post('/agents', { ...body, password: f.password.value });
         else await put(`/agents/${encodeURIComponent(v.id)}`, body);

@@ -1,22 +1,23 @@
 package main
 
 import (
-	"os"
 	"sync"
 	"time"
 )
 
-// clock is the server's time. With CONVERSA_TEST_CLOCK=1 in the environment
-// it can be moved forward through POST /debug/clock (a test seam: end-to-end
-// tests check that inactivity ends a conversation without waiting an hour).
-// Without the variable it is the wall clock and the endpoint does not exist.
+// clock is the server's time. In a binary built with the conversa_testclock
+// build tag (the end-to-end tests build theirs so) it can be moved forward
+// through POST /debug/clock: a test seam, so that those tests check that
+// inactivity ends a conversation without waiting an hour. In every other
+// build it is the wall clock and the endpoint does not exist; nothing at run
+// time (no flag, no environment variable) can turn it on.
 type clock struct {
 	movable bool
 	mu      sync.Mutex
 	offset  time.Duration
 }
 
-func newClock() *clock { return &clock{movable: os.Getenv("CONVERSA_TEST_CLOCK") == "1"} }
+func newClock() *clock { return &clock{movable: movableClock} }
 
 func (c *clock) Now() time.Time {
 	if !c.movable {

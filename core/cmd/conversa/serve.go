@@ -130,7 +130,9 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	eng, err := engine.New(engine.Options{
 		Store: st, Plugins: host, Hooks: hooks, Bus: bus, Logger: log, Now: clock.Now,
 		Assistants: assistants, PublicURL: cfg.Server.PublicURL, Node: node, Cluster: stg.cluster, Secrets: key,
-		Observer: meter, DeliveryLog: deliveryLog(cfg.Storage),
+		Observer:         meter,
+		AllowPrivateURLs: cfg.Server.AllowPrivateURLs,
+		DeliveryLog:      deliveryLog(cfg.Storage),
 	})
 	if err != nil {
 		return err
@@ -172,7 +174,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		return err
 	}
 	srv := server.New(server.Options{Engine: eng, Store: st, Plugins: host, Agents: people, Scripts: hooks,
-		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
+		Logger: log, BodyLimitKB: cfg.Server.BodyLimitKB, TrustedProxies: cfg.Server.Proxies(), Version: version, Clock: clock, Squads: squads, Cluster: stg.cluster,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"), Media: library, PublicURL: cfg.Server.PublicURL,
 		Playground: pg, Metrics: meter, MetricsToken: cfg.Server.MetricsToken})
 	serveErr := make(chan error, 1)

@@ -14,14 +14,14 @@ import (
 type agents struct{ h h }
 
 const agentCols = `a.id, a.name, a.role, a.squads, a.max_chats, a.status, a.status_at, a.last_assigned_at, a.created_at,
-	(SELECT count(*) FROM conversations c WHERE c.agent = a.id AND c.state = 'assigned')`
+	(SELECT count(*) FROM conversations c WHERE c.agent = a.id AND c.state = 'assigned'), a.active`
 
 func scanAgent(r pgx.Row) (*model.Agent, error) {
 	var a model.Agent
 	var squads string
 	var statusAt, lastAssigned, created int64
 	if err := r.Scan(&a.ID, &a.Name, &a.Role, &squads, &a.MaxChats, &a.Status, &statusAt, &lastAssigned, &created,
-		&a.OpenChats); err != nil {
+		&a.OpenChats, &a.Active); err != nil {
 		return nil, notFound(err)
 	}
 	if err := json.Unmarshal([]byte(squads), &a.Squads); err != nil {
@@ -55,7 +55,7 @@ func (x agents) Create(ctx context.Context, a *model.Agent, passwordHash string)
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("%w: login %q is taken", store.ErrConflict, a.ID)
 		}
-		a.Login, a.CreatedAt, a.StatusAt = a.ID, t.now, t.now
+		a.Login, a.CreatedAt, a.StatusAt, a.Active = a.ID, t.now, t.now, true
 		return nil
 	})
 }
@@ -83,7 +83,7 @@ func (x agents) List(ctx context.Context) ([]*model.Agent, error) {
 }
 
 func (x agents) Available(ctx context.Context) ([]*model.Agent, error) {
-	return collectAgents(x.h.q().Query(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.status = 'available' ORDER BY a.id`))
+	return collectAgents(x.h.q().Query(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.status = 'available' AND a.active ORDER BY a.id`))
 }
 
 // SetStatus writes the agent's row, so it waits for the assignments to the
@@ -94,6 +94,14 @@ func (x agents) Available(ctx context.Context) ([]*model.Agent, error) {
 func (x agents) SetStatus(ctx context.Context, id, status string) error {
 	return x.h.write(ctx, func(t *txn) error {
 		return updateOne(ctx, t, `UPDATE agents SET status = $1, status_at = $2 WHERE id = $3`, status, ms(t.now), id)
+	})
+}
+
+// SetActive writes the agent's row, like SetStatus: an assignment in
+// progress finishes first, and none starts for a deactivated agent after.
+func (x agents) SetActive(ctx context.Context, id string, active bool) error {
+	return x.h.write(ctx, func(t *txn) error {
+		return updateOne(ctx, t, `UPDATE agents SET active = $1 WHERE id = $2`, active, id)
 	})
 }
 

@@ -59,6 +59,19 @@ func (x sessions) Delete(ctx context.Context, tokenHash string) error {
 	})
 }
 
+func (x sessions) DeleteAgent(ctx context.Context, agentID, keep string) (int64, error) {
+	var n int64
+	err := x.h.write(ctx, func(t *txn) error {
+		tag, err := t.tx.Exec(ctx, `DELETE FROM auth_sessions WHERE agent_id = $1 AND token_hash <> $2`, agentID, keep)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		return nil
+	})
+	return n, err
+}
+
 func (x sessions) DeleteExpired(ctx context.Context) (int64, error) {
 	var n int64
 	err := x.h.write(ctx, func(t *txn) error {

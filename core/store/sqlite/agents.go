@@ -12,14 +12,14 @@ import (
 type agents struct{ h }
 
 const agentCols = `a.id, a.name, a.role, a.squads, a.max_chats, a.status, a.status_at, a.last_assigned_at, a.created_at,
-	(SELECT count(*) FROM conversations c WHERE c.agent = a.id AND c.state = 'assigned')`
+	(SELECT count(*) FROM conversations c WHERE c.agent = a.id AND c.state = 'assigned'), a.active`
 
 func scanAgent(r scanner) (*model.Agent, error) {
 	var a model.Agent
 	var squads string
 	var statusAt, lastAssigned, created int64
 	if err := r.Scan(&a.ID, &a.Name, &a.Role, &squads, &a.MaxChats, &a.Status, &statusAt, &lastAssigned, &created,
-		&a.OpenChats); err != nil {
+		&a.OpenChats, &a.Active); err != nil {
 		return nil, notFound(err)
 	}
 	if err := json.Unmarshal([]byte(squads), &a.Squads); err != nil {
@@ -44,7 +44,7 @@ func (x agents) Create(ctx context.Context, a *model.Agent, passwordHash string)
 		if err != nil {
 			return conflict(err)
 		}
-		a.Login, a.CreatedAt, a.StatusAt = a.ID, t.now, t.now
+		a.Login, a.CreatedAt, a.StatusAt, a.Active = a.ID, t.now, t.now, true
 		return nil
 	})
 }
@@ -65,12 +65,18 @@ func (x agents) List(ctx context.Context) ([]*model.Agent, error) {
 }
 
 func (x agents) Available(ctx context.Context) ([]*model.Agent, error) {
-	return collectAgents(x.q().QueryContext(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.status = 'available' ORDER BY a.id`))
+	return collectAgents(x.q().QueryContext(ctx, `SELECT `+agentCols+` FROM agents a WHERE a.status = 'available' AND a.active ORDER BY a.id`))
 }
 
 func (x agents) SetStatus(ctx context.Context, id, status string) error {
 	return x.write(ctx, func(t *txn) error {
 		return execOne(ctx, t, `UPDATE agents SET status = ?, status_at = ? WHERE id = ?`, status, ms(t.now), id)
+	})
+}
+
+func (x agents) SetActive(ctx context.Context, id string, active bool) error {
+	return x.write(ctx, func(t *txn) error {
+		return execOne(ctx, t, `UPDATE agents SET active = ? WHERE id = ?`, active, id)
 	})
 }
 

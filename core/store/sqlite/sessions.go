@@ -45,6 +45,19 @@ func (x sessions) Delete(ctx context.Context, tokenHash string) error {
 	})
 }
 
+func (x sessions) DeleteAgent(ctx context.Context, agentID, keep string) (int64, error) {
+	var n int64
+	err := x.write(ctx, func(t *txn) error {
+		res, err := t.tx.ExecContext(ctx, `DELETE FROM auth_sessions WHERE agent_id = ? AND token_hash <> ?`, agentID, keep)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
 func (x sessions) DeleteExpired(ctx context.Context) (int64, error) {
 	var n int64
 	err := x.write(ctx, func(t *txn) error {

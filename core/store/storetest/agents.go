@@ -79,6 +79,35 @@ func testAgents(t *testing.T, open Open) {
 		}
 	})
 
+	t.Run("SetActive", func(t *testing.T) {
+		f := setup(t, open)
+		f.agent("ana", 3, model.AgentAvailable)
+		f.agent("bia", 3, model.AgentAvailable)
+		if a := f.getAgent("ana"); !a.Active {
+			t.Errorf("Get(ana) after Create: active = false, want agents created active")
+		}
+		f.must(f.s.Agents().SetActive(f.ctx, "ana", false), "SetActive(ana, false)")
+		if a := f.getAgent("ana"); a.Active {
+			t.Errorf("Get(ana) after SetActive(false): active = true")
+		}
+		// Deactivated, never offered a conversation, whatever the status.
+		list, err := f.s.Agents().Available(f.ctx)
+		f.must(err, "Available")
+		if ids := agentIDs(list); !sameStrings(ids, []string{"bia"}) {
+			t.Errorf("Available() with ana deactivated = %v, want [bia]", ids)
+		}
+		all, err := f.s.Agents().List(f.ctx)
+		f.must(err, "List")
+		if ids := agentIDs(all); !sameStrings(ids, []string{"ana", "bia"}) {
+			t.Errorf("List() = %v, want the deactivated agent still listed", ids)
+		}
+		f.must(f.s.Agents().SetActive(f.ctx, "ana", true), "SetActive(ana, true)")
+		if a := f.getAgent("ana"); !a.Active {
+			t.Errorf("Get(ana) after SetActive(true): active = false")
+		}
+		wantIs(t, "SetActive(nobody)", f.s.Agents().SetActive(f.ctx, "nobody", false), store.ErrNotFound)
+	})
+
 	t.Run("List", func(t *testing.T) {
 		f := setup(t, open)
 		f.agent("ana", 3, model.AgentOffline)

@@ -69,6 +69,33 @@ func testSessions(t *testing.T, open Open) {
 		get(f, "h2")
 	})
 
+	t.Run("DeleteAgent", func(t *testing.T) {
+		f := setup(t, open)
+		f.agent("ana", 3, model.AgentOffline)
+		f.agent("bia", 3, model.AgentOffline)
+		for _, h := range []string{"a1", "a2", "a3"} {
+			newSession(f, h, "ana", Epoch.Add(time.Hour))
+		}
+		newSession(f, "b1", "bia", Epoch.Add(time.Hour))
+		n, err := f.s.Sessions().DeleteAgent(f.ctx, "ana", "a2")
+		if err != nil || n != 2 {
+			t.Errorf("DeleteAgent(ana, keep a2) = %d, %v, want 2", n, err)
+		}
+		for _, h := range []string{"a1", "a3"} {
+			_, err := f.s.Sessions().Get(f.ctx, h)
+			wantIs(t, "Get("+h+") after DeleteAgent", err, store.ErrNotFound)
+		}
+		get(f, "a2")
+		get(f, "b1")
+		n, err = f.s.Sessions().DeleteAgent(f.ctx, "ana", "")
+		if err != nil || n != 1 {
+			t.Errorf("DeleteAgent(ana, keep none) = %d, %v, want 1", n, err)
+		}
+		_, err = f.s.Sessions().Get(f.ctx, "a2")
+		wantIs(t, "Get(a2) after DeleteAgent keeping none", err, store.ErrNotFound)
+		get(f, "b1")
+	})
+
 	t.Run("DeleteExpired", func(t *testing.T) {
 		f := setup(t, open)
 		f.agent("ana", 3, model.AgentOffline)

@@ -1,0 +1,4 @@
+-- An admin may deactivate an agent (who leaves the team): they can no
+-- longer sign in, and no conversation reaches them. Agents are never
+-- deleted, so their history keeps its author.
+ALTER TABLE agents ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
