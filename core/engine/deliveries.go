@@ -25,8 +25,9 @@ import (
 // it: headers and query parameters that carry them are redacted by name,
 // and the integration's secret settings wherever they appear.
 //
-// Deliveries are written off the request's path, in batches of up to
-// deliveryBatch rows a transaction, once what they describe is settled (a
+// Deliveries are written off the request's path, in batches gathered for
+// up to deliveryWait (deliveryBatch rows at most) a transaction, once what
+// they describe is settled (a
 // webhook's events committed, a send's outcome known): the log never holds
 // up, nor fails, a webhook or a send. Writing them in the transaction that
 // stores a webhook's events measured slower on PostgreSQL (one more round
@@ -67,8 +68,10 @@ const (
 	maxExchanges = 20
 	// deliveryQueue is how many deliveries may wait to be written.
 	deliveryQueue = 4096
-	// deliveryBatch bounds the deliveries written in one transaction.
+	// deliveryBatch bounds the deliveries written in one transaction, and
+	// deliveryWait how long the first of them waits for others.
 	deliveryBatch = 256
+	deliveryWait  = 200 * time.Millisecond
 	pruneEvery    = 10 * time.Minute
 	pruneChunk    = 1000
 )
@@ -185,24 +188,52 @@ func (l *deliveryLog) start() {
 }
 
 func (l *deliveryLog) run() {
-	{
-		defer close(l.done)
-		for {
-			select {
-			case d := <-l.queue:
-				l.write(d)
-			case <-l.stop:
-				for {
-					select {
-					case d := <-l.queue:
-						l.write(d)
-					default:
-						return
-					}
+	defer close(l.done)
+	for {
+		select {
+		case d := <-l.queue:
+			l.write(l.gather(d))
+		case <-l.stop:
+			for {
+				select {
+				case d := <-l.queue:
+					l.write(l.gather(d))
+				default:
+					return
 				}
 			}
 		}
 	}
+}
+
+// gather collects what comes within deliveryWait of first (at most
+// deliveryBatch rows): on SQLite every transaction is a sync of the file,
+// so a busy integration's log costs a few of them a second, not one per
+// webhook.
+func (l *deliveryLog) gather(first *store.Delivery) []*store.Delivery {
+	batch := []*store.Delivery{first}
+	wait := time.NewTimer(deliveryWait)
+	defer wait.Stop()
+	for len(batch) < deliveryBatch {
+		select {
+		case d := <-l.queue:
+			batch = append(batch, d)
+		case <-wait.C:
+			return batch
+		case <-l.stop:
+			// Stopping: what is queued now goes at once.
+			for len(batch) < deliveryBatch {
+				select {
+				case d := <-l.queue:
+					batch = append(batch, d)
+				default:
+					return batch
+				}
+			}
+			return batch
+		}
+	}
+	return batch
 }
 
 // close writes what is queued and stops the writer. Call it once the
@@ -215,18 +246,8 @@ func (l *deliveryLog) close() {
 	}
 }
 
-// write stores d with whatever else is queued, in one transaction.
-func (l *deliveryLog) write(d *store.Delivery) {
-	batch := []*store.Delivery{d}
-	for len(batch) < deliveryBatch {
-		select {
-		case d := <-l.queue:
-			batch = append(batch, d)
-			continue
-		default:
-		}
-		break
-	}
+// write stores a batch in one transaction.
+func (l *deliveryLog) write(batch []*store.Delivery) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := l.st.Deliveries().Add(ctx, batch...); err != nil {
