@@ -109,6 +109,13 @@ func TestDeliveriesAndAuditInTheConsole(t *testing.T) {
 
 	act(t, ctx, "opening Audit", chromedp.Click(chromedp.CSS(`#mainnav a[href="/audit"]`)))
 	waitFor(t, ctx, "the integration's creation in the audit log", `[...document.querySelectorAll(".audit-table tbody tr")].some(r => r.dataset.action === "integration.create" && r.textContent.includes("`+logsIntegration+`") && r.textContent.includes("olga"))`)
+	// Only the changes to agents (olga's creation with conversa agents
+	// add), then only the command line's.
+	act(t, ctx, "showing only agents", chromedp.SetValue(chromedp.CSS("#audit-action"), "agent"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#audit-action").dispatchEvent(new Event("change"))`))
+	waitFor(t, ctx, "only agent changes", `(() => { const rows = [...document.querySelectorAll(".audit-table tbody tr")]; return rows.length > 0 && rows.every(r => r.dataset.action.startsWith("agent.")) })()`)
+	act(t, ctx, "showing only the command line's", chromedp.Click(chromedp.CSS(`.audit-table tbody tr button.link-button`)))
+	waitFor(t, ctx, "one actor's changes", `(() => { const rows = [...document.querySelectorAll(".audit-table tbody tr")]; return document.querySelector("#audit-actor").value === "command line" && rows.length === 1 && rows[0].dataset.action === "agent.create" })()`)
 	screenshot(t, ctx, shots, "audit")
 
 	page := evalJS[string](t, ctx, `document.body.innerText`)
