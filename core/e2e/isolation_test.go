@@ -195,6 +195,7 @@ func TestBrokenChannelPluginDoesNotStopTheServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		writeExecutable(t, script, "#!/bin/sh\nexit 1\n")
+		s.cli("plugins", "trust", "--config", s.config, "broken")
 	})
 	token := srv.admin()
 
@@ -236,8 +237,10 @@ func TestBrokenChannelPluginDoesNotStopTheServer(t *testing.T) {
 		return state.State == "failing"
 	}, func() string { return fmt.Sprintf("GET /api/v1/plugins shows broken as %+v", state) })
 
-	// The operator installs a working plugin under that name: no restart.
+	// The operator installs a working plugin under that name and trusts it:
+	// no restart.
 	writeExecutable(t, script, "#!/bin/sh\nexec "+binary+" plugin zenvia\n")
+	srv.cli("plugins", "trust", "--config", srv.config, "broken")
 	fixed := time.Now()
 	eventuallyWithin(t, 70*time.Second, "ig-broken available once its plugin works", func() bool {
 		available, _, r := srv.integrationState(token, "ig-broken")

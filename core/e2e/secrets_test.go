@@ -170,6 +170,8 @@ func TestSecretsAreNeitherStoredNorLoggedInClear(t *testing.T) {
 	srv := newServer(t, `
 [server]
 listen = "127.0.0.1:0"
+# The integration made through the API below points at the local fake.
+allow_private_urls = true
 
 [storage]
 path = "{{DIR}}/data/conversa.db"
