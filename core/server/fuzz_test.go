@@ -199,6 +199,13 @@ func FuzzAPIBodies(f *testing.F) {
 			if len(answer) > 4096 {
 				t.Fatalf("%s = %d with a %d-byte error: it must not echo the body", what, status, len(answer))
 			}
+			// Our words, never a library's (S11: json's and bcrypt's texts
+			// reached clients).
+			for _, lib := range []string{"json:", "bcrypt", "unexpected end of JSON", "invalid character", "cannot unmarshal"} {
+				if strings.Contains(e.Error.Message, lib) {
+					t.Fatalf("%s = %d %q: a library's text reached the client", what, status, e.Error.Message)
+				}
+			}
 			// Refused, nothing changed: the same request is refused alike.
 			if r.deterministic {
 				again, second := fs.do(r.method, r.path, token, body)
