@@ -17,18 +17,7 @@ import (
 // open on screen; it returns the fake Graph API too.
 func anaChatOnScreen(t *testing.T) (*server, *fakeGraph, context.Context, string, int) {
 	t.Helper()
-	graph := newFakeGraph(t)
-	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, agentAna)
-	graph.setProfile(customerA, profileOf(srv))
-	ctx := newBrowser(t)
-	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)
-	act(t, ctx, "choosing Available", chromedp.Click(chromedp.CSS("#status-switch .st-available")))
-	ana := srv.bearer(agentAna.Login, agentAna.Password)
-	eventually(t, "Ana available on the server", func() bool {
-		var me struct{ Status string }
-		srv.api("GET", "/api/v1/me", ana, nil, &me)
-		return me.Status == "available"
-	})
+	srv, graph, ctx, ana := anaInTheConsole(t)
 	mustPostMeta(t, srv, userMessage(t, handoffText))
 	waitFor(t, ctx, "the chat in Ana's list", `!!document.querySelector('.chat-list li[data-conversation]')`)
 	id := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)

@@ -166,6 +166,14 @@ func TestConsoleTransferToOwnSquadKeepsTheChat(t *testing.T) {
 // returns the server, the browser and her bearer token.
 func anaAvailableInTheConsole(t *testing.T) (*server, context.Context, string) {
 	t.Helper()
+	srv, _, ctx, ana := anaInTheConsole(t)
+	return srv, ctx, ana
+}
+
+// anaInTheConsole is anaAvailableInTheConsole with the fake Graph API the
+// install sends to.
+func anaInTheConsole(t *testing.T) (*server, *fakeGraph, context.Context, string) {
+	t.Helper()
 	graph := newFakeGraph(t)
 	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, agentAna)
 	graph.setProfile(customerA, profileOf(srv))
@@ -179,5 +187,5 @@ func anaAvailableInTheConsole(t *testing.T) (*server, context.Context, string) {
 		srv.api("GET", "/api/v1/me", ana, nil, &me)
 		return me.Status == "available"
 	})
-	return srv, ctx, ana
+	return srv, graph, ctx, ana
 }
