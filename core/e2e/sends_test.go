@@ -335,17 +335,7 @@ func TestZenviaIntegrationFromTheAPIAnswersAPhoto(t *testing.T) {
 // only in a tooltip, and a Retry button that gets it sent: the fake Graph
 // API receives it and the bubble turns Sent.
 func TestConsoleRetryShowsTheReasonAndSendsAgain(t *testing.T) {
-	graph := newFakeGraph(t)
-	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, agentAna)
-	graph.setProfile(customerA, profileOf(srv))
-	ctx := newBrowser(t)
-	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)
-	act(t, ctx, "choosing Available", chromedp.Click(chromedp.CSS("#status-switch .st-available")))
-	waitFor(t, ctx, "the status switch to show Available", `document.querySelector('#status-switch').dataset.status === 'available'`)
-	mustPostMeta(t, srv, userMessage(t, handoffText))
-	waitFor(t, ctx, "the chat in Ana's list", `!!document.querySelector('.chat-list li[data-conversation]')`)
-	conv := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)
-	act(t, ctx, "opening the chat", chromedp.Click(chromedp.CSS(chatItem(conv))), chromedp.WaitVisible(chromedp.CSS("#reply-text")))
+	srv, graph, ctx, _, _ := anaChatOnScreen(t)
 	srv.settle()
 
 	graph.setSendError(string(fixture(t, tokenExpired)))

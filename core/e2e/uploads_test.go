@@ -553,23 +553,7 @@ func TestTypingAndSeenReachMeta(t *testing.T) {
 // are shown as they are; typing in the reply box reaches Meta as
 // typing_on, and opening the chat as mark_seen.
 func TestConsoleAgentAttachesAnImage(t *testing.T) {
-	graph := newFakeGraph(t)
-	srv := newConsoleServer(t, mediaConfig+metaConfig(graph.URL, ""), nil, agentAna)
-	graph.setProfile(customerA, profileOf(srv))
-	ctx := newBrowser(t)
-	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)
-	act(t, ctx, "choosing Available", chromedp.Click(chromedp.CSS("#status-switch .st-available")))
-	waitFor(t, ctx, "the status switch to show Available", `document.querySelector('#status-switch').dataset.status === 'available'`)
-	ana := srv.bearer(agentAna.Login, agentAna.Password)
-	eventually(t, "Ana available on the server", func() bool {
-		var me struct{ Status string }
-		srv.api("GET", "/api/v1/me", ana, nil, &me)
-		return me.Status == "available"
-	})
-	mustPostMeta(t, srv, userMessage(t, handoffText))
-	waitFor(t, ctx, "the chat in Ana's list", `!!document.querySelector('.chat-list li[data-conversation]')`)
-	id := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)
-	act(t, ctx, "opening the chat", chromedp.Click(chromedp.CSS(chatItem(id))), chromedp.WaitVisible(chromedp.CSS("#reply-text")))
+	_, graph, ctx, _, _ := anaChatOnScreenWith(t, mediaConfig)
 	eventually(t, "mark_seen at the Graph API once the chat is open", func() bool {
 		return countOf(graph.senderActions(customerA), "mark_seen") == 1
 	})

@@ -17,7 +17,14 @@ import (
 // open on screen; it returns the fake Graph API too.
 func anaChatOnScreen(t *testing.T) (*server, *fakeGraph, context.Context, string, int) {
 	t.Helper()
-	srv, graph, ctx, ana := anaInTheConsole(t)
+	return anaChatOnScreenWith(t, "")
+}
+
+// anaChatOnScreenWith is anaChatOnScreen with extra prepended to the
+// configuration.
+func anaChatOnScreenWith(t *testing.T, extra string) (*server, *fakeGraph, context.Context, string, int) {
+	t.Helper()
+	srv, graph, ctx, ana := anaInTheConsole(t, extra)
 	mustPostMeta(t, srv, userMessage(t, handoffText))
 	waitFor(t, ctx, "the chat in Ana's list", `!!document.querySelector('.chat-list li[data-conversation]')`)
 	id := evalJS[int](t, ctx, `Number(document.querySelector('.chat-list li[data-conversation]').dataset.conversation)`)

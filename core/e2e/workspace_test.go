@@ -166,16 +166,16 @@ func TestConsoleTransferToOwnSquadKeepsTheChat(t *testing.T) {
 // returns the server, the browser and her bearer token.
 func anaAvailableInTheConsole(t *testing.T) (*server, context.Context, string) {
 	t.Helper()
-	srv, _, ctx, ana := anaInTheConsole(t)
+	srv, _, ctx, ana := anaInTheConsole(t, "")
 	return srv, ctx, ana
 }
 
 // anaInTheConsole is anaAvailableInTheConsole with the fake Graph API the
-// install sends to.
-func anaInTheConsole(t *testing.T) (*server, *fakeGraph, context.Context, string) {
+// install sends to; extra is prepended to its configuration.
+func anaInTheConsole(t *testing.T, extra string) (*server, *fakeGraph, context.Context, string) {
 	t.Helper()
 	graph := newFakeGraph(t)
-	srv := newConsoleServer(t, metaConfig(graph.URL, ""), nil, agentAna)
+	srv := newConsoleServer(t, extra+metaConfig(graph.URL, ""), nil, agentAna)
 	graph.setProfile(customerA, profileOf(srv))
 	ctx := newBrowser(t)
 	browserSignIn(t, ctx, srv, agentAna.Login, agentAna.Password)

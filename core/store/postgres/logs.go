@@ -78,8 +78,8 @@ func (x deliveries) Add(ctx context.Context, ds ...*store.Delivery) error {
 		return nil
 	}
 	return x.h.write(ctx, func(t *txn) error {
-		// One round trip for the lot: a webhook's delivery rides in the
-		// transaction of its events.
+		// One round trip for the lot: the engine's delivery writer hands
+		// over a batch at a time.
 		b := &pgx.Batch{}
 		ats := make([]time.Time, len(ds))
 		for i, d := range ds {
