@@ -337,8 +337,7 @@ func logsOfADay(t *testing.T, config string) {
 // A delivery log past [storage] delivery_log_days is pruned; 0 keeps none.
 func TestDeliveryLogIsKeptForTheConfiguredDays(t *testing.T) {
 	graph := newFakeGraph(t)
-	srv := newServer(t, strings.Replace(metaConfig(graph.URL, ""), "[storage]\n", "[storage]\ndelivery_log_days = 1\n", 1),
-		"CONVERSA_TEST_CLOCK=1")
+	srv := newServer(t, strings.Replace(metaConfig(graph.URL, ""), "[storage]\n", "[storage]\ndelivery_log_days = 1\n", 1))
 	admin := srv.admin()
 	if status, _ := srv.postMeta("ig-meta", "forged", fresh(fixture(t, "01-message-text.json"))); status != 401 {
 		t.Fatalf("forged webhook = %d, want 401", status)

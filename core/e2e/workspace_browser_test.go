@@ -103,6 +103,20 @@ func TestConsoleLabelFilter(t *testing.T) {
 	srv, _, ctx, ana, first := anaChatOnScreen(t)
 	mustPostMeta(t, srv, metaText("7425819036458299", "second-user", handoffText, time.Now()))
 	waitFor(t, ctx, "two chats in Ana's list", `document.querySelectorAll('.chat-list li[data-conversation]').length === 2`)
+
+	// The keyboard moves between chats and into the reply box.
+	key := func(k string, alt bool) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.activeElement && document.activeElement.blur();
+			document.dispatchEvent(new KeyboardEvent('keydown', {key: %s, altKey: %v, bubbles: true}))`, jsString(k), alt))
+	}
+	here := fmt.Sprintf(`location.pathname === '/chats/%d'`, first)
+	act(t, ctx, "j: the next chat", key("j", false))
+	waitFor(t, ctx, "the other chat open", `location.pathname !== '/chats/`+fmt.Sprint(first)+`' && location.pathname.startsWith('/chats/')`)
+	act(t, ctx, "Alt+ArrowDown: round to the first chat again", key("ArrowDown", true))
+	waitFor(t, ctx, "the first chat open again", here+` && !!document.querySelector('#reply-text')`)
+	act(t, ctx, "r: write a reply", key("r", false))
+	waitFor(t, ctx, "the reply box focused", `document.activeElement && document.activeElement.id === 'reply-text'`)
+
 	act(t, ctx, "labelling the open chat vip",
 		chromedp.Click(chromedp.CSS(".chat-head .label-input")),
 		chromedp.SendKeys(chromedp.CSS(".chat-head .label-input"), "VIP"),
