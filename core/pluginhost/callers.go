@@ -101,3 +101,14 @@ func (c assistantCaller) Describe(ctx context.Context) (*proto.AssistantInfo, er
 func (c assistantCaller) Converse(ctx context.Context, req *proto.ConverseRequest) (*proto.ConverseResponse, error) {
 	return call(ctx, c.s, "Converse", c.client, func(as sdk.Assistant) (*proto.ConverseResponse, error) { return as.Converse(ctx, req) })
 }
+
+// ValidateSettings raises no objection for a channel that cannot validate.
+func (c channelCaller) ValidateSettings(ctx context.Context, req *proto.ValidateSettingsRequest) (*proto.ValidateSettingsResponse, error) {
+	return call(ctx, c.s, "ValidateSettings", c.client, func(ch sdk.Channel) (*proto.ValidateSettingsResponse, error) {
+		v, ok := ch.(sdk.SettingsValidator)
+		if !ok {
+			return &proto.ValidateSettingsResponse{}, nil
+		}
+		return v.ValidateSettings(ctx, req)
+	})
+}

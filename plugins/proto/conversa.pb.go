@@ -607,7 +607,11 @@ type ChannelInfo struct {
 	// api_url). For an integration made through the REST API the host
 	// requires https and a public host there: not loopback, link-local or a
 	// private network (unless [server] allow_private_urls, for development).
-	UrlSettings   []string `protobuf:"bytes,14,rep,name=url_settings,json=urlSettings,proto3" json:"url_settings,omitempty"`
+	UrlSettings []string `protobuf:"bytes,14,rep,name=url_settings,json=urlSettings,proto3" json:"url_settings,omitempty"`
+	// The channel's settings, in the order a form shows them. Optional: the
+	// console draws an integration's form from it (a channel without it gets
+	// a plain field for each required, secret and generated setting).
+	Settings      []*SettingField `protobuf:"bytes,15,rep,name=settings,proto3" json:"settings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -740,6 +744,119 @@ func (x *ChannelInfo) GetUrlSettings() []string {
 	return nil
 }
 
+func (x *ChannelInfo) GetSettings() []*SettingField {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+// One setting of a channel, as the console's form shows it.
+type SettingField struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key in settings_json.
+	Name  string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Label string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	// string (the default), secret, url, number, bool or select.
+	Type     string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	Required bool   `protobuf:"varint,4,opt,name=required,proto3" json:"required,omitempty"`
+	// One sentence under the field: where the operator finds the value.
+	Help        string `protobuf:"bytes,5,opt,name=help,proto3" json:"help,omitempty"`
+	Placeholder string `protobuf:"bytes,6,opt,name=placeholder,proto3" json:"placeholder,omitempty"`
+	// select: the values allowed, and what the form shows for each (same
+	// order; a missing label shows the value).
+	Choices       []string `protobuf:"bytes,7,rep,name=choices,proto3" json:"choices,omitempty"`
+	ChoiceLabels  []string `protobuf:"bytes,8,rep,name=choice_labels,json=choiceLabels,proto3" json:"choice_labels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettingField) Reset() {
+	*x = SettingField{}
+	mi := &file_conversa_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettingField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettingField) ProtoMessage() {}
+
+func (x *SettingField) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettingField.ProtoReflect.Descriptor instead.
+func (*SettingField) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SettingField) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SettingField) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *SettingField) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *SettingField) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+func (x *SettingField) GetHelp() string {
+	if x != nil {
+		return x.Help
+	}
+	return ""
+}
+
+func (x *SettingField) GetPlaceholder() string {
+	if x != nil {
+		return x.Placeholder
+	}
+	return ""
+}
+
+func (x *SettingField) GetChoices() []string {
+	if x != nil {
+		return x.Choices
+	}
+	return nil
+}
+
+func (x *SettingField) GetChoiceLabels() []string {
+	if x != nil {
+		return x.ChoiceLabels
+	}
+	return nil
+}
+
 type Integration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -751,7 +868,7 @@ type Integration struct {
 
 func (x *Integration) Reset() {
 	*x = Integration{}
-	mi := &file_conversa_proto_msgTypes[7]
+	mi := &file_conversa_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +880,7 @@ func (x *Integration) String() string {
 func (*Integration) ProtoMessage() {}
 
 func (x *Integration) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[7]
+	mi := &file_conversa_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +893,7 @@ func (x *Integration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Integration.ProtoReflect.Descriptor instead.
 func (*Integration) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{7}
+	return file_conversa_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Integration) GetId() string {
@@ -803,7 +920,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_conversa_proto_msgTypes[8]
+	mi := &file_conversa_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +932,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[8]
+	mi := &file_conversa_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +945,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{8}
+	return file_conversa_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Header) GetName() string {
@@ -863,7 +980,7 @@ type WebhookRequest struct {
 
 func (x *WebhookRequest) Reset() {
 	*x = WebhookRequest{}
-	mi := &file_conversa_proto_msgTypes[9]
+	mi := &file_conversa_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +992,7 @@ func (x *WebhookRequest) String() string {
 func (*WebhookRequest) ProtoMessage() {}
 
 func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[9]
+	mi := &file_conversa_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1005,7 @@ func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRequest.ProtoReflect.Descriptor instead.
 func (*WebhookRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{9}
+	return file_conversa_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WebhookRequest) GetIntegrations() []*Integration {
@@ -953,7 +1070,7 @@ type WebhookResponse struct {
 
 func (x *WebhookResponse) Reset() {
 	*x = WebhookResponse{}
-	mi := &file_conversa_proto_msgTypes[10]
+	mi := &file_conversa_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1082,7 @@ func (x *WebhookResponse) String() string {
 func (*WebhookResponse) ProtoMessage() {}
 
 func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[10]
+	mi := &file_conversa_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1095,7 @@ func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResponse.ProtoReflect.Descriptor instead.
 func (*WebhookResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{10}
+	return file_conversa_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WebhookResponse) GetAuthenticated() bool {
@@ -1044,7 +1161,7 @@ type Contact struct {
 
 func (x *Contact) Reset() {
 	*x = Contact{}
-	mi := &file_conversa_proto_msgTypes[11]
+	mi := &file_conversa_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1173,7 @@ func (x *Contact) String() string {
 func (*Contact) ProtoMessage() {}
 
 func (x *Contact) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[11]
+	mi := &file_conversa_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1186,7 @@ func (x *Contact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contact.ProtoReflect.Descriptor instead.
 func (*Contact) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{11}
+	return file_conversa_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Contact) GetId() string {
@@ -1118,7 +1235,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_conversa_proto_msgTypes[12]
+	mi := &file_conversa_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1247,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[12]
+	mi := &file_conversa_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1260,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{12}
+	return file_conversa_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SendRequest) GetIntegration() *Integration {
@@ -1214,7 +1331,7 @@ type SendError struct {
 
 func (x *SendError) Reset() {
 	*x = SendError{}
-	mi := &file_conversa_proto_msgTypes[13]
+	mi := &file_conversa_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1343,7 @@ func (x *SendError) String() string {
 func (*SendError) ProtoMessage() {}
 
 func (x *SendError) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[13]
+	mi := &file_conversa_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1356,7 @@ func (x *SendError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendError.ProtoReflect.Descriptor instead.
 func (*SendError) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{13}
+	return file_conversa_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SendError) GetCode() string {
@@ -1307,7 +1424,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_conversa_proto_msgTypes[14]
+	mi := &file_conversa_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1436,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[14]
+	mi := &file_conversa_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1449,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{14}
+	return file_conversa_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SendResponse) GetMessageIds() []string {
@@ -1384,7 +1501,7 @@ type HttpExchange struct {
 
 func (x *HttpExchange) Reset() {
 	*x = HttpExchange{}
-	mi := &file_conversa_proto_msgTypes[15]
+	mi := &file_conversa_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1513,7 @@ func (x *HttpExchange) String() string {
 func (*HttpExchange) ProtoMessage() {}
 
 func (x *HttpExchange) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[15]
+	mi := &file_conversa_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1526,7 @@ func (x *HttpExchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpExchange.ProtoReflect.Descriptor instead.
 func (*HttpExchange) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{15}
+	return file_conversa_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HttpExchange) GetMethod() string {
@@ -1502,7 +1619,7 @@ type ActionRequest struct {
 
 func (x *ActionRequest) Reset() {
 	*x = ActionRequest{}
-	mi := &file_conversa_proto_msgTypes[16]
+	mi := &file_conversa_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1631,7 @@ func (x *ActionRequest) String() string {
 func (*ActionRequest) ProtoMessage() {}
 
 func (x *ActionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[16]
+	mi := &file_conversa_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1644,7 @@ func (x *ActionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionRequest.ProtoReflect.Descriptor instead.
 func (*ActionRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{16}
+	return file_conversa_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ActionRequest) GetIntegration() *Integration {
@@ -1570,7 +1687,7 @@ type ActionResponse struct {
 
 func (x *ActionResponse) Reset() {
 	*x = ActionResponse{}
-	mi := &file_conversa_proto_msgTypes[17]
+	mi := &file_conversa_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +1699,7 @@ func (x *ActionResponse) String() string {
 func (*ActionResponse) ProtoMessage() {}
 
 func (x *ActionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[17]
+	mi := &file_conversa_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +1712,7 @@ func (x *ActionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionResponse.ProtoReflect.Descriptor instead.
 func (*ActionResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{17}
+	return file_conversa_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ActionResponse) GetUnsupported() bool {
@@ -1612,6 +1729,151 @@ func (x *ActionResponse) GetError() *SendError {
 	return nil
 }
 
+type ValidateSettingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The integration as it would be saved: its id and its settings.
+	Integration   *Integration `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateSettingsRequest) Reset() {
+	*x = ValidateSettingsRequest{}
+	mi := &file_conversa_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateSettingsRequest) ProtoMessage() {}
+
+func (x *ValidateSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateSettingsRequest.ProtoReflect.Descriptor instead.
+func (*ValidateSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ValidateSettingsRequest) GetIntegration() *Integration {
+	if x != nil {
+		return x.Integration
+	}
+	return nil
+}
+
+type SettingsProblem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The setting at fault (its key in settings_json); empty for a problem
+	// of the settings as a whole.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// For the operator, in one sentence: what is wrong and what would do.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettingsProblem) Reset() {
+	*x = SettingsProblem{}
+	mi := &file_conversa_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettingsProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettingsProblem) ProtoMessage() {}
+
+func (x *SettingsProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettingsProblem.ProtoReflect.Descriptor instead.
+func (*SettingsProblem) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SettingsProblem) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *SettingsProblem) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type ValidateSettingsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty when the settings are fine.
+	Problems      []*SettingsProblem `protobuf:"bytes,1,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateSettingsResponse) Reset() {
+	*x = ValidateSettingsResponse{}
+	mi := &file_conversa_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateSettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateSettingsResponse) ProtoMessage() {}
+
+func (x *ValidateSettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateSettingsResponse.ProtoReflect.Descriptor instead.
+func (*ValidateSettingsResponse) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ValidateSettingsResponse) GetProblems() []*SettingsProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
 type ProfileRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Integration   *Integration           `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
@@ -1622,7 +1884,7 @@ type ProfileRequest struct {
 
 func (x *ProfileRequest) Reset() {
 	*x = ProfileRequest{}
-	mi := &file_conversa_proto_msgTypes[18]
+	mi := &file_conversa_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1896,7 @@ func (x *ProfileRequest) String() string {
 func (*ProfileRequest) ProtoMessage() {}
 
 func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[18]
+	mi := &file_conversa_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1909,7 @@ func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileRequest.ProtoReflect.Descriptor instead.
 func (*ProfileRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{18}
+	return file_conversa_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ProfileRequest) GetIntegration() *Integration {
@@ -1681,7 +1943,7 @@ type ProfileResponse struct {
 
 func (x *ProfileResponse) Reset() {
 	*x = ProfileResponse{}
-	mi := &file_conversa_proto_msgTypes[19]
+	mi := &file_conversa_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +1955,7 @@ func (x *ProfileResponse) String() string {
 func (*ProfileResponse) ProtoMessage() {}
 
 func (x *ProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[19]
+	mi := &file_conversa_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +1968,7 @@ func (x *ProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileResponse.ProtoReflect.Descriptor instead.
 func (*ProfileResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{19}
+	return file_conversa_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ProfileResponse) GetUsername() string {
@@ -1765,7 +2027,7 @@ type AssistantInfo struct {
 
 func (x *AssistantInfo) Reset() {
 	*x = AssistantInfo{}
-	mi := &file_conversa_proto_msgTypes[20]
+	mi := &file_conversa_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +2039,7 @@ func (x *AssistantInfo) String() string {
 func (*AssistantInfo) ProtoMessage() {}
 
 func (x *AssistantInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[20]
+	mi := &file_conversa_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +2052,7 @@ func (x *AssistantInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssistantInfo.ProtoReflect.Descriptor instead.
 func (*AssistantInfo) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{20}
+	return file_conversa_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AssistantInfo) GetName() string {
@@ -1832,7 +2094,7 @@ type ConverseRequest struct {
 
 func (x *ConverseRequest) Reset() {
 	*x = ConverseRequest{}
-	mi := &file_conversa_proto_msgTypes[21]
+	mi := &file_conversa_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +2106,7 @@ func (x *ConverseRequest) String() string {
 func (*ConverseRequest) ProtoMessage() {}
 
 func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[21]
+	mi := &file_conversa_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +2119,7 @@ func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
 func (*ConverseRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{21}
+	return file_conversa_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ConverseRequest) GetSettingsJson() []byte {
@@ -1934,7 +2196,7 @@ type ConverseResponse struct {
 
 func (x *ConverseResponse) Reset() {
 	*x = ConverseResponse{}
-	mi := &file_conversa_proto_msgTypes[22]
+	mi := &file_conversa_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1946,7 +2208,7 @@ func (x *ConverseResponse) String() string {
 func (*ConverseResponse) ProtoMessage() {}
 
 func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[22]
+	mi := &file_conversa_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1959,7 +2221,7 @@ func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
 func (*ConverseResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{22}
+	return file_conversa_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConverseResponse) GetReplies() []*Content {
@@ -2066,7 +2328,7 @@ const file_conversa_proto_rawDesc = "" +
 	"account_id\x18\x10 \x01(\tR\taccountId\x12\x12\n" +
 	"\x04note\x18\x11 \x01(\tR\x04note\x12\x18\n" +
 	"\apassive\x18\x12 \x01(\bR\apassive\"\x11\n" +
-	"\x0fDescribeRequest\"\x98\x06\n" +
+	"\x0fDescribeRequest\"\xd6\x06\n" +
 	"\vChannelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12#\n" +
@@ -2082,13 +2344,23 @@ const file_conversa_proto_rawDesc = "" +
 	"\x0faccount_setting\x18\v \x01(\tR\x0eaccountSetting\x12+\n" +
 	"\x11required_settings\x18\f \x03(\tR\x10requiredSettings\x12!\n" +
 	"\fechoes_sends\x18\r \x01(\bR\vechoesSends\x12!\n" +
-	"\furl_settings\x18\x0e \x03(\tR\vurlSettings\x1aA\n" +
+	"\furl_settings\x18\x0e \x03(\tR\vurlSettings\x12<\n" +
+	"\bsettings\x18\x0f \x03(\v2 .conversa.plugin.v1.SettingFieldR\bsettings\x1aA\n" +
 	"\x13WebhookHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a@\n" +
 	"\x12WebhookFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"B\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdd\x01\n" +
+	"\fSettingField\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12\x1a\n" +
+	"\brequired\x18\x04 \x01(\bR\brequired\x12\x12\n" +
+	"\x04help\x18\x05 \x01(\tR\x04help\x12 \n" +
+	"\vplaceholder\x18\x06 \x01(\tR\vplaceholder\x12\x18\n" +
+	"\achoices\x18\a \x03(\tR\achoices\x12#\n" +
+	"\rchoice_labels\x18\b \x03(\tR\fchoiceLabels\"B\n" +
 	"\vIntegration\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rsettings_json\x18\x02 \x01(\fR\fsettingsJson\"2\n" +
@@ -2158,7 +2430,14 @@ const file_conversa_proto_rawDesc = "" +
 	"\x06now_ms\x18\x04 \x01(\x03R\x05nowMs\"g\n" +
 	"\x0eActionResponse\x12 \n" +
 	"\vunsupported\x18\x01 \x01(\bR\vunsupported\x123\n" +
-	"\x05error\x18\x02 \x01(\v2\x1d.conversa.plugin.v1.SendErrorR\x05error\"r\n" +
+	"\x05error\x18\x02 \x01(\v2\x1d.conversa.plugin.v1.SendErrorR\x05error\"\\\n" +
+	"\x17ValidateSettingsRequest\x12A\n" +
+	"\vintegration\x18\x01 \x01(\v2\x1f.conversa.plugin.v1.IntegrationR\vintegration\"A\n" +
+	"\x0fSettingsProblem\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"[\n" +
+	"\x18ValidateSettingsResponse\x12?\n" +
+	"\bproblems\x18\x01 \x03(\v2#.conversa.plugin.v1.SettingsProblemR\bproblems\"r\n" +
 	"\x0eProfileRequest\x12A\n" +
 	"\vintegration\x18\x01 \x01(\v2\x1f.conversa.plugin.v1.IntegrationR\vintegration\x12\x1d\n" +
 	"\n" +
@@ -2196,14 +2475,15 @@ const file_conversa_proto_rawDesc = "" +
 	"\x03end\x18\x06 \x01(\bR\x03end\x12\x14\n" +
 	"\x05squad\x18\a \x01(\tR\x05squad2S\n" +
 	"\x04Info\x12K\n" +
-	"\bDescribe\x12\x1f.conversa.plugin.v1.InfoRequest\x1a\x1e.conversa.plugin.v1.PluginInfo2\xf5\x03\n" +
+	"\bDescribe\x12\x1f.conversa.plugin.v1.InfoRequest\x1a\x1e.conversa.plugin.v1.PluginInfo2\xe4\x04\n" +
 	"\aChannel\x12P\n" +
 	"\bDescribe\x12#.conversa.plugin.v1.DescribeRequest\x1a\x1f.conversa.plugin.v1.ChannelInfo\x12X\n" +
 	"\rHandleWebhook\x12\".conversa.plugin.v1.WebhookRequest\x1a#.conversa.plugin.v1.WebhookResponse\x12I\n" +
 	"\x04Send\x12\x1f.conversa.plugin.v1.SendRequest\x1a .conversa.plugin.v1.SendResponse\x12R\n" +
 	"\aProfile\x12\".conversa.plugin.v1.ProfileRequest\x1a#.conversa.plugin.v1.ProfileResponse\x12N\n" +
 	"\tCheckSend\x12\x1f.conversa.plugin.v1.SendRequest\x1a .conversa.plugin.v1.SendResponse\x12O\n" +
-	"\x06Action\x12!.conversa.plugin.v1.ActionRequest\x1a\".conversa.plugin.v1.ActionResponse2\xb6\x01\n" +
+	"\x06Action\x12!.conversa.plugin.v1.ActionRequest\x1a\".conversa.plugin.v1.ActionResponse\x12m\n" +
+	"\x10ValidateSettings\x12+.conversa.plugin.v1.ValidateSettingsRequest\x1a,.conversa.plugin.v1.ValidateSettingsResponse2\xb6\x01\n" +
 	"\tAssistant\x12R\n" +
 	"\bDescribe\x12#.conversa.plugin.v1.DescribeRequest\x1a!.conversa.plugin.v1.AssistantInfo\x12U\n" +
 	"\bConverse\x12#.conversa.plugin.v1.ConverseRequest\x1a$.conversa.plugin.v1.ConverseResponseB,Z*github.com/conversa/conversa/plugins/protob\x06proto3"
@@ -2220,79 +2500,88 @@ func file_conversa_proto_rawDescGZIP() []byte {
 	return file_conversa_proto_rawDescData
 }
 
-var file_conversa_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_conversa_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_conversa_proto_goTypes = []any{
-	(*InfoRequest)(nil),      // 0: conversa.plugin.v1.InfoRequest
-	(*PluginInfo)(nil),       // 1: conversa.plugin.v1.PluginInfo
-	(*Option)(nil),           // 2: conversa.plugin.v1.Option
-	(*Content)(nil),          // 3: conversa.plugin.v1.Content
-	(*Event)(nil),            // 4: conversa.plugin.v1.Event
-	(*DescribeRequest)(nil),  // 5: conversa.plugin.v1.DescribeRequest
-	(*ChannelInfo)(nil),      // 6: conversa.plugin.v1.ChannelInfo
-	(*Integration)(nil),      // 7: conversa.plugin.v1.Integration
-	(*Header)(nil),           // 8: conversa.plugin.v1.Header
-	(*WebhookRequest)(nil),   // 9: conversa.plugin.v1.WebhookRequest
-	(*WebhookResponse)(nil),  // 10: conversa.plugin.v1.WebhookResponse
-	(*Contact)(nil),          // 11: conversa.plugin.v1.Contact
-	(*SendRequest)(nil),      // 12: conversa.plugin.v1.SendRequest
-	(*SendError)(nil),        // 13: conversa.plugin.v1.SendError
-	(*SendResponse)(nil),     // 14: conversa.plugin.v1.SendResponse
-	(*HttpExchange)(nil),     // 15: conversa.plugin.v1.HttpExchange
-	(*ActionRequest)(nil),    // 16: conversa.plugin.v1.ActionRequest
-	(*ActionResponse)(nil),   // 17: conversa.plugin.v1.ActionResponse
-	(*ProfileRequest)(nil),   // 18: conversa.plugin.v1.ProfileRequest
-	(*ProfileResponse)(nil),  // 19: conversa.plugin.v1.ProfileResponse
-	(*AssistantInfo)(nil),    // 20: conversa.plugin.v1.AssistantInfo
-	(*ConverseRequest)(nil),  // 21: conversa.plugin.v1.ConverseRequest
-	(*ConverseResponse)(nil), // 22: conversa.plugin.v1.ConverseResponse
-	nil,                      // 23: conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
-	nil,                      // 24: conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
+	(*InfoRequest)(nil),              // 0: conversa.plugin.v1.InfoRequest
+	(*PluginInfo)(nil),               // 1: conversa.plugin.v1.PluginInfo
+	(*Option)(nil),                   // 2: conversa.plugin.v1.Option
+	(*Content)(nil),                  // 3: conversa.plugin.v1.Content
+	(*Event)(nil),                    // 4: conversa.plugin.v1.Event
+	(*DescribeRequest)(nil),          // 5: conversa.plugin.v1.DescribeRequest
+	(*ChannelInfo)(nil),              // 6: conversa.plugin.v1.ChannelInfo
+	(*SettingField)(nil),             // 7: conversa.plugin.v1.SettingField
+	(*Integration)(nil),              // 8: conversa.plugin.v1.Integration
+	(*Header)(nil),                   // 9: conversa.plugin.v1.Header
+	(*WebhookRequest)(nil),           // 10: conversa.plugin.v1.WebhookRequest
+	(*WebhookResponse)(nil),          // 11: conversa.plugin.v1.WebhookResponse
+	(*Contact)(nil),                  // 12: conversa.plugin.v1.Contact
+	(*SendRequest)(nil),              // 13: conversa.plugin.v1.SendRequest
+	(*SendError)(nil),                // 14: conversa.plugin.v1.SendError
+	(*SendResponse)(nil),             // 15: conversa.plugin.v1.SendResponse
+	(*HttpExchange)(nil),             // 16: conversa.plugin.v1.HttpExchange
+	(*ActionRequest)(nil),            // 17: conversa.plugin.v1.ActionRequest
+	(*ActionResponse)(nil),           // 18: conversa.plugin.v1.ActionResponse
+	(*ValidateSettingsRequest)(nil),  // 19: conversa.plugin.v1.ValidateSettingsRequest
+	(*SettingsProblem)(nil),          // 20: conversa.plugin.v1.SettingsProblem
+	(*ValidateSettingsResponse)(nil), // 21: conversa.plugin.v1.ValidateSettingsResponse
+	(*ProfileRequest)(nil),           // 22: conversa.plugin.v1.ProfileRequest
+	(*ProfileResponse)(nil),          // 23: conversa.plugin.v1.ProfileResponse
+	(*AssistantInfo)(nil),            // 24: conversa.plugin.v1.AssistantInfo
+	(*ConverseRequest)(nil),          // 25: conversa.plugin.v1.ConverseRequest
+	(*ConverseResponse)(nil),         // 26: conversa.plugin.v1.ConverseResponse
+	nil,                              // 27: conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
+	nil,                              // 28: conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
 }
 var file_conversa_proto_depIdxs = []int32{
 	2,  // 0: conversa.plugin.v1.Content.options:type_name -> conversa.plugin.v1.Option
 	3,  // 1: conversa.plugin.v1.Event.contents:type_name -> conversa.plugin.v1.Content
-	23, // 2: conversa.plugin.v1.ChannelInfo.webhook_headers:type_name -> conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
-	24, // 3: conversa.plugin.v1.ChannelInfo.webhook_fields:type_name -> conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
-	7,  // 4: conversa.plugin.v1.WebhookRequest.integrations:type_name -> conversa.plugin.v1.Integration
-	8,  // 5: conversa.plugin.v1.WebhookRequest.headers:type_name -> conversa.plugin.v1.Header
-	4,  // 6: conversa.plugin.v1.WebhookResponse.events:type_name -> conversa.plugin.v1.Event
-	7,  // 7: conversa.plugin.v1.SendRequest.integration:type_name -> conversa.plugin.v1.Integration
-	11, // 8: conversa.plugin.v1.SendRequest.contact:type_name -> conversa.plugin.v1.Contact
-	3,  // 9: conversa.plugin.v1.SendRequest.contents:type_name -> conversa.plugin.v1.Content
-	13, // 10: conversa.plugin.v1.SendResponse.error:type_name -> conversa.plugin.v1.SendError
-	15, // 11: conversa.plugin.v1.SendResponse.exchanges:type_name -> conversa.plugin.v1.HttpExchange
-	8,  // 12: conversa.plugin.v1.HttpExchange.request_headers:type_name -> conversa.plugin.v1.Header
-	8,  // 13: conversa.plugin.v1.HttpExchange.response_headers:type_name -> conversa.plugin.v1.Header
-	7,  // 14: conversa.plugin.v1.ActionRequest.integration:type_name -> conversa.plugin.v1.Integration
-	11, // 15: conversa.plugin.v1.ActionRequest.contact:type_name -> conversa.plugin.v1.Contact
-	13, // 16: conversa.plugin.v1.ActionResponse.error:type_name -> conversa.plugin.v1.SendError
-	7,  // 17: conversa.plugin.v1.ProfileRequest.integration:type_name -> conversa.plugin.v1.Integration
-	11, // 18: conversa.plugin.v1.ConverseRequest.contact:type_name -> conversa.plugin.v1.Contact
-	3,  // 19: conversa.plugin.v1.ConverseRequest.contents:type_name -> conversa.plugin.v1.Content
-	3,  // 20: conversa.plugin.v1.ConverseResponse.replies:type_name -> conversa.plugin.v1.Content
-	0,  // 21: conversa.plugin.v1.Info.Describe:input_type -> conversa.plugin.v1.InfoRequest
-	5,  // 22: conversa.plugin.v1.Channel.Describe:input_type -> conversa.plugin.v1.DescribeRequest
-	9,  // 23: conversa.plugin.v1.Channel.HandleWebhook:input_type -> conversa.plugin.v1.WebhookRequest
-	12, // 24: conversa.plugin.v1.Channel.Send:input_type -> conversa.plugin.v1.SendRequest
-	18, // 25: conversa.plugin.v1.Channel.Profile:input_type -> conversa.plugin.v1.ProfileRequest
-	12, // 26: conversa.plugin.v1.Channel.CheckSend:input_type -> conversa.plugin.v1.SendRequest
-	16, // 27: conversa.plugin.v1.Channel.Action:input_type -> conversa.plugin.v1.ActionRequest
-	5,  // 28: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
-	21, // 29: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
-	1,  // 30: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
-	6,  // 31: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
-	10, // 32: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
-	14, // 33: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
-	19, // 34: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
-	14, // 35: conversa.plugin.v1.Channel.CheckSend:output_type -> conversa.plugin.v1.SendResponse
-	17, // 36: conversa.plugin.v1.Channel.Action:output_type -> conversa.plugin.v1.ActionResponse
-	20, // 37: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
-	22, // 38: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
-	30, // [30:39] is the sub-list for method output_type
-	21, // [21:30] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	27, // 2: conversa.plugin.v1.ChannelInfo.webhook_headers:type_name -> conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
+	28, // 3: conversa.plugin.v1.ChannelInfo.webhook_fields:type_name -> conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
+	7,  // 4: conversa.plugin.v1.ChannelInfo.settings:type_name -> conversa.plugin.v1.SettingField
+	8,  // 5: conversa.plugin.v1.WebhookRequest.integrations:type_name -> conversa.plugin.v1.Integration
+	9,  // 6: conversa.plugin.v1.WebhookRequest.headers:type_name -> conversa.plugin.v1.Header
+	4,  // 7: conversa.plugin.v1.WebhookResponse.events:type_name -> conversa.plugin.v1.Event
+	8,  // 8: conversa.plugin.v1.SendRequest.integration:type_name -> conversa.plugin.v1.Integration
+	12, // 9: conversa.plugin.v1.SendRequest.contact:type_name -> conversa.plugin.v1.Contact
+	3,  // 10: conversa.plugin.v1.SendRequest.contents:type_name -> conversa.plugin.v1.Content
+	14, // 11: conversa.plugin.v1.SendResponse.error:type_name -> conversa.plugin.v1.SendError
+	16, // 12: conversa.plugin.v1.SendResponse.exchanges:type_name -> conversa.plugin.v1.HttpExchange
+	9,  // 13: conversa.plugin.v1.HttpExchange.request_headers:type_name -> conversa.plugin.v1.Header
+	9,  // 14: conversa.plugin.v1.HttpExchange.response_headers:type_name -> conversa.plugin.v1.Header
+	8,  // 15: conversa.plugin.v1.ActionRequest.integration:type_name -> conversa.plugin.v1.Integration
+	12, // 16: conversa.plugin.v1.ActionRequest.contact:type_name -> conversa.plugin.v1.Contact
+	14, // 17: conversa.plugin.v1.ActionResponse.error:type_name -> conversa.plugin.v1.SendError
+	8,  // 18: conversa.plugin.v1.ValidateSettingsRequest.integration:type_name -> conversa.plugin.v1.Integration
+	20, // 19: conversa.plugin.v1.ValidateSettingsResponse.problems:type_name -> conversa.plugin.v1.SettingsProblem
+	8,  // 20: conversa.plugin.v1.ProfileRequest.integration:type_name -> conversa.plugin.v1.Integration
+	12, // 21: conversa.plugin.v1.ConverseRequest.contact:type_name -> conversa.plugin.v1.Contact
+	3,  // 22: conversa.plugin.v1.ConverseRequest.contents:type_name -> conversa.plugin.v1.Content
+	3,  // 23: conversa.plugin.v1.ConverseResponse.replies:type_name -> conversa.plugin.v1.Content
+	0,  // 24: conversa.plugin.v1.Info.Describe:input_type -> conversa.plugin.v1.InfoRequest
+	5,  // 25: conversa.plugin.v1.Channel.Describe:input_type -> conversa.plugin.v1.DescribeRequest
+	10, // 26: conversa.plugin.v1.Channel.HandleWebhook:input_type -> conversa.plugin.v1.WebhookRequest
+	13, // 27: conversa.plugin.v1.Channel.Send:input_type -> conversa.plugin.v1.SendRequest
+	22, // 28: conversa.plugin.v1.Channel.Profile:input_type -> conversa.plugin.v1.ProfileRequest
+	13, // 29: conversa.plugin.v1.Channel.CheckSend:input_type -> conversa.plugin.v1.SendRequest
+	17, // 30: conversa.plugin.v1.Channel.Action:input_type -> conversa.plugin.v1.ActionRequest
+	19, // 31: conversa.plugin.v1.Channel.ValidateSettings:input_type -> conversa.plugin.v1.ValidateSettingsRequest
+	5,  // 32: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
+	25, // 33: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
+	1,  // 34: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
+	6,  // 35: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
+	11, // 36: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
+	15, // 37: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
+	23, // 38: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
+	15, // 39: conversa.plugin.v1.Channel.CheckSend:output_type -> conversa.plugin.v1.SendResponse
+	18, // 40: conversa.plugin.v1.Channel.Action:output_type -> conversa.plugin.v1.ActionResponse
+	21, // 41: conversa.plugin.v1.Channel.ValidateSettings:output_type -> conversa.plugin.v1.ValidateSettingsResponse
+	24, // 42: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
+	26, // 43: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
+	34, // [34:44] is the sub-list for method output_type
+	24, // [24:34] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_conversa_proto_init() }
@@ -2306,7 +2595,7 @@ func file_conversa_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_conversa_proto_rawDesc), len(file_conversa_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -135,12 +135,13 @@ var Info_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Channel_Describe_FullMethodName      = "/conversa.plugin.v1.Channel/Describe"
-	Channel_HandleWebhook_FullMethodName = "/conversa.plugin.v1.Channel/HandleWebhook"
-	Channel_Send_FullMethodName          = "/conversa.plugin.v1.Channel/Send"
-	Channel_Profile_FullMethodName       = "/conversa.plugin.v1.Channel/Profile"
-	Channel_CheckSend_FullMethodName     = "/conversa.plugin.v1.Channel/CheckSend"
-	Channel_Action_FullMethodName        = "/conversa.plugin.v1.Channel/Action"
+	Channel_Describe_FullMethodName         = "/conversa.plugin.v1.Channel/Describe"
+	Channel_HandleWebhook_FullMethodName    = "/conversa.plugin.v1.Channel/HandleWebhook"
+	Channel_Send_FullMethodName             = "/conversa.plugin.v1.Channel/Send"
+	Channel_Profile_FullMethodName          = "/conversa.plugin.v1.Channel/Profile"
+	Channel_CheckSend_FullMethodName        = "/conversa.plugin.v1.Channel/CheckSend"
+	Channel_Action_FullMethodName           = "/conversa.plugin.v1.Channel/Action"
+	Channel_ValidateSettings_FullMethodName = "/conversa.plugin.v1.Channel/ValidateSettings"
 )
 
 // ChannelClient is the client API for Channel service.
@@ -161,6 +162,12 @@ type ChannelClient interface {
 	// host never retries one. Optional: Unimplemented means the channel has
 	// no such actions.
 	Action(ctx context.Context, in *ActionRequest, opts ...grpc.CallOption) (*ActionResponse, error)
+	// ValidateSettings checks an integration's settings when it is created
+	// or changed, before anything is saved, so an operator learns of a bad
+	// setting at once rather than at the first send. Each problem names its
+	// setting. It must not call the provider with the settings' credentials
+	// (it checks their form). Optional: Unimplemented means no objection.
+	ValidateSettings(ctx context.Context, in *ValidateSettingsRequest, opts ...grpc.CallOption) (*ValidateSettingsResponse, error)
 }
 
 type channelClient struct {
@@ -231,6 +238,16 @@ func (c *channelClient) Action(ctx context.Context, in *ActionRequest, opts ...g
 	return out, nil
 }
 
+func (c *channelClient) ValidateSettings(ctx context.Context, in *ValidateSettingsRequest, opts ...grpc.CallOption) (*ValidateSettingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateSettingsResponse)
+	err := c.cc.Invoke(ctx, Channel_ValidateSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChannelServer is the server API for Channel service.
 // All implementations must embed UnimplementedChannelServer
 // for forward compatibility.
@@ -249,6 +266,12 @@ type ChannelServer interface {
 	// host never retries one. Optional: Unimplemented means the channel has
 	// no such actions.
 	Action(context.Context, *ActionRequest) (*ActionResponse, error)
+	// ValidateSettings checks an integration's settings when it is created
+	// or changed, before anything is saved, so an operator learns of a bad
+	// setting at once rather than at the first send. Each problem names its
+	// setting. It must not call the provider with the settings' credentials
+	// (it checks their form). Optional: Unimplemented means no objection.
+	ValidateSettings(context.Context, *ValidateSettingsRequest) (*ValidateSettingsResponse, error)
 	mustEmbedUnimplementedChannelServer()
 }
 
@@ -276,6 +299,9 @@ func (UnimplementedChannelServer) CheckSend(context.Context, *SendRequest) (*Sen
 }
 func (UnimplementedChannelServer) Action(context.Context, *ActionRequest) (*ActionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Action not implemented")
+}
+func (UnimplementedChannelServer) ValidateSettings(context.Context, *ValidateSettingsRequest) (*ValidateSettingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateSettings not implemented")
 }
 func (UnimplementedChannelServer) mustEmbedUnimplementedChannelServer() {}
 func (UnimplementedChannelServer) testEmbeddedByValue()                 {}
@@ -406,6 +432,24 @@ func _Channel_Action_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Channel_ValidateSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChannelServer).ValidateSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Channel_ValidateSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChannelServer).ValidateSettings(ctx, req.(*ValidateSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Channel_ServiceDesc is the grpc.ServiceDesc for Channel service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -436,6 +480,10 @@ var Channel_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Action",
 			Handler:    _Channel_Action_Handler,
+		},
+		{
+			MethodName: "ValidateSettings",
+			Handler:    _Channel_ValidateSettings_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

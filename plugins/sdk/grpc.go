@@ -105,6 +105,13 @@ func (s *channelServer) Action(ctx context.Context, r *proto.ActionRequest) (*pr
 	return nil, status.Error(codes.Unimplemented, "Action not implemented")
 }
 
+func (s *channelServer) ValidateSettings(ctx context.Context, r *proto.ValidateSettingsRequest) (*proto.ValidateSettingsResponse, error) {
+	if v, ok := s.impl.(SettingsValidator); ok {
+		return v.ValidateSettings(ctx, r)
+	}
+	return nil, status.Error(codes.Unimplemented, "ValidateSettings not implemented")
+}
+
 type channelClient struct{ c proto.ChannelClient }
 
 func (c *channelClient) Describe(ctx context.Context) (*proto.ChannelInfo, error) {
@@ -138,6 +145,16 @@ func (c *channelClient) Action(ctx context.Context, r *proto.ActionRequest) (*pr
 	resp, err := c.c.Action(ctx, r)
 	if status.Code(err) == codes.Unimplemented {
 		return &proto.ActionResponse{Unsupported: true}, nil
+	}
+	return resp, err
+}
+
+// ValidateSettings answers no problems when the plugin does not implement
+// it (a plugin built before the RPC existed).
+func (c *channelClient) ValidateSettings(ctx context.Context, r *proto.ValidateSettingsRequest) (*proto.ValidateSettingsResponse, error) {
+	resp, err := c.c.ValidateSettings(ctx, r)
+	if status.Code(err) == codes.Unimplemented {
+		return &proto.ValidateSettingsResponse{}, nil
 	}
 	return resp, err
 }

@@ -68,3 +68,39 @@ func TestActionReachesThePlugin(t *testing.T) {
 		t.Errorf("Action(typing_off) = %v, %v; want the plugin's unsupported", resp, err)
 	}
 }
+
+// validatingChannel refuses an empty token.
+type validatingChannel struct{ plainChannel }
+
+func (validatingChannel) ValidateSettings(_ context.Context, r *proto.ValidateSettingsRequest) (*proto.ValidateSettingsResponse, error) {
+	s, err := sdk.ParseSettings(r.GetIntegration().GetSettingsJson())
+	if err != nil {
+		return nil, err
+	}
+	if s.String("token") == "" {
+		return &proto.ValidateSettingsResponse{Problems: []*proto.SettingsProblem{{Field: "token", Message: "Enter the token."}}}, nil
+	}
+	return &proto.ValidateSettingsResponse{}, nil
+}
+
+// A plugin without ValidateSettings raises no objection; one with it is
+// asked over the wire and its problems name their fields.
+func TestValidateSettings(t *testing.T) {
+	plain, ok := sdktest.Channel(t, plainChannel{}).(sdk.SettingsValidator)
+	if !ok {
+		t.Fatal("the host's client has no ValidateSettings")
+	}
+	resp, err := plain.ValidateSettings(context.Background(), &proto.ValidateSettingsRequest{})
+	if err != nil || len(resp.GetProblems()) != 0 {
+		t.Errorf("ValidateSettings on a channel without it = %v, %v; want no problems and no error", resp, err)
+	}
+	v := sdktest.Channel(t, validatingChannel{}).(sdk.SettingsValidator)
+	resp, err = v.ValidateSettings(context.Background(), &proto.ValidateSettingsRequest{Integration: &proto.Integration{SettingsJson: []byte(`{"token":""}`)}})
+	if err != nil || len(resp.GetProblems()) != 1 || resp.GetProblems()[0].GetField() != "token" {
+		t.Errorf("ValidateSettings(empty token) = %v, %v; want one problem naming token", resp, err)
+	}
+	resp, err = v.ValidateSettings(context.Background(), &proto.ValidateSettingsRequest{Integration: &proto.Integration{SettingsJson: []byte(`{"token":"t"}`)}})
+	if err != nil || len(resp.GetProblems()) != 0 {
+		t.Errorf("ValidateSettings(token) = %v, %v; want no problems", resp, err)
+	}
+}

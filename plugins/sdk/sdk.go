@@ -55,6 +55,15 @@ type ActionSender interface {
 	Action(ctx context.Context, req *proto.ActionRequest) (*proto.ActionResponse, error)
 }
 
+// SettingsValidator is optionally implemented by a Channel: ValidateSettings
+// checks an integration's settings when an operator creates or changes it,
+// and the host refuses to save settings with problems, showing each under
+// its field. It checks the settings' form only (never calls the provider
+// with them). A channel without it raises no objection.
+type SettingsValidator interface {
+	ValidateSettings(ctx context.Context, req *proto.ValidateSettingsRequest) (*proto.ValidateSettingsResponse, error)
+}
+
 // Actions a channel may show the contact (ActionRequest.action).
 const (
 	ActionTypingOn  = "typing_on"
