@@ -26,8 +26,8 @@ func (c *channel) Action(ctx context.Context, req *proto.ActionRequest) (*proto.
 	default:
 		return &proto.ActionResponse{Unsupported: true}, nil
 	}
-	s, refusal := graphSettings(req.GetIntegration().GetSettingsJson())
-	if refusal != nil {
+	s, problems := graphSettings(req.GetIntegration().GetSettingsJson())
+	if refusal := problems.Refusal(); refusal != nil {
 		return &proto.ActionResponse{Error: refusal}, nil
 	}
 	to := strings.TrimSpace(req.GetContact().GetId())

@@ -81,8 +81,8 @@ func (c *channel) CheckSend(ctx context.Context, req *proto.SendRequest) (*proto
 // prepare refuses what Instagram would refuse, before any call, and builds
 // the Send API messages.
 func (c *channel) prepare(_ context.Context, req *proto.SendRequest) (*sdk.Outgoing, *proto.SendError) {
-	s, refusal := graphSettings(req.GetIntegration().GetSettingsJson())
-	if refusal != nil {
+	s, problems := graphSettings(req.GetIntegration().GetSettingsJson())
+	if refusal := problems.Refusal(); refusal != nil {
 		return nil, refusal
 	}
 	to := strings.TrimSpace(req.GetContact().GetId())

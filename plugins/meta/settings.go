@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
 )
 
@@ -120,14 +119,14 @@ func (s settings) forGraph() sdk.Problems {
 	return p
 }
 
-// graphSettings are the settings of a call to the Graph API, or why the
-// call is refused.
-func graphSettings(raw []byte) (settings, *proto.SendError) {
+// graphSettings are the settings of a call to the Graph API, and the
+// problems it is refused over (problems.Refusal).
+func graphSettings(raw []byte) (settings, sdk.Problems) {
 	s, problems := parseSettings(raw)
 	if len(problems) == 0 {
 		problems = s.forGraph()
 	}
-	return s, problems.Refusal()
+	return s, problems
 }
 
 // validate is ValidateSettings: what every call checks, then the rest of

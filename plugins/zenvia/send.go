@@ -82,8 +82,8 @@ func (c *channel) CheckSend(ctx context.Context, req *proto.SendRequest) (*proto
 // prepare refuses what Zenvia or Instagram would refuse, before any call,
 // and builds the message.
 func (c *channel) prepare(_ context.Context, req *proto.SendRequest) (*sdk.Outgoing, *proto.SendError) {
-	s, refusal := sendSettings(req.GetIntegration().GetSettingsJson())
-	if refusal != nil {
+	s, problems := sendSettings(req.GetIntegration().GetSettingsJson())
+	if refusal := problems.Refusal(); refusal != nil {
 		// Before any call: nothing went out, and retrying cannot help until
 		// the operator fixes the integration.
 		return nil, refusal

@@ -3,7 +3,6 @@ package zenvia
 import (
 	"strings"
 
-	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
 )
 
@@ -66,13 +65,14 @@ func (s settings) forSending() sdk.Problems {
 	return p
 }
 
-// sendSettings are the settings of a send, or why it is refused.
-func sendSettings(raw []byte) (settings, *proto.SendError) {
+// sendSettings are the settings of a send, and the problems it is refused
+// over (problems.Refusal).
+func sendSettings(raw []byte) (settings, sdk.Problems) {
 	s, problems := parseSettings(raw)
 	if len(problems) == 0 {
 		problems = s.forSending()
 	}
-	return s, problems.Refusal()
+	return s, problems
 }
 
 // validate is ValidateSettings: what Send checks, then the webhook
