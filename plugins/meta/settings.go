@@ -46,7 +46,7 @@ type settings struct {
 }
 
 // minSecretToken is the shortest verify token accepted at save: shorter
-// is guessed in no time, and the delivery log would not hide it.
+// is guessed in no time. The host's generated ones are 32 characters.
 const minSecretToken = 8
 
 // parseSettings reads an integration's settings_json, filling in defaults.

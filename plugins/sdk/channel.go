@@ -146,24 +146,24 @@ type PrepareFunc func(ctx context.Context, req *proto.SendRequest) (*Outgoing, *
 // unknown once the provider was called. The error result is always nil:
 // every failure is in the response, as the host expects of Send.
 func (b ChannelBase) SendWith(ctx context.Context, req *proto.SendRequest, prepare PrepareFunc) (*proto.SendResponse, error) {
-	out, refusal := b.prepare(ctx, req, prepare)
+	out, refusal := b.runPrepare(ctx, req, prepare)
 	if refusal != nil {
 		return refusal, nil
 	}
-	return b.deliver(ctx, req, out), nil
+	return b.runDeliver(ctx, req, out), nil
 }
 
 // CheckSendWith is CheckSend for a channel built on the base: prepare's
 // answer, without delivering (no call to the provider).
 func (b ChannelBase) CheckSendWith(ctx context.Context, req *proto.SendRequest, prepare PrepareFunc) (*proto.SendResponse, error) {
-	if _, refusal := b.prepare(ctx, req, prepare); refusal != nil {
+	if _, refusal := b.runPrepare(ctx, req, prepare); refusal != nil {
 		return refusal, nil
 	}
 	return &proto.SendResponse{}, nil
 }
 
-// prepare runs the channel's checks; a non-nil response is the answer.
-func (b ChannelBase) prepare(ctx context.Context, req *proto.SendRequest, prepare PrepareFunc) (out *Outgoing, refusal *proto.SendResponse) {
+// runPrepare runs the channel's checks; a non-nil response is the answer.
+func (b ChannelBase) runPrepare(ctx context.Context, req *proto.SendRequest, prepare PrepareFunc) (out *Outgoing, refusal *proto.SendResponse) {
 	defer func() {
 		if v := recover(); v != nil {
 			b.fault(req, "a panic preparing a message", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -182,8 +182,8 @@ func (b ChannelBase) prepare(ctx context.Context, req *proto.SendRequest, prepar
 	return out, nil
 }
 
-// deliver runs Deliver under a recording context.
-func (b ChannelBase) deliver(ctx context.Context, req *proto.SendRequest, out *Outgoing) (resp *proto.SendResponse) {
+// runDeliver runs Deliver under a recording context.
+func (b ChannelBase) runDeliver(ctx context.Context, req *proto.SendRequest, out *Outgoing) (resp *proto.SendResponse) {
 	ctx, calls := RecordExchanges(ctx, out.Secrets...)
 	defer func() {
 		if v := recover(); v != nil {

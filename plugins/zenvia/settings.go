@@ -28,7 +28,7 @@ type settings struct {
 }
 
 // minSecretToken is the shortest webhook token accepted at save: shorter
-// is guessed in no time, and the delivery log would not hide it.
+// is guessed in no time. The host's generated ones are 32 characters.
 const minSecretToken = 8
 
 // parseSettings reads an integration's settings_json, filling in defaults.
