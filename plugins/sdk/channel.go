@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/conversa/conversa/plugins/proto"
@@ -92,11 +93,15 @@ func NewChannelBase(opts ...ChannelOption) ChannelBase {
 // SendWith's context reach the delivery log.
 func (b ChannelBase) HTTPClient() *http.Client {
 	if b.client == nil {
-		// A base not built by NewChannelBase still calls safely.
-		return NewHTTPClient(DefaultCallTimeout)
+		// A base not built by NewChannelBase still calls safely, sharing
+		// one client rather than a transport per call.
+		return defaultClient()
 	}
 	return b.client
 }
+
+// defaultClient is built once, on first use, and never changed.
+var defaultClient = sync.OnceValue(func() *http.Client { return NewHTTPClient(DefaultCallTimeout) })
 
 // Logger is the channel's logger.
 func (b ChannelBase) Logger() *slog.Logger {
@@ -187,7 +192,8 @@ func (b ChannelBase) runDeliver(ctx context.Context, req *proto.SendRequest, out
 	ctx, calls := RecordExchanges(ctx, out.Secrets...)
 	defer func() {
 		if v := recover(); v != nil {
-			b.fault(req, "a panic delivering a message", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			// The log hides the message's credentials too.
+			b.fault(req, "a panic delivering a message", "panic", calls.red.Text(fmt.Sprint(v)), "stack", string(debug.Stack()))
 			resp = &proto.SendResponse{Error: faultError(len(calls.List()) > 0)}
 		}
 		resp.Exchanges = calls.List()
@@ -195,7 +201,7 @@ func (b ChannelBase) runDeliver(ctx context.Context, req *proto.SendRequest, out
 	resp, err := out.Deliver(ctx)
 	switch {
 	case err != nil:
-		b.fault(req, "an error delivering a message", "error", err)
+		b.fault(req, "an error delivering a message", "error", calls.red.Text(err.Error()))
 		// Parts that went out before the error keep their ids.
 		resp = &proto.SendResponse{MessageIds: resp.GetMessageIds(), Error: faultError(len(calls.List()) > 0)}
 	case resp == nil:

@@ -76,7 +76,7 @@ func (c *baseChannel) prepare(_ context.Context, req *proto.SendRequest) (*sdk.O
 		case "panic after calling":
 			panic("index out of range [3] with length 3")
 		case "error after calling":
-			return &proto.SendResponse{MessageIds: []string{"part-1"}}, errors.New("json: cannot unmarshal number into Go value")
+			return &proto.SendResponse{MessageIds: []string{"part-1"}}, errors.New("json: cannot unmarshal number into Go value (token " + baseToken + ")")
 		case "no outcome":
 			return nil, nil
 		}
@@ -183,6 +183,9 @@ func TestSendWith(t *testing.T) {
 				}
 			}
 		})
+	}
+	if strings.Contains(log.String(), baseToken) {
+		t.Errorf("the log shows the message's credentials:\n%s", log.String())
 	}
 	if !strings.Contains(log.String(), "goroutine") {
 		t.Errorf("a panic's stack is not in the log:\n%s", log.String())
@@ -364,5 +367,20 @@ func TestCheckSettingsSchema(t *testing.T) {
 		if err := sdk.CheckSettingsSchema(info); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CheckSettingsSchema(%s) = %v, want an error saying %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// A base declared without NewChannelBase still records, tells the time
+// and logs.
+func TestZeroChannelBase(t *testing.T) {
+	srv, calls := fakeProvider(t)
+	ch := sdktest.Channel(t, &baseChannel{url: srv.URL})
+	resp, err := ch.Send(context.Background(), baseSend("send", 1767607200000))
+	if err != nil || resp.GetError() != nil || len(resp.GetExchanges()) != 1 || calls.Load() != 1 {
+		t.Errorf("Send through a zero base = %v, %v after %d calls; want sent and recorded", resp, err, calls.Load())
+	}
+	var b sdk.ChannelBase
+	if b.HTTPClient() != b.HTTPClient() || b.Logger() == nil || time.Since(b.Now(0)) > time.Minute {
+		t.Errorf("a zero base has no shared client, logger or clock")
 	}
 }
