@@ -26,21 +26,15 @@ func (c *channel) Action(ctx context.Context, req *proto.ActionRequest) (*proto.
 	default:
 		return &proto.ActionResponse{Unsupported: true}, nil
 	}
-	s, err := parseSettings(req.GetIntegration().GetSettingsJson())
-	if err == nil {
-		err = s.forGraph()
-	}
-	if err != nil {
-		return &proto.ActionResponse{Error: refusedErr("settings", err.Error())}, nil
+	s, problems := graphSettings(req.GetIntegration().GetSettingsJson())
+	if refusal := problems.Refusal(); refusal != nil {
+		return &proto.ActionResponse{Error: refusal}, nil
 	}
 	to := strings.TrimSpace(req.GetContact().GetId())
 	if to == "" {
 		return &proto.ActionResponse{Error: refusedErr("no_recipient", "the contact has no Instagram id")}, nil
 	}
-	now := req.GetNowMs()
-	if now == 0 {
-		now = c.now().UnixMilli()
-	}
+	now := c.Now(req.GetNowMs()).UnixMilli()
 	last := req.GetContact().GetLastInboundMs()
 	if last <= 0 || time.Duration(now-last)*time.Millisecond >= standardWindow {
 		return &proto.ActionResponse{Error: refusedErr("outside_window",
@@ -59,7 +53,7 @@ func (c *channel) Action(ctx context.Context, req *proto.ActionRequest) (*proto.
 	case r.status >= 200 && r.status < 300 && !hasErr:
 		return &proto.ActionResponse{}, nil
 	case !hasErr:
-		return &proto.ActionResponse{Error: httpError(r, c.now())}, nil
+		return &proto.ActionResponse{Error: httpError(r, c.Now(0))}, nil
 	}
 	serr := &proto.SendError{Code: ge.codeString(), Message: truncate(ge.Message, 500)}
 	if ge.class(r.status) == classReauthorize {

@@ -34,4 +34,9 @@
 // reauthorize (code 190) and permanent.
 //
 // Profile reads name, username and profile picture, best effort.
+//
+// ValidateSettings checks an integration's settings when an operator saves
+// them, with the checks every Graph API call refuses over plus the rest of
+// the form (app secret, account id, verify token, human_agent_tag), and
+// Describe publishes the settings form the console draws.
 package meta

@@ -76,7 +76,7 @@ func (c *channel) graph(ctx context.Context, s settings, method, path string, qu
 	if s.Login == LoginInstagram {
 		req.Header.Set("Authorization", "Bearer "+s.AccessToken)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.HTTPClient().Do(req)
 	if err != nil {
 		return graphResult{err: scrubURL(err), maybeDelivered: !neverSent(err)}
 	}

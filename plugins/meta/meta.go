@@ -2,8 +2,6 @@ package meta
 
 import (
 	"context"
-	"net/http"
-	"time"
 
 	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
@@ -29,34 +27,14 @@ const (
 	maxSendCalls = 50
 )
 
-// Option changes how New builds the channel.
-type Option func(*channel)
-
-// WithHTTPClient makes Send and Profile use c instead of the built-in client
-// (tests point it at a fake Graph API; c should carry its own timeouts).
-func WithHTTPClient(c *http.Client) Option {
-	return func(ch *channel) { ch.http = c }
-}
-
-// WithClock replaces time.Now, for SendRequests that carry no now_ms.
-func WithClock(now func() time.Time) Option {
-	return func(ch *channel) { ch.now = now }
-}
-
-// New returns the Meta channel.
-func New(opts ...Option) sdk.Channel {
-	ch := &channel{http: sdk.NewHTTPClient(45 * time.Second), now: time.Now}
-	for _, o := range opts {
-		o(ch)
-	}
-	// Whatever the client, its calls under sdk.RecordExchanges are kept.
-	ch.http = sdk.RecordingClient(ch.http)
-	return ch
+// New returns the Meta channel. The options are the SDK's: tests point
+// sdk.WithHTTPClient at a fake Graph API and move sdk.WithClock.
+func New(opts ...sdk.ChannelOption) sdk.Channel {
+	return &channel{ChannelBase: sdk.NewChannelBase(opts...)}
 }
 
 type channel struct {
-	http *http.Client
-	now  func() time.Time
+	sdk.ChannelBase
 }
 
 func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
@@ -84,5 +62,37 @@ func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
 		// Meta delivers an echo (is_echo) of every message the account
 		// sends, ours included.
 		EchoesSends: true,
+		Settings:    settingsSchema,
 	}, nil
 }
+
+// ValidateSettings checks the settings' form when an operator saves an
+// integration, without calling Meta.
+func (c *channel) ValidateSettings(_ context.Context, req *proto.ValidateSettingsRequest) (*proto.ValidateSettingsResponse, error) {
+	return validate(req.GetIntegration().GetSettingsJson()).Response(), nil
+}
+
+// settingsSchema is the integration form, in the order an operator fills
+// it in. The form asks for account_id although the API does not: an
+// integration without one gets only the events that reach its own webhook
+// URL and that no other integration's account_id claims.
+var settingsSchema = []*proto.SettingField{
+	{Name: settingAccountID, Label: "Instagram account ID", Required: true,
+		Help: "The professional account id that Meta’s webhooks carry (entry.id)."},
+	{Name: settingLogin, Label: "Login type", Type: sdk.FieldSelect,
+		Choices:      []string{LoginInstagram, LoginFacebook},
+		ChoiceLabels: []string{"Instagram Login (graph.instagram.com)", "Facebook Login (graph.facebook.com)"}},
+	{Name: settingAccessToken, Label: "Access token", Type: sdk.FieldSecret, Required: true,
+		Help: "Long-lived token with instagram_manage_messages (Instagram Login: instagram_business_manage_messages)."},
+	{Name: settingAppSecret, Label: "App secret", Type: sdk.FieldSecret, Required: true,
+		Help: "Checks the X-Hub-Signature-256 of every webhook."},
+	{Name: settingVerifyToken, Label: "Verify token",
+		Help: "Leave blank to generate one. Meta sends it when you save the callback URL."},
+	{Name: settingGraphURL, Label: "Graph API URL", Type: sdk.FieldURL, Placeholder: DefaultInstagramGraphURL,
+		Help: "Leave blank for the default of the login type."},
+	{Name: settingAPIVersion, Label: "Graph API version", Placeholder: DefaultAPIVersion},
+	{Name: settingHumanAgentTag, Type: sdk.FieldBool,
+		Label: "Let human agents answer up to 7 days after the user’s last message (HUMAN_AGENT tag; your app needs Meta’s Human Agent permission)"},
+}
+
+var _ sdk.SettingsValidator = (*channel)(nil)

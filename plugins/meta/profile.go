@@ -18,12 +18,9 @@ import (
 // error_code is Meta's error code alone ("230", "190", "9010"), without the
 // subcode, because that is what decides what to do next.
 func (c *channel) Profile(ctx context.Context, req *proto.ProfileRequest) (*proto.ProfileResponse, error) {
-	s, err := parseSettings(req.GetIntegration().GetSettingsJson())
-	if err == nil {
-		err = s.forGraph()
-	}
-	if err != nil {
-		return &proto.ProfileResponse{ErrorCode: "settings", ErrorMessage: err.Error()}, nil
+	s, problems := graphSettings(req.GetIntegration().GetSettingsJson())
+	if refusal := problems.Refusal(); refusal != nil {
+		return &proto.ProfileResponse{ErrorCode: refusal.GetCode(), ErrorMessage: refusal.GetMessage()}, nil
 	}
 	id := strings.TrimSpace(req.GetContactId())
 	if id == "" {

@@ -69,48 +69,46 @@ type urlPayload struct {
 // back with the error, which is then never retryable: a retry would send
 // those parts again, and the Send API has no idempotency key.
 func (c *channel) Send(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error) {
-	return c.send(ctx, req, false)
+	return c.SendWith(ctx, req, c.prepare)
 }
 
 // CheckSend runs every check Send makes before calling the provider, and
 // stops there.
 func (c *channel) CheckSend(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error) {
-	return c.send(ctx, req, true)
+	return c.CheckSendWith(ctx, req, c.prepare)
 }
 
-func (c *channel) send(ctx context.Context, req *proto.SendRequest, checkOnly bool) (*proto.SendResponse, error) {
-	s, err := parseSettings(req.GetIntegration().GetSettingsJson())
-	if err == nil {
-		err = s.forGraph()
-	}
-	if err != nil {
-		return refused("settings", err.Error()), nil
+// prepare refuses what Instagram would refuse, before any call, and builds
+// the Send API messages.
+func (c *channel) prepare(_ context.Context, req *proto.SendRequest) (*sdk.Outgoing, *proto.SendError) {
+	s, problems := graphSettings(req.GetIntegration().GetSettingsJson())
+	if refusal := problems.Refusal(); refusal != nil {
+		return nil, refusal
 	}
 	to := strings.TrimSpace(req.GetContact().GetId())
 	if to == "" {
-		return refused("no_recipient", "the contact has no Instagram id to send to"), nil
+		return nil, refusedErr("no_recipient", "the contact has no Instagram id to send to")
 	}
-	now := req.GetNowMs()
-	if now == 0 {
-		now = c.now().UnixMilli()
-	}
+	now := c.Now(req.GetNowMs()).UnixMilli()
 	messagingType, tag, refusal := window(s, req.GetContact().GetLastInboundMs(), now, req.GetAuthorKind())
 	if refusal != nil {
-		return &proto.SendResponse{Error: refusal}, nil
+		return nil, refusal
 	}
 	msgs, refusal := buildMessages(req.GetContents())
 	if refusal != nil {
-		return &proto.SendResponse{Error: refusal}, nil
+		return nil, refusal
 	}
-	if checkOnly {
-		// Everything that can be decided without Meta has been.
-		return &proto.SendResponse{}, nil
-	}
+	return &sdk.Outgoing{
+		Secrets: []string{s.AccessToken, s.AppSecret, s.VerifyToken},
+		Deliver: func(ctx context.Context) (*proto.SendResponse, error) {
+			return c.deliver(ctx, s, req, to, messagingType, tag, msgs), nil
+		},
+	}, nil
+}
 
-	// The calls go to the integration's delivery log, credentials hidden.
-	ctx, calls := sdk.RecordExchanges(ctx, s.AccessToken, s.AppSecret, s.VerifyToken)
+// deliver makes the Send API calls, one per message, in order.
+func (c *channel) deliver(ctx context.Context, s settings, req *proto.SendRequest, to, messagingType, tag string, msgs []*outMessage) *proto.SendResponse {
 	resp := &proto.SendResponse{}
-	defer func() { resp.Exchanges = calls.List() }()
 	for i, m := range msgs {
 		b := sendBody{Recipient: recipient{ID: to}, MessagingType: messagingType, Tag: tag, Message: m}
 		if i == 0 && req.GetReplyTo() != "" {
@@ -125,13 +123,13 @@ func (c *channel) send(ctx context.Context, req *proto.SendRequest, checkOnly bo
 					serr.Message, i, len(msgs))
 			}
 			resp.Error = serr
-			return resp, nil
+			return resp
 		}
 		if id != "" {
 			resp.MessageIds = append(resp.MessageIds, id)
 		}
 	}
-	return resp, nil
+	return resp
 }
 
 // window decides, before any call, whether Instagram allows this message now
@@ -407,7 +405,7 @@ func (c *channel) sendOne(ctx context.Context, s settings, b sendBody) (string, 
 		return string(ok.MessageID), nil
 	}
 	if !hasErr {
-		return "", httpError(r, c.now())
+		return "", httpError(r, c.Now(0))
 	}
 	serr := &proto.SendError{Code: ge.codeString(), Message: truncate(ge.Message, 500)}
 	switch ge.class(r.status) {
@@ -417,10 +415,10 @@ func (c *channel) sendOne(ctx context.Context, s settings, b sendBody) (string, 
 		serr.Reauthorize = true
 	case classRateLimit:
 		serr.Retryable = true
-		serr.RetryAfterMs = retryAfter(r.header, c.now(), rateLimitPause).Milliseconds()
+		serr.RetryAfterMs = retryAfter(r.header, c.Now(0), rateLimitPause).Milliseconds()
 	case classTransient:
 		serr.Retryable = true
-		serr.RetryAfterMs = retryAfter(r.header, c.now(), transientPause).Milliseconds()
+		serr.RetryAfterMs = retryAfter(r.header, c.Now(0), transientPause).Milliseconds()
 		serr.UnknownOutcome = r.status >= 500
 	}
 	return "", serr
@@ -458,10 +456,6 @@ func httpError(r graphResult, now time.Time) *proto.SendError {
 
 func refusedErr(code, msg string) *proto.SendError {
 	return &proto.SendError{Code: code, Message: msg, Refused: true}
-}
-
-func refused(code, msg string) *proto.SendResponse {
-	return &proto.SendResponse{Error: refusedErr(code, msg)}
 }
 
 func invalidContent(i int, what string) *proto.SendError {

@@ -585,7 +585,7 @@ func TestSendTransportErrors(t *testing.T) {
 		}))
 		defer srv.Close()
 		defer close(release)
-		ch := New(WithHTTPClient(&http.Client{Timeout: 50 * time.Millisecond}))
+		ch := New(sdk.WithHTTPClient(&http.Client{Timeout: 50 * time.Millisecond}))
 		resp, err := ch.Send(context.Background(), sendReq(metaSettings(srv.URL, nil), time.Hour, sdk.AuthorAgent, text("hi")))
 		if err != nil {
 			t.Fatalf("Send: %v", err)
@@ -601,7 +601,7 @@ func TestSendUsesClockWithoutNow(t *testing.T) {
 	clock := func() time.Time { return time.UnixMilli(nowMs) }
 	req := sendReq(metaSettings(g.srv.URL, nil), 25*time.Hour, sdk.AuthorAssistant, text("hi"))
 	req.NowMs = 0
-	resp, err := New(WithClock(clock)).Send(context.Background(), req)
+	resp, err := New(sdk.WithClock(clock)).Send(context.Background(), req)
 	if err != nil {
 		t.Fatalf("Send: %v", err)
 	}

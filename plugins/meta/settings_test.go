@@ -28,9 +28,9 @@ func TestParseSettings(t *testing.T) {
 		{name: "not JSON", in: `{`, wantErr: true},
 	}
 	for _, tc := range tests {
-		got, err := parseSettings([]byte(tc.in))
-		if (err != nil) != tc.wantErr {
-			t.Errorf("parseSettings(%s) error = %v, want error %v", tc.name, err, tc.wantErr)
+		got, problems := parseSettings([]byte(tc.in))
+		if (len(problems) > 0) != tc.wantErr {
+			t.Errorf("parseSettings(%s) problems = %v, want problems %v", tc.name, problems, tc.wantErr)
 			continue
 		}
 		if !tc.wantErr && got != tc.want {

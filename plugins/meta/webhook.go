@@ -57,9 +57,9 @@ func handshake(req *proto.WebhookRequest) *proto.WebhookResponse {
 	deny := func(reason string) *proto.WebhookResponse {
 		return &proto.WebhookResponse{Status: http.StatusForbidden, Error: "verification: " + reason}
 	}
-	s, err := parseSettings(req.GetIntegrations()[0].GetSettingsJson())
-	if err != nil {
-		return deny(err.Error())
+	s, problems := parseSettings(req.GetIntegrations()[0].GetSettingsJson())
+	if len(problems) > 0 {
+		return deny(problems.String())
 	}
 	if s.VerifyToken == "" {
 		return deny("the integration has no verify_token")
@@ -179,7 +179,7 @@ func verify(integrations []*proto.Integration, body, sig []byte) (router, int) {
 	checked := 0
 	for i, in := range integrations {
 		c := candidate{id: in.GetId()}
-		if s, err := parseSettings(in.GetSettingsJson()); err == nil && s.AppSecret != "" {
+		if s, problems := parseSettings(in.GetSettingsJson()); len(problems) == 0 && s.AppSecret != "" {
 			// An empty key would let anyone sign: such an integration
 			// never verifies anything.
 			checked++

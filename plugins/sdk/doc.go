@@ -9,6 +9,12 @@
 //		sdk.Serve(sdk.Plugin{Name: "echo", Version: "1.0.0", Assistant: echo{}})
 //	}
 //
+// A channel written in Go embeds ChannelBase, which holds what every channel
+// shares (the HTTP client whose calls reach the delivery log, the clock, the
+// logger, and the frame around Send and CheckSend), and reports what is
+// wrong with an integration's settings as Problems, both when the operator
+// saves them (ValidateSettings) and when a send is refused over them.
+//
 // Plugins are stateless per call: every call carries the settings it needs,
 // so the host may restart a plugin at any time without losing anything.
 //

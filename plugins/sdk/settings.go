@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/conversa/conversa/plugins/proto"
 )
 
 // Settings are an integration's or assistant's settings, as the host hands
@@ -62,4 +65,108 @@ func (s Settings) Bool(key string) bool {
 	default:
 		return false
 	}
+}
+
+// CodeSettings is the SendError code of a call refused over the
+// integration's settings (Problems.Refusal).
+const CodeSettings = "settings"
+
+// Problems are what is wrong with an integration's settings, each under the
+// setting at fault. A channel finds them once, in one function: its
+// ValidateSettings answers with them when an operator saves the
+// integration, and a call that cannot work with the settings refuses with
+// them (Refusal), so the two never disagree and the operator reads the same
+// words in both places.
+type Problems []*proto.SettingsProblem
+
+// Add records a problem with field (its key in settings_json; "" for the
+// settings as a whole). The message is one sentence for the operator: what
+// is wrong and what would do, never a library's error text.
+func (p *Problems) Add(field, message string) {
+	*p = append(*p, &proto.SettingsProblem{Field: field, Message: message})
+}
+
+// Response is ValidateSettings' answer.
+func (p Problems) Response() *proto.ValidateSettingsResponse {
+	return &proto.ValidateSettingsResponse{Problems: p}
+}
+
+// Refusal is the SendError of a call refused over these problems (code
+// CodeSettings, refused, not retryable: nothing went out, and asking again
+// cannot help until the operator changes the settings); nil when there are
+// none.
+func (p Problems) Refusal() *proto.SendError {
+	if len(p) == 0 {
+		return nil
+	}
+	return &proto.SendError{Code: CodeSettings, Message: "the integration's settings need changing: " + p.String(), Refused: true}
+}
+
+// String is every problem, "field: message", in order.
+func (p Problems) String() string {
+	parts := make([]string, len(p))
+	for i, q := range p {
+		parts[i] = q.GetMessage()
+		if q.GetField() != "" {
+			parts[i] = q.GetField() + ": " + parts[i]
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// ReadSettings is ParseSettings for a channel's checks: settings that are
+// not a JSON object are a problem of the settings as a whole, told without
+// the decoder's text (which may quote a secret).
+func ReadSettings(raw []byte) (Settings, Problems) {
+	s, err := ParseSettings(raw)
+	if err != nil {
+		var p Problems
+		p.Add("", `The settings must be a JSON object of names and values, like {"name": "value"}.`)
+		return Settings{}, p
+	}
+	return s, nil
+}
+
+// IsBool reports whether a setting reads as a boolean: absent, null or
+// blank (false), true or false, a string strconv.ParseBool takes, or the
+// number 0 or 1. Bool reads anything; IsBool is for telling an operator
+// that "yes" is not what they think.
+func (s Settings) IsBool(key string) bool {
+	switch v := s[key].(type) {
+	case nil, bool:
+		return true
+	case string:
+		if strings.TrimSpace(v) == "" {
+			return true
+		}
+		_, err := strconv.ParseBool(strings.TrimSpace(v))
+		return err == nil
+	case json.Number:
+		return v.String() == "0" || v.String() == "1"
+	default:
+		return false
+	}
+}
+
+// IsHTTPURL reports whether raw is an absolute http or https URL with a
+// host: what a setting naming a provider's API must be.
+func IsHTTPURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// IsToken reports whether s can be a webhook credential an operator copies
+// between a provider's console and Conversa: 1 to 256 printable ASCII
+// characters without spaces, which travel unchanged in a header or a query
+// (the host's generated ones are 32 such characters).
+func IsToken(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -28,4 +28,8 @@
 // outside that window before calling Zenvia.
 //
 // Zenvia has no profile API; names arrive with each message (visitor).
+//
+// ValidateSettings checks an integration's settings when an operator saves
+// them, with the checks Send refuses over plus the webhook credentials'
+// form, and Describe publishes the settings form the console draws.
 package zenvia

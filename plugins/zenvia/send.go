@@ -30,7 +30,7 @@ const maxResponseBytes = 1 << 20
 
 // Codes of the errors Send reports itself (Zenvia's own codes pass through).
 const (
-	codeSettings           = "settings"
+	codeSettings           = sdk.CodeSettings
 	codeNoContact          = "no_contact"
 	codeNoInbound          = "no_inbound"
 	codeOutsideWindow      = "outside_window"
@@ -70,51 +70,50 @@ type contentError struct {
 func (e *contentError) Error() string { return e.message }
 
 func (c *channel) Send(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error) {
-	return c.send(ctx, req, false)
+	return c.SendWith(ctx, req, c.prepare)
 }
 
 // CheckSend runs every check Send makes before calling the provider, and
 // stops there.
 func (c *channel) CheckSend(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error) {
-	return c.send(ctx, req, true)
+	return c.CheckSendWith(ctx, req, c.prepare)
 }
 
-func (c *channel) send(ctx context.Context, req *proto.SendRequest, checkOnly bool) (*proto.SendResponse, error) {
-	s, err := parseSettings(req.GetIntegration().GetSettingsJson())
-	if err == nil {
-		err = s.forSending()
-	}
-	if err != nil {
+// prepare refuses what Zenvia or Instagram would refuse, before any call,
+// and builds the message.
+func (c *channel) prepare(_ context.Context, req *proto.SendRequest) (*sdk.Outgoing, *proto.SendError) {
+	s, problems := sendSettings(req.GetIntegration().GetSettingsJson())
+	if refusal := problems.Refusal(); refusal != nil {
 		// Before any call: nothing went out, and retrying cannot help until
 		// the operator fixes the integration.
-		return refused(codeSettings, err.Error()), nil
+		return nil, refusal
 	}
 	if req.GetContact().GetId() == "" {
-		return refused(codeNoContact, "the contact has no Zenvia id to send to"), nil
+		return nil, refusedErr(codeNoContact, "the contact has no Zenvia id to send to")
 	}
 	if e := c.checkWindow(req); e != nil {
-		return &proto.SendResponse{Error: e}, nil
+		return nil, e
 	}
 	msg, err := buildMessage(s, req)
 	if err != nil {
 		var ce *contentError
 		if errors.As(err, &ce) {
-			return refused(ce.code, ce.message), nil
+			return nil, refusedErr(ce.code, ce.message)
 		}
-		return refused(codeUnsupportedContent, err.Error()), nil
+		return nil, refusedErr(codeUnsupportedContent, err.Error())
 	}
-	if checkOnly {
-		return &proto.SendResponse{}, nil
-	}
-	// The call goes to the integration's delivery log, credentials hidden.
-	ctx, calls := sdk.RecordExchanges(ctx, s.APIToken, s.WebhookToken)
-	resp := c.post(ctx, s, msg)
-	resp.Exchanges = calls.List()
-	return resp, nil
+	return &sdk.Outgoing{
+		Secrets: []string{s.APIToken, s.WebhookToken},
+		Deliver: func(ctx context.Context) (*proto.SendResponse, error) { return c.post(ctx, s, msg), nil },
+	}, nil
+}
+
+func refusedErr(code, message string) *proto.SendError {
+	return &proto.SendError{Code: code, Message: message, Refused: true}
 }
 
 func refused(code, message string) *proto.SendResponse {
-	return &proto.SendResponse{Error: &proto.SendError{Code: code, Message: message, Refused: true}}
+	return &proto.SendResponse{Error: refusedErr(code, message)}
 }
 
 // checkWindow enforces Instagram's rule that a business only answers: never
@@ -129,10 +128,7 @@ func (c *channel) checkWindow(req *proto.SendRequest) *proto.SendError {
 			Refused: true,
 		}
 	}
-	now := req.GetNowMs()
-	if now == 0 {
-		now = c.now().UnixMilli()
-	}
+	now := c.Now(req.GetNowMs()).UnixMilli()
 	window, who := botWindow, "assistant and system replies"
 	if req.GetAuthorKind() == sdk.AuthorAgent {
 		window, who = agentWindow, "human agent replies"
@@ -243,7 +239,7 @@ func (c *channel) post(ctx context.Context, s settings, msg *outMessage) *proto.
 	hreq.Header.Set("Accept", "application/json")
 	hreq.Header.Set("X-API-TOKEN", s.APIToken)
 
-	resp, err := c.http.Do(hreq)
+	resp, err := c.HTTPClient().Do(hreq)
 	if err != nil {
 		return &proto.SendResponse{Error: transportError(err)}
 	}
@@ -354,7 +350,7 @@ func (c *channel) retryAfter(v string) int64 {
 		return min(secs, int64(24*time.Hour/time.Second)) * 1000
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(c.now()); d > 0 {
+		if d := t.Sub(c.Now(0)); d > 0 {
 			return min(d, 24*time.Hour).Milliseconds()
 		}
 	}

@@ -76,7 +76,7 @@ func sendRequest(apiURL string, contents ...*proto.Content) *proto.SendRequest {
 	}
 }
 
-func newTestChannel() sdk.Channel { return New(WithClock(sendNow)) }
+func newTestChannel() sdk.Channel { return New(sdk.WithClock(sendNow)) }
 
 func TestSendRequestFixtures(t *testing.T) {
 	tests := []struct {
@@ -290,7 +290,7 @@ func TestSendNetworkErrors(t *testing.T) {
 		}))
 		t.Cleanup(srv.Close)
 		t.Cleanup(func() { close(release) })
-		ch := New(WithClock(sendNow), WithHTTPClient(&http.Client{Timeout: 50 * time.Millisecond}))
+		ch := New(sdk.WithClock(sendNow), sdk.WithHTTPClient(&http.Client{Timeout: 50 * time.Millisecond}))
 		resp, err := ch.Send(context.Background(), sendRequest(srv.URL, &proto.Content{Type: "text", Text: "oi"}))
 		if err != nil {
 			t.Fatalf("Send() error = %v", err)
@@ -508,15 +508,15 @@ func TestSendSettings(t *testing.T) {
 }
 
 func TestParseSettingsDefaults(t *testing.T) {
-	s, err := parseSettings([]byte(`{"sender_id":" brisk-harbor ","api_token":"t","other":{"x":1}}`))
-	if err != nil {
-		t.Fatalf("parseSettings() error = %v", err)
+	s, problems := parseSettings([]byte(`{"sender_id":" brisk-harbor ","api_token":"t","other":{"x":1}}`))
+	if len(problems) > 0 {
+		t.Fatalf("parseSettings() problems = %v", problems)
 	}
 	if s.APIURL != DefaultAPIURL || s.SenderID != "brisk-harbor" {
 		t.Errorf("parseSettings() = api_url %q, sender_id %q, want %q, %q", s.APIURL, s.SenderID, DefaultAPIURL, "brisk-harbor")
 	}
-	if s, err := parseSettings(nil); err != nil || s.APIURL != DefaultAPIURL {
-		t.Errorf("parseSettings(nil) = %+v, %v, want defaults", s, err)
+	if s, problems := parseSettings(nil); len(problems) > 0 || s.APIURL != DefaultAPIURL {
+		t.Errorf("parseSettings(nil) = %+v, %v, want defaults", s, problems)
 	}
 }
 

@@ -1,8 +1,6 @@
 package zenvia
 
 import (
-	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/conversa/conversa/plugins/sdk"
@@ -29,41 +27,68 @@ type settings struct {
 	WebhookToken    string
 }
 
-// parseSettings reads an integration's settings_json. Unknown keys are
-// ignored; numbers and booleans are taken as their JSON text, because an
-// operator may well write a numeric sender id without quotes.
-func parseSettings(raw []byte) (settings, error) {
-	var s settings
-	m, err := sdk.ParseSettings(raw)
-	if err != nil {
-		return s, err
+// minSecretToken is the shortest webhook token accepted at save: shorter
+// is guessed in no time. The host's generated ones are 32 characters.
+const minSecretToken = 8
+
+// parseSettings reads an integration's settings_json, filling in defaults.
+// Unknown keys are ignored; numbers and booleans are taken as their JSON
+// text, because an operator may well write a numeric sender id without
+// quotes. The only problem it finds is settings that are not a JSON object.
+func parseSettings(raw []byte) (settings, sdk.Problems) {
+	m, problems := sdk.ReadSettings(raw)
+	s := settings{
+		SenderID:        m.String(settingSenderID),
+		APIToken:        m.String(settingAPIToken),
+		APIURL:          strings.TrimRight(m.String(settingAPIURL), "/"),
+		WebhookUsername: m.String(settingWebhookUsername),
+		WebhookToken:    m.String(settingWebhookToken),
 	}
-	s.SenderID = m.String(settingSenderID)
-	s.APIToken = m.String(settingAPIToken)
-	s.APIURL = strings.TrimRight(m.String(settingAPIURL), "/")
-	s.WebhookUsername = m.String(settingWebhookUsername)
-	s.WebhookToken = m.String(settingWebhookToken)
 	if s.APIURL == "" {
 		s.APIURL = DefaultAPIURL
 	}
-	return s, nil
+	return s, problems
 }
 
 // forSending checks what Send needs.
-func (s settings) forSending() error {
-	var missing []string
+func (s settings) forSending() sdk.Problems {
+	var p sdk.Problems
 	if s.SenderID == "" {
-		missing = append(missing, settingSenderID)
+		p.Add(settingSenderID, "Enter the sender ID of your Instagram channel in Zenvia’s console.")
 	}
 	if s.APIToken == "" {
-		missing = append(missing, settingAPIToken)
+		p.Add(settingAPIToken, "Enter a Zenvia API token (Zenvia’s console, API tokens): Conversa’s calls to Zenvia carry it.")
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("settings: missing %s", strings.Join(missing, ", "))
+	if !sdk.IsHTTPURL(s.APIURL) {
+		p.Add(settingAPIURL, "Enter the API URL as http:// or https:// and a host, such as "+DefaultAPIURL+", or leave it blank for Zenvia’s API.")
 	}
-	u, err := url.Parse(s.APIURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("settings: %s %q is not an http(s) URL", settingAPIURL, s.APIURL)
+	return p
+}
+
+// sendSettings are the settings of a send, and the problems it is refused
+// over (problems.Refusal).
+func sendSettings(raw []byte) (settings, sdk.Problems) {
+	s, problems := parseSettings(raw)
+	if len(problems) == 0 {
+		problems = s.forSending()
 	}
-	return nil
+	return s, problems
+}
+
+// validate is ValidateSettings: what Send checks, then the webhook
+// credentials, one problem per setting. Nothing here calls Zenvia.
+func validate(raw []byte) sdk.Problems {
+	s, problems := parseSettings(raw)
+	if len(problems) > 0 {
+		return problems
+	}
+	problems = s.forSending()
+	// Absent ones are generated when the integration is saved.
+	if s.WebhookUsername != "" && !sdk.IsToken(s.WebhookUsername) {
+		problems.Add(settingWebhookUsername, "Use at most 256 letters, digits or punctuation without spaces for the webhook username, or leave it blank to have one generated.")
+	}
+	if s.WebhookToken != "" && (!sdk.IsToken(s.WebhookToken) || len(s.WebhookToken) < minSecretToken) {
+		problems.Add(settingWebhookToken, "Use 8 to 256 letters, digits or punctuation without spaces for the webhook token, or leave it blank to have one generated.")
+	}
+	return problems
 }

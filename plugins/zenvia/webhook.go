@@ -44,9 +44,8 @@ func (c *channel) HandleWebhook(_ context.Context, req *proto.WebhookRequest) (*
 	if len(req.GetIntegrations()) == 0 {
 		return refuse("no integration in the request"), nil
 	}
-	s, err := parseSettings(req.GetIntegrations()[0].GetSettingsJson())
-	if err != nil {
-		// The parse error may quote the settings, which hold secrets.
+	s, problems := parseSettings(req.GetIntegrations()[0].GetSettingsJson())
+	if len(problems) > 0 {
 		return refuse("integration settings are not a JSON object"), nil
 	}
 	if reason := authenticate(s, req.GetHeaders()); reason != "" {
@@ -62,7 +61,7 @@ func (c *channel) HandleWebhook(_ context.Context, req *proto.WebhookRequest) (*
 		}, nil
 	}
 	if other := otherSender(ev, s); other != "" {
-		c.log.Warn("Zenvia event for another sender id: kept, not answered (is sender_id right?)",
+		c.Logger().Warn("Zenvia event for another sender id: kept, not answered (is sender_id right?)",
 			"integration", req.GetIntegrations()[0].GetId(), "event_sender_id", other, "sender_id", s.SenderID)
 	}
 	return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{ev}}, nil

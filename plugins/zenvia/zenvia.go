@@ -2,9 +2,6 @@ package zenvia
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
-	"time"
 
 	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
@@ -16,41 +13,14 @@ const Name = "zenvia"
 // Version is the plugin's version, reported by Describe.
 const Version = "1.0.0"
 
-// Option changes how New builds the channel.
-type Option func(*channel)
-
-// WithHTTPClient makes Send use c instead of the built-in client (tests
-// point it at a fake Zenvia; c should carry its own timeouts).
-func WithHTTPClient(c *http.Client) Option {
-	return func(ch *channel) { ch.http = c }
-}
-
-// WithClock replaces time.Now, for SendRequests that carry no now_ms.
-func WithClock(now func() time.Time) Option {
-	return func(ch *channel) { ch.now = now }
-}
-
-// WithLogger replaces the plugin's logger (sdk.Logger, whose lines the host
-// re-emits in its own log).
-func WithLogger(l *slog.Logger) Option {
-	return func(ch *channel) { ch.log = l }
-}
-
-// New returns the Zenvia channel.
-func New(opts ...Option) sdk.Channel {
-	ch := &channel{http: sdk.NewHTTPClient(45 * time.Second), now: time.Now, log: sdk.Logger()}
-	for _, o := range opts {
-		o(ch)
-	}
-	// Whatever the client, its calls under sdk.RecordExchanges are kept.
-	ch.http = sdk.RecordingClient(ch.http)
-	return ch
+// New returns the Zenvia channel. The options are the SDK's: tests point
+// sdk.WithHTTPClient at a fake Zenvia and move sdk.WithClock.
+func New(opts ...sdk.ChannelOption) sdk.Channel {
+	return &channel{ChannelBase: sdk.NewChannelBase(opts...)}
 }
 
 type channel struct {
-	http *http.Client
-	now  func() time.Time
-	log  *slog.Logger
+	sdk.ChannelBase
 }
 
 func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
@@ -71,8 +41,32 @@ func (c *channel) Describe(context.Context) (*proto.ChannelInfo, error) {
 		},
 		RequiredSettings: []string{settingSenderID, settingAPIToken},
 		UrlSettings:      []string{settingAPIURL},
+		Settings:         settingsSchema,
 	}, nil
 }
+
+// ValidateSettings checks the settings' form when an operator saves an
+// integration, without calling Zenvia.
+func (c *channel) ValidateSettings(_ context.Context, req *proto.ValidateSettingsRequest) (*proto.ValidateSettingsResponse, error) {
+	return validate(req.GetIntegration().GetSettingsJson()).Response(), nil
+}
+
+// settingsSchema is the integration form, in the order an operator fills
+// it in.
+var settingsSchema = []*proto.SettingField{
+	{Name: settingSenderID, Label: "Sender ID", Required: true,
+		Help: "Identifies your Instagram account at Zenvia (the sender of the Instagram channel in Zenvia’s console)."},
+	{Name: settingAPIToken, Label: "API token", Type: sdk.FieldSecret, Required: true,
+		Help: "Zenvia API token: authenticates Conversa’s calls to Zenvia."},
+	{Name: settingAPIURL, Label: "API URL", Type: sdk.FieldURL, Placeholder: DefaultAPIURL,
+		Help: "Leave blank for Zenvia’s API."},
+	{Name: settingWebhookUsername, Label: "Webhook username",
+		Help: "Leave blank to generate one. Zenvia sends it in the Username header."},
+	{Name: settingWebhookToken, Label: "Webhook token", Type: sdk.FieldSecret,
+		Help: "Leave blank to generate one. Zenvia sends it in the AuthenticationToken header."},
+}
+
+var _ sdk.SettingsValidator = (*channel)(nil)
 
 // Profile always fails: Zenvia has no profile API, and the contact's name,
 // username and picture come with every message (visitor).

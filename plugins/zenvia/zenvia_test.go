@@ -87,7 +87,7 @@ func TestSendNoContact(t *testing.T) {
 
 // The channel through the real gRPC adapters, as the host sees it.
 func TestChannelOverGRPC(t *testing.T) {
-	ch := sdktest.Channel(t, New(WithClock(sendNow)))
+	ch := sdktest.Channel(t, New(sdk.WithClock(sendNow)))
 	ctx := context.Background()
 
 	described, err := ch.Describe(ctx)
