@@ -127,17 +127,23 @@ func (r *runner) converseCase(c *tcase, ff fixtureFile) *converseFixture {
 		where := fmt.Sprintf("converse/%s turn %d", ff.name, i+1)
 		r.sawErr("the error of "+where, err)
 		calls := r.prov.recorded()
+		if w := turn.Want.ProviderCalls; w != nil && len(calls) != *w {
+			c.errorf("turn %d: the provider got %d call(s), want %d", i+1, len(calls), *w)
+		}
+		for _, p := range turn.Want.ProviderRequest.check(calls) {
+			c.errorf("turn %d: %s", i+1, p)
+		}
+		if turn.Want.Error {
+			if err == nil {
+				c.errorf("turn %d: Converse answered %d replies, want a gRPC error", i+1, len(resp.GetReplies()))
+			}
+			return f
+		}
 		if err != nil {
 			c.errorf("turn %d: Converse: %s", i+1, grpcText(err))
 			return f
 		}
 		for _, p := range checkTurn(resp, turn.Want) {
-			c.errorf("turn %d: %s", i+1, p)
-		}
-		if w := turn.Want.ProviderCalls; w != nil && len(calls) != *w {
-			c.errorf("turn %d: the provider got %d call(s), want %d", i+1, len(calls), *w)
-		}
-		for _, p := range turn.Want.ProviderRequest.check(calls) {
 			c.errorf("turn %d: %s", i+1, p)
 		}
 		session = resp.GetSession()

@@ -208,7 +208,7 @@ func (r *runner) secretsCase(c *tcase) {
 		add(fmt.Sprintf("secrets.json[%d]", i), s)
 	}
 	if len(secrets) == 0 {
-		why := "no secret values to look for: settings.json holds none of the channel's secret_settings, and there is no secrets.json"
+		why := "no secret values to look for (none of a channel's secret_settings in settings.json, no secrets.json)"
 		if len(short) > 0 {
 			why += fmt.Sprintf(" (%s shorter than %d characters, not looked for)", strings.Join(short, ", "), minSecretLen)
 		}

@@ -396,14 +396,7 @@ type hostileVariant struct {
 
 var hostileVariants = []hostileVariant{
 	{name: "truncated", body: func(b []byte) []byte { return b[:len(b)/2] }},
-	{name: "flipped", keepSignature: true, body: func(b []byte) []byte {
-		out := bytes.Clone(b)
-		if len(out) == 0 {
-			return []byte{'x'}
-		}
-		out[len(out)/2] ^= 0x01
-		return out
-	}},
+	{name: "flipped", keepSignature: true, body: flipByte},
 	{name: "empty", body: func([]byte) []byte { return []byte{} }},
 	{name: "not-utf8", body: func(b []byte) []byte {
 		mid := len(b) / 2
@@ -422,6 +415,28 @@ var hostileVariants = []hostileVariant{
 		}
 		return b
 	}},
+}
+
+// flipByte changes one byte near the middle of b the way a tamperer would:
+// a letter's case or a digit, so that the body most likely stays valid
+// JSON and only the signature can tell.
+func flipByte(b []byte) []byte {
+	out := bytes.Clone(b)
+	if len(out) == 0 {
+		return []byte{'x'}
+	}
+	for i := len(out) / 2; i < len(out); i++ {
+		switch c := out[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			out[i] ^= 0x20
+			return out
+		case c >= '0' && c <= '9':
+			out[i] ^= 0x01
+			return out
+		}
+	}
+	out[len(out)/2] ^= 0x01
+	return out
 }
 
 func (r *runner) hostileCase(c *tcase, ff fixtureFile, hv hostileVariant) {
@@ -472,11 +487,6 @@ func (r *runner) hostileCase(c *tcase, ff fixtureFile, hv hostileVariant) {
 	}
 	if d := time.Since(begin); d > hostileTimeout {
 		c.errorf("answered after %v", d.Round(time.Millisecond))
-	}
-	if !r.p.exited() {
-		if err := r.p.ping(r.ctx); err != nil {
-			c.errorf("unhealthy afterwards: %v", err)
-		}
 	}
 }
 
@@ -688,11 +698,6 @@ func (r *runner) checkHang(c *tcase, begin time.Time, succeeded bool) {
 		}
 	}
 	r.prov.script(nil)
-	if !r.p.exited() {
-		if err := r.p.ping(r.ctx); err != nil {
-			c.errorf("unhealthy afterwards: %v", err)
-		}
-	}
 }
 
 func (r *runner) profileCase(c *tcase, ff fixtureFile) {

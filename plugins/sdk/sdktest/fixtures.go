@@ -413,6 +413,10 @@ type converseWant struct {
 	Squad             *string       `json:"squad"`
 	ProviderCalls     *int          `json:"provider_calls"`
 	ProviderRequest   *providerWant `json:"provider_request"`
+	// Error, when true, wants Converse to fail (a gRPC error, so that the
+	// host retries and then hands the conversation to people); the
+	// conversation's later turns are not played.
+	Error bool `json:"error"`
 }
 
 func parseConverse(doc []byte) (*converseFixture, error) {

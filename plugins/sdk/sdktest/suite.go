@@ -173,6 +173,7 @@ type logCapture struct {
 	buf     bytes.Buffer
 	dropped int
 	last    []string // the last lines, for a crash's report
+	panic   string   // the last line that starts a Go panic or fatal error
 }
 
 func (l *logCapture) Write(p []byte) (int, error) {
@@ -186,6 +187,9 @@ func (l *logCapture) Write(p []byte) (int, error) {
 	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
 		if strings.TrimSpace(line) == "" {
 			continue
+		}
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "panic:") || strings.HasPrefix(t, "fatal error:") {
+			l.panic = t
 		}
 		l.last = append(l.last, line)
 		if len(l.last) > 5 {
@@ -209,6 +213,10 @@ func (l *logCapture) tail() string {
 		return "no log output"
 	}
 	var parts []string
+	if l.panic != "" {
+		parts = append(parts, truncateRunes(l.panic, 200))
+		l.panic = "" // reported once
+	}
 	for _, s := range l.last {
 		parts = append(parts, truncateRunes(strings.TrimSpace(s), 200))
 	}
@@ -389,12 +397,34 @@ func (r *runner) run(name string, f func(c *tcase)) {
 		}
 	}
 	f(c)
-	if r.p != nil && r.p.exited() {
+	r.afterCase(c)
+	r.finish(name, c, begin)
+}
+
+// afterCase checks that the process survived the case and still answers
+// health checks. go-plugin learns of an exit asynchronously, so a failed
+// check waits a moment for it. A dead or wedged process is replaced before
+// the next case, so that one crash fails one case.
+func (r *runner) afterCase(c *tcase) {
+	if r.p == nil {
+		return // the case stopped it (shutdown)
+	}
+	err := r.p.ping(r.ctx)
+	if err == nil {
+		return
+	}
+	for wait := time.Now().Add(time.Second); !r.p.exited() && time.Now().Before(wait); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.p.exited() {
 		// Give go-plugin a moment to pass on the dying process's last words.
 		time.Sleep(100 * time.Millisecond)
 		c.errorf("the plugin process exited during this case (%s)", r.logs.tail())
+	} else {
+		c.errorf("unhealthy after this case: %v", err)
 	}
-	r.finish(name, c, begin)
+	r.p.client.Kill()
+	r.p = nil
 }
 
 // runLocal runs a case that needs no plugin process of the suite's.
