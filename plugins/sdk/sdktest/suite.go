@@ -130,8 +130,8 @@ const (
 	// The hanging provider's cases: the call's deadline, and how long the
 	// suite waits for the call to return and the provider's connection to
 	// be dropped.
-	hangDeadline = 2 * time.Second
-	hangPatience = 3 * time.Second
+	hangDeadline  = 2 * time.Second
+	hangPatience  = 3 * time.Second
 	healthTimeout = 2 * time.Second
 	// How long a plugin has to exit once asked to shut down (go-plugin
 	// kills it after this too).
