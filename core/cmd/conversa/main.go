@@ -67,6 +67,9 @@ func usage(w io.Writer) {
   conversa plugins trust --config FILE NAME
                                     trust the third-party plugin conversa-plugin-NAME as it is now
                                     (also: plugins untrust NAME, plugins list)
+  conversa plugins test PATH [--fixtures DIR]
+                                    run the plugin contract suite against a plugin executable
+                                    (or a built-in: meta, zenvia, rules, rasa); exit 1 on a failure
   conversa version                  print the version
 `)
 }

@@ -19,7 +19,8 @@ import (
 const pluginsUsage = `usage:
   conversa plugins trust --config FILE NAME     trust the executable conversa-plugin-NAME as it is now
   conversa plugins untrust --config FILE NAME   stop trusting it (a running one is stopped)
-  conversa plugins list --config FILE           every plugin, with its executable's sha256 and whether it is trusted`
+  conversa plugins list --config FILE           every plugin, with its executable's sha256 and whether it is trusted
+  conversa plugins test PATH [--fixtures DIR]   run the plugin contract suite against an executable or a built-in`
 
 // pluginsCommand implements `conversa plugins trust|untrust|list`. The pins
 // are kept in the database, so every node sharing it runs the same bytes.
@@ -29,6 +30,10 @@ func pluginsCommand(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	sub := args[0]
+	if sub == "test" {
+		// Needs no configuration: it runs a plugin, not a server.
+		return pluginsTest(args[1:], stdout, stderr)
+	}
 	flags, names := splitFlags(args[1:])
 	cfg, rest, ok := loadConfig("plugins "+sub, flags, stderr)
 	if !ok {

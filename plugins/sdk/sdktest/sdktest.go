@@ -1,5 +1,3 @@
-// Package sdktest helps plugin authors test their plugin through the real
-// gRPC adapters, in-process: what the host will call, minus the process.
 package sdktest
 
 import (
