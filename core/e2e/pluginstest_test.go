@@ -37,8 +37,8 @@ func wantOK(t *testing.T, name, out string, kinds []string) {
 
 var commonCases = []string{"handshake", "handshake.cookie", "info.describe", "health", "fixtures", "health.final", "shutdown"}
 
-var channelCases = append([]string{"channel.describe", "webhook", "send", "send.error.500", "send.error.unreachable",
-	"send.deadline", "profile", "secrets"}, commonCases...)
+var channelCases = append([]string{"channel.describe", "settings.valid", "settings_invalid", "webhook", "send", "send.error.500",
+	"send.error.unreachable", "send.deadline", "profile", "secrets"}, commonCases...)
 
 func TestPluginsTestPassesTheBuiltins(t *testing.T) {
 	for _, tc := range []struct {
