@@ -257,16 +257,22 @@ function handleWebhook(req) {
   if (!secret) return { authenticated: false, error: 'the integration has no signing secret' };
   const body = Buffer.from(req.body || []);
   const why = verify(secret, req.headers, body);
-  if (why) return { authenticated: false, error: why };
+  // The sender learns that the signature did not do, not why (the log has
+  // the reason).
+  if (why) return { authenticated: false, error: why, ...jsonBody({ error: `missing or invalid ${SIGNATURE_HEADER}` }) };
   if (req.method && req.method.toUpperCase() !== 'POST') {
-    return { authenticated: true, malformed: true, error: `method ${req.method}: webhooks are POSTed` };
+    return { authenticated: true, malformed: true, error: `method ${req.method}`, ...jsonBody({ error: 'webhooks are POSTed' }) };
   }
   let events;
   try {
     events = parseBody(body);
   } catch (err) {
     if (err instanceof Malformed || err instanceof RangeError) {
-      return { authenticated: true, malformed: true, error: err.message.slice(0, 300) };
+      // The sender gets the plugin's own words; a parser's detail goes to
+      // the log only.
+      const reason = err instanceof Malformed ? err.message : 'the body nests too deeply';
+      const detail = err.detail ? `${reason}: ${err.detail}` : reason;
+      return { authenticated: true, malformed: true, error: detail.slice(0, 300), ...jsonBody({ error: reason.slice(0, 300) }) };
     }
     throw err;
   }
@@ -277,6 +283,10 @@ function handleWebhook(req) {
     body: Buffer.from(JSON.stringify({ received: events.length })),
     events,
   };
+}
+
+function jsonBody(v) {
+  return { content_type: 'application/json', body: Buffer.from(JSON.stringify(v)) };
 }
 
 function parseBody(body) {
@@ -290,7 +300,10 @@ function parseBody(body) {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new Malformed('the body is not JSON: ' + err.message);
+    if (err instanceof RangeError) throw err;
+    const m = new Malformed('the body is not JSON');
+    m.detail = err.message;
+    throw m;
   }
   // One event, or a JSON array of them (all or nothing).
   const single = !Array.isArray(doc);
@@ -442,7 +455,9 @@ const refused = (code, message) => ({ message_ids: [], exchanges: [], error: sen
 function prepare(req) {
   const integration = req.integration || {};
   const settings = parseSettings(integration.settings_json);
-  const problems = problemsOf(settings);
+  // A short signing secret is the webhooks' problem (ValidateSettings
+  // reports it); replies still go out.
+  const problems = problemsOf(settings).filter((p) => p.field !== S_SECRET);
   const missing = [S_CALLBACK_URL, S_CALLBACK_TOKEN].filter((k) => str(settings, k) === '');
   if (problems.length > 0 || missing.length > 0) {
     const what = [...missing.map((k) => `${k} is missing`), ...problems.map((p) => p.message)];
@@ -1068,6 +1083,3 @@ function parentAlive(parent) {
 if (require.main === module) {
   main();
 }
-
-// The parts tests exercise directly (node --test test/).
-module.exports = { handleWebhook, problemsOf, parseSettings, prepare, selfSignedCertificate, Redactor, channelInfo };

@@ -298,6 +298,9 @@ func TestWebhooks(t *testing.T) {
 		if strings.Contains(resp.GetError(), testSecret) {
 			t.Errorf("%s: the refusal shows the secret: %q", tc.name, resp.GetError())
 		}
+		if string(resp.GetBody()) != `{"error":"missing or invalid X-Webhook-Signature"}` || resp.GetContentType() != "application/json" {
+			t.Errorf("%s: the sender is answered %s %q", tc.name, resp.GetContentType(), resp.GetBody())
+		}
 	}
 
 	// An integration without a secret verifies nothing.
@@ -327,6 +330,12 @@ func TestWebhooks(t *testing.T) {
 		resp := call([]byte(tc.body), sig([]byte(tc.body)))
 		if !resp.GetAuthenticated() || !resp.GetMalformed() || len(resp.GetEvents()) != 0 || !strings.Contains(resp.GetError(), tc.why) {
 			t.Errorf("%s: %v, want malformed saying %q", tc.name, resp, tc.why)
+		}
+		// The sender is told what was wrong, in the plugin's words only.
+		var answer struct{ Error string }
+		if err := json.Unmarshal(resp.GetBody(), &answer); err != nil || !strings.Contains(resp.GetError(), answer.Error) || answer.Error == "" ||
+			strings.Contains(answer.Error, "Unexpected") || strings.Contains(answer.Error, "position") {
+			t.Errorf("%s: the sender is answered %q (log: %q)", tc.name, resp.GetBody(), resp.GetError())
 		}
 	}
 
@@ -470,9 +479,14 @@ func TestSendDelivers(t *testing.T) {
 		t.Errorf("the send response shows a secret: %s", b)
 	}
 
+	// A signing secret too short for ValidateSettings still signs replies.
+	if resp, err := r.channel.Send(ctxFor(t, 10*time.Second), sendReq(t, rc.URL, map[string]any{"secret": "short-secret"})); err != nil || resp.GetError() != nil {
+		t.Errorf("Send with a short secret = %v, %v; want it sent", resp, err)
+	}
+
 	// CheckSend agrees without calling the receiver.
 	check, err := r.channel.(sdk.SendChecker).CheckSend(ctxFor(t, 10*time.Second), sendReq(t, rc.URL, nil))
-	if err != nil || check.GetError() != nil || len(rc.got()) != 1 {
+	if err != nil || check.GetError() != nil || len(rc.got()) != 2 {
 		t.Errorf("CheckSend = %v, %v with %d calls; want no objection and no call", check, err, len(rc.got()))
 	}
 	checkLogs(t, r, testSecret, testToken)
