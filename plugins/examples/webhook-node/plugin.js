@@ -164,7 +164,8 @@ function urlProblem(s) {
   try {
     u = new URL(s);
   } catch {
-    return `The callback URL ${JSON.stringify(s)} is not an absolute URL (like https://chat.example.com/replies).`;
+    // Not repeated: a URL may carry a credential in its query.
+    return 'The callback URL is not an absolute URL (like https://chat.example.com/replies).';
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return `The callback URL must be http or https, not ${u.protocol.replace(/:$/, '')}.`;
   if (!u.hostname) return 'The callback URL has no host.';

@@ -489,6 +489,11 @@ func TestSendDelivers(t *testing.T) {
 	if err != nil || check.GetError() != nil || len(rc.got()) != 2 {
 		t.Errorf("CheckSend = %v, %v with %d calls; want no objection and no call", check, err, len(rc.got()))
 	}
+	// And refuses as Send would, still without a call.
+	check, err = r.channel.(sdk.SendChecker).CheckSend(ctxFor(t, 10*time.Second), sendReq(t, rc.URL, map[string]any{"callback_token": ""}))
+	if err != nil || !check.GetError().GetRefused() || check.GetError().GetCode() != "settings" || len(rc.got()) != 2 {
+		t.Errorf("CheckSend without a token = %v, %v; want refused (settings) and no call", check, err)
+	}
 	checkLogs(t, r, testSecret, testToken)
 }
 
