@@ -257,7 +257,9 @@ func TestWebhooks(t *testing.T) {
 		}
 		return resp
 	}
-	sig := func(body []byte) map[string]string { return map[string]string{"X-Webhook-Signature": signed(body, testSecret)} }
+	sig := func(body []byte) map[string]string {
+		return map[string]string{"X-Webhook-Signature": signed(body, testSecret)}
+	}
 
 	text := []byte(`{"id":"msg-1","from":{"id":"u1","name":"Ana","username":"ana","avatar_url":"https://cdn.example.com/ana.png"},"text":"oi","timestamp":1700000000000}`)
 	resp := call(text, sig(text))
