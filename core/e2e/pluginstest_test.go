@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -78,6 +80,27 @@ func TestPluginsTestPassesTheEchoExample(t *testing.T) {
 	if !strings.Contains(out, "PASS echo 1.0.0: ") {
 		t.Errorf("no PASS summary naming the plugin")
 	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}
+
+// The Node.js example passes the same suite as the built-ins, installed as
+// an operator installs it: a symlink named conversa-plugin-webhook.
+func TestPluginsTestPassesTheNodeExample(t *testing.T) {
+	js := nodeWebhookScript(t)
+	bin := filepath.Join(t.TempDir(), "conversa-plugin-webhook")
+	if err := os.Symlink(js, bin); err != nil {
+		t.Fatal(err)
+	}
+	out, code := pluginsTest(t, bin, "--fixtures", repoPath("plugins", "examples", "webhook-node", "testdata", "contract"))
+	if code != 0 {
+		t.Errorf("conversa plugins test webhook = exit %d, want 0", code)
+	}
+	// Profile is the one call it has no fixture for: the channel has no
+	// profile lookup and says so.
+	wantOK(t, "webhook", out, slices.DeleteFunc(slices.Clone(channelCases), func(k string) bool { return k == "profile" }))
+	wantOK(t, "webhook", out, []string{"webhook/file_and_text/flipped", "webhook/file_and_text/nested"})
 	if t.Failed() {
 		t.Logf("output:\n%s", out)
 	}
