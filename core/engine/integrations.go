@@ -14,8 +14,8 @@ import (
 	"github.com/conversa/conversa/core/cluster"
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/plugins/proto"
 )
 
 // FieldError is a validation error about one field of an integration.
@@ -98,7 +98,7 @@ func (e *Engine) validate(ctx context.Context, in *model.Integration, lenient bo
 
 // missingSettings lists the settings the channel requires that in lacks (a
 // masked or absent secret the stored integration has counts as given).
-func (e *Engine) missingSettings(info *proto.ChannelInfo, in *model.Integration) ValidationErrors {
+func (e *Engine) missingSettings(info *pluginhost.ChannelInfo, in *model.Integration) ValidationErrors {
 	var errs ValidationErrors
 	old := e.reg.integration(in.ID)
 	for _, k := range info.RequiredSettings {
@@ -117,12 +117,12 @@ func (e *Engine) missingSettings(info *proto.ChannelInfo, in *model.Integration)
 // https on a public host. The configuration file is the operator's own and
 // may point anywhere (a local fake), as may anything with
 // Options.AllowPrivateURLs.
-func (e *Engine) providerURLs(info *proto.ChannelInfo, in *model.Integration) ValidationErrors {
+func (e *Engine) providerURLs(info *pluginhost.ChannelInfo, in *model.Integration) ValidationErrors {
 	if in.Source != model.SourceAPI || e.o.AllowPrivateURLs {
 		return nil
 	}
 	var errs ValidationErrors
-	for _, k := range info.GetUrlSettings() {
+	for _, k := range info.URLSettings {
 		v, ok := in.Settings[k].(string)
 		if in.Settings[k] == nil || ok && strings.TrimSpace(v) == "" {
 			continue // the channel's own default
@@ -190,7 +190,7 @@ func (e *Engine) changed(ctx context.Context) error {
 // putTx writes one integration in tx. info is nil when the channel cannot
 // describe itself now: secrets and generated settings are then kept as
 // stored, and generated when the plugin runs (provision).
-func (e *Engine) putTx(ctx context.Context, tx store.Tx, in *model.Integration, info *proto.ChannelInfo, keepSecrets bool) error {
+func (e *Engine) putTx(ctx context.Context, tx store.Tx, in *model.Integration, info *pluginhost.ChannelInfo, keepSecrets bool) error {
 	if in.Settings == nil {
 		in.Settings = map[string]any{}
 	}
@@ -333,7 +333,7 @@ func (e *Engine) ApplyConfig(ctx context.Context, cfg []config.Integration) erro
 		return errors.Join(problems...)
 	}
 	// Described before the transaction: no plugin is called inside one.
-	infos := map[string]*proto.ChannelInfo{}
+	infos := map[string]*pluginhost.ChannelInfo{}
 	for _, in := range ins {
 		if info, err := e.channelInfo(ctx, in.Channel); err == nil {
 			infos[in.Channel] = info

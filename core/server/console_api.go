@@ -51,18 +51,18 @@ func (s *Server) listChannels(c *fiber.Ctx) error {
 		}
 		if err == nil {
 			ch.Available = true
-			ch.Version = info.GetVersion()
-			ch.RequiredSettings = append(ch.RequiredSettings, info.GetRequiredSettings()...)
-			ch.SecretSettings = append(ch.SecretSettings, info.GetSecretSettings()...)
-			ch.GeneratedSettings = append(ch.GeneratedSettings, info.GetGeneratedSettings()...)
-			for k, v := range info.GetWebhookHeaders() {
+			ch.Version = info.Version
+			ch.RequiredSettings = append(ch.RequiredSettings, info.RequiredSettings...)
+			ch.SecretSettings = append(ch.SecretSettings, info.SecretSettings...)
+			ch.GeneratedSettings = append(ch.GeneratedSettings, info.GeneratedSettings...)
+			for k, v := range info.WebhookHeaders {
 				ch.WebhookHeaders[k] = v
 			}
-			for k, v := range info.GetWebhookFields() {
+			for k, v := range info.WebhookFields {
 				ch.WebhookFields[k] = v
 			}
-			ch.InboundTypes = append(ch.InboundTypes, info.GetInboundTypes()...)
-			ch.OutboundTypes = append(ch.OutboundTypes, info.GetOutboundTypes()...)
+			ch.InboundTypes = append(ch.InboundTypes, info.InboundTypes...)
+			ch.OutboundTypes = append(ch.OutboundTypes, info.OutboundTypes...)
 		}
 		out = append(out, ch)
 	}
