@@ -135,6 +135,7 @@ type Engine struct {
 	channels   describeCache[*pluginhost.ChannelInfo]
 	assistants describeCache[*pluginhost.AssistantInfo]
 	dlog       *deliveryLog
+	checks     settingsChecks
 	pruneWake  chan struct{}
 
 	inactivityWake chan struct{}

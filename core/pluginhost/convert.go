@@ -11,6 +11,9 @@ import (
 // The only place protobuf messages become Go values and back. Getters
 // everywhere: a plugin in another language may leave any message out.
 
+// fieldTypes are the SettingField types a form knows how to draw.
+var fieldTypes = map[string]bool{"string": true, "secret": true, "url": true, "number": true, "bool": true, "select": true}
+
 func channelInfoFromProto(p *proto.ChannelInfo) *ChannelInfo {
 	if p == nil {
 		return &ChannelInfo{}
@@ -29,8 +32,8 @@ func channelInfoFromProto(p *proto.ChannelInfo) *ChannelInfo {
 			continue // nothing a form could save
 		}
 		typ := f.GetType()
-		if typ == "" {
-			typ = "string"
+		if !fieldTypes[typ] {
+			typ = "string" // a kind this host cannot draw is typed in as text
 		}
 		info.Settings = append(info.Settings, SettingField{Name: f.GetName(), Label: f.GetLabel(), Type: typ,
 			Required: f.GetRequired(), Help: f.GetHelp(), Placeholder: f.GetPlaceholder(),

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -29,6 +30,9 @@ type channelJSON struct {
 	WebhookFields     map[string]string `json:"webhook_fields"`
 	InboundTypes      []string          `json:"inbound_types"`
 	OutboundTypes     []string          `json:"outbound_types"`
+	// Settings is the form the channel publishes for its settings, in
+	// order; empty when it publishes none (the console then draws its own).
+	Settings []pluginhost.SettingField `json:"settings"`
 }
 
 func (s *Server) listChannels(c *fiber.Ctx) error {
@@ -42,7 +46,7 @@ func (s *Server) listChannels(c *fiber.Ctx) error {
 		}
 		ch := channelJSON{Name: p.Name, Version: p.Version, RequiredSettings: []string{}, SecretSettings: []string{},
 			GeneratedSettings: []string{}, WebhookHeaders: map[string]string{}, WebhookFields: map[string]string{},
-			InboundTypes: []string{}, OutboundTypes: []string{}}
+			InboundTypes: []string{}, OutboundTypes: []string{}, Settings: []pluginhost.SettingField{}}
 		// A plugin that cannot describe itself now (crashed, restarting)
 		// is still listed: the operator sees it exists but is unavailable.
 		info, err := s.o.Engine.ChannelInfo(c.UserContext(), p.Name)
@@ -63,6 +67,7 @@ func (s *Server) listChannels(c *fiber.Ctx) error {
 			}
 			ch.InboundTypes = append(ch.InboundTypes, info.InboundTypes...)
 			ch.OutboundTypes = append(ch.OutboundTypes, info.OutboundTypes...)
+			ch.Settings = append(ch.Settings, info.Settings...)
 		}
 		out = append(out, ch)
 	}
