@@ -3,6 +3,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // formcheckConfig serves the third-party channel conversa-plugin-formcheck
@@ -165,5 +167,86 @@ func TestChannelRefusesABadSettingAtSaveNamingTheField(t *testing.T) {
 	upd["settings"].(map[string]any)["region"] = "us"
 	if st := srv.api("PUT", "/api/v1/integrations/fc", admin, upd, &now); st != 200 || now.Settings["region"] != "us" || !now.Available {
 		t.Errorf("PUT region us = %d, region %v, available %v; want 200, us, available", st, now.Settings["region"], now.Available)
+	}
+}
+
+// The console draws a channel's settings form from what its plugin
+// publishes, and shows each problem the channel finds under its field,
+// keeping what the operator typed.
+func TestConsoleDrawsThePublishedFormAndShowsTheChannelsProblems(t *testing.T) {
+	ctx := newBrowser(t)
+	srv := preparedServer(t, formcheckConfig)
+	srv.addAgent(adminOlga)
+	srv.cli("plugins", "trust", "--config", srv.config, "formcheck")
+	srv.start()
+	t.Cleanup(srv.stop)
+	adminToken := srv.bearer(adminOlga.Login, adminOlga.Password)
+
+	browserSignIn(t, ctx, srv, adminOlga.Login, adminOlga.Password)
+	act(t, ctx, "opening the new integration form",
+		chromedp.Click(chromedp.CSS(`#mainnav a[data-section="integrations"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/integrations/new"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/integrations/new"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#int-name")))
+	waitFor(t, ctx, "the formcheck channel", `[...document.querySelectorAll('#int-channel option')].some(o => o.value === 'formcheck')`)
+	evalJS[bool](t, ctx, `(() => { const s = document.querySelector('#int-channel'); s.value = 'formcheck'; s.dispatchEvent(new Event('change')); return true })()`)
+	waitFor(t, ctx, "the form formcheck publishes", `document.querySelector('#int-set-region')`)
+
+	// The published form: labels, help, kinds of input, choices.
+	if got := textOf(t, ctx, `label[for="int-set-region"]`); got != "Data region" {
+		t.Errorf("region label = %q, want the published label", got)
+	}
+	if got := textOf(t, ctx, "#int-set-api_token-hint"); !strings.Contains(got, "Developers → Tokens") {
+		t.Errorf("api_token hint = %q, want the published help", got)
+	}
+	if got := evalJS[string](t, ctx, `[...document.querySelectorAll('#int-set-region option')].map(o => o.value + '=' + o.textContent).join(',')`); got != "eu=Europe,us=United States" {
+		t.Errorf("region choices = %q, want eu=Europe,us=United States", got)
+	}
+	kinds := evalJS[string](t, ctx, `['api_token', 'api_url', 'max_per_minute', 'sandbox'].map(k => document.querySelector('#int-set-' + k).type).join(',')`)
+	if kinds != "password,url,number,checkbox" {
+		t.Errorf("input kinds = %q, want password,url,number,checkbox", kinds)
+	}
+	if evalJS[bool](t, ctx, `!!document.querySelector('#int-settings-extra')`) {
+		t.Error("the form also offers a raw JSON box; a published form needs none")
+	}
+
+	act(t, ctx, "filling the form with settings the channel refuses",
+		chromedp.SendKeys(chromedp.CSS("#int-name"), "Form check"),
+		chromedp.SetValue(chromedp.CSS("#int-set-region"), "us"),
+		chromedp.SendKeys(chromedp.CSS("#int-set-api_token"), "abc-not-a-token"),
+		chromedp.SendKeys(chromedp.CSS("#int-set-max_per_minute"), "5000"),
+		chromedp.Click(chromedp.CSS(".integration-form button[type=submit]")))
+	waitFor(t, ctx, "the token's problem under its field", `!document.querySelector('#int-set-api_token-error').hidden`)
+	if got := textOf(t, ctx, "#int-set-api_token-error"); !strings.Contains(got, "starts with tok_") {
+		t.Errorf("api_token error = %q, want the channel's words", got)
+	}
+	if got := textOf(t, ctx, "#int-set-max_per_minute-error"); !strings.Contains(got, "1 to 1000") {
+		t.Errorf("max_per_minute error = %q, want the channel's words", got)
+	}
+	if got := evalJS[string](t, ctx, `document.querySelector('#int-set-api_token').getAttribute('aria-invalid') || ''`); got != "true" {
+		t.Errorf("api_token aria-invalid = %q, want true", got)
+	}
+	if got := evalJS[bool](t, ctx, `document.querySelector('#int-set-region-error').hidden`); !got {
+		t.Error("the region, which the channel accepts, shows an error")
+	}
+	kept := evalJS[string](t, ctx, `['#int-name', '#int-set-region', '#int-set-api_token', '#int-set-max_per_minute'].map(s => document.querySelector(s).value).join('|')`)
+	if kept != "Form check|us|abc-not-a-token|5000" {
+		t.Errorf("the form after the refusal holds %q, want what the operator typed", kept)
+	}
+	if status := srv.api("GET", "/api/v1/integrations/form-check", adminToken, nil, nil); status != 404 {
+		t.Errorf("GET the refused integration = %d, want 404 (nothing created)", status)
+	}
+
+	act(t, ctx, "fixing the settings and saving",
+		chromedp.SetValue(chromedp.CSS("#int-set-api_token"), "tok_0123456789"),
+		chromedp.SetValue(chromedp.CSS("#int-set-max_per_minute"), "60"),
+		chromedp.Click(chromedp.CSS(".integration-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#webhook-url")))
+	var saved availabilityJSON
+	if status := srv.api("GET", "/api/v1/integrations/form-check", adminToken, nil, &saved); status != 200 {
+		t.Fatalf("GET the saved integration = %d, want 200", status)
+	}
+	if saved.Settings["region"] != "us" || saved.Settings["max_per_minute"] != float64(60) || !saved.Available {
+		t.Errorf("saved settings %v, available %v; want region us, max_per_minute 60 (a number), available", saved.Settings, saved.Available)
 	}
 }
