@@ -236,6 +236,7 @@ func TestConsoleDrawsThePublishedFormAndShowsTheChannelsProblems(t *testing.T) {
 	if status := srv.api("GET", "/api/v1/integrations/form-check", adminToken, nil, nil); status != 404 {
 		t.Errorf("GET the refused integration = %d, want 404 (nothing created)", status)
 	}
+	screenshot(t, ctx, screenshotDir(t), "integration-settings-refused")
 
 	act(t, ctx, "fixing the settings and saving",
 		chromedp.SetValue(chromedp.CSS("#int-set-api_token"), "tok_0123456789"),

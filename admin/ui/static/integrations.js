@@ -118,7 +118,7 @@ function renderDetail(ctx, el, i) {
   }
   if (i.enabled && i.available === false) {
     banners.push(h('div.banner.banner-bad', { role: 'alert' }, h('strong', {}, 'Unavailable. '),
-      `${i.unavailable_reason || 'Its channel plugin cannot run.'} The webhook answers 503 meanwhile, so the provider retries, and replies wait; nothing is lost. This clears by itself once the plugin runs.`));
+      `${i.unavailable_reason || 'Its channel plugin cannot run.'} The webhook answers 503 meanwhile, so the provider retries, and replies wait; nothing is lost. This clears once the plugin runs with settings it accepts.`));
   }
   if (!i.enabled) banners.push(h('div.banner.banner-muted', {}, h('strong', {}, 'Disabled. '), 'The webhook answers 404 and nothing is sent.'));
   if (i.playground) {
