@@ -14,7 +14,8 @@ import (
 // pluginsDir holds third-party plugin executables built for the run
 // (conversa-plugin-echo, the SDK example; conversa-plugin-crashy, an
 // assistant that dies mid-turn; conversa-plugin-igdirect, the Meta channel
-// built apart). None is trusted until a test runs `conversa plugins trust`.
+// built apart; conversa-plugin-formcheck, a channel that checks its
+// settings). None is trusted until a test runs `conversa plugins trust`.
 var binary, pluginsDir string
 
 func TestMain(m *testing.M) {
@@ -30,6 +31,7 @@ func TestMain(m *testing.M) {
 		{filepath.Join(pluginsDir, "conversa-plugin-echo"), "github.com/conversa/conversa/plugins/examples/echo"},
 		{filepath.Join(pluginsDir, "conversa-plugin-crashy"), "github.com/conversa/conversa/core/e2e/testdata/crashy"},
 		{filepath.Join(pluginsDir, "conversa-plugin-igdirect"), "github.com/conversa/conversa/core/e2e/testdata/igdirect"},
+		{filepath.Join(pluginsDir, "conversa-plugin-formcheck"), "github.com/conversa/conversa/core/e2e/testdata/formcheck"},
 	}
 	for _, b := range builds {
 		// conversa_testclock: the server's clock can be moved with POST

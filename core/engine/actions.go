@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/conversa/conversa/core/model"
-	"github.com/conversa/conversa/plugins/proto"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/plugins/sdk"
 )
 
@@ -113,18 +113,14 @@ func (e *Engine) act(id int64, action string, when func(*model.Conversation) boo
 	if err != nil {
 		return
 	}
-	a, ok := ch.(sdk.ActionSender)
-	if !ok {
-		return
-	}
-	resp, err := a.Action(ctx, &proto.ActionRequest{
-		Integration: e.reg.forPlugin(in), Contact: contactToProto(c.Contact), Action: action, NowMs: e.now().UnixMilli(),
+	resp, err := ch.Action(ctx, &pluginhost.ActionRequest{
+		Integration: e.reg.forPlugin(in), Contact: c.Contact, Action: action, Now: e.now(),
 	})
 	switch {
 	case err != nil:
 		log.Warn("conversation action failed", "integration", in.ID, "err", err)
-	case resp.GetError() != nil:
+	case resp.Error != nil:
 		log.Warn("conversation action refused", "integration", in.ID,
-			"err", describeError(resp.GetError().GetCode(), resp.GetError().GetMessage()))
+			"err", describeError(resp.Error.Code, resp.Error.Message))
 	}
 }

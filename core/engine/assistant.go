@@ -11,8 +11,8 @@ import (
 
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/plugins/proto"
 )
 
 // toAssistant hands a message to the integration's assistant and commits its
@@ -66,7 +66,7 @@ func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model
 	}
 	var replies []model.Content
 	for _, r := range resp.Replies {
-		replies = append(replies, onServer(e.o.PublicURL, contentFromProto(r)))
+		replies = append(replies, onServer(e.o.PublicURL, r))
 	}
 	note := ""
 	if resp.Intent != "" {
@@ -193,15 +193,15 @@ func (e *Engine) supportedTypes(ctx context.Context, in *model.Integration, asst
 
 // converse calls the assistant, retrying a bounded number of times.
 func (e *Engine) converse(ctx context.Context, in *model.Integration, asst Assistant, conv *model.Conversation,
-	contents []model.Content) (*proto.ConverseResponse, error) {
-	req := &proto.ConverseRequest{
-		SettingsJson:   mustJSON(asst.Settings),
-		AssistantId:    asst.ID,
-		IntegrationId:  in.ID,
-		ConversationId: strconv.FormatInt(conv.ID, 10),
-		Contact:        contactToProto(conv.Contact),
+	contents []model.Content) (*pluginhost.ConverseResponse, error) {
+	req := &pluginhost.ConverseRequest{
+		SettingsJSON:   mustJSON(asst.Settings),
+		AssistantID:    asst.ID,
+		IntegrationID:  in.ID,
+		ConversationID: strconv.FormatInt(conv.ID, 10),
+		Contact:        conv.Contact,
 		Session:        conv.Session,
-		Contents:       contentsToProto(contents),
+		Contents:       contents,
 		Channel:        in.Channel,
 	}
 	// Calls that reach the plugin and fail count as attempts; while the
@@ -214,7 +214,7 @@ func (e *Engine) converse(ctx context.Context, in *model.Integration, asst Assis
 		as, err := e.plug.Assistant(asst.Backend)
 		if err == nil {
 			cctx, cancel := context.WithTimeout(ctx, converseTimeout)
-			var resp *proto.ConverseResponse
+			var resp *pluginhost.ConverseResponse
 			resp, err = as.Converse(cctx, req)
 			cancel()
 			if err == nil {
@@ -280,15 +280,15 @@ func (e *Engine) adapt(ctx context.Context, in *model.Integration, replies []mod
 	return out
 }
 
-func fitsQuickReplies(c model.Content, info *proto.ChannelInfo) bool {
+func fitsQuickReplies(c model.Content, info *pluginhost.ChannelInfo) bool {
 	if c.Type != model.QuickReplies {
 		return true
 	}
-	if info.MaxQuickReplies > 0 && len(c.Options) > int(info.MaxQuickReplies) {
+	if info.MaxQuickReplies > 0 && len(c.Options) > info.MaxQuickReplies {
 		return false
 	}
 	for _, o := range c.Options {
-		if info.MaxQuickReplyTitle > 0 && utf8.RuneCountInString(o.Title) > int(info.MaxQuickReplyTitle) {
+		if info.MaxQuickReplyTitle > 0 && utf8.RuneCountInString(o.Title) > info.MaxQuickReplyTitle {
 			return false
 		}
 	}

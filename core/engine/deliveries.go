@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
 )
 
@@ -457,7 +457,7 @@ func (e *Engine) sending(in *model.Integration, messageID int64) *sendRecord {
 
 // done logs the attempt: its outcome, why, and the provider calls resp
 // reports (nil when the plugin gave no answer).
-func (r *sendRecord) done(outcome, why string, resp *proto.SendResponse) {
+func (r *sendRecord) done(outcome, why string, resp *pluginhost.SendResponse) {
 	if r == nil {
 		return
 	}
@@ -466,8 +466,8 @@ func (r *sendRecord) done(outcome, why string, resp *proto.SendResponse) {
 	r.d.LatencyMS = time.Since(r.start).Milliseconds()
 	var det deliveryDetail
 	if resp != nil {
-		r.d.ProviderMessageIDs = resp.GetMessageIds()
-		calls := resp.GetExchanges()
+		r.d.ProviderMessageIDs = resp.MessageIDs
+		calls := resp.Exchanges
 		if len(calls) > maxExchanges {
 			det.Omitted = len(calls) - maxExchanges
 			calls = calls[len(calls)-maxExchanges:]
@@ -493,25 +493,25 @@ func (r *sendRecord) done(outcome, why string, resp *proto.SendResponse) {
 
 // exchangeOf is a plugin's report of one call, redacted again by the host
 // (a third-party plugin may have missed a credential) and bounded.
-func exchangeOf(red *sdk.Redactor, c *proto.HttpExchange) Exchange {
-	headers := func(hs []*proto.Header) []HTTPHeader {
+func exchangeOf(red *sdk.Redactor, c pluginhost.HTTPExchange) Exchange {
+	headers := func(hs []pluginhost.Header) []HTTPHeader {
 		var out []HTTPHeader
 		for _, h := range hs {
-			out = append(out, HTTPHeader{Name: text([]byte(h.GetName())), Value: text([]byte(red.Header(h.GetName(), h.GetValue())))})
+			out = append(out, HTTPHeader{Name: text([]byte(h.Name)), Value: text([]byte(red.Header(h.Name, h.Value)))})
 		}
 		return out
 	}
-	reqBody, reqCut := red.Body(c.GetRequestBody())
+	reqBody, reqCut := red.Body(c.RequestBody)
 	x := Exchange{
-		Request: &HTTPMessage{Method: text([]byte(c.GetMethod())), URL: text([]byte(red.URL(c.GetUrl()))),
-			Headers: headers(c.GetRequestHeaders()), Body: text(reqBody), Truncated: reqCut || c.GetRequestTruncated()},
-		LatencyMS: c.GetLatencyMs(),
-		Error:     text([]byte(red.Text(c.GetError()))),
+		Request: &HTTPMessage{Method: text([]byte(c.Method)), URL: text([]byte(red.URL(c.URL))),
+			Headers: headers(c.RequestHeaders), Body: text(reqBody), Truncated: reqCut || c.RequestTruncated},
+		LatencyMS: c.LatencyMS,
+		Error:     text([]byte(red.Text(c.Error))),
 	}
-	if c.GetStatus() != 0 {
-		respBody, respCut := red.Body(c.GetResponseBody())
-		x.Response = &HTTPMessage{Status: int(c.GetStatus()), Headers: headers(c.GetResponseHeaders()),
-			Body: text(respBody), Truncated: respCut || c.GetResponseTruncated()}
+	if c.Status != 0 {
+		respBody, respCut := red.Body(c.ResponseBody)
+		x.Response = &HTTPMessage{Status: c.Status, Headers: headers(c.ResponseHeaders),
+			Body: text(respBody), Truncated: respCut || c.ResponseTruncated}
 	}
 	return x
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/plugins/proto"
 )
 
 const hookSecret = "hook-secret-9f8e7d"
@@ -69,8 +69,8 @@ func TestWebhooksAreLogged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ch.parse = func(*proto.WebhookRequest) *proto.WebhookResponse {
-		return &proto.WebhookResponse{Authenticated: false, Error: "signature mismatch"}
+	ch.parse = func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+		return &pluginhost.WebhookResponse{Authenticated: false, Error: "signature mismatch"}
 	}
 	if res, err := r.e.Webhook(ctx, "ig", req); err != nil || res.Status != 401 {
 		t.Fatalf("unauthenticated webhook = %+v, %v; want 401", res, err)
@@ -99,8 +99,8 @@ func TestWebhooksAreLogged(t *testing.T) {
 }
 
 func TestRefusedWebhooksAreLoggedBounded(t *testing.T) {
-	ch := &fakeChannel{parse: func(*proto.WebhookRequest) *proto.WebhookResponse {
-		return &proto.WebhookResponse{Authenticated: false}
+	ch := &fakeChannel{parse: func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+		return &pluginhost.WebhookResponse{Authenticated: false}
 	}}
 	r := startedRig(t, ch, &fakeAssistant{})
 	for range 3 * refusalsPerMinute {
@@ -124,19 +124,19 @@ func TestRefusedWebhooksAreLoggedBounded(t *testing.T) {
 func TestSendAttemptsAreLogged(t *testing.T) {
 	calls := 0
 	ch := &fakeChannel{parse: textEvents("u1", "hi")}
-	ch.sendFunc = func(*proto.SendRequest) *proto.SendResponse {
+	ch.sendFunc = func(*pluginhost.SendRequest) *pluginhost.SendResponse {
 		calls++
 		// A careless third-party plugin: the token in the URL, unredacted.
-		ex := &proto.HttpExchange{Method: "POST", Url: "https://api.example/send?sig=1&t=" + hookSecret, LatencyMs: 40,
-			RequestHeaders: []*proto.Header{{Name: "Authorization", Value: "Bearer " + hookSecret}},
+		ex := pluginhost.HTTPExchange{Method: "POST", URL: "https://api.example/send?sig=1&t=" + hookSecret, LatencyMS: 40,
+			RequestHeaders: []pluginhost.Header{{Name: "Authorization", Value: "Bearer " + hookSecret}},
 			RequestBody:    []byte(`{"text":"echo: hi"}`)}
 		if calls == 1 {
 			ex.Status, ex.ResponseBody = 503, []byte(`{"error":"busy"}`)
-			return &proto.SendResponse{Error: &proto.SendError{Code: "http_503", Message: "busy", Retryable: true},
-				Exchanges: []*proto.HttpExchange{ex}}
+			return &pluginhost.SendResponse{Error: &pluginhost.SendError{Code: "http_503", Message: "busy", Retryable: true},
+				Exchanges: []pluginhost.HTTPExchange{ex}}
 		}
 		ex.Status, ex.ResponseBody = 200, []byte(`{"id":"p-1"}`)
-		return &proto.SendResponse{MessageIds: []string{"p-1"}, Exchanges: []*proto.HttpExchange{ex}}
+		return &pluginhost.SendResponse{MessageIDs: []string{"p-1"}, Exchanges: []pluginhost.HTTPExchange{ex}}
 	}
 	r := loggedSecretRig(t, ch)
 	r.post()

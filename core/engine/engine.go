@@ -14,11 +14,10 @@ import (
 	"github.com/conversa/conversa/core/cluster"
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/secrets"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/plugins/proto"
-	"github.com/conversa/conversa/plugins/sdk"
 )
 
 // Plugins gives the engine its channel and assistant plugins by name.
@@ -28,8 +27,8 @@ import (
 // a send that fails so did not go out. Any other error from a call may
 // come after the plugin acted.
 type Plugins interface {
-	Channel(name string) (sdk.Channel, error)
-	Assistant(name string) (sdk.Assistant, error)
+	Channel(name string) (pluginhost.Channel, error)
+	Assistant(name string) (pluginhost.Assistant, error)
 	// Availability reports whether the plugin runs (or can start now) and,
 	// when not, why, for operators.
 	Availability(name string) (ok bool, reason string)
@@ -133,9 +132,10 @@ type Engine struct {
 	replies *replyWaits
 
 	actions    actionLimits
-	channels   describeCache[*proto.ChannelInfo]
-	assistants describeCache[*proto.AssistantInfo]
+	channels   describeCache[*pluginhost.ChannelInfo]
+	assistants describeCache[*pluginhost.AssistantInfo]
 	dlog       *deliveryLog
+	checks     settingsChecks
 	pruneWake  chan struct{}
 
 	inactivityWake chan struct{}
@@ -374,8 +374,8 @@ func (c *describeCache[T]) forget(name string) {
 }
 
 // channelInfo describes a channel plugin.
-func (e *Engine) channelInfo(ctx context.Context, name string) (*proto.ChannelInfo, error) {
-	return e.channels.get(name, func() (*proto.ChannelInfo, error) {
+func (e *Engine) channelInfo(ctx context.Context, name string) (*pluginhost.ChannelInfo, error) {
+	return e.channels.get(name, func() (*pluginhost.ChannelInfo, error) {
 		ch, err := e.plug.Channel(name)
 		if err != nil {
 			return nil, err
@@ -386,12 +386,12 @@ func (e *Engine) channelInfo(ctx context.Context, name string) (*proto.ChannelIn
 
 // ChannelInfo is channelInfo for other packages (the API validates settings
 // and shows webhook credentials with it).
-func (e *Engine) ChannelInfo(ctx context.Context, name string) (*proto.ChannelInfo, error) {
+func (e *Engine) ChannelInfo(ctx context.Context, name string) (*pluginhost.ChannelInfo, error) {
 	return e.channelInfo(ctx, name)
 }
 
-func (e *Engine) assistantInfo(ctx context.Context, backend string) (*proto.AssistantInfo, error) {
-	return e.assistants.get(backend, func() (*proto.AssistantInfo, error) {
+func (e *Engine) assistantInfo(ctx context.Context, backend string) (*pluginhost.AssistantInfo, error) {
+	return e.assistants.get(backend, func() (*pluginhost.AssistantInfo, error) {
 		as, err := e.plug.Assistant(backend)
 		if err != nil {
 			return nil, err

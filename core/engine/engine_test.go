@@ -13,39 +13,41 @@ import (
 	"time"
 
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/store"
 	"github.com/conversa/conversa/core/store/postgres"
 	"github.com/conversa/conversa/core/store/postgres/pgtest"
 	"github.com/conversa/conversa/core/store/sqlite"
-	"github.com/conversa/conversa/plugins/proto"
-	"github.com/conversa/conversa/plugins/sdk"
 )
 
 // fakeChannel is a channel plugin with function fields; nil fields behave
 // like a plain channel that accepts everything.
 type fakeChannel struct {
 	mu       sync.Mutex
-	sent     []*proto.SendRequest
-	parse    func(*proto.WebhookRequest) *proto.WebhookResponse
-	sendFunc func(*proto.SendRequest) *proto.SendResponse
+	sent     []*pluginhost.SendRequest
+	parse    func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse
+	sendFunc func(*pluginhost.SendRequest) *pluginhost.SendResponse
 	// echoes: the provider echoes sends (as Meta does).
 	echoes bool
 	// generated, required and secret settings, as a channel describes them.
 	generated, required, secrets []string
+	// validate, when set, is ValidateSettings (nil: no problems); it sees
+	// the integration as the channel would receive it.
+	validate func(*pluginhost.Integration) ([]pluginhost.SettingsProblem, error)
 }
 
-func (f *fakeChannel) Describe(context.Context) (*proto.ChannelInfo, error) {
-	return &proto.ChannelInfo{Name: "fake", InboundTypes: []string{"text", "audio"}, OutboundTypes: []string{"text", "image", "quick_replies"},
+func (f *fakeChannel) Describe(context.Context) (*pluginhost.ChannelInfo, error) {
+	return &pluginhost.ChannelInfo{Name: "fake", InboundTypes: []string{"text", "audio"}, OutboundTypes: []string{"text", "image", "quick_replies"},
 		MaxQuickReplies: 3, MaxQuickReplyTitle: 20, EchoesSends: f.echoes, GeneratedSettings: f.generated,
 		RequiredSettings: f.required, SecretSettings: f.secrets}, nil
 }
 
-func (f *fakeChannel) HandleWebhook(_ context.Context, r *proto.WebhookRequest) (*proto.WebhookResponse, error) {
+func (f *fakeChannel) HandleWebhook(_ context.Context, r *pluginhost.WebhookRequest) (*pluginhost.WebhookResponse, error) {
 	return f.parse(r), nil
 }
 
-func (f *fakeChannel) Send(_ context.Context, r *proto.SendRequest) (*proto.SendResponse, error) {
+func (f *fakeChannel) Send(_ context.Context, r *pluginhost.SendRequest) (*pluginhost.SendResponse, error) {
 	f.mu.Lock()
 	f.sent = append(f.sent, r)
 	n := len(f.sent)
@@ -54,30 +56,46 @@ func (f *fakeChannel) Send(_ context.Context, r *proto.SendRequest) (*proto.Send
 	if fn != nil {
 		return fn(r), nil
 	}
-	return &proto.SendResponse{MessageIds: []string{fmt.Sprintf("out-%d", n)}}, nil
+	return &pluginhost.SendResponse{MessageIDs: []string{fmt.Sprintf("out-%d", n)}}, nil
 }
 
-func (f *fakeChannel) Profile(context.Context, *proto.ProfileRequest) (*proto.ProfileResponse, error) {
-	return &proto.ProfileResponse{ErrorCode: "unsupported"}, nil
+func (f *fakeChannel) Profile(context.Context, *pluginhost.ProfileRequest) (*pluginhost.ProfileResponse, error) {
+	return &pluginhost.ProfileResponse{ErrorCode: "unsupported"}, nil
 }
 
-func (f *fakeChannel) sends() []*proto.SendRequest {
+// CheckSend raises no objection, as a channel without the check.
+func (f *fakeChannel) CheckSend(context.Context, *pluginhost.SendRequest) (*pluginhost.SendResponse, error) {
+	return &pluginhost.SendResponse{}, nil
+}
+
+func (f *fakeChannel) Action(context.Context, *pluginhost.ActionRequest) (*pluginhost.ActionResponse, error) {
+	return &pluginhost.ActionResponse{Unsupported: true}, nil
+}
+
+func (f *fakeChannel) ValidateSettings(_ context.Context, in *pluginhost.Integration) ([]pluginhost.SettingsProblem, error) {
+	if f.validate == nil {
+		return nil, nil
+	}
+	return f.validate(in)
+}
+
+func (f *fakeChannel) sends() []*pluginhost.SendRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]*proto.SendRequest(nil), f.sent...)
+	return append([]*pluginhost.SendRequest(nil), f.sent...)
 }
 
 type fakeAssistant struct {
 	mu    sync.Mutex
 	heard []string
-	reply func(*proto.ConverseRequest) (*proto.ConverseResponse, error)
+	reply func(*pluginhost.ConverseRequest) (*pluginhost.ConverseResponse, error)
 }
 
-func (f *fakeAssistant) Describe(context.Context) (*proto.AssistantInfo, error) {
-	return &proto.AssistantInfo{Name: "fake"}, nil
+func (f *fakeAssistant) Describe(context.Context) (*pluginhost.AssistantInfo, error) {
+	return &pluginhost.AssistantInfo{Name: "fake"}, nil
 }
 
-func (f *fakeAssistant) Converse(_ context.Context, r *proto.ConverseRequest) (*proto.ConverseResponse, error) {
+func (f *fakeAssistant) Converse(_ context.Context, r *pluginhost.ConverseRequest) (*pluginhost.ConverseResponse, error) {
 	f.mu.Lock()
 	for _, c := range r.Contents {
 		f.heard = append(f.heard, c.Text)
@@ -87,7 +105,7 @@ func (f *fakeAssistant) Converse(_ context.Context, r *proto.ConverseRequest) (*
 	if fn != nil {
 		return fn(r)
 	}
-	return &proto.ConverseResponse{Replies: []*proto.Content{{Type: "text", Text: "echo: " + r.Contents[0].Text}}}, nil
+	return &pluginhost.ConverseResponse{Replies: []model.Content{{Type: "text", Text: "echo: " + r.Contents[0].Text}}}, nil
 }
 
 func (f *fakeAssistant) said() []string {
@@ -107,14 +125,25 @@ type fakePlugins struct {
 // downChannel is a channel whose process is down: no call reaches it.
 type downChannel struct{}
 
-func (downChannel) Describe(context.Context) (*proto.ChannelInfo, error) { return nil, downError{} }
-func (downChannel) HandleWebhook(context.Context, *proto.WebhookRequest) (*proto.WebhookResponse, error) {
+func (downChannel) Describe(context.Context) (*pluginhost.ChannelInfo, error) {
 	return nil, downError{}
 }
-func (downChannel) Send(context.Context, *proto.SendRequest) (*proto.SendResponse, error) {
+func (downChannel) HandleWebhook(context.Context, *pluginhost.WebhookRequest) (*pluginhost.WebhookResponse, error) {
 	return nil, downError{}
 }
-func (downChannel) Profile(context.Context, *proto.ProfileRequest) (*proto.ProfileResponse, error) {
+func (downChannel) Send(context.Context, *pluginhost.SendRequest) (*pluginhost.SendResponse, error) {
+	return nil, downError{}
+}
+func (downChannel) Profile(context.Context, *pluginhost.ProfileRequest) (*pluginhost.ProfileResponse, error) {
+	return nil, downError{}
+}
+func (downChannel) CheckSend(context.Context, *pluginhost.SendRequest) (*pluginhost.SendResponse, error) {
+	return nil, downError{}
+}
+func (downChannel) Action(context.Context, *pluginhost.ActionRequest) (*pluginhost.ActionResponse, error) {
+	return nil, downError{}
+}
+func (downChannel) ValidateSettings(context.Context, *pluginhost.Integration) ([]pluginhost.SettingsProblem, error) {
 	return nil, downError{}
 }
 
@@ -132,7 +161,7 @@ func (p fakePlugins) Availability(name string) (bool, string) {
 	return true, ""
 }
 
-func (p fakePlugins) Channel(name string) (sdk.Channel, error) {
+func (p fakePlugins) Channel(name string) (pluginhost.Channel, error) {
 	if name != "fake" {
 		return nil, errors.New("unknown plugin " + name)
 	}
@@ -142,7 +171,7 @@ func (p fakePlugins) Channel(name string) (sdk.Channel, error) {
 	return p.ch, nil
 }
 
-func (p fakePlugins) Assistant(name string) (sdk.Assistant, error) {
+func (p fakePlugins) Assistant(name string) (pluginhost.Assistant, error) {
 	if name != "fake" {
 		return nil, errors.New("unknown plugin " + name)
 	}
@@ -175,12 +204,12 @@ type rig struct {
 }
 
 // textEvent makes a webhook parse into one text message from user.
-func textEvents(user string, texts ...string) func(*proto.WebhookRequest) *proto.WebhookResponse {
-	return func(*proto.WebhookRequest) *proto.WebhookResponse {
-		r := &proto.WebhookResponse{Authenticated: true}
+func textEvents(user string, texts ...string) func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+	return func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+		r := &pluginhost.WebhookResponse{Authenticated: true}
 		for _, t := range texts {
-			r.Events = append(r.Events, &proto.Event{Kind: "message", DedupeKey: "mid-" + t, MessageId: "mid-" + t,
-				ContactId: user, TimestampMs: time.Now().UnixMilli(), Contents: []*proto.Content{{Type: "text", Text: t}}})
+			r.Events = append(r.Events, &model.Event{Kind: "message", DedupeKey: "mid-" + t, MessageID: "mid-" + t,
+				ContactID: user, Timestamp: time.Now(), Contents: []model.Content{{Type: "text", Text: t}}})
 		}
 		return r
 	}
@@ -302,7 +331,7 @@ func TestEventsOfOneContactAreProcessedInOrder(t *testing.T) {
 
 func TestFailingAssistantHandsConversationToSquad(t *testing.T) {
 	ch := &fakeChannel{parse: textEvents("u1", "hello")}
-	as := &fakeAssistant{reply: func(*proto.ConverseRequest) (*proto.ConverseResponse, error) {
+	as := &fakeAssistant{reply: func(*pluginhost.ConverseRequest) (*pluginhost.ConverseResponse, error) {
 		return nil, errors.New("model server down")
 	}}
 	r := startedRig(t, ch, as)
@@ -331,9 +360,9 @@ func TestFailingAssistantHandsConversationToSquad(t *testing.T) {
 }
 
 func TestUnsupportedContentGetsTheIntegrationsReply(t *testing.T) {
-	ch := &fakeChannel{parse: func(*proto.WebhookRequest) *proto.WebhookResponse {
-		return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "message", DedupeKey: "img", MessageId: "img",
-			ContactId: "u1", TimestampMs: time.Now().UnixMilli(), Contents: []*proto.Content{{Type: "image", Url: "https://x/y.jpg"}}}}}
+	ch := &fakeChannel{parse: func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+		return &pluginhost.WebhookResponse{Authenticated: true, Events: []*model.Event{{Kind: "message", DedupeKey: "img", MessageID: "img",
+			ContactID: "u1", Timestamp: time.Now(), Contents: []model.Content{{Type: "image", URL: "https://x/y.jpg"}}}}}
 	}}
 	as := &fakeAssistant{}
 	r := startedRig(t, ch, as)
@@ -349,11 +378,11 @@ func TestUnsupportedContentGetsTheIntegrationsReply(t *testing.T) {
 
 func TestQuickRepliesBeyondTheChannelsLimitBecomeText(t *testing.T) {
 	ch := &fakeChannel{parse: textEvents("u1", "menu")}
-	as := &fakeAssistant{reply: func(*proto.ConverseRequest) (*proto.ConverseResponse, error) {
-		return &proto.ConverseResponse{Replies: []*proto.Content{
-			{Type: "quick_replies", Text: "Pick", Options: []*proto.Option{{Title: "A"}, {Title: "B"}}},
-			{Type: "quick_replies", Text: "Too many", Options: []*proto.Option{{Title: "A"}, {Title: "B"}, {Title: "C"}, {Title: "D"}}},
-			{Type: "select", Text: "Dept", Options: []*proto.Option{{Title: "Sales"}, {Title: "Support"}}},
+	as := &fakeAssistant{reply: func(*pluginhost.ConverseRequest) (*pluginhost.ConverseResponse, error) {
+		return &pluginhost.ConverseResponse{Replies: []model.Content{
+			{Type: "quick_replies", Text: "Pick", Options: []model.Option{{Title: "A"}, {Title: "B"}}},
+			{Type: "quick_replies", Text: "Too many", Options: []model.Option{{Title: "A"}, {Title: "B"}, {Title: "C"}, {Title: "D"}}},
+			{Type: "select", Text: "Dept", Options: []model.Option{{Title: "Sales"}, {Title: "Support"}}},
 		}}, nil
 	}}
 	r := startedRig(t, ch, as)
@@ -374,10 +403,10 @@ func TestQuickRepliesBeyondTheChannelsLimitBecomeText(t *testing.T) {
 func TestUncertainSendIsConfirmedByItsEcho(t *testing.T) {
 	ch := &fakeChannel{parse: textEvents("u1", "hello"), echoes: true}
 	var once sync.Once
-	ch.sendFunc = func(r *proto.SendRequest) *proto.SendResponse {
-		resp := &proto.SendResponse{MessageIds: []string{"mid-out"}}
+	ch.sendFunc = func(r *pluginhost.SendRequest) *pluginhost.SendResponse {
+		resp := &pluginhost.SendResponse{MessageIDs: []string{"mid-out"}}
 		once.Do(func() {
-			resp = &proto.SendResponse{Error: &proto.SendError{Code: "timeout", Retryable: true, UnknownOutcome: true}}
+			resp = &pluginhost.SendResponse{Error: &pluginhost.SendError{Code: "timeout", Retryable: true, UnknownOutcome: true}}
 		})
 		return resp
 	}
@@ -406,9 +435,9 @@ func TestUncertainSendIsConfirmedByItsEcho(t *testing.T) {
 }
 
 func TestStatusForAnUnknownMessageIsRecorded(t *testing.T) {
-	ch := &fakeChannel{parse: func(*proto.WebhookRequest) *proto.WebhookResponse {
-		return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "status", DedupeKey: "st-1",
-			MessageId: "never-seen", Status: "delivered"}}}
+	ch := &fakeChannel{parse: func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+		return &pluginhost.WebhookResponse{Authenticated: true, Events: []*model.Event{{Kind: "status", DedupeKey: "st-1",
+			MessageID: "never-seen", Status: "delivered"}}}
 	}}
 	r := startedRig(t, ch, &fakeAssistant{})
 	r.post()
@@ -458,13 +487,13 @@ func BenchmarkWebhookIngest(b *testing.B) {
 			defer st.Close()
 			var n sync.Mutex
 			seq := 0
-			ch := &fakeChannel{parse: func(*proto.WebhookRequest) *proto.WebhookResponse {
+			ch := &fakeChannel{parse: func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
 				n.Lock()
 				seq++
 				id := fmt.Sprint("mid-", seq)
 				n.Unlock()
-				return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "message", DedupeKey: id,
-					MessageId: id, ContactId: id, Contents: []*proto.Content{{Type: "text", Text: "hi"}}}}}
+				return &pluginhost.WebhookResponse{Authenticated: true, Events: []*model.Event{{Kind: "message", DedupeKey: id,
+					MessageID: id, ContactID: id, Contents: []model.Content{{Type: "text", Text: "hi"}}}}}
 			}}
 			e, err := New(Options{Store: st, Plugins: fakePlugins{ch: ch, as: &fakeAssistant{}}, Hooks: plainHooks{}})
 			if err != nil {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/plugins/proto"
 )
 
 // Errors the HTTP layer maps to statuses.
@@ -77,11 +77,11 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 	// cross it, and cannot be part of valid credentials either. They are
 	// replaced, so the channel gives the request its real answer (a 401 for
 	// a mangled token) instead of the call failing.
-	req := &proto.WebhookRequest{Method: r.Method, Path: strings.ToValidUTF8(r.Path, "\uFFFD"),
+	req := &pluginhost.WebhookRequest{Method: r.Method, Path: strings.ToValidUTF8(r.Path, "\uFFFD"),
 		Query: strings.ToValidUTF8(r.Query, "\uFFFD"), Body: r.Body}
 	for name, vals := range r.Headers {
 		for _, v := range vals {
-			req.Headers = append(req.Headers, &proto.Header{Name: strings.ToValidUTF8(name, "\uFFFD"),
+			req.Headers = append(req.Headers, pluginhost.Header{Name: strings.ToValidUTF8(name, "\uFFFD"),
 				Value: strings.ToValidUTF8(v, "\uFFFD")})
 		}
 	}
@@ -96,7 +96,7 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 		rec.refused(OutcomeUnavailable, WebhookResult{Status: http.StatusServiceUnavailable}, "the channel plugin did not answer")
 		return WebhookResult{}, fmt.Errorf("%w: %v", ErrChannelDown, err)
 	}
-	res := WebhookResult{Status: int(resp.Status), Body: resp.Body, ContentType: resp.ContentType, Refusal: resp.Error}
+	res := WebhookResult{Status: resp.Status, Body: resp.Body, ContentType: resp.ContentType, Refusal: resp.Error}
 	switch {
 	case !resp.Authenticated:
 		if res.Status == 0 || res.Status < 400 {
@@ -132,15 +132,14 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 		allowed[c.ID] = true
 	}
 	evs := make([]*model.Event, 0, len(resp.Events))
-	for _, pe := range resp.Events {
-		ev := eventFromProto(pe)
+	for _, ev := range resp.Events {
 		if ev.Integration == "" || !allowed[ev.Integration] {
 			ev.Integration = in.ID
 		}
 		if ev.DedupeKey == "" {
 			// A channel that gives no key gets one from the content: a
 			// redelivery of the same bytes is still stored once.
-			ev.DedupeKey = "raw:" + hashBytes(pe.Raw, pe.Kind, pe.MessageId, pe.ContactId)
+			ev.DedupeKey = "raw:" + hashBytes([]byte(ev.Raw), ev.Kind, ev.MessageID, ev.ContactID)
 		}
 		evs = append(evs, ev)
 	}

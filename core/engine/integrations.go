@@ -14,8 +14,8 @@ import (
 	"github.com/conversa/conversa/core/cluster"
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/plugins/proto"
 )
 
 // FieldError is a validation error about one field of an integration.
@@ -38,11 +38,18 @@ func (v ValidationErrors) Error() string {
 }
 
 // Validate checks an integration against the known channels and assistants
-// and fills its defaults (squad geral). Every error names its field. When
-// the channel plugin cannot describe itself now (it is down), the checks
-// that need it (required settings) wait until it runs; see Availability.
+// and fills its defaults (squad geral); then its channel checks the settings
+// as a save would store them (see checkSave), which fills in the webhook
+// credentials to generate. Every error names its field. When the channel
+// plugin cannot describe itself now (it is down), the checks that need it
+// (required settings) wait until it runs; see Availability.
 func (e *Engine) Validate(ctx context.Context, in *model.Integration) error {
 	errs := e.validate(ctx, in, false)
+	if in.Channel != "" {
+		if info, err := e.channelInfo(ctx, in.Channel); err == nil {
+			errs = append(errs, e.checkSave(ctx, in, info, errs)...)
+		}
+	}
 	if len(errs) > 0 {
 		return errs
 	}
@@ -98,7 +105,7 @@ func (e *Engine) validate(ctx context.Context, in *model.Integration, lenient bo
 
 // missingSettings lists the settings the channel requires that in lacks (a
 // masked or absent secret the stored integration has counts as given).
-func (e *Engine) missingSettings(info *proto.ChannelInfo, in *model.Integration) ValidationErrors {
+func (e *Engine) missingSettings(info *pluginhost.ChannelInfo, in *model.Integration) ValidationErrors {
 	var errs ValidationErrors
 	old := e.reg.integration(in.ID)
 	for _, k := range info.RequiredSettings {
@@ -117,12 +124,12 @@ func (e *Engine) missingSettings(info *proto.ChannelInfo, in *model.Integration)
 // https on a public host. The configuration file is the operator's own and
 // may point anywhere (a local fake), as may anything with
 // Options.AllowPrivateURLs.
-func (e *Engine) providerURLs(info *proto.ChannelInfo, in *model.Integration) ValidationErrors {
+func (e *Engine) providerURLs(info *pluginhost.ChannelInfo, in *model.Integration) ValidationErrors {
 	if in.Source != model.SourceAPI || e.o.AllowPrivateURLs {
 		return nil
 	}
 	var errs ValidationErrors
-	for _, k := range info.GetUrlSettings() {
+	for _, k := range info.URLSettings {
 		v, ok := in.Settings[k].(string)
 		if in.Settings[k] == nil || ok && strings.TrimSpace(v) == "" {
 			continue // the channel's own default
@@ -171,6 +178,8 @@ func (e *Engine) PutBy(ctx context.Context, in *model.Integration, keepSecrets b
 	if err != nil {
 		return err
 	}
+	// Saved as checked (Validate): a problem found before is gone.
+	e.checks.set(in.ID, nil)
 	return e.changed(ctx)
 }
 
@@ -190,7 +199,7 @@ func (e *Engine) changed(ctx context.Context) error {
 // putTx writes one integration in tx. info is nil when the channel cannot
 // describe itself now: secrets and generated settings are then kept as
 // stored, and generated when the plugin runs (provision).
-func (e *Engine) putTx(ctx context.Context, tx store.Tx, in *model.Integration, info *proto.ChannelInfo, keepSecrets bool) error {
+func (e *Engine) putTx(ctx context.Context, tx store.Tx, in *model.Integration, info *pluginhost.ChannelInfo, keepSecrets bool) error {
 	if in.Settings == nil {
 		in.Settings = map[string]any{}
 	}
@@ -203,6 +212,18 @@ func (e *Engine) putTx(ctx context.Context, tx store.Tx, in *model.Integration, 
 			return err
 		}
 	}
+	if err := mergeSettings(in, old, info, keepSecrets); err != nil {
+		return err
+	}
+	return e.putSealed(ctx, tx, in, info)
+}
+
+// mergeSettings completes in's settings as a save stores them: the secrets
+// and generated credentials it leaves empty (or masked, with keepSecrets)
+// come from old, the stored integration (nil: none), and generated
+// credentials still missing are made.
+func mergeSettings(in, old *model.Integration, info *pluginhost.ChannelInfo, keepSecrets bool) error {
+	var err error
 	var kept, generated []string
 	if info != nil {
 		kept = append(append(kept, info.SecretSettings...), info.GeneratedSettings...)
@@ -231,7 +252,7 @@ func (e *Engine) putTx(ctx context.Context, tx store.Tx, in *model.Integration, 
 			}
 		}
 	}
-	return e.putSealed(ctx, tx, in, info)
+	return nil
 }
 
 func sameCredentials(old, in *model.Integration, secrets []string) bool {
@@ -257,6 +278,7 @@ func (e *Engine) DeleteBy(ctx context.Context, id string, by *store.Actor) error
 	if err != nil {
 		return err
 	}
+	e.checks.set(id, nil)
 	return e.changed(ctx)
 }
 
@@ -301,6 +323,9 @@ func (e *Engine) Availability(in *model.Integration) (ok bool, reason string) {
 			return false, "the " + in.Channel + " channel needs " + errs.Error()
 		}
 	}
+	if errs := e.checks.get(in.ID); len(errs) > 0 {
+		return false, "the " + in.Channel + " channel refuses " + errs.Error()
+	}
 	return true, ""
 }
 
@@ -333,7 +358,7 @@ func (e *Engine) ApplyConfig(ctx context.Context, cfg []config.Integration) erro
 		return errors.Join(problems...)
 	}
 	// Described before the transaction: no plugin is called inside one.
-	infos := map[string]*proto.ChannelInfo{}
+	infos := map[string]*pluginhost.ChannelInfo{}
 	for _, in := range ins {
 		if info, err := e.channelInfo(ctx, in.Channel); err == nil {
 			infos[in.Channel] = info
@@ -372,6 +397,12 @@ func (e *Engine) ApplyConfig(ctx context.Context, cfg []config.Integration) erro
 		if ok, why := e.plug.Availability(in.Channel); !ok {
 			e.log.Error("integration unavailable: its channel plugin cannot run; its webhook answers 503 until it does",
 				"integration", in.ID, "channel", in.Channel, "reason", why)
+			continue
+		}
+		// The file is applied even when a channel refuses a setting: that
+		// integration alone is unavailable, saying which setting and why.
+		if live := e.reg.integration(in.ID); live != nil {
+			e.checkStored(ctx, live)
 		}
 	}
 	return nil
@@ -391,6 +422,7 @@ func (e *Engine) PluginChanged(name, state string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		e.provision(ctx, name)
+		e.checkChannel(ctx, name)
 		e.Wake()
 	})
 }

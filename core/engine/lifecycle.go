@@ -9,9 +9,8 @@ import (
 
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/plugins/proto"
-	"github.com/conversa/conversa/plugins/sdk"
 )
 
 // Errors of the conversation API.
@@ -264,14 +263,10 @@ func (e *Engine) checkWindow(ctx context.Context, in *model.Integration, ct *mod
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrChannelDown, err)
 	}
-	checker, ok := ch.(sdk.SendChecker)
-	if !ok {
-		return nil
-	}
-	resp, err := checker.CheckSend(ctx, &proto.SendRequest{
+	resp, err := ch.CheckSend(ctx, &pluginhost.SendRequest{
 		Integration: e.reg.forPlugin(in),
-		Contact:     contactToProto(ct), Contents: contentsToProto(contents), AuthorKind: kind,
-		NowMs: e.now().UnixMilli(),
+		Contact:     ct, Contents: contents, AuthorKind: kind,
+		Now: e.now(),
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrChannelDown, err)

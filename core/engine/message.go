@@ -9,9 +9,9 @@ import (
 
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/scripting"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/plugins/proto"
 )
 
 // Window rules shared by every channel (channels add their own, e.g. Meta's
@@ -250,13 +250,13 @@ func (e *Engine) refreshProfile(ctx context.Context, in *model.Integration, ct *
 	}
 	pctx, cancel := context.WithTimeout(ctx, profileTimeout)
 	defer cancel()
-	p, err := ch.Profile(pctx, &proto.ProfileRequest{
-		Integration: e.reg.forPlugin(in), ContactId: ct.ChannelUserID})
+	p, err := ch.Profile(pctx, &pluginhost.ProfileRequest{
+		Integration: e.reg.forPlugin(in), ContactID: ct.ChannelUserID})
 	if err != nil {
 		e.log.Warn("profile lookup failed", "integration", in.ID, "contact", ct.ID, "err", err)
 		return ct
 	}
-	h := store.ContactHints{Username: p.Username, Name: p.Name, AvatarURL: p.AvatarUrl}
+	h := store.ContactHints{Username: p.Username, Name: p.Name, AvatarURL: p.AvatarURL}
 	lookupErr := describeError(p.ErrorCode, p.ErrorMessage)
 	if lookupErr != "" && p.Retryable {
 		// No consent yet, or the provider hiccuped: try again at the next

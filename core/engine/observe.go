@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/conversa/conversa/plugins/proto"
+	"github.com/conversa/conversa/core/pluginhost"
 )
 
 // Observer is told of every send attempt and of every reply's latency
@@ -38,7 +38,7 @@ func (noObserver) Send(string, string, time.Duration) {}
 func (noObserver) Reply(string, time.Duration)        {}
 
 // sendOutcome classifies a Send call's result as the engine acts on it.
-func sendOutcome(resp *proto.SendResponse, err error) string {
+func sendOutcome(resp *pluginhost.SendResponse, err error) string {
 	switch {
 	case err != nil && notAttempted(err):
 		return SendNotAttempted
@@ -57,7 +57,7 @@ func sendOutcome(resp *proto.SendResponse, err error) string {
 // observeSend reports one send attempt that began at start and, when the
 // provider took it, the latency of the contact's messages it answers.
 func (e *Engine) observeSend(ctx context.Context, channel, integration string, conversation int64,
-	start time.Time, resp *proto.SendResponse, err error) {
+	start time.Time, resp *pluginhost.SendResponse, err error) {
 	if err != nil && ctx.Err() != nil {
 		return // shutting down: the attempt is reconciled at the next start
 	}

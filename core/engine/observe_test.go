@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conversa/conversa/plugins/proto"
+	"github.com/conversa/conversa/core/pluginhost"
 )
 
 type notAttemptedErr struct{}
@@ -15,17 +15,17 @@ func (notAttemptedErr) NotAttempted() bool { return true }
 
 func TestSendOutcome(t *testing.T) {
 	for _, tc := range []struct {
-		resp *proto.SendResponse
+		resp *pluginhost.SendResponse
 		err  error
 		want string
 	}{
-		{&proto.SendResponse{}, nil, SendSent},
+		{&pluginhost.SendResponse{}, nil, SendSent},
 		{nil, notAttemptedErr{}, SendNotAttempted},
 		{nil, errors.New("deadline exceeded"), SendUnknown},
-		{&proto.SendResponse{Error: &proto.SendError{Retryable: true, UnknownOutcome: true}}, nil, SendUnknown},
-		{&proto.SendResponse{Error: &proto.SendError{Retryable: true}}, nil, SendRetry},
-		{&proto.SendResponse{Error: &proto.SendError{Retryable: true, Refused: true}}, nil, SendFailed},
-		{&proto.SendResponse{Error: &proto.SendError{}}, nil, SendFailed},
+		{&pluginhost.SendResponse{Error: &pluginhost.SendError{Retryable: true, UnknownOutcome: true}}, nil, SendUnknown},
+		{&pluginhost.SendResponse{Error: &pluginhost.SendError{Retryable: true}}, nil, SendRetry},
+		{&pluginhost.SendResponse{Error: &pluginhost.SendError{Retryable: true, Refused: true}}, nil, SendFailed},
+		{&pluginhost.SendResponse{Error: &pluginhost.SendError{}}, nil, SendFailed},
 	} {
 		if got := sendOutcome(tc.resp, tc.err); got != tc.want {
 			t.Errorf("sendOutcome(%v, %v) = %q, want %q", tc.resp, tc.err, got, tc.want)

@@ -8,8 +8,8 @@ import (
 
 	"github.com/conversa/conversa/core/events"
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/plugins/proto"
 )
 
 const (
@@ -126,14 +126,14 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 	if possibleDuplicate {
 		log.Warn("resending a message whose last attempt's outcome is unknown; the user may receive it twice")
 	}
-	req := &proto.SendRequest{
+	req := &pluginhost.SendRequest{
 		Integration:    e.reg.forPlugin(in),
-		Contact:        contactToProto(ct),
-		Contents:       contentsToProto(msg.Contents),
+		Contact:        ct,
+		Contents:       msg.Contents,
 		AuthorKind:     kind,
 		ReplyTo:        msg.ReplyTo,
 		IdempotencyKey: it.IdempotencyKey,
-		NowMs:          e.now().UnixMilli(),
+		Now:            e.now(),
 	}
 	rec := e.sending(in, it.MessageID)
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
@@ -168,7 +168,7 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		if se.Reauthorize {
 			e.needsReauth(ctx, in, text)
 		}
-		after := time.Duration(se.RetryAfterMs) * time.Millisecond
+		after := se.RetryAfter
 		switch {
 		case se.Retryable && !se.Refused && se.UnknownOutcome:
 			log.Warn("send outcome unknown; will look for its echo", "err", text, "attempt", it.Attempts)
@@ -183,10 +183,10 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		}
 		log.Warn("send failed", "err", text)
 		rec.done(OutcomeFailed, text, resp)
-		if len(resp.MessageIds) > 0 {
+		if len(resp.MessageIDs) > 0 {
 			// Part of the message went out before the failure.
 			if err := e.persist(ctx, func() error {
-				return e.st.Messages().AddProviderIDs(ctx, in.ID, it.MessageID, resp.MessageIds...)
+				return e.st.Messages().AddProviderIDs(ctx, in.ID, it.MessageID, resp.MessageIDs...)
 			}); err != nil {
 				log.Error("recording the parts that went out", "err", err)
 			}
@@ -195,7 +195,7 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		return
 	}
 	rec.done(OutcomeSent, "", resp)
-	if err := e.persist(ctx, func() error { return e.st.Outbox().Sent(ctx, &it, resp.MessageIds) }); err != nil {
+	if err := e.persist(ctx, func() error { return e.st.Outbox().Sent(ctx, &it, resp.MessageIDs) }); err != nil {
 		// The provider has it; the row stays in flight and its echo (or the
 		// next look, on a channel without echoes) settles it.
 		log.Error("recording a send", "err", err)

@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	"github.com/conversa/conversa/core/model"
-	"github.com/conversa/conversa/plugins/proto"
+	"github.com/conversa/conversa/core/pluginhost"
 )
 
 // registry is the engine's in-memory view of integrations and assistants.
@@ -14,7 +14,7 @@ type registry struct {
 	integrations map[string]*model.Integration
 	// plugin is each integration as its channel plugin receives it (the
 	// settings encoded once per reload, not once per webhook or send).
-	plugin     map[string]*proto.Integration
+	plugin     map[string]*pluginhost.Integration
 	assistants map[string]Assistant
 }
 
@@ -28,10 +28,10 @@ func newRegistry(assistants []Assistant) *registry {
 
 func (r *registry) setIntegrations(ins []*model.Integration) {
 	m := make(map[string]*model.Integration, len(ins))
-	p := make(map[string]*proto.Integration, len(ins))
+	p := make(map[string]*pluginhost.Integration, len(ins))
 	for _, in := range ins {
 		m[in.ID] = in
-		p[in.ID] = &proto.Integration{Id: in.ID, SettingsJson: settingsJSON(in)}
+		p[in.ID] = &pluginhost.Integration{ID: in.ID, SettingsJSON: settingsJSON(in)}
 	}
 	r.mu.Lock()
 	r.integrations, r.plugin = m, p
@@ -39,14 +39,14 @@ func (r *registry) setIntegrations(ins []*model.Integration) {
 }
 
 // forPlugin is an integration as its channel plugin receives it.
-func (r *registry) forPlugin(in *model.Integration) *proto.Integration {
+func (r *registry) forPlugin(in *model.Integration) *pluginhost.Integration {
 	r.mu.RLock()
 	cur, p := r.integrations[in.ID], r.plugin[in.ID]
 	r.mu.RUnlock()
 	if cur == in && p != nil {
 		return p
 	}
-	return &proto.Integration{Id: in.ID, SettingsJson: settingsJSON(in)}
+	return &pluginhost.Integration{ID: in.ID, SettingsJSON: settingsJSON(in)}
 }
 
 // integration returns a snapshot: callers may read it freely, never modify.

@@ -7,9 +7,9 @@ import (
 	"slices"
 
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/secrets"
 	"github.com/conversa/conversa/core/store"
-	"github.com/conversa/conversa/plugins/proto"
 )
 
 // The integrations' secret settings are encrypted in the store and clear
@@ -19,7 +19,7 @@ import (
 // secretSetting reports whether a setting is kept encrypted: the channel's
 // secrets and generated webhook credentials. While the channel cannot say
 // (its plugin is down), every text setting is.
-func secretSetting(info *proto.ChannelInfo, key string) bool {
+func secretSetting(info *pluginhost.ChannelInfo, key string) bool {
 	return info == nil || slices.Contains(info.SecretSettings, key) || slices.Contains(info.GeneratedSettings, key)
 }
 
@@ -27,7 +27,7 @@ func secretSetting(info *proto.ChannelInfo, key string) bool {
 // value that looks encrypted already is encrypted again (it came from a
 // person, so it is clear text), so that reading it back gives it as given.
 // info nil: the channel's cached description, if any.
-func (e *Engine) sealed(in *model.Integration, info *proto.ChannelInfo) (*model.Integration, error) {
+func (e *Engine) sealed(in *model.Integration, info *pluginhost.ChannelInfo) (*model.Integration, error) {
 	key := e.o.Secrets
 	if key == nil {
 		return in, nil
@@ -71,7 +71,7 @@ func (e *Engine) opened(in *model.Integration) error {
 }
 
 // putSealed writes in (clear in memory) encrypted in tx.
-func (e *Engine) putSealed(ctx context.Context, tx store.Tx, in *model.Integration, info *proto.ChannelInfo) error {
+func (e *Engine) putSealed(ctx context.Context, tx store.Tx, in *model.Integration, info *pluginhost.ChannelInfo) error {
 	row, err := e.sealed(in, info)
 	if err != nil {
 		return err
@@ -96,7 +96,7 @@ func (e *Engine) SealStored(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	// Described before the transaction: no plugin is called inside one.
-	infos := map[string]*proto.ChannelInfo{}
+	infos := map[string]*pluginhost.ChannelInfo{}
 	for _, in := range ins {
 		if _, seen := infos[in.Channel]; !seen {
 			infos[in.Channel], _ = e.channelInfo(ctx, in.Channel)
@@ -126,7 +126,7 @@ func (e *Engine) SealStored(ctx context.Context) (int, error) {
 	return n, err
 }
 
-func hasClearSecret(in *model.Integration, info *proto.ChannelInfo) bool {
+func hasClearSecret(in *model.Integration, info *pluginhost.ChannelInfo) bool {
 	for k, v := range in.Settings {
 		if s, ok := v.(string); ok && s != "" && secretSetting(info, k) && !secrets.IsSealed(s) {
 			return true

@@ -99,7 +99,7 @@ func TestSecretSettingsAreEncryptedInTheStore(t *testing.T) {
 	}
 	eventually(t, "the reply sent", func() bool { return len(ch.sends()) == 1 })
 	var got map[string]any
-	json.Unmarshal([]byte(ch.sends()[0].Integration.SettingsJson), &got)
+	json.Unmarshal([]byte(ch.sends()[0].Integration.SettingsJSON), &got)
 	if got["token"] != "tok-very-secret" || got["hook"] != live.Setting("hook") {
 		t.Errorf("the plugin received settings %v, want the clear secrets", got)
 	}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/conversa/conversa/core/config"
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/store"
 	"github.com/conversa/conversa/core/store/sqlite"
-	"github.com/conversa/conversa/plugins/proto"
 )
 
 func (r *rig) replies() []model.Message {
@@ -45,9 +45,9 @@ func (r *rig) replies() []model.Message {
 func (r *rig) postEcho(user, mid, text string) {
 	r.t.Helper()
 	r.ch.mu.Lock()
-	r.ch.parse = func(*proto.WebhookRequest) *proto.WebhookResponse {
-		return &proto.WebhookResponse{Authenticated: true, Events: []*proto.Event{{Kind: "echo", DedupeKey: "echo-" + mid,
-			MessageId: mid, ContactId: user, Contents: []*proto.Content{{Type: "text", Text: text}}}}}
+	r.ch.parse = func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+		return &pluginhost.WebhookResponse{Authenticated: true, Events: []*model.Event{{Kind: "echo", DedupeKey: "echo-" + mid,
+			MessageID: mid, ContactID: user, Contents: []model.Content{{Type: "text", Text: text}}}}}
 	}
 	r.ch.mu.Unlock()
 	r.post()
@@ -62,10 +62,10 @@ func (r *rig) outboxEmpty() bool {
 // timeout), and accepts the rest.
 func unknownOnce(ch *fakeChannel) {
 	var once sync.Once
-	ch.sendFunc = func(*proto.SendRequest) *proto.SendResponse {
-		resp := &proto.SendResponse{MessageIds: []string{fmt.Sprint("mid-", time.Now().UnixNano())}}
+	ch.sendFunc = func(*pluginhost.SendRequest) *pluginhost.SendResponse {
+		resp := &pluginhost.SendResponse{MessageIDs: []string{fmt.Sprint("mid-", time.Now().UnixNano())}}
 		once.Do(func() {
-			resp = &proto.SendResponse{Error: &proto.SendError{Code: "http_502", Retryable: true, UnknownOutcome: true}}
+			resp = &pluginhost.SendResponse{Error: &pluginhost.SendError{Code: "http_502", Retryable: true, UnknownOutcome: true}}
 		})
 		return resp
 	}
@@ -112,12 +112,12 @@ func TestInFlightSendAfterACrashWaitsForItsEcho(t *testing.T) {
 	release := make(chan struct{})
 	var blocked atomic.Bool
 	blocked.Store(true)
-	ch.sendFunc = func(*proto.SendRequest) *proto.SendResponse {
+	ch.sendFunc = func(*pluginhost.SendRequest) *pluginhost.SendResponse {
 		if blocked.Load() {
 			<-release
-			return &proto.SendResponse{Error: &proto.SendError{Code: "cut", Retryable: true, UnknownOutcome: true}}
+			return &pluginhost.SendResponse{Error: &pluginhost.SendError{Code: "cut", Retryable: true, UnknownOutcome: true}}
 		}
-		return &proto.SendResponse{MessageIds: []string{"mid-again"}}
+		return &pluginhost.SendResponse{MessageIDs: []string{"mid-again"}}
 	}
 	r := newRigWith(t, "", fakePlugins{ch: ch, as: &fakeAssistant{}}, time.Hour)
 	if err := r.e.Start(context.Background()); err != nil {
@@ -158,9 +158,9 @@ func TestNothingIsSentWhileTheChannelIsDown(t *testing.T) {
 	}
 	// The webhook was taken while the channel ran; then it went down.
 	ch.mu.Lock()
-	ch.sendFunc = func(*proto.SendRequest) *proto.SendResponse {
+	ch.sendFunc = func(*pluginhost.SendRequest) *pluginhost.SendResponse {
 		t.Error("Send called while the channel is down")
-		return &proto.SendResponse{}
+		return &pluginhost.SendResponse{}
 	}
 	ch.mu.Unlock()
 	down.Store(true)
@@ -209,7 +209,7 @@ func TestBusyContactDoesNotHoldBackOthers(t *testing.T) {
 	var busyBefore int
 	eventually(t, "the quiet contact's reply", func() bool {
 		for _, s := range ch.sends() {
-			if s.Contact.Id == "quiet" {
+			if s.Contact.ChannelUserID == "quiet" {
 				return true
 			}
 			busyBefore++

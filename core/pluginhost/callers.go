@@ -38,6 +38,8 @@ func call[C, R any](ctx context.Context, s *supervisor, method string, client fu
 	return r, nil
 }
 
+// channelCaller is a Channel over the named plugin's process: it speaks
+// protobuf to the plugin and Go to the caller.
 type channelCaller struct{ s *supervisor }
 
 func (c channelCaller) client(p *process) (sdk.Channel, error) {
@@ -47,41 +49,88 @@ func (c channelCaller) client(p *process) (sdk.Channel, error) {
 	return p.channel, nil
 }
 
-func (c channelCaller) Describe(ctx context.Context) (*proto.ChannelInfo, error) {
-	return call(ctx, c.s, "Describe", c.client, func(ch sdk.Channel) (*proto.ChannelInfo, error) { return ch.Describe(ctx) })
+func (c channelCaller) Describe(ctx context.Context) (*ChannelInfo, error) {
+	return call(ctx, c.s, "Describe", c.client, func(ch sdk.Channel) (*ChannelInfo, error) {
+		info, err := ch.Describe(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return channelInfoFromProto(info), nil
+	})
 }
 
-func (c channelCaller) HandleWebhook(ctx context.Context, req *proto.WebhookRequest) (*proto.WebhookResponse, error) {
-	return call(ctx, c.s, "HandleWebhook", c.client, func(ch sdk.Channel) (*proto.WebhookResponse, error) { return ch.HandleWebhook(ctx, req) })
+func (c channelCaller) HandleWebhook(ctx context.Context, req *WebhookRequest) (*WebhookResponse, error) {
+	return call(ctx, c.s, "HandleWebhook", c.client, func(ch sdk.Channel) (*WebhookResponse, error) {
+		resp, err := ch.HandleWebhook(ctx, webhookRequestToProto(req))
+		if err != nil {
+			return nil, err
+		}
+		return webhookResponseFromProto(resp), nil
+	})
 }
 
-func (c channelCaller) Send(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error) {
-	return call(ctx, c.s, "Send", c.client, func(ch sdk.Channel) (*proto.SendResponse, error) { return ch.Send(ctx, req) })
+func (c channelCaller) Send(ctx context.Context, req *SendRequest) (*SendResponse, error) {
+	return call(ctx, c.s, "Send", c.client, func(ch sdk.Channel) (*SendResponse, error) {
+		resp, err := ch.Send(ctx, sendRequestToProto(req))
+		if err != nil {
+			return nil, err
+		}
+		return sendResponseFromProto(resp), nil
+	})
 }
 
-func (c channelCaller) Profile(ctx context.Context, req *proto.ProfileRequest) (*proto.ProfileResponse, error) {
-	return call(ctx, c.s, "Profile", c.client, func(ch sdk.Channel) (*proto.ProfileResponse, error) { return ch.Profile(ctx, req) })
+func (c channelCaller) Profile(ctx context.Context, req *ProfileRequest) (*ProfileResponse, error) {
+	return call(ctx, c.s, "Profile", c.client, func(ch sdk.Channel) (*ProfileResponse, error) {
+		resp, err := ch.Profile(ctx, profileRequestToProto(req))
+		if err != nil {
+			return nil, err
+		}
+		return profileResponseFromProto(resp), nil
+	})
 }
 
 // CheckSend raises no objection for a channel that cannot check.
-func (c channelCaller) CheckSend(ctx context.Context, req *proto.SendRequest) (*proto.SendResponse, error) {
-	return call(ctx, c.s, "CheckSend", c.client, func(ch sdk.Channel) (*proto.SendResponse, error) {
+func (c channelCaller) CheckSend(ctx context.Context, req *SendRequest) (*SendResponse, error) {
+	return call(ctx, c.s, "CheckSend", c.client, func(ch sdk.Channel) (*SendResponse, error) {
 		checker, ok := ch.(sdk.SendChecker)
 		if !ok {
-			return &proto.SendResponse{}, nil
+			return &SendResponse{}, nil
 		}
-		return checker.CheckSend(ctx, req)
+		resp, err := checker.CheckSend(ctx, sendRequestToProto(req))
+		if err != nil {
+			return nil, err
+		}
+		return sendResponseFromProto(resp), nil
 	})
 }
 
 // Action is unsupported on a channel without actions.
-func (c channelCaller) Action(ctx context.Context, req *proto.ActionRequest) (*proto.ActionResponse, error) {
-	return call(ctx, c.s, "Action", c.client, func(ch sdk.Channel) (*proto.ActionResponse, error) {
+func (c channelCaller) Action(ctx context.Context, req *ActionRequest) (*ActionResponse, error) {
+	return call(ctx, c.s, "Action", c.client, func(ch sdk.Channel) (*ActionResponse, error) {
 		a, ok := ch.(sdk.ActionSender)
 		if !ok {
-			return &proto.ActionResponse{Unsupported: true}, nil
+			return &ActionResponse{Unsupported: true}, nil
 		}
-		return a.Action(ctx, req)
+		resp, err := a.Action(ctx, actionRequestToProto(req))
+		if err != nil {
+			return nil, err
+		}
+		return actionResponseFromProto(resp), nil
+	})
+}
+
+// ValidateSettings finds no problem for a channel that cannot validate.
+func (c channelCaller) ValidateSettings(ctx context.Context, in *Integration) ([]SettingsProblem, error) {
+	return call(ctx, c.s, "ValidateSettings", c.client, func(ch sdk.Channel) ([]SettingsProblem, error) {
+		v, ok := ch.(sdk.SettingsValidator)
+		if !ok {
+			return nil, nil
+		}
+		resp, err := v.ValidateSettings(ctx, &proto.ValidateSettingsRequest{Integration: integrationToProto(in)})
+		if err != nil {
+			return nil, err
+		}
+		return problemsFromProto(resp), nil
 	})
 }
 
@@ -94,21 +143,22 @@ func (c assistantCaller) client(p *process) (sdk.Assistant, error) {
 	return p.assistant, nil
 }
 
-func (c assistantCaller) Describe(ctx context.Context) (*proto.AssistantInfo, error) {
-	return call(ctx, c.s, "Describe", c.client, func(as sdk.Assistant) (*proto.AssistantInfo, error) { return as.Describe(ctx) })
-}
-
-func (c assistantCaller) Converse(ctx context.Context, req *proto.ConverseRequest) (*proto.ConverseResponse, error) {
-	return call(ctx, c.s, "Converse", c.client, func(as sdk.Assistant) (*proto.ConverseResponse, error) { return as.Converse(ctx, req) })
-}
-
-// ValidateSettings raises no objection for a channel that cannot validate.
-func (c channelCaller) ValidateSettings(ctx context.Context, req *proto.ValidateSettingsRequest) (*proto.ValidateSettingsResponse, error) {
-	return call(ctx, c.s, "ValidateSettings", c.client, func(ch sdk.Channel) (*proto.ValidateSettingsResponse, error) {
-		v, ok := ch.(sdk.SettingsValidator)
-		if !ok {
-			return &proto.ValidateSettingsResponse{}, nil
+func (c assistantCaller) Describe(ctx context.Context) (*AssistantInfo, error) {
+	return call(ctx, c.s, "Describe", c.client, func(as sdk.Assistant) (*AssistantInfo, error) {
+		info, err := as.Describe(ctx)
+		if err != nil {
+			return nil, err
 		}
-		return v.ValidateSettings(ctx, req)
+		return assistantInfoFromProto(info), nil
+	})
+}
+
+func (c assistantCaller) Converse(ctx context.Context, req *ConverseRequest) (*ConverseResponse, error) {
+	return call(ctx, c.s, "Converse", c.client, func(as sdk.Assistant) (*ConverseResponse, error) {
+		resp, err := as.Converse(ctx, converseRequestToProto(req))
+		if err != nil {
+			return nil, err
+		}
+		return converseResponseFromProto(resp), nil
 	})
 }

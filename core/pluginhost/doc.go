@@ -41,4 +41,14 @@
 //
 // A name the host does not know makes it read the plugins directory again
 // (at most once a second), so an executable added after start-up is found.
+//
+// # The boundary
+//
+// Host.Channel and Host.Assistant return the Go interfaces of contract.go,
+// whose requests and responses are plain Go values (core/model's Content,
+// Event and Contact where they fit). Protobuf messages are built and read
+// only in this package (convert.go), which also stands in for the optional
+// calls a plugin lacks (CheckSend: no objection; Action: unsupported;
+// ValidateSettings: no problems). The engine and the server never import
+// plugins/proto; boundary_test.go keeps it so.
 package pluginhost

@@ -358,7 +358,7 @@ func (h *Host) Start(ctx context.Context, names ...string) error {
 // Channel returns the named channel plugin. Its calls start the process if
 // it never ran; while it is down they fail at once with a *DownError. An
 // unknown name is an error wrapping ErrUnknown (a *DownError too).
-func (h *Host) Channel(name string) (sdk.Channel, error) {
+func (h *Host) Channel(name string) (Channel, error) {
 	s, err := h.lookup(name)
 	if err != nil {
 		return nil, err
@@ -367,7 +367,7 @@ func (h *Host) Channel(name string) (sdk.Channel, error) {
 }
 
 // Assistant returns the named assistant plugin, like Channel.
-func (h *Host) Assistant(name string) (sdk.Assistant, error) {
+func (h *Host) Assistant(name string) (Assistant, error) {
 	s, err := h.lookup(name)
 	if err != nil {
 		return nil, err

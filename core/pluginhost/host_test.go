@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
 )
@@ -191,7 +192,7 @@ func converseWithin(h *Host, d time.Duration, name, text string) (string, error)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	resp, err := as.Converse(ctx, &proto.ConverseRequest{Contents: []*proto.Content{{Type: "text", Text: text}}})
+	resp, err := as.Converse(ctx, &ConverseRequest{Contents: []model.Content{{Type: "text", Text: text}}})
 	if err != nil {
 		return "", err
 	}

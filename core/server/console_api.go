@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -29,6 +30,9 @@ type channelJSON struct {
 	WebhookFields     map[string]string `json:"webhook_fields"`
 	InboundTypes      []string          `json:"inbound_types"`
 	OutboundTypes     []string          `json:"outbound_types"`
+	// Settings is the form the channel publishes for its settings, in
+	// order; empty when it publishes none (the console then draws its own).
+	Settings []pluginhost.SettingField `json:"settings"`
 }
 
 func (s *Server) listChannels(c *fiber.Ctx) error {
@@ -42,7 +46,7 @@ func (s *Server) listChannels(c *fiber.Ctx) error {
 		}
 		ch := channelJSON{Name: p.Name, Version: p.Version, RequiredSettings: []string{}, SecretSettings: []string{},
 			GeneratedSettings: []string{}, WebhookHeaders: map[string]string{}, WebhookFields: map[string]string{},
-			InboundTypes: []string{}, OutboundTypes: []string{}}
+			InboundTypes: []string{}, OutboundTypes: []string{}, Settings: []pluginhost.SettingField{}}
 		// A plugin that cannot describe itself now (crashed, restarting)
 		// is still listed: the operator sees it exists but is unavailable.
 		info, err := s.o.Engine.ChannelInfo(c.UserContext(), p.Name)
@@ -51,18 +55,19 @@ func (s *Server) listChannels(c *fiber.Ctx) error {
 		}
 		if err == nil {
 			ch.Available = true
-			ch.Version = info.GetVersion()
-			ch.RequiredSettings = append(ch.RequiredSettings, info.GetRequiredSettings()...)
-			ch.SecretSettings = append(ch.SecretSettings, info.GetSecretSettings()...)
-			ch.GeneratedSettings = append(ch.GeneratedSettings, info.GetGeneratedSettings()...)
-			for k, v := range info.GetWebhookHeaders() {
+			ch.Version = info.Version
+			ch.RequiredSettings = append(ch.RequiredSettings, info.RequiredSettings...)
+			ch.SecretSettings = append(ch.SecretSettings, info.SecretSettings...)
+			ch.GeneratedSettings = append(ch.GeneratedSettings, info.GeneratedSettings...)
+			for k, v := range info.WebhookHeaders {
 				ch.WebhookHeaders[k] = v
 			}
-			for k, v := range info.GetWebhookFields() {
+			for k, v := range info.WebhookFields {
 				ch.WebhookFields[k] = v
 			}
-			ch.InboundTypes = append(ch.InboundTypes, info.GetInboundTypes()...)
-			ch.OutboundTypes = append(ch.OutboundTypes, info.GetOutboundTypes()...)
+			ch.InboundTypes = append(ch.InboundTypes, info.InboundTypes...)
+			ch.OutboundTypes = append(ch.OutboundTypes, info.OutboundTypes...)
+			ch.Settings = append(ch.Settings, info.Settings...)
 		}
 		out = append(out, ch)
 	}

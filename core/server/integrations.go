@@ -123,21 +123,37 @@ func (s *Server) decodeIntegration(c *fiber.Ctx) (*model.Integration, error) {
 
 func (s *Server) validationError(err error) error {
 	var ve engine.ValidationErrors
-	if errors.As(err, &ve) {
+	if errors.As(err, &ve) && len(ve) > 0 {
 		fields := map[string]string{}
+		problems := make([]fieldProblem, 0, len(ve))
 		for _, fe := range ve {
-			fields[fe.Field] = fe.Message
+			if prev, ok := fields[fe.Field]; ok {
+				fields[fe.Field] = prev + "; " + fe.Message
+			} else {
+				fields[fe.Field] = fe.Message
+			}
+			problems = append(problems, fieldProblem{Field: fe.Field, Message: fe.Message})
 		}
 		return &validationError{apiError: apiError{Status: fiber.StatusBadRequest, Code: "invalid", Message: ve.Error(),
-			Field: ve[0].Field}, Fields: fields}
+			Field: ve[0].Field}, Fields: fields, Problems: problems}
 	}
 	return err
 }
 
-// validationError adds every field's problem to the error body.
+// validationError adds every field's problem to the error body: fields by
+// name (one message per field), and problems in the order found (a
+// channel's own checks of its settings may name a field twice). A field is
+// the request's JSON path: "name", "settings.api_url", "settings" for the
+// settings as a whole.
 type validationError struct {
 	apiError
-	Fields map[string]string `json:"fields"`
+	Fields   map[string]string `json:"fields"`
+	Problems []fieldProblem    `json:"problems"`
+}
+
+type fieldProblem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 func (s *Server) createIntegration(c *fiber.Ctx) error {

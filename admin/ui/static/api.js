@@ -21,7 +21,7 @@ export function whenUnauthorized(fn) {
 }
 
 // APIError is an error answer: {"error": {"code", "message", "field",
-// "fields"}}.
+// "fields", "problems"}}.
 export class APIError extends Error {
   constructor(status, body, retryAfter) {
     const e = (body && body.error) || {};
@@ -30,6 +30,7 @@ export class APIError extends Error {
     this.code = e.code || 'error';
     this.field = e.field || '';
     this.fields = e.fields || (e.field ? { [e.field]: e.message } : {});
+    this.problems = Array.isArray(e.problems) ? e.problems : [];
     this.retryAfter = retryAfter;
   }
 }

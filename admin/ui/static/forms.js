@@ -1,5 +1,7 @@
 // Form fields with their label, hint and error, and the mapping of the API's
-// validation errors ({"field", "fields": {name: message}}) onto them.
+// validation errors ({"field", "fields": {name: message}, "problems":
+// [{field, message}]}) onto them. A field is the request's JSON path: a
+// channel setting's is settings.<name>, "settings" for them as a whole.
 
 import { h } from './dom.js';
 
@@ -36,10 +38,14 @@ export function fieldErrors() {
   // errors without fields, go to the top of the form.
   function show(err) {
     clear();
-    const fields = err.fields || {};
+    // problems keeps every message, in order, where a field has several
+    // (the host's check and the channel's own); fields has one per field.
+    const problems = Array.isArray(err.problems) && err.problems.length
+      ? err.problems.map((p) => [p.field, p.message])
+      : Object.entries(err.fields || {});
     const loose = [];
     let first = null;
-    for (const [name, message] of Object.entries(fields)) {
+    for (const [name, message] of problems) {
       const base = name.replace(/\[\d+\]$/, '');
       const slot = slots.get(name) || slots.get(base) || slots.get(base.replace(/^settings\./, ''));
       if (!slot) {
@@ -51,7 +57,7 @@ export function fieldErrors() {
       slot.input.setAttribute('aria-invalid', 'true');
       if (!first) first = slot.input;
     }
-    if (loose.length || !Object.keys(fields).length) {
+    if (loose.length || !problems.length) {
       top.textContent = loose.length ? loose.join('; ') : err.message;
       top.hidden = false;
     }

@@ -9,8 +9,11 @@ import { formatDateTime, plural } from './format.js';
 import { fieldErrors, lines } from './forms.js';
 import { deliveriesSection } from './logs.js';
 
-// The settings forms of the built-in channels. A third-party channel gets
-// a form from what its plugin declares (GET /api/v1/channels).
+// A channel's settings form is drawn from the form its plugin publishes
+// (settings in GET /api/v1/channels). These are the forms of the built-in
+// channels for a plugin that publishes none; any other channel gets a
+// field for each setting its plugin names as required, secret or
+// generated.
 const CHANNEL_FIELDS = {
   zenvia: [
     { key: 'sender_id', label: 'Sender ID', required: true, hint: 'Identifies your Instagram account at Zenvia (the sender of the Instagram channel in Zenvia’s console).' },
@@ -115,7 +118,7 @@ function renderDetail(ctx, el, i) {
   }
   if (i.enabled && i.available === false) {
     banners.push(h('div.banner.banner-bad', { role: 'alert' }, h('strong', {}, 'Unavailable. '),
-      `${i.unavailable_reason || 'Its channel plugin cannot run.'} The webhook answers 503 meanwhile, so the provider retries, and replies wait; nothing is lost. This clears by itself once the plugin runs.`));
+      `${i.unavailable_reason || 'Its channel plugin cannot run.'} The webhook answers 503 meanwhile, so the provider retries, and replies wait; nothing is lost. This clears once the plugin runs with settings it accepts.`));
   }
   if (!i.enabled) banners.push(h('div.banner.banner-muted', {}, h('strong', {}, 'Disabled. '), 'The webhook answers 404 and nothing is sent.'));
   if (i.playground) {
@@ -267,21 +270,32 @@ function editorForm(ctx, i, onSaved) {
   let settingInputs = {}; // key -> {def, input}
   let extra = null; // JSON textarea for settings no form knows
 
+  // channelDef is the form for a channel and whether it is a whole form
+  // (published or built in) rather than guessed from the setting names.
   function channelDef(name) {
-    if (CHANNEL_FIELDS[name]) return CHANNEL_FIELDS[name];
     const ch = channels.find((c) => c.name === name);
-    if (!ch) return [];
+    if (ch && ch.settings && ch.settings.length) return { defs: ch.settings.map((s) => schemaField(s, ch)), whole: true };
+    if (CHANNEL_FIELDS[name]) return { defs: CHANNEL_FIELDS[name], whole: true };
+    if (!ch) return { defs: [], whole: false };
     const keys = [...new Set([...ch.required_settings, ...ch.secret_settings, ...ch.generated_settings])];
-    return keys.map((key) => ({
-      key, label: key, required: ch.required_settings.includes(key), secret: ch.secret_settings.includes(key),
-      hint: ch.generated_settings.includes(key) ? 'Leave blank to generate one.' : '',
-    }));
+    return {
+      defs: keys.map((key) => ({
+        key, label: key, required: ch.required_settings.includes(key), secret: ch.secret_settings.includes(key),
+        hint: ch.generated_settings.includes(key) ? 'Leave blank to generate one.' : '',
+      })),
+      whole: false,
+    };
   }
 
+  let rendered = ''; // the channel whose form shows
   function renderSettings() {
     const channel = f.channel.value;
-    const defs = channelDef(channel);
+    const { defs, whole } = channelDef(channel);
     const current = i && i.channel === channel ? i.settings : {};
+    // Drawn again for the same channel (its published form arrived): what
+    // the operator typed meanwhile stays.
+    const typed = rendered === channel ? typedSettings() : {};
+    rendered = channel;
     settingInputs = {};
     const nodes = defs.map((d) => {
       const id = `int-set-${d.key}`;
@@ -295,8 +309,13 @@ function editorForm(ctx, i, onSaved) {
         input = h('input', {
           id, name: d.key, value: masked ? '' : current[d.key] == null ? '' : String(current[d.key]),
           placeholder: masked ? `${current[d.key]} (unchanged)` : d.placeholder || '',
-          autocomplete: d.secret ? 'new-password' : 'off', spellcheck: 'false', autocapitalize: 'none', type: d.secret ? 'password' : 'text',
+          autocomplete: d.secret ? 'new-password' : 'off', spellcheck: 'false', autocapitalize: 'none',
+          type: d.secret ? 'password' : d.type === 'number' ? 'number' : d.type === 'url' ? 'url' : 'text',
         });
+      }
+      if (d.key in typed) {
+        if (input.type === 'checkbox') input.checked = typed[d.key];
+        else input.value = typed[d.key];
       }
       settingInputs[d.key] = { def: d, input };
       const hint = d.secret && current[d.key] ? 'Leave blank to keep the current value.' + (d.hint ? ' ' + d.hint : '') : d.hint;
@@ -305,7 +324,7 @@ function editorForm(ctx, i, onSaved) {
     const known = new Set(defs.map((d) => d.key));
     const rest = Object.fromEntries(Object.entries(current).filter(([k]) => !known.has(k)));
     extra = null;
-    if (!CHANNEL_FIELDS[channel] || Object.keys(rest).length) {
+    if (!whole || Object.keys(rest).length) {
       extra = h('textarea#int-settings-extra', { rows: 3, spellcheck: 'false' }, Object.keys(rest).length ? JSON.stringify(rest, null, 2) : '');
       nodes.push(errors.field('settings', 'Other settings (JSON object)', extra, 'Handed to the channel plugin as they are.'));
     }
@@ -314,6 +333,13 @@ function editorForm(ctx, i, onSaved) {
       for (const { input } of Object.values(settingInputs)) input.disabled = true;
       if (extra) extra.disabled = true;
     }
+  }
+
+  // typedSettings is what the settings fields hold now.
+  function typedSettings() {
+    const out = {};
+    for (const [key, { input }] of Object.entries(settingInputs)) out[key] = input.type === 'checkbox' ? input.checked : input.value;
+    return out;
   }
 
   function collectSettings() {
@@ -335,7 +361,10 @@ function editorForm(ctx, i, onSaved) {
         continue;
       }
       const value = input.value.trim();
-      if (value) base[key] = value;
+      // A number field sends a number; what is not one goes as typed, for
+      // the channel to name.
+      if (value && def.type === 'number' && Number.isFinite(Number(value))) base[key] = Number(value);
+      else if (value) base[key] = value;
       else if (!(def.secret && base[key])) delete base[key]; // a blank secret keeps the stored one
       if (def.required && !base[key]) problems[`settings.${key}`] = 'is required';
     }
@@ -417,9 +446,10 @@ function editorForm(ctx, i, onSaved) {
       if (creating && channels.length) {
         fill(f.channel, channels.map((c) => h('option', { value: c.name, selected: c.name === chosen }, c.name + (c.available ? '' : ' (unavailable)'))));
       }
-      // The built-in forms are already there (and may hold typing); a
-      // third-party channel's form needs what its plugin declared.
-      if (f.channel.value !== chosen || !CHANNEL_FIELDS[f.channel.value]) renderSettings();
+      // A form the plugin publishes replaces the built-in one (typing is
+      // kept); a third-party channel's form needs what its plugin declared.
+      const published = channels.some((c) => c.name === f.channel.value && c.settings && c.settings.length);
+      if (f.channel.value !== chosen || !CHANNEL_FIELDS[f.channel.value] || published) renderSettings();
     }
     if (as.status === 'fulfilled') {
       for (const id of as.value.assistants) {
@@ -431,6 +461,24 @@ function editorForm(ctx, i, onSaved) {
 
   if (creating) setTimeout(() => f.name.focus(), 0);
   return form;
+}
+
+// schemaField is a field of a channel's published form (SettingField) as
+// the form draws it.
+function schemaField(s, ch) {
+  const generated = ch.generated_settings.includes(s.name);
+  const d = {
+    key: s.name, label: s.label || s.name, required: !!s.required, placeholder: s.placeholder || '',
+    secret: s.type === 'secret' || ch.secret_settings.includes(s.name),
+    hint: s.help || (generated ? 'Leave blank to generate one.' : ''), type: s.type,
+  };
+  if (s.type === 'bool') d.type = 'checkbox';
+  if (s.type === 'select') {
+    const choices = s.choices || [];
+    if (choices.length) d.options = choices.map((c, n) => [c, (s.choice_labels || [])[n] || c]);
+    else d.type = 'string'; // nothing to choose from: typed in
+  }
+  return d;
 }
 
 function slug(text) {
