@@ -252,8 +252,10 @@ func runSample(s *sandbox, sc *script, smp sample, timeout time.Duration) (err *
 	var args []lua.LValue
 	switch sc.hook {
 	case hookConvert:
+		s.callNow = time.Time{}
 		args = []lua.LValue{s.componentValue(smp.comp), lua.LString(smp.channel)}
 	default:
+		s.callNow = smp.ev.Now
 		args = []lua.LValue{s.eventValue(smp.ev, smp.ev.Now)}
 	}
 	ret, line, cerr := s.call(ctx, sc, sc.hook.fn(), args...)
