@@ -37,6 +37,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return keysCommand(args[1:], stdout, stderr)
 	case "plugins":
 		return pluginsCommand(args[1:], stdout, stderr)
+	case "scripts":
+		return scriptsCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "conversa", version)
 		return 0
@@ -67,6 +69,8 @@ func usage(w io.Writer) {
   conversa plugins trust --config FILE NAME
                                     trust the third-party plugin conversa-plugin-NAME as it is now
                                     (also: plugins untrust NAME, plugins list)
+  conversa scripts test --config FILE DIR
+                                    run the case files in DIR against the configured scripts
   conversa version                  print the version
 `)
 }
