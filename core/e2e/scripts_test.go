@@ -183,3 +183,124 @@ func TestBusinessHoursRoutingWithTheTestClock(t *testing.T) {
 	check("Lisbon", "9100000000000003", "2030-01-10T09:30:00Z", "atendimento", "")
 	check("Lisbon", "9100000000000004", "2030-01-10T19:30:00Z", "manha", "open tomorrow at 9:00")
 }
+
+// The script page's API: open, check, save (refusing a script that does not
+// load, auditing what it saves) and run the cases; admins only.
+func TestScriptsAPI(t *testing.T) {
+	srv := newServer(t, metaConfig("http://127.0.0.1:1", ""))
+	admin := srv.admin()
+	srv.agentsAdd("ana", "agent", "ana-password", "--squads", "geral")
+	agent := srv.signIn("ana", "ana-password")
+
+	type problem struct {
+		Line    int    `json:"line"`
+		Message string `json:"message"`
+	}
+	var opened struct {
+		Name   string `json:"name"`
+		Source string `json:"source"`
+		File   bool   `json:"file"`
+	}
+	if status := srv.api("GET", "/api/v1/scripts/routing.lua", admin, nil, &opened); status != 200 ||
+		opened.File || !strings.Contains(opened.Source, "function route(ev)") {
+		t.Fatalf("GET routing.lua = %d %+v, want the built-in default's source", status, opened)
+	}
+	if status := srv.api("GET", "/api/v1/scripts/evil.lua", admin, nil, nil); status != 404 {
+		t.Errorf("GET a script that is no hook = %d, want 404", status)
+	}
+
+	var checked struct {
+		Problems []problem `json:"problems"`
+		Loads    bool      `json:"loads"`
+	}
+	broken := "function route(ev)\n  local x = 1\n  return {to = \"squad\",\nend\n"
+	if status := srv.api("POST", "/api/v1/scripts/check", admin, map[string]string{"name": "routing.lua", "source": broken}, &checked); status != 200 ||
+		checked.Loads || len(checked.Problems) != 1 || checked.Problems[0].Line != 4 {
+		t.Errorf("check a syntax error = %d %+v, want one problem on line 4 and loads false", status, checked)
+	}
+	dryRun := "function route(ev)\n  return {to = \"squad\", squad = ev.message.url:sub(1, 3) .. nil}\nend\n"
+	if status := srv.api("POST", "/api/v1/scripts/check", admin, map[string]string{"name": "routing.lua", "source": dryRun}, &checked); status != 200 ||
+		!checked.Loads || len(checked.Problems) == 0 || checked.Problems[0].Line != 2 {
+		t.Errorf("check a run-time error = %d %+v, want a problem on line 2 and loads true", status, checked)
+	}
+	if status := srv.api("POST", "/api/v1/scripts/check", agent, map[string]string{"name": "routing.lua", "source": broken}, nil); status != 403 {
+		t.Errorf("check as an agent = %d, want 403", status)
+	}
+
+	// A script that does not compile is refused, and nothing is written.
+	var refused struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+		Problems []problem `json:"problems"`
+	}
+	if status := srv.api("PUT", "/api/v1/scripts/routing.lua", admin, map[string]string{"source": broken}, &refused); status != 422 ||
+		len(refused.Problems) != 1 || refused.Problems[0].Line != 4 || !strings.Contains(refused.Error.Message, "not saved") {
+		t.Errorf("save a syntax error = %d %+v, want 422 with the problem on line 4", status, refused)
+	}
+	if _, err := os.Stat(filepath.Join(srv.dir, "scripts", "routing.lua")); err == nil {
+		t.Errorf("the refused script was written")
+	}
+	if status := srv.api("PUT", "/api/v1/scripts/routing.lua", agent, map[string]string{"source": "function route(ev) end"}, nil); status != 403 {
+		t.Errorf("save as an agent = %d, want 403", status)
+	}
+
+	good := "function route(ev)\n  if ev.message.type == \"story_mention\" then\n    return {to = \"squad\", squad = \"stories\"}\n  end\nend\n"
+	var saved struct {
+		Status struct {
+			Version int    `json:"version"`
+			Source  string `json:"source"`
+		} `json:"status"`
+		Problems []problem `json:"problems"`
+	}
+	if status := srv.api("PUT", "/api/v1/scripts/routing.lua", admin, map[string]string{"source": good}, &saved); status != 200 ||
+		saved.Status.Source != "file" || len(saved.Problems) != 0 {
+		t.Fatalf("save a good script = %d %+v, want it running from the file", status, saved)
+	}
+	if b, err := os.ReadFile(filepath.Join(srv.dir, "scripts", "routing.lua")); err != nil || string(b) != good {
+		t.Errorf("the file after the save = %q, %v", b, err)
+	}
+	var audit struct {
+		Entries []struct {
+			Actor, Action, Target, Detail string
+		} `json:"entries"`
+	}
+	srv.api("GET", "/api/v1/audit?action=script", admin, nil, &audit)
+	if len(audit.Entries) != 1 || audit.Entries[0].Actor != "boss" || audit.Entries[0].Target != "routing.lua" ||
+		!strings.Contains(audit.Entries[0].Detail, "bytes") {
+		t.Errorf("audit entries for scripts = %+v, want one script.update of routing.lua by boss", audit.Entries)
+	}
+
+	// Cases: with no tests/ in the scripts dir, the shipped ones, which the
+	// saved routing.lua now fails for stories.
+	type results struct {
+		From    string `json:"from"`
+		Failed  int    `json:"failed"`
+		Results []struct {
+			File    string `json:"file"`
+			OK      bool   `json:"ok"`
+			Problem string `json:"problem"`
+		} `json:"results"`
+	}
+	var run results
+	if status := srv.api("POST", "/api/v1/scripts/test", admin, nil, &run); status != 200 || run.From != "shipped" || run.Failed != 2 {
+		t.Fatalf("run the cases = %d %+v, want the shipped cases, the two story cases failing", status, run)
+	}
+	for _, r := range run.Results {
+		if r.File == "route_story_mention_goes_to_the_squad.json" && (r.OK || !strings.Contains(r.Problem, `.squad: want "geral", got "stories"`)) {
+			t.Errorf("the story-mention case = %+v, want a FAIL naming the squad", r)
+		}
+	}
+	// The operator's own tests/ take over.
+	os.MkdirAll(filepath.Join(srv.dir, "scripts", "tests"), 0o755)
+	os.WriteFile(filepath.Join(srv.dir, "scripts", "tests", "stories.json"), []byte(
+		`{"hook": "route", "input": {"message": {"type": "story_mention"}}, "want": {"to": "squad", "squad": "stories"}}`), 0o644)
+	if status := srv.api("POST", "/api/v1/scripts/test", admin, nil, &run); status != 200 || run.From != "tests" || run.Failed != 0 ||
+		len(run.Results) != 1 || !run.Results[0].OK {
+		t.Errorf("run the operator's cases = %d %+v, want stories.json ok", status, run)
+	}
+	if status := srv.api("POST", "/api/v1/scripts/test", agent, nil, nil); status != 403 {
+		t.Errorf("run the cases as an agent = %d, want 403", status)
+	}
+}

@@ -452,3 +452,9 @@ func (e *Engine) report(ctx context.Context, sc *script, err error) {
 		st.LastError = strings.TrimSpace(se.Error())
 	}
 }
+
+// Dir is the operator's scripts directory ("" when there is none).
+func (e *Engine) Dir() string { return e.dir }
+
+// Timeout is the time limit of one hook call.
+func (e *Engine) Timeout() time.Duration { return e.timeout }
