@@ -147,6 +147,9 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 	}
 
 	route := e.hooks.Route(ctx, scriptEvent(in, ct, conv, msg, fresh, e.now()))
+	if err := e.routeReplies(ctx, conv, msg, route.Reply); err != nil {
+		return err
+	}
 	switch to := routeTarget(route, in); to {
 	case "none":
 		return e.finish(ctx, it, msg, "routing: none")

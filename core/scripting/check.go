@@ -45,18 +45,53 @@ func Check(dir string, timeout time.Duration) []string {
 // it: name is the hook's file name ("routing.lua"), path what problems are
 // reported under (a console can pass the name itself).
 func CheckSource(name, path string, src []byte, timeout time.Duration) []string {
+	errs, _, err := checkScript(name, src, timeout)
+	if err != nil {
+		return []string{fmt.Sprintf("%s:1: %v", path, err)}
+	}
+	out := make([]string, 0, len(errs))
+	for _, e := range errs {
+		e.Script = path
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+// A Problem is one thing wrong with a script, at a line (1 when Lua could
+// not tell).
+type Problem struct {
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+// CheckScript checks a hook script's source as Check does, for an editor.
+// loads is false when the script would not load at all (it does not compile,
+// or its top level fails): the version that runs would stay, so a console
+// refuses to save it. A name that is not a hook's file is an error.
+func CheckScript(name string, src []byte, timeout time.Duration) (problems []Problem, loads bool, err error) {
+	errs, loads, err := checkScript(name, src, timeout)
+	if err != nil {
+		return nil, false, err
+	}
+	problems = make([]Problem, 0, len(errs))
+	for _, e := range errs {
+		problems = append(problems, Problem{Line: e.Line, Message: e.Message})
+	}
+	return problems, loads, nil
+}
+
+func checkScript(name string, src []byte, timeout time.Duration) (errs []*Error, loads bool, err error) {
 	h, ok := hookNamed(name)
 	if !ok {
-		return []string{fmt.Sprintf("%s:1: not a hook script; the hooks are routing.lua, text_conversion.lua and unsupported_media.lua", path)}
+		return nil, false, fmt.Errorf("not a hook script; the hooks are routing.lua, text_conversion.lua and unsupported_media.lua")
 	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	sc := &script{hook: h, name: name, chunk: name, source: SourceFile, src: src}
-	var errs []*Error
-	proto, err := compile(name, src)
-	if err != nil {
-		errs = []*Error{asError(name, err)}
+	proto, cerr := compile(name, src)
+	if cerr != nil {
+		errs = []*Error{asError(name, cerr)}
 	} else {
 		sc.proto = proto
 		fatal, missing, problems := probe(sc, timeout, time.Now, slog.New(slog.DiscardHandler))
@@ -64,20 +99,17 @@ func CheckSource(name, path string, src []byte, timeout time.Duration) []string 
 		case fatal != nil:
 			errs = []*Error{fatal}
 		case missing != nil:
-			errs = []*Error{missing}
+			errs, loads = []*Error{missing}, true
 		default:
-			errs = problems
+			errs, loads = problems, true
 		}
 	}
-	out := make([]string, 0, len(errs))
 	for _, e := range errs {
-		e.Script = path
 		if e.Line <= 0 {
 			e.Line = 1
 		}
-		out = append(out, e.Error())
 	}
-	return out
+	return errs, loads, nil
 }
 
 func hookNamed(name string) (hook, bool) {
@@ -252,8 +284,10 @@ func runSample(s *sandbox, sc *script, smp sample, timeout time.Duration) (err *
 	var args []lua.LValue
 	switch sc.hook {
 	case hookConvert:
+		s.callNow = time.Time{}
 		args = []lua.LValue{s.componentValue(smp.comp), lua.LString(smp.channel)}
 	default:
+		s.callNow = smp.ev.Now
 		args = []lua.LValue{s.eventValue(smp.ev, smp.ev.Now)}
 	}
 	ret, line, cerr := s.call(ctx, sc, sc.hook.fn(), args...)

@@ -291,7 +291,7 @@ func (e *Engine) Route(ctx context.Context, ev *Event) Route {
 	}
 	var out Route
 	e.invoke(ctx, hookRoute,
-		func(s *sandbox) []lua.LValue { return []lua.LValue{s.eventValue(ev, now)} },
+		func(s *sandbox) []lua.LValue { s.callNow = now; return []lua.LValue{s.eventValue(ev, now)} },
 		func(s *sandbox, v lua.LValue) (bool, error) {
 			r, isNil, err := s.decodeRoute(v, ev)
 			out = r
@@ -304,8 +304,12 @@ func (e *Engine) Route(ctx context.Context, ev *Event) Route {
 // Convert runs text_conversion.lua's convert(component, channel).
 func (e *Engine) Convert(ctx context.Context, c model.Content, channel string) string {
 	var out string
+	now := e.now()
 	e.invoke(ctx, hookConvert,
-		func(s *sandbox) []lua.LValue { return []lua.LValue{s.componentValue(&c), lua.LString(clip(channel))} },
+		func(s *sandbox) []lua.LValue {
+			s.callNow = now
+			return []lua.LValue{s.componentValue(&c), lua.LString(clip(channel))}
+		},
 		func(s *sandbox, v lua.LValue) (bool, error) {
 			t, isNil, err := decodeConvert(v, &c)
 			out = t
@@ -326,7 +330,7 @@ func (e *Engine) Reply(ctx context.Context, ev *Event) []string {
 	}
 	var out []string
 	e.invoke(ctx, hookReply,
-		func(s *sandbox) []lua.LValue { return []lua.LValue{s.eventValue(ev, now)} },
+		func(s *sandbox) []lua.LValue { s.callNow = now; return []lua.LValue{s.eventValue(ev, now)} },
 		func(s *sandbox, v lua.LValue) (bool, error) {
 			r, isNil, err := s.decodeReply(v)
 			out = r
@@ -448,3 +452,9 @@ func (e *Engine) report(ctx context.Context, sc *script, err error) {
 		st.LastError = strings.TrimSpace(se.Error())
 	}
 }
+
+// Dir is the operator's scripts directory ("" when there is none).
+func (e *Engine) Dir() string { return e.dir }
+
+// Timeout is the time limit of one hook call.
+func (e *Engine) Timeout() time.Duration { return e.timeout }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -106,4 +107,10 @@ func contextCanceled(t *testing.T) (context.Context, context.CancelFunc) {
 
 func writeFile(dir, name, src string) error {
 	return os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644)
+}
+
+// sameRoute compares routes, their replies element by element.
+func sameRoute(a, b Route) bool {
+	return a.To == b.To && a.Squad == b.Squad && a.Priority == b.Priority && a.Agent == b.Agent &&
+		slices.Equal(a.Reply, b.Reply)
 }

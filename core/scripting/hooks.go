@@ -69,6 +69,9 @@ type Route struct {
 	Squad    string
 	Priority int
 	Agent    string
+	// Reply is what to tell the contact before the route applies ("we open
+	// at 9:00"): route's optional reply, a string or a list of strings.
+	Reply []string
 }
 
 // Route destinations.
@@ -212,7 +215,7 @@ func (s *sandbox) decodeRoute(v lua.LValue, ev *Event) (r Route, isNil bool, err
 		}
 		key, ok := k.(lua.LString)
 		if !ok {
-			bad = fmt.Errorf("route returned a table with a %s key; want only to, squad, agent and priority", typeName(k))
+			bad = fmt.Errorf("route returned a table with a %s key; want only to, squad, agent, priority and reply", typeName(k))
 			return
 		}
 		switch key {
@@ -238,8 +241,10 @@ func (s *sandbox) decodeRoute(v lua.LValue, ev *Event) (r Route, isNil bool, err
 				return
 			}
 			r.Priority = int(f)
+		case "reply":
+			r.Reply, bad = s.decodeTexts("route returned reply", val)
 		default:
-			bad = fmt.Errorf("route returned an unknown field %q; want only to, squad, agent and priority", string(key))
+			bad = fmt.Errorf("route returned an unknown field %q; want only to, squad, agent, priority and reply", string(key))
 		}
 	})
 	if bad != nil {
@@ -283,9 +288,25 @@ func (s *sandbox) decodeReply(v lua.LValue) ([]string, bool, error) {
 	if v == lua.LNil {
 		return nil, true, nil
 	}
+	if _, ok := v.(*lua.LTable); !ok {
+		return nil, false, fmt.Errorf("reply returned a %s; want a list of strings", typeName(v))
+	}
+	out, err := s.decodeTexts("reply returned", v)
+	if err != nil {
+		return nil, false, err
+	}
+	return out, false, nil
+}
+
+// decodeTexts reads a list of at most maxReplies strings; what names the
+// value in errors ("reply returned"). A single string is a list of one.
+func (s *sandbox) decodeTexts(what string, v lua.LValue) ([]string, error) {
+	if str, ok := v.(lua.LString); ok {
+		return []string{string(str)}, nil
+	}
 	t, ok := v.(*lua.LTable)
 	if !ok {
-		return nil, false, fmt.Errorf("reply returned a %s; want a list of strings", typeName(v))
+		return nil, fmt.Errorf("%s a %s; want a string or a list of strings", what, typeName(v))
 	}
 	t = s.resolve(t)
 	n := 0
@@ -293,14 +314,14 @@ func (s *sandbox) decodeReply(v lua.LValue) ([]string, bool, error) {
 	t.ForEach(func(k, _ lua.LValue) {
 		n++
 		if i, ok := k.(lua.LNumber); !ok || float64(i) != math.Trunc(float64(i)) || i < 1 {
-			bad = fmt.Errorf("reply returned a table with the key %s; want a list of strings", k.String())
+			bad = fmt.Errorf("%s a table with the key %s; want a list of strings", what, k.String())
 		}
 	})
 	if bad != nil {
-		return nil, false, bad
+		return nil, bad
 	}
 	if n > maxReplies {
-		return nil, false, fmt.Errorf("reply returned %d texts; at most %d are allowed", n, maxReplies)
+		return nil, fmt.Errorf("%s %d texts; at most %d are allowed", what, n, maxReplies)
 	}
 	out := make([]string, 0, n)
 	for i := 1; i <= n; i++ {
@@ -308,10 +329,10 @@ func (s *sandbox) decodeReply(v lua.LValue) ([]string, bool, error) {
 		case lua.LString:
 			out = append(out, string(v))
 		case *lua.LNilType:
-			return nil, false, fmt.Errorf("reply returned a list with a hole at position %d", i)
+			return nil, fmt.Errorf("%s a list with a hole at position %d", what, i)
 		default:
-			return nil, false, fmt.Errorf("reply returned a %s at position %d; want strings", typeName(v), i)
+			return nil, fmt.Errorf("%s a %s at position %d; want strings", what, typeName(v), i)
 		}
 	}
-	return out, false, nil
+	return out, nil
 }

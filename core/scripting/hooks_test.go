@@ -26,7 +26,7 @@ func TestDefaults(t *testing.T) {
 		{"story_reply", Route{To: ToSquad, Squad: "geral"}},
 	}
 	for _, c := range routes {
-		if got := e.Route(t.Context(), event(c.typ, "")); got != c.want {
+		if got := e.Route(t.Context(), event(c.typ, "")); !sameRoute(got, c.want) {
 			t.Errorf("Route(%s) = %+v, want %+v", c.typ, got, c.want)
 		}
 	}
@@ -55,7 +55,7 @@ func TestGoDefaultsMatchTheScripts(t *testing.T) {
 	defer e.Close()
 	for _, typ := range []string{"text", "image", "audio", "story_mention", "story_reply", "unsupported", ""} {
 		ev := event(typ, "x")
-		if got, want := e.Route(t.Context(), ev), defaultRoute(ev); got != want {
+		if got, want := e.Route(t.Context(), ev), defaultRoute(ev); !sameRoute(got, want) {
 			t.Errorf("Route(%s): script %+v, Go %+v", typ, got, want)
 		}
 		if got, want := e.Reply(t.Context(), ev), defaultReply(ev); !slices.Equal(got, want) {
@@ -102,11 +102,21 @@ func TestRouteResultShapes(t *testing.T) {
 		{`{to = "squad", prioridade = 1}`, Route{To: ToSquad, Squad: "geral"}, `unknown field "prioridade"`},
 		{`{"squad"}`, Route{To: ToSquad, Squad: "geral"}, "route returned a table with a number key"},
 		{`ev`, Route{To: ToSquad, Squad: "geral"}, `unknown field`},
+		{`{to = "squad", squad = "manha", reply = "We open at 9:00."}`,
+			Route{To: ToSquad, Squad: "manha", Reply: []string{"We open at 9:00."}}, ""},
+		{`{to = "none", reply = {"Closed now.", "Back at 9:00."}}`,
+			Route{To: ToNone, Reply: []string{"Closed now.", "Back at 9:00."}}, ""},
+		{`{to = "assistant", reply = {}}`, Route{To: ToAssistant, Reply: []string{}}, ""},
+		{`{to = "squad", reply = 9}`, Route{To: ToSquad, Squad: "geral"}, "route returned reply a number; want a string or a list of strings"},
+		{`{to = "squad", reply = {"a", 2}}`, Route{To: ToSquad, Squad: "geral"}, "route returned reply a number at position 2"},
+		{`{to = "squad", reply = {x = "a"}}`, Route{To: ToSquad, Squad: "geral"}, "route returned reply a table with the key x"},
+		{`{to = "squad", reply = {"1","2","3","4","5","6","7","8","9","10","11"}}`, Route{To: ToSquad, Squad: "geral"}, "route returned reply 11 texts; at most 10"},
+		{`{reply = "hi"}`, Route{To: ToSquad, Squad: "geral"}, "route returned a table without to"},
 	}
 	for _, c := range cases {
 		t.Run(c.ret, func(t *testing.T) {
 			e, _ := newEngine(t, map[string]string{"routing.lua": "\n\nfunction route(ev)\n  return " + c.ret + "\nend\n"})
-			if got := e.Route(t.Context(), event("story_mention", "")); got != c.want {
+			if got := e.Route(t.Context(), event("story_mention", "")); !sameRoute(got, c.want) {
 				t.Errorf("Route = %+v, want %+v", got, c.want)
 			}
 			st := status(t, e, "routing.lua")
@@ -221,7 +231,7 @@ func TestCanceledCallerIsNotAScriptError(t *testing.T) {
 	e, _ := newEngine(t, map[string]string{"routing.lua": "function route(ev)\n  return {to = \"none\"}\nend\n"})
 	ctx, cancel := contextCanceled(t)
 	defer cancel()
-	if got := e.Route(ctx, event("story_mention", "")); got != (Route{To: ToSquad, Squad: "geral"}) {
+	if got := e.Route(ctx, event("story_mention", "")); !sameRoute(got, Route{To: ToSquad, Squad: "geral"}) {
 		t.Errorf("Route with a canceled context = %+v, want the Go default", got)
 	}
 	if st := status(t, e, "routing.lua"); st.LastError != "" {

@@ -95,7 +95,7 @@ func TestLiveEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, reloads, "the default", func() bool { return status(t, e, "routing.lua").Source == SourceDefault })
-	if got := e.Route(t.Context(), event("text", "hi")); got != (Route{}) {
+	if got := e.Route(t.Context(), event("text", "hi")); !sameRoute(got, Route{}) {
 		t.Errorf("Route after the delete = %+v, want the default (the engine decides)", got)
 	}
 	if st := status(t, e, "routing.lua"); st.Version != 4 {
@@ -108,7 +108,7 @@ func TestLiveEdit(t *testing.T) {
 func TestWatchDirCreatedLater(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "scripts")
 	e, reloads := watched(t, dir)
-	if got := e.Route(t.Context(), event("text", "hi")); got != (Route{}) {
+	if got := e.Route(t.Context(), event("text", "hi")); !sameRoute(got, Route{}) {
 		t.Fatalf("Route without a dir = %+v, want the default", got)
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -126,7 +126,7 @@ func TestWatchDirCreatedLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, reloads, "the default after the dir's removal", func() bool { return status(t, e, "routing.lua").Source == SourceDefault })
-	if got := e.Route(t.Context(), event("text", "hi")); got != (Route{}) {
+	if got := e.Route(t.Context(), event("text", "hi")); !sameRoute(got, Route{}) {
 		t.Errorf("Route after removing the dir = %+v, want the default", got)
 	}
 }
@@ -178,7 +178,7 @@ func TestReloadStatuses(t *testing.T) {
 	if st.Source != SourceDefault || st.Version != 2 || !strings.HasPrefix(st.LastError, "routing.lua:3: defines Route, not route") {
 		t.Errorf("status with a misspelt function = %+v, want the default, version 2 and routing.lua:3", st)
 	}
-	if got := e.Route(t.Context(), event("story_mention", "")); got != (Route{To: ToSquad, Squad: "geral"}) {
+	if got := e.Route(t.Context(), event("story_mention", "")); !sameRoute(got, Route{To: ToSquad, Squad: "geral"}) {
 		t.Errorf("Route = %+v, want the default", got)
 	}
 
@@ -237,7 +237,7 @@ func TestCallsDuringReloads(t *testing.T) {
 func TestClosedEngineAnswersWithDefaults(t *testing.T) {
 	e, _ := newEngine(t, map[string]string{"routing.lua": routeTo("one")})
 	e.Close()
-	if got := e.Route(t.Context(), event("story_reply", "")); got != (Route{To: ToSquad, Squad: "geral"}) {
+	if got := e.Route(t.Context(), event("story_reply", "")); !sameRoute(got, Route{To: ToSquad, Squad: "geral"}) {
 		t.Errorf("Route after Close = %+v, want the default", got)
 	}
 	if err := e.Close(); err != nil {

@@ -47,6 +47,7 @@ type sandbox struct {
 	inext      *lua.LFunction
 
 	now      func() time.Time
+	callNow  time.Time // the time the running hook call is about (ev.now); zero: now()
 	log      *slog.Logger
 	script   string    // the script running, for conversa.log
 	started  time.Time // when the running call began, for os.clock
@@ -182,6 +183,8 @@ func (s *sandbox) build() {
 	g.RawSetString("os", s.readOnly(s.osLib()))
 	conversa := L.NewTable()
 	conversa.RawSetString("log", fn(s.logFn))
+	conversa.RawSetString("clock", fn(s.clockFn))
+	conversa.RawSetString("in_hours", fn(s.inHoursFn))
 	g.RawSetString("conversa", s.readOnly(conversa))
 
 	s.envMeta = L.NewTable()

@@ -53,6 +53,8 @@ var bodyRoutes = []struct {
 	{"PUT", "/api/v1/agents/ana/status", false, true, `{"status": "paused"}`},
 	{"POST", "/api/v1/canned_responses", false, true, `{"shortcut": "oi", "text": "Olá! Como posso ajudar?", "squad": ""}`},
 	{"PUT", "/api/v1/canned_responses/1", false, true, `{"shortcut": "horario", "text": "Abrimos às 9h.", "squad": "geral"}`},
+	{"POST", "/api/v1/scripts/check", false, true, `{"name": "routing.lua", "source": "function route(ev)\n  if conversa.in_hours(\"mon-fri 09:00-18:00\", \"America/Sao_Paulo\") then return {to = \"squad\", reply = \"oi\"} end\nend\n"}`},
+	{"PUT", "/api/v1/scripts/routing.lua", false, true, `{"source": "function route(ev) return nil end"}`},
 }
 
 // fuzzServer is a whole server in process on a fresh SQLite database: an

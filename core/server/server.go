@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -60,9 +61,14 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 }
 
-// Scripts reports the operator's Lua scripts (core/scripting).
+// Scripts reports the operator's Lua scripts (core/scripting), and runs
+// their cases for the console's script page.
 type Scripts interface {
 	Statuses() []scripting.Status
+	Dir() string
+	Timeout() time.Duration
+	Reload()
+	TestCases(ctx context.Context, fsys fs.FS) ([]scripting.CaseResult, error)
 }
 
 // Clock is a server clock tests may move forward.
@@ -169,6 +175,7 @@ func (s *Server) routes() {
 	admin.Put("/agents/:id/status", s.setAgentStatus)
 	admin.Get("/plugins", s.listPlugins)
 	admin.Get("/scripts", s.listScripts)
+	s.scriptRoutes(admin)
 	admin.Get("/assistants", s.listAssistants)
 	admin.Get("/channels", s.listChannels)
 	admin.Post("/canned_responses", s.createCanned)

@@ -37,6 +37,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return keysCommand(args[1:], stdout, stderr)
 	case "plugins":
 		return pluginsCommand(args[1:], stdout, stderr)
+	case "scripts":
+		return scriptsCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "conversa", version)
 		return 0
@@ -70,6 +72,8 @@ func usage(w io.Writer) {
   conversa plugins test PATH [--fixtures DIR]
                                     run the plugin contract suite against a plugin executable
                                     (or a built-in: meta, zenvia, rules, rasa); exit 1 on a failure
+  conversa scripts test --config FILE DIR
+                                    run the case files in DIR against the configured scripts
   conversa version                  print the version
 `)
 }
