@@ -165,10 +165,11 @@ func TestNodeWebhookPluginAnswersThroughTheAssistant(t *testing.T) {
 	}
 	var list struct {
 		Integrations []struct {
-			ID        string `json:"id"`
-			Channel   string `json:"channel"`
-			Available bool   `json:"available"`
-			Reason    string `json:"unavailable_reason"`
+			ID        string         `json:"id"`
+			Channel   string         `json:"channel"`
+			Available bool           `json:"available"`
+			Reason    string         `json:"unavailable_reason"`
+			Webhook   map[string]any `json:"webhook"`
 		} `json:"integrations"`
 	}
 	if status := srv.api("GET", "/api/v1/integrations", admin, nil, &list); status != 200 {
@@ -180,6 +181,11 @@ func TestNodeWebhookPluginAnswersThroughTheAssistant(t *testing.T) {
 			found = true
 			if !in.Available || in.Channel != "webhook" {
 				t.Errorf("integration web = %+v, want available on channel webhook", in)
+			}
+			// What the operator copies into the sending system: the URL and
+			// the signing secret (a plain webhook field of this channel).
+			if in.Webhook["secret"] != nodeWebhookSecret || !strings.HasSuffix(fmt.Sprint(in.Webhook["url"]), "/webhooks/web") {
+				t.Errorf("integration web webhook = %v, want its URL and the signing secret", in.Webhook)
 			}
 		}
 	}

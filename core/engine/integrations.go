@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -470,7 +471,26 @@ type Webhook struct {
 	URL         string            `json:"url"`
 	Headers     map[string]string `json:"headers,omitempty"`
 	VerifyToken string            `json:"verify_token,omitempty"`
-	Fields      map[string]string `json:"-"`
+	// Every plain field the channel declares (ChannelInfo.webhook_fields),
+	// verify_token included. In JSON each is a key of its own beside url,
+	// as Meta's verify_token always was.
+	Fields map[string]string `json:"-"`
+}
+
+// MarshalJSON writes the channel's plain fields beside url and headers.
+func (w Webhook) MarshalJSON() ([]byte, error) {
+	out := make(map[string]any, len(w.Fields)+3)
+	for k, v := range w.Fields {
+		out[k] = v
+	}
+	out["url"] = w.URL
+	if len(w.Headers) > 0 {
+		out["headers"] = w.Headers
+	}
+	if w.VerifyToken != "" {
+		out["verify_token"] = w.VerifyToken
+	}
+	return json.Marshal(out)
 }
 
 // WebhookOf returns an integration's webhook URL and the credentials the

@@ -149,6 +149,13 @@ function webhookCard(i) {
     rows.push(copyRow(`${name} header`, value, `webhook-header-${name}`));
   }
   if (w.verify_token) rows.push(copyRow('Verify token', w.verify_token, 'webhook-verify-token'));
+  // Other plain fields a channel declares (its webhook_fields), such as a
+  // signing secret the sender keys its signatures with.
+  for (const [name, value] of Object.entries(w).sort(([a], [b]) => a.localeCompare(b))) {
+    if (name === 'url' || name === 'headers' || name === 'verify_token' || typeof value !== 'string') continue;
+    const label = name.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
+    rows.push(copyRow(label, value, `webhook-field-${name}`));
+  }
   return h('section.card.webhook', { 'aria-labelledby': 'webhook-title' },
     h('h2#webhook-title', {}, 'Webhook'),
     h('p', {}, WEBHOOK_HELP[i.channel] || 'Point the provider’s webhook at this URL.'),

@@ -193,10 +193,11 @@ function channelInfo() {
     max_quick_reply_title: 100,
     secret_settings: [S_SECRET, S_CALLBACK_TOKEN],
     generated_settings: [S_SECRET],
-    // The header is computed from the secret (an HMAC of the body), not the
-    // secret itself: the console shows the secret beside the header's name.
-    webhook_headers: { [SIGNATURE_HEADER]: S_SECRET },
-    webhook_fields: {},
+    // The signing secret is shown to the operator as a plain field, not as
+    // a header: the X-Webhook-Signature header carries an HMAC of each body
+    // computed with it, never the secret itself.
+    webhook_headers: {},
+    webhook_fields: { [S_SECRET]: S_SECRET },
     account_setting: '',
     required_settings: [S_CALLBACK_URL, S_CALLBACK_TOKEN],
     echoes_sends: false,

@@ -177,7 +177,7 @@ func TestHandshakeHealthAndDescribe(t *testing.T) {
 			}
 			if ch.GetName() != "webhook" || !contains(ch.GetUrlSettings(), "callback_url") ||
 				!contains(ch.GetSecretSettings(), "secret") || !contains(ch.GetSecretSettings(), "callback_token") ||
-				!contains(ch.GetGeneratedSettings(), "secret") || ch.GetWebhookHeaders()["X-Webhook-Signature"] != "secret" ||
+				!contains(ch.GetGeneratedSettings(), "secret") || len(ch.GetWebhookHeaders()) != 0 || ch.GetWebhookFields()["secret"] != "secret" ||
 				!contains(ch.GetRequiredSettings(), "callback_url") || !contains(ch.GetOutboundTypes(), "quick_replies") {
 				t.Errorf("Channel.Describe = %v", ch)
 			}
