@@ -170,8 +170,9 @@ func TestErrorsByStatus(t *testing.T) {
 func TestMetaWebhookIsSignedAndUnique(t *testing.T) {
 	h := metaHooks()
 	now := time.UnixMilli(1_700_000_000_000)
-	b1, hdr := h.Request(1, now)
-	b2, _ := h.Request(2, now)
+	hdr := http.Header{}
+	b1 := h.Request(1, now, hdr.Set)
+	b2 := h.Request(2, now, func(string, string) {})
 	m := hmac.New(sha256.New, []byte(h.Secret))
 	m.Write(b1)
 	if got, want := hdr.Get("X-Hub-Signature-256"), "sha256="+hex.EncodeToString(m.Sum(nil)); got != want {
@@ -216,7 +217,8 @@ func TestMetaWebhookIsSignedAndUnique(t *testing.T) {
 
 func TestZenviaWebhookCarriesCredentials(t *testing.T) {
 	h := &Webhooks{Channel: "zenvia", Username: "u", Token: "tok", Run: "0000beef"}
-	b, hdr := h.Request(5, time.Now())
+	hdr := http.Header{}
+	b := h.Request(5, time.Now(), hdr.Set)
 	if hdr.Get("Username") != "u" || hdr.Get("AuthenticationToken") != "tok" {
 		t.Errorf("headers %v lack the webhook credentials", hdr)
 	}
@@ -234,7 +236,7 @@ func TestZenviaWebhookCarriesCredentials(t *testing.T) {
 		ev.Message.To != ZenviaSender || len(ev.Message.Contents) != 1 || ev.Message.Contents[0].Text != Text {
 		t.Errorf("event %+v is not a text %q from %s to %s with distinct ids", ev, Text, User(5), ZenviaSender)
 	}
-	b6, _ := h.Request(6, time.Now())
+	b6 := h.Request(6, time.Now(), func(string, string) {})
 	var ev6 struct{ ID string }
 	json.Unmarshal(b6, &ev6)
 	if ev6.ID == ev.ID {

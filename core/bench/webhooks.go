@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 )
@@ -50,21 +49,21 @@ type Webhooks struct {
 	Run string
 }
 
-// Request returns the body and headers of the i-th webhook, written at now.
-func (w *Webhooks) Request(i int, now time.Time) ([]byte, http.Header) {
-	h := http.Header{"Content-Type": {"application/json"}}
+// Request returns the body of the i-th webhook, written at now, and gives
+// its headers to header.
+func (w *Webhooks) Request(i int, now time.Time, header func(key, value string)) []byte {
+	header("Content-Type", "application/json")
 	switch w.Channel {
 	case "zenvia":
-		body := w.zenvia(i, now)
-		h.Set("Username", w.Username)
-		h.Set("AuthenticationToken", w.Token)
-		return body, h
+		header("Username", w.Username)
+		header("AuthenticationToken", w.Token)
+		return w.zenvia(i, now)
 	default:
 		body := w.meta(i, now)
 		m := hmac.New(sha256.New, []byte(w.Secret))
 		m.Write(body)
-		h.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
-		return body, h
+		header("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
+		return body
 	}
 }
 

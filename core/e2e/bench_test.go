@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -52,6 +53,42 @@ func TestBenchCommandAnswersEveryWebhook(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// On PostgreSQL the bench works in a schema of its own and drops it: what
+// the database held is left as it was.
+func TestBenchCommandOnPostgres(t *testing.T) {
+	dbURL := pgDatabase(t)
+	conn := pgConn(t, dbURL)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, "CREATE TABLE operator_data (id int); INSERT INTO operator_data VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	watchSources()
+	cmd := exec.Command(binary, "bench", "--store", dbURL, "--rate", "20", "--duration", "2s", "--warmup", "1s")
+	cmd.Dir = t.TempDir()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("conversa bench --store: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	last := lines[len(lines)-1]
+	m := regexp.MustCompile(`store=postgres: acked=(\d+)/(\d+) .* replies=(\d+)/(\d+) `).FindStringSubmatch(last)
+	if m == nil || m[1] != "40" || m[2] != "40" || m[3] != m[4] || m[4] != "40" {
+		t.Errorf("summary %q, want 40/40 acked and 40/40 replies on postgres", last)
+	}
+	var schemas int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'conversa_bench_%'").Scan(&schemas); err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM operator_data").Scan(&rows); err != nil || rows != 1 {
+		t.Errorf("the database's own table after the bench: %d rows, %v", rows, err)
+	}
+	if schemas != 0 {
+		t.Errorf("%d conversa_bench_ schemas left behind", schemas)
 	}
 }
 

@@ -162,13 +162,14 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 
 	baselineRate := 0.0
 	if o.baseline {
-		r, err := benchBaseline(ctx, o, hooks, clock)
+		before := bench.SampleCPU()
+		r, n, err := benchBaseline(ctx, o, hooks, clock)
 		if err != nil {
 			return err
 		}
 		baselineRate = r.Throughput
-		fmt.Fprintf(stdout, "baseline (bare Fiber handler, same load): offered %d, acked %d (%.1f/s), ack %s, errors %s\n",
-			r.Offered, r.Acked, r.Throughput, r.Ack, r.ErrorText())
+		fmt.Fprintf(stdout, "baseline (bare Fiber handler, same load): offered %d, acked %d (%.1f/s), ack %s, errors %s; cpu per webhook %s\n",
+			r.Offered, r.Acked, r.Throughput, r.Ack, r.ErrorText(), bench.CPUPerWebhook(before, bench.SampleCPU(), n))
 	}
 
 	rec := bench.NewRecorder(clock)
@@ -227,6 +228,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	}
 	w := load.Run(ctx, rec)
 	loadEnd := time.Now()
+	backlog := rec.Pending()
 	bench.Drain(ctx, rec, o.drain)
 	drained := time.Since(loadEnd)
 	if o.cpuprofile != "" {
@@ -242,8 +244,8 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 		r.Offered, r.OfferedRate, r.LateIssues, 5*time.Millisecond, r.MaxIssueLag.Round(time.Microsecond))
 	fmt.Fprintf(stdout, "acked:   %d (%.1f/s), ack %s, due to sent (a connection free) %s, errors %s\n",
 		r.Acked, r.Throughput, r.Ack, r.Wait, r.ErrorText())
-	fmt.Fprintf(stdout, "replies: %d of %d (%.1f/s), reply %s; %d still pending after a %s drain; duplicates %d, to unknown users %d\n",
-		r.Replies, r.Expected, r.ReplyRate, r.Reply, rec.Pending(), drained.Round(time.Millisecond), r.Extra, r.Unknown)
+	fmt.Fprintf(stdout, "replies: %d of %d (%.1f/s), reply %s; %d owed when the load ended, %d after a %s drain; duplicates %d, to unknown users %d\n",
+		r.Replies, r.Expected, r.ReplyRate, r.Reply, backlog, rec.Pending(), drained.Round(time.Millisecond), r.Extra, r.Unknown)
 	fmt.Fprintf(stdout, "provider: %d sends, %d profile lookups, %d sender actions, %d refused\n",
 		provider.Sends.Load(), provider.Profiles.Load(), provider.Actions.Load(), provider.Refused.Load())
 	fmt.Fprintf(stdout, "cpu per webhook: %s\n", bench.CPUPerWebhook(before, after, w.Scheduled))
@@ -293,10 +295,11 @@ func msText(d time.Duration) string {
 }
 
 // benchBaseline offers the same load to a bare Fiber handler.
-func benchBaseline(ctx context.Context, o benchOptions, hooks *bench.Webhooks, clock *bench.Clock) (bench.Result, error) {
+// It returns the figures and how many webhooks it sent, warm-up included.
+func benchBaseline(ctx context.Context, o benchOptions, hooks *bench.Webhooks, clock *bench.Clock) (bench.Result, int, error) {
 	b, err := bench.StartBaseline(config.DefaultBodyLimitKB << 10)
 	if err != nil {
-		return bench.Result{}, err
+		return bench.Result{}, 0, err
 	}
 	defer b.Close()
 	rec := bench.NewRecorder(clock)
@@ -304,9 +307,9 @@ func benchBaseline(ctx context.Context, o benchOptions, hooks *bench.Webhooks, c
 		Rate: o.rate, Warmup: o.warmup, Duration: o.duration, Connections: o.connections}
 	w := load.Run(ctx, rec)
 	if ctx.Err() != nil {
-		return bench.Result{}, errors.New("interrupted")
+		return bench.Result{}, 0, errors.New("interrupted")
 	}
-	return bench.Collect(rec, w, false), nil
+	return bench.Collect(rec, w, false), w.Scheduled, nil
 }
 
 func benchIntegration(channel string) string { return "bench-" + channel }
