@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -83,5 +87,56 @@ func TestZenviaProviderRecordsRepliesByRecipient(t *testing.T) {
 	}
 	if status, _ := post(t, p.URL+"/v1/other", `{}`); status != 404 {
 		t.Errorf("an unknown path = %d, want 404", status)
+	}
+}
+
+func TestMetaProviderEchoesWhatItAccepts(t *testing.T) {
+	got := make(chan *http.Request, 1)
+	bodies := make(chan []byte, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r
+		bodies <- b
+	}))
+	defer hook.Close()
+	rec := NewRecorder(NewClock())
+	rec.slots.at(4)
+	p, err := StartProvider("meta", rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.EchoTo(hook.URL+"/webhooks/x", "s3cret"); err != nil {
+		t.Fatal(err)
+	}
+	_, sent := post(t, p.URL+"/v25.0/me/messages", `{"recipient":{"id":"`+User(4)+`"},"message":{"text":"Oi \"você\"!"}}`)
+	r, body := <-got, <-bodies
+	p.Close()
+	m := hmac.New(sha256.New, []byte("s3cret"))
+	m.Write(body)
+	if sig := r.Header.Get("X-Hub-Signature-256"); sig != "sha256="+hex.EncodeToString(m.Sum(nil)) {
+		t.Errorf("echo signature %q does not match its body", sig)
+	}
+	var ev struct {
+		Entry []struct {
+			Messaging []struct {
+				Sender, Recipient struct{ ID string }
+				Message           struct {
+					Mid    string
+					IsEcho bool `json:"is_echo"`
+					Text   string
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(body, &ev); err != nil || len(ev.Entry) != 1 || len(ev.Entry[0].Messaging) != 1 {
+		t.Fatalf("echo body %s: %v", body, err)
+	}
+	msg := ev.Entry[0].Messaging[0]
+	if msg.Sender.ID != BusinessID || msg.Recipient.ID != User(4) || !msg.Message.IsEcho ||
+		msg.Message.Mid != sent["message_id"] || msg.Message.Text != `Oi "você"!` {
+		t.Errorf("echo %+v, want the accepted message %v from the business to %s", msg, sent["message_id"], User(4))
+	}
+	if ok, failed := p.Echoes(); ok != 1 || failed != 0 {
+		t.Errorf("echoes delivered %d, given up %d; want 1, 0", ok, failed)
 	}
 }

@@ -28,7 +28,7 @@ import (
 
 const benchUsage = `usage: conversa bench [--channel meta|zenvia] [--rate N] [--duration 60s] [--baseline]
                       [--connections C] [--warmup 3s] [--drain 10s] [--sustain-p99 1s]
-                      [--store postgres://…] [--cpuprofile FILE] [--log FILE] [--keep]`
+                      [--echoes] [--store postgres://…] [--cpuprofile FILE] [--log FILE] [--keep]`
 
 // The bench integration's credentials: made up, known to the load and to
 // the server's configuration alone.
@@ -53,6 +53,7 @@ type benchOptions struct {
 	cpuprofile  string
 	logFile     string
 	keep        bool
+	echoes      bool
 }
 
 // benchCommand implements `conversa bench`: a self-contained instance (a
@@ -80,6 +81,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.store, "store", "", "postgres://… runs on that PostgreSQL database, in a fresh schema dropped afterwards (default: a temporary SQLite database)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write this process's CPU profile (server, load and fake provider; not the plugin processes) during the measured run")
 	fs.StringVar(&o.logFile, "log", "", "write the server's log (info and above) to FILE; default: errors only, to standard error")
+	fs.BoolVar(&o.echoes, "echoes", false, "Meta: deliver the echo of every reply back to the webhook, as Meta does (one more webhook per exchange)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (its path is printed)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -103,6 +105,8 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 		return fail("--warmup and --drain must not be negative, --sustain-p99 must be positive")
 	case o.connections < 0:
 		return fail("--connections must be positive")
+	case o.echoes && o.channel != "meta":
+		return fail("--echoes is for --channel meta (Zenvia sends no echoes)")
 	}
 	if o.rate > 0 && (o.warmup+o.duration).Seconds()*o.rate > 60_000_000 {
 		return fail("--rate × (--warmup + --duration) is over 60 million webhooks")
@@ -157,8 +161,12 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	if o.rate == 0 {
 		mode = fmt.Sprintf("saturation with %d connections", o.connections)
 	}
-	fmt.Fprintf(stdout, "conversa bench: %s webhooks, %s, %s after a %s warm-up, on %s; %d CPUs\n",
-		o.channel, mode, o.duration, o.warmup, storeName, runtime.NumCPU())
+	what := o.channel + " webhooks"
+	if o.echoes {
+		what += " (and the echo of each reply)"
+	}
+	fmt.Fprintf(stdout, "conversa bench: %s, %s, %s after a %s warm-up, on %s; %d CPUs\n",
+		what, mode, o.duration, o.warmup, storeName, runtime.NumCPU())
 
 	baselineRate := 0.0
 	if o.baseline {
@@ -213,7 +221,13 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	})
 	defer stopServer()
 
-	load := &bench.Load{URL: "http://" + addr + "/webhooks/" + benchIntegration(o.channel), Webhooks: hooks,
+	hookURL := "http://" + addr + "/webhooks/" + benchIntegration(o.channel)
+	if o.echoes {
+		if err := provider.EchoTo(hookURL, benchMetaSecret); err != nil {
+			return err
+		}
+	}
+	load := &bench.Load{URL: hookURL, Webhooks: hooks,
 		Rate: o.rate, Warmup: o.warmup, Duration: o.duration, Connections: o.connections}
 	before := bench.SampleCPU()
 	if o.cpuprofile != "" {
@@ -246,8 +260,9 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 		r.Acked, r.Throughput, r.Ack, r.Wait, r.ErrorText())
 	fmt.Fprintf(stdout, "replies: %d of %d (%.1f/s), reply %s; %d owed when the load ended, %d after a %s drain; duplicates %d, to unknown users %d\n",
 		r.Replies, r.Expected, r.ReplyRate, r.Reply, backlog, rec.Pending(), drained.Round(time.Millisecond), r.Extra, r.Unknown)
-	fmt.Fprintf(stdout, "provider: %d sends, %d profile lookups, %d sender actions, %d refused\n",
-		provider.Sends.Load(), provider.Profiles.Load(), provider.Actions.Load(), provider.Refused.Load())
+	echoed, lost := provider.Echoes()
+	fmt.Fprintf(stdout, "provider: %d sends, %d profile lookups, %d sender actions, %d refused; echoes %d delivered, %d given up\n",
+		provider.Sends.Load(), provider.Profiles.Load(), provider.Actions.Load(), provider.Refused.Load(), echoed, lost)
 	fmt.Fprintf(stdout, "cpu per webhook: %s\n", bench.CPUPerWebhook(before, after, w.Scheduled))
 	if o.cpuprofile != "" {
 		fmt.Fprintf(stdout, "cpu profile: %s (this process only: the plugins run in their own processes)\n", o.cpuprofile)
@@ -273,8 +288,12 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	if o.store != "" {
 		store = "postgres"
 	}
+	channel := o.channel
+	if o.echoes {
+		channel += "+echoes"
+	}
 	line := fmt.Sprintf("bench %s rate=%s connections=%d duration=%s store=%s: acked=%d/%d throughput=%.1f/s ack_p50=%s ack_p99=%s ack_max=%s replies=%d/%d reply_rate=%.1f/s reply_p50=%s reply_p99=%s reply_max=%s sustained=%s",
-		o.channel, rate, o.connections, o.duration, store, r.Acked, r.Offered, r.Throughput,
+		channel, rate, o.connections, o.duration, store, r.Acked, r.Offered, r.Throughput,
 		msText(r.Ack.P50), msText(r.Ack.P99), msText(r.Ack.Max), r.Replies, r.Expected, r.ReplyRate,
 		msText(r.Reply.P50), msText(r.Reply.P99), msText(r.Reply.Max), sustained)
 	if o.baseline {
