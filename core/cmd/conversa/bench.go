@@ -149,7 +149,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	dbURL := ""
 	if o.store != "" {
 		var drop func()
-		dbURL, drop, err = benchSchema(ctx, o.store)
+		dbURL, drop, err = benchSchema(ctx, o.store, stderr)
 		if err != nil {
 			return err
 		}
@@ -254,9 +254,13 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 		return errors.New("interrupted")
 	}
 
-	fmt.Fprintf(stdout, "offered: %d webhooks (%.1f/s started; %d started over %s late, worst %s)\n",
-		r.Offered, r.OfferedRate, r.LateIssues, 5*time.Millisecond, r.MaxIssueLag.Round(time.Microsecond))
-	fmt.Fprintf(stdout, "acked:   %d (%.1f/s), ack %s, due to sent (a connection free) %s, errors %s\n",
+	if o.rate > 0 {
+		fmt.Fprintf(stdout, "offered: %d webhooks (%.1f/s started; %d started over %s late, worst %s)\n",
+			r.Offered, r.OfferedRate, r.LateIssues, 5*time.Millisecond, r.MaxIssueLag.Round(time.Microsecond))
+	} else {
+		fmt.Fprintf(stdout, "offered: %d webhooks, back to back over %d connections\n", r.Offered, o.connections)
+	}
+	fmt.Fprintf(stdout, "acked:   %d (%.1f/s), ack %s, wait for a connection %s, errors %s\n",
 		r.Acked, r.Throughput, r.Ack, r.Wait, r.ErrorText())
 	fmt.Fprintf(stdout, "replies: %d of %d (%.1f/s), reply %s; %d owed when the load ended, %d after a %s drain; duplicates %d, to unknown users %d\n",
 		r.Replies, r.Expected, r.ReplyRate, r.Reply, backlog, rec.Pending(), drained.Round(time.Millisecond), r.Extra, r.Unknown)
@@ -391,7 +395,7 @@ func benchLogger(path string, stderr io.Writer) (*slog.Logger, func(), error) {
 // benchSchema makes a fresh schema in the database at raw for the run, and
 // returns the URL that puts the server in it (its search_path) and a func
 // that drops it. What the database already holds is left alone.
-func benchSchema(ctx context.Context, raw string) (string, func(), error) {
+func benchSchema(ctx context.Context, raw string, stderr io.Writer) (string, func(), error) {
 	conn, err := pgx.Connect(ctx, raw)
 	if err != nil {
 		return "", nil, fmt.Errorf("PostgreSQL: %w", err)
@@ -417,7 +421,7 @@ func benchSchema(ctx context.Context, raw string) (string, func(), error) {
 			c.Close(dctx)
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "conversa bench: dropping the schema %s: %s\n", name, scrub(err.Error(), raw))
+			fmt.Fprintf(stderr, "conversa bench: dropping the schema %s: %s\n", name, scrub(err.Error(), raw))
 		}
 	}
 	return u.String(), drop, nil
