@@ -101,3 +101,20 @@ func CPUPerWebhook(before, after []ProcCPU, n int) string {
 	parts = append(parts, fmt.Sprintf("total %.3fms", float64(total)/float64(time.Millisecond)/float64(n)))
 	return strings.Join(parts, " ")
 }
+
+// CPUUsed is the CPU every process sampled used between two samples; false
+// without samples (no /proc).
+func CPUUsed(before, after []ProcCPU) (time.Duration, bool) {
+	if len(after) == 0 {
+		return 0, false
+	}
+	was := map[int]time.Duration{}
+	for _, p := range before {
+		was[p.PID] = p.CPU
+	}
+	var total time.Duration
+	for _, p := range after {
+		total += p.CPU - was[p.PID]
+	}
+	return total, true
+}

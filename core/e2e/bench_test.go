@@ -14,7 +14,7 @@ import (
 var benchSummary = regexp.MustCompile(`^bench (meta|zenvia) rate=50/s connections=\d+ duration=3s store=sqlite: ` +
 	`acked=(\d+)/(\d+) throughput=[\d.]+/s ack_p50=[\d.]+ms ack_p99=[\d.]+ms ack_max=[\d.]+ms ` +
 	`replies=(\d+)/(\d+) reply_rate=[\d.]+/s reply_p50=[\d.]+ms reply_p99=[\d.]+ms reply_max=[\d.]+ms ` +
-	`sustained=(yes|no) baseline=[\d.]+/s ratio=[\d.]+$`)
+	`cpu=(?:[\d.]+ms/webhook|n/a) sustained=(yes|no) baseline=[\d.]+/s ratio=[\d.]+$`)
 
 // conversa bench runs a whole instance in its own process, the real plugin
 // processes included, and answers every webhook it offers. Only counts are

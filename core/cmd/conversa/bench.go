@@ -296,10 +296,10 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	if o.echoes {
 		channel += "+echoes"
 	}
-	line := fmt.Sprintf("bench %s rate=%s connections=%d duration=%s store=%s: acked=%d/%d throughput=%.1f/s ack_p50=%s ack_p99=%s ack_max=%s replies=%d/%d reply_rate=%.1f/s reply_p50=%s reply_p99=%s reply_max=%s sustained=%s",
+	line := fmt.Sprintf("bench %s rate=%s connections=%d duration=%s store=%s: acked=%d/%d throughput=%.1f/s ack_p50=%s ack_p99=%s ack_max=%s replies=%d/%d reply_rate=%.1f/s reply_p50=%s reply_p99=%s reply_max=%s cpu=%s sustained=%s",
 		channel, rate, o.connections, o.duration, store, r.Acked, r.Offered, r.Throughput,
 		msText(r.Ack.P50), msText(r.Ack.P99), msText(r.Ack.Max), r.Replies, r.Expected, r.ReplyRate,
-		msText(r.Reply.P50), msText(r.Reply.P99), msText(r.Reply.Max), sustained)
+		msText(r.Reply.P50), msText(r.Reply.P99), msText(r.Reply.Max), cpuText(before, after, w.Scheduled), sustained)
 	if o.baseline {
 		ratio := 0.0
 		if baselineRate > 0 {
@@ -310,6 +310,17 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	stopServer()
 	fmt.Fprintln(stdout, line)
 	return nil
+}
+
+// cpuText is the CPU all the instance's processes used per webhook sent,
+// for the summary line: unlike throughput and latency, it barely moves when
+// the machine is shared.
+func cpuText(before, after []bench.ProcCPU, n int) string {
+	used, ok := bench.CPUUsed(before, after)
+	if !ok || n == 0 {
+		return "n/a"
+	}
+	return strconv.FormatFloat(float64(used)/float64(time.Millisecond)/float64(n), 'f', 3, 64) + "ms/webhook"
 }
 
 // msText is a latency for the summary line, in milliseconds.
