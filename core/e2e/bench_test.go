@@ -23,7 +23,9 @@ func TestBenchCommandAnswersEveryWebhook(t *testing.T) {
 	for _, channel := range []string{"meta", "zenvia"} {
 		t.Run(channel, func(t *testing.T) {
 			watchSources()
-			cmd := exec.Command(binary, "bench", "--channel", channel, "--rate", "50", "--duration", "3s", "--warmup", "1s", "--baseline")
+			// A generous drain: it ends as soon as the last reply is in, and a
+			// race-checked build on a busy machine may fall behind for a while.
+			cmd := exec.Command(binary, "bench", "--channel", channel, "--rate", "50", "--duration", "3s", "--warmup", "1s", "--baseline", "--drain", "2m")
 			cmd.Dir = t.TempDir()
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -66,7 +68,7 @@ func TestBenchCommandOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	watchSources()
-	cmd := exec.Command(binary, "bench", "--store", dbURL, "--rate", "20", "--duration", "2s", "--warmup", "1s")
+	cmd := exec.Command(binary, "bench", "--store", dbURL, "--rate", "20", "--duration", "2s", "--warmup", "1s", "--drain", "2m")
 	cmd.Dir = t.TempDir()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
