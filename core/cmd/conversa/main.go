@@ -39,6 +39,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return pluginsCommand(args[1:], stdout, stderr)
 	case "scripts":
 		return scriptsCommand(args[1:], stdout, stderr)
+	case "bench":
+		return benchCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "conversa", version)
 		return 0
@@ -74,6 +76,10 @@ func usage(w io.Writer) {
                                     (or a built-in: meta, zenvia, rules, rasa); exit 1 on a failure
   conversa scripts test --config FILE DIR
                                     run the case files in DIR against the configured scripts
+  conversa bench [--channel meta|zenvia] [--rate N] [--duration 60s] [--baseline]
+                                    size this machine: a self-contained instance (temporary data,
+                                    the real plugins, the demo assistant, a fake provider) under
+                                    N signed webhooks a second (0: saturation); see bench --help
   conversa version                  print the version
 `)
 }

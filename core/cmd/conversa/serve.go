@@ -60,7 +60,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runServer(ctx, cfg, log, stdout); err != nil {
+	if err := runServer(ctx, cfg, log, stdout, nil); err != nil {
 		log.Error("conversa stopped", "err", err)
 		return 1
 	}
@@ -70,7 +70,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // runServer starts every part, serves until ctx ends, then stops them in
 // order: requests first, then the engine (what is in flight finishes or
 // stays pending in the database), scripts, plugins, and the database last.
-func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) error {
+// ready, when set, is told the address bound once requests are served
+// (`conversa bench` runs the server this way, in its own process).
+func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer, ready func(addr string)) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("locating own binary: %w", err)
@@ -181,6 +183,9 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	announce(ctx, stdout, log, cfg, ln.Addr().String(), eng, people, stg.where)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
 
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// benchSummary is the last line of `conversa bench`.
+var benchSummary = regexp.MustCompile(`^bench (meta|zenvia) rate=50/s connections=\d+ duration=3s store=sqlite: ` +
+	`acked=(\d+)/(\d+) throughput=[\d.]+/s ack_p50=[\d.]+ms ack_p99=[\d.]+ms ack_max=[\d.]+ms ` +
+	`replies=(\d+)/(\d+) reply_rate=[\d.]+/s reply_p50=[\d.]+ms reply_p99=[\d.]+ms reply_max=[\d.]+ms ` +
+	`cpu=(?:[\d.]+ms/webhook|n/a) sustained=(yes|no) baseline=[\d.]+/s ratio=[\d.]+$`)
+
+// conversa bench runs a whole instance in its own process, the real plugin
+// processes included, and answers every webhook it offers. Only counts are
+// checked: how fast is for the figures, not for a test.
+func TestBenchCommandAnswersEveryWebhook(t *testing.T) {
+	for _, channel := range []string{"meta", "zenvia"} {
+		t.Run(channel, func(t *testing.T) {
+			watchSources()
+			// A generous drain: it ends as soon as the last reply is in, and a
+			// race-checked build on a busy machine may fall behind for a while.
+			cmd := exec.Command(binary, "bench", "--channel", channel, "--rate", "50", "--duration", "3s", "--warmup", "1s", "--baseline", "--drain", "2m")
+			cmd.Dir = t.TempDir()
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("conversa bench: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+			}
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			last := lines[len(lines)-1]
+			m := benchSummary.FindStringSubmatch(last)
+			if m == nil {
+				t.Fatalf("summary line %q does not parse; output:\n%s", last, stdout.String())
+			}
+			n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
+			if m[1] != channel {
+				t.Errorf("summary names channel %s, want %s", m[1], channel)
+			}
+			// 50/s for 3 s, the warm-up left out.
+			if acked, offered := n(2), n(3); offered != 150 || acked != offered {
+				t.Errorf("acked %d of %d webhooks, want 150 of 150:\n%s", acked, offered, stdout.String())
+			}
+			if replies, expected := n(4), n(5); expected != n(2) || replies != expected {
+				t.Errorf("replies %d of %d expected (acked %d), want one per acknowledged webhook:\n%s", replies, expected, n(2), stdout.String())
+			}
+			for _, want := range []string{"baseline (bare Fiber handler, same load): offered 150, acked 150", "rule: sustained = "} {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+// On PostgreSQL the bench works in a schema of its own and drops it: what
+// the database held is left as it was.
+func TestBenchCommandOnPostgres(t *testing.T) {
+	dbURL := pgDatabase(t)
+	conn := pgConn(t, dbURL)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, "CREATE TABLE operator_data (id int); INSERT INTO operator_data VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	watchSources()
+	cmd := exec.Command(binary, "bench", "--store", dbURL, "--rate", "20", "--duration", "2s", "--warmup", "1s", "--drain", "2m")
+	cmd.Dir = t.TempDir()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("conversa bench --store: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	last := lines[len(lines)-1]
+	m := regexp.MustCompile(`store=postgres: acked=(\d+)/(\d+) .* replies=(\d+)/(\d+) `).FindStringSubmatch(last)
+	if m == nil || m[1] != "40" || m[2] != "40" || m[3] != m[4] || m[4] != "40" {
+		t.Errorf("summary %q, want 40/40 acked and 40/40 replies on postgres", last)
+	}
+	var schemas int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'conversa_bench_%'").Scan(&schemas); err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM operator_data").Scan(&rows); err != nil || rows != 1 {
+		t.Errorf("the database's own table after the bench: %d rows, %v", rows, err)
+	}
+	if schemas != 0 {
+		t.Errorf("%d conversa_bench_ schemas left behind", schemas)
+	}
+}
+
+func TestBenchCommandRefusesBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--channel", "sms"},
+		{"bench", "--rate", "-1"},
+		{"bench", "--store", "mysql://x"},
+		{"bench", "--duration", "0s"},
+	} {
+		out, code := runConversa(t, t.TempDir(), "", args...)
+		if code != 1 || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.HasPrefix(out, "conversa bench: ") {
+			t.Errorf("%v = exit %d, %q; want exit 1 and one line", args, code, out)
+		}
+	}
+}
