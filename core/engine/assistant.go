@@ -93,7 +93,7 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 	replies = e.adapt(ctx, in, replies)
 	var sent []*model.Message
 	var state string
-	err := e.st.Tx(ctx, func(tx store.Tx) error {
+	err := e.txEvent(ctx, func(tx store.Tx) error {
 		sent, state = nil, ""
 		convs := tx.Conversations()
 		c, err := convs.Get(ctx, conv.ID)

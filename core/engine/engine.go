@@ -195,7 +195,9 @@ func New(o Options) (*Engine, error) {
 	e.dlog = newDeliveryLog(o.Store, e.log, o.DeliveryLog)
 	e.reg = newRegistry(o.Assistants)
 	e.inbox = newDispatcher("inbox", e.log, o.Node, o.Workers, e.now, o.Store.Inbox(), e.processInbox)
+	e.inbox.claim = unsyncedClaim(o.Store, func(tx store.Tx) store.Queue[store.InboxItem] { return tx.Inbox() })
 	e.outbox = newDispatcher("outbox", e.log, o.Node, o.Workers, e.now, o.Store.Outbox(), e.send)
+	e.outbox.claim = unsyncedClaim(o.Store, func(tx store.Tx) store.Queue[store.OutboxItem] { return tx.Outbox() })
 	return e, nil
 }
 
@@ -418,6 +420,33 @@ func NodeName() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// txEvent runs a transaction of processing an inbox row. It does not wait
+// for the disk (store.Unsynced): the row was stored durably before its
+// source was acknowledged, and it is marked processed in the transaction
+// that records its effects, so a crash that loses this commit only has the
+// row processed again (the assistant may be asked again; nothing was sent,
+// since every send first commits its attempt durably, which syncs this
+// commit too).
+func (e *Engine) txEvent(ctx context.Context, fn func(store.Tx) error) error {
+	return store.TxUnsynced(ctx, e.st, fn)
+}
+
+// unsyncedClaim claims in a transaction that does not wait for the disk:
+// a claim lost in a crash is a void lease, and every transaction that
+// completes or attempts a row checks its lease (on SQLite the next start
+// voids every lease anyway).
+func unsyncedClaim[T any](st store.Store, q func(store.Tx) store.Queue[T]) func(ctx context.Context, owner string, n int, lease time.Duration) ([]T, error) {
+	return func(ctx context.Context, owner string, n int, lease time.Duration) ([]T, error) {
+		var out []T
+		err := store.TxUnsynced(ctx, st, func(tx store.Tx) error {
+			var err error
+			out, err = q(tx).Claim(ctx, owner, n, lease)
+			return err
+		})
+		return out, err
+	}
 }
 
 // publish sends a live event about a conversation.

@@ -47,7 +47,7 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		duplicate bool
 		expired   *model.Conversation
 	)
-	err := e.st.Tx(ctx, func(tx store.Tx) error {
+	err := e.txEvent(ctx, func(tx store.Tx) error {
 		conv, msg, fresh, duplicate, expired = nil, nil, false, false, nil
 		ct, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, hints(ev), at)
 		if err != nil {
@@ -227,7 +227,7 @@ func normalizeUsername(s string) string {
 
 // finish marks an inbound message dealt with and its event processed.
 func (e *Engine) finish(ctx context.Context, it *store.InboxItem, msg *model.Message, note string) error {
-	return e.st.Tx(ctx, func(tx store.Tx) error { return finishTx(ctx, tx, it, msg, note) })
+	return e.txEvent(ctx, func(tx store.Tx) error { return finishTx(ctx, tx, it, msg, note) })
 }
 
 // finishTx marks an inbound message handled and its event done, in tx.
@@ -267,7 +267,7 @@ func (e *Engine) refreshProfile(ctx context.Context, in *model.Integration, ct *
 		return ct
 	}
 	var updated *model.Contact
-	err = e.st.Tx(ctx, func(tx store.Tx) error {
+	err = e.txEvent(ctx, func(tx store.Tx) error {
 		if err := tx.Contacts().SetProfile(ctx, ct.ID, h, lookupErr); err != nil {
 			return err
 		}
@@ -304,7 +304,7 @@ func (e *Engine) toHumans(ctx context.Context, it *store.InboxItem, msg *model.M
 	squad string, priority int, agent string, replies []model.Content, note string) error {
 	var sent []*model.Message
 	ended := false
-	err := e.st.Tx(ctx, func(tx store.Tx) error {
+	err := e.txEvent(ctx, func(tx store.Tx) error {
 		sent, ended = nil, false
 		c, err := tx.Conversations().Get(ctx, conv.ID)
 		if err != nil {

@@ -37,6 +37,7 @@ type DB struct {
 	closed   atomic.Bool
 	// synchronous is the writer connection's setting (the writer's alone).
 	synchronous string
+	stats       writerStats
 }
 
 var _ store.Store = (*DB)(nil)

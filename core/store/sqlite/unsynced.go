@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/conversa/conversa/core/store"
 )
@@ -38,6 +39,7 @@ func (db *DB) syncFor(batch []*job) error {
 			break
 		}
 	}
+	db.stats.count(batch, want == syncFull)
 	if db.synchronous == want {
 		return nil
 	}
@@ -50,4 +52,39 @@ func (db *DB) syncFor(batch []*job) error {
 	}
 	db.synchronous = want
 	return nil
+}
+
+// WriterStats counts the writer's work since Open: what one exchange costs
+// in commits, and how many of them waited for the disk.
+type WriterStats struct {
+	// Writes are the transactions callers asked for (Tx, TxUnsynced, and
+	// each aggregate method that writes on its own); Unsynced of them did
+	// not ask to wait for the disk.
+	Writes, Unsynced int64
+	// Commits are the group commits that carried them; Synced of them
+	// waited for the disk (synchronous=FULL).
+	Commits, Synced int64
+}
+
+// WriterStats reports the writer's counts so far.
+func (db *DB) WriterStats() WriterStats {
+	return WriterStats{Writes: db.stats.writes.Load(), Unsynced: db.stats.unsynced.Load(),
+		Commits: db.stats.commits.Load(), Synced: db.stats.synced.Load()}
+}
+
+type writerStats struct {
+	writes, unsynced, commits, synced atomic.Int64
+}
+
+func (s *writerStats) count(batch []*job, synced bool) {
+	s.commits.Add(1)
+	if synced {
+		s.synced.Add(1)
+	}
+	s.writes.Add(int64(len(batch)))
+	for _, j := range batch {
+		if j.unsynced {
+			s.unsynced.Add(1)
+		}
+	}
 }

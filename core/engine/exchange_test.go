@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
+	"github.com/conversa/conversa/core/store/sqlite"
+)
+
+// distinctUsers makes every webhook one text from a new user, and counts
+// them.
+func distinctUsers(n *atomic.Int64) func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+	return func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+		id := fmt.Sprint("u-", n.Add(1))
+		return &pluginhost.WebhookResponse{Authenticated: true, Events: []*model.Event{{Kind: "message", DedupeKey: id,
+			MessageID: "mid-" + id, ContactID: id, Timestamp: time.Now(), Contents: []model.Content{{Type: "text", Text: "oi"}}}}}
+	}
+}
+
+// exchangeCost is what one exchange cost the SQLite writer, on average.
+type exchangeCost struct {
+	writes, unsynced, commits, synced float64
+}
+
+func costOf(before, after sqlite.WriterStats, n int) exchangeCost {
+	f := func(a, b int64) float64 { return float64(b-a) / float64(n) }
+	return exchangeCost{f(before.Writes, after.Writes), f(before.Unsynced, after.Unsynced),
+		f(before.Commits, after.Commits), f(before.Synced, after.Synced)}
+}
+
+// TestAnExchangeWaitsForTheDiskOnlyWhereDurabilityNeedsIt counts the
+// writer's commits for exchanges one at a time (a new user writes, the
+// assistant answers, the reply is sent): the inbound event is stored
+// durably before the ack, the send's attempt durably before the channel is
+// called (which syncs the turn committed before it), and the send's
+// outcome after it. Processing the event and claiming rows do not wait for
+// the disk.
+func TestAnExchangeWaitsForTheDiskOnlyWhereDurabilityNeedsIt(t *testing.T) {
+	var users atomic.Int64
+	ch := &fakeChannel{parse: distinctUsers(&users)}
+	r := startedRig(t, ch, &fakeAssistant{})
+	const n = 20
+	before := r.st.WriterStats()
+	for i := range n {
+		if res := r.post(); res.Stored != 1 {
+			t.Fatalf("webhook %d = %+v, want 1 event stored", i, res)
+		}
+		eventually(t, "the reply sent", func() bool { return len(ch.sends()) == i+1 && r.outboxEmpty() })
+	}
+	after := r.st.WriterStats()
+	c := costOf(before, after, n)
+	t.Logf("per exchange: %.2f writes (%.2f unsynced) in %.2f commits, %.2f of them synced", c.writes, c.unsynced, c.commits, c.synced)
+	// The ack, the attempt and the outcome, with a little room for the
+	// engine's timers (the dispatchers' idle polls are reads).
+	const slack = 2
+	if synced := after.Synced - before.Synced; synced > 3*n+slack {
+		t.Errorf("%d commits for %d exchanges waited for the disk, want at most 3 each (the ack, the attempt, the outcome)", synced, n)
+	}
+	if durable := (after.Writes - after.Unsynced) - (before.Writes - before.Unsynced); durable > 3*n+slack {
+		t.Errorf("%d durable writes for %d exchanges, want at most 3 each", durable, n)
+	}
+	// Processing: the claim, the message, the profile, the turn; and the
+	// send's claim.
+	if writes := after.Writes - before.Writes; writes > 8*n+slack {
+		t.Errorf("%d writes for %d exchanges, want at most 8 each", writes, n)
+	}
+}
+
+// BenchmarkExchange measures the engine's own cost of whole exchanges, with
+// fakes for the plugins (no gRPC, no Lua): b.N new users each send one text
+// as a webhook (16 at a time), the fake assistant answers, the fake channel
+// accepts the reply. It reports exchanges/s, the SQLite writer's commits
+// and synced commits per exchange, and allocations per exchange.
+//
+//	go test ./core/engine -run XXX -bench 'Exchange$' -benchtime 2000x -benchmem
+func BenchmarkExchange(b *testing.B) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), sqlite.Options{ReclaimLeases: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var users atomic.Int64
+	var sent atomic.Int64
+	all := make(chan struct{})
+	var once sync.Once
+	ch := &fakeChannel{parse: distinctUsers(&users)}
+	ch.sendFunc = func(r *pluginhost.SendRequest) *pluginhost.SendResponse {
+		if sent.Add(1) == int64(b.N) {
+			once.Do(func() { close(all) })
+		}
+		return &pluginhost.SendResponse{MessageIDs: []string{fmt.Sprint("out-", r.IdempotencyKey)}}
+	}
+	e, err := New(Options{Store: st, Plugins: fakePlugins{ch: ch, as: &fakeAssistant{}}, Hooks: plainHooks{},
+		Assistants: []Assistant{{ID: "bot", Backend: "fake"}}, DeliveryLog: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	in := &model.Integration{ID: "ig", Name: "IG", Channel: "fake", Assistant: "bot", Enabled: true, Source: model.SourceAPI}
+	if err := e.Put(ctx, in, false); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer e.Stop()
+	// The sender's own slice of the channel's record would grow with b.N.
+	b.ReportAllocs()
+	before := st.WriterStats()
+	b.ResetTimer()
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if _, err := e.Webhook(ctx, "ig", WebhookRequest{Method: "POST"}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-all:
+	case <-time.After(5*time.Minute + time.Duration(b.N)*10*time.Millisecond):
+		b.Fatalf("%d of %d replies sent in time", sent.Load(), b.N)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	c := costOf(before, st.WriterStats(), b.N)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "exchanges/s")
+	b.ReportMetric(c.writes, "writes/exchange")
+	b.ReportMetric(c.commits, "commits/exchange")
+	b.ReportMetric(c.synced, "synced/exchange")
+}
