@@ -66,10 +66,10 @@ func TestAnExchangeWaitsForTheDiskOnlyWhereDurabilityNeedsIt(t *testing.T) {
 	if durable := (after.Writes - after.Unsynced) - (before.Writes - before.Unsynced); durable > 3*n+slack {
 		t.Errorf("%d durable writes for %d exchanges, want at most 3 each", durable, n)
 	}
-	// Processing: the claim, the message, the profile, the turn; and the
+	// Processing: the claim, the message (with the profile), the turn; and the
 	// send's claim.
-	if writes := after.Writes - before.Writes; writes > 8*n+slack {
-		t.Errorf("%d writes for %d exchanges, want at most 8 each", writes, n)
+	if writes := after.Writes - before.Writes; writes > 7*n+slack {
+		t.Errorf("%d writes for %d exchanges, want at most 7 each", writes, n)
 	}
 }
 

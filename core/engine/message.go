@@ -47,11 +47,26 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		duplicate bool
 		expired   *model.Conversation
 	)
+	// The profile is looked up before the transaction that records the
+	// message, so that what it finds is stored with it (one commit, not
+	// two); a passive message is not answered, so nobody needs it.
+	var profile *profileLookup
+	if !ev.Passive {
+		profile = e.lookupProfile(ctx, in, ev)
+	}
 	err := e.txEvent(ctx, func(tx store.Tx) error {
 		conv, msg, fresh, duplicate, expired = nil, nil, false, false, nil
 		ct, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, hints(ev), at)
 		if err != nil {
 			return err
+		}
+		if profile != nil {
+			if err := tx.Contacts().SetProfile(ctx, ct.ID, profile.hints, profile.err); err != nil {
+				return err
+			}
+			if ct, err = tx.Contacts().Get(ctx, ct.ID); err != nil {
+				return err
+			}
 		}
 		msg = &model.Message{Integration: in.ID, Direction: model.DirectionIn, Author: model.AuthorContact,
 			Contents: ev.Contents, Status: model.StatusReceived, ReplyTo: ev.ReplyTo, CreatedAt: at}
@@ -134,8 +149,7 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		return e.finish(ctx, it, msg, note)
 	}
 
-	ct := e.refreshProfile(ctx, in, conv.Contact)
-	conv.Contact = ct
+	ct := conv.Contact
 	if !homologated(in, ct) {
 		return e.finish(ctx, it, msg, "homologation: @"+ct.Username+" is not a homologation user; recorded, not answered")
 	}
@@ -238,48 +252,48 @@ func finishTx(ctx context.Context, tx store.Tx, it *store.InboxItem, msg *model.
 	return tx.Inbox().Done(ctx, it, note)
 }
 
-// refreshProfile looks the user up through the channel after their first
-// message, and again when the profile is stale; best effort. While
-// homologation is on, the username decides who is served, so it is looked up
-// whenever it is still unknown.
-func (e *Engine) refreshProfile(ctx context.Context, in *model.Integration, ct *model.Contact) *model.Contact {
+// profileLookup is what a profile lookup found, to store with the message.
+type profileLookup struct {
+	hints store.ContactHints
+	err   string
+}
+
+// lookupProfile looks the user up through the channel at their first
+// message, and again when the profile is stale; best effort (nil: nothing
+// to store). While homologation is on, the username decides who is served,
+// so it is looked up whenever it is still unknown.
+func (e *Engine) lookupProfile(ctx context.Context, in *model.Integration, ev *model.Event) *profileLookup {
+	ct, err := e.st.Contacts().ByUser(ctx, in.ID, ev.ContactID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		ct = &model.Contact{ChannelUserID: ev.ContactID}
+	case err != nil:
+		return nil // the message's own transaction reports the store
+	}
+	username := firstNonEmpty(ev.ContactUsername, ct.Username)
 	due := ct.ProfileAt.IsZero() || e.now().Sub(ct.ProfileAt) > profileStale
-	if !due && !(len(in.HomologationUsers) > 0 && ct.Username == "") {
-		return ct
+	if !due && !(len(in.HomologationUsers) > 0 && username == "") {
+		return nil
 	}
 	ch, err := e.plug.Channel(in.Channel)
 	if err != nil {
-		return ct
+		return nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, profileTimeout)
 	defer cancel()
 	p, err := ch.Profile(pctx, &pluginhost.ProfileRequest{
-		Integration: e.reg.forPlugin(in), ContactID: ct.ChannelUserID})
+		Integration: e.reg.forPlugin(in), ContactID: ev.ContactID})
 	if err != nil {
 		e.log.Warn("profile lookup failed", "integration", in.ID, "contact", ct.ID, "err", err)
-		return ct
+		return nil
 	}
-	h := store.ContactHints{Username: p.Username, Name: p.Name, AvatarURL: p.AvatarURL}
 	lookupErr := describeError(p.ErrorCode, p.ErrorMessage)
 	if lookupErr != "" && p.Retryable {
 		// No consent yet, or the provider hiccuped: try again at the next
 		// message rather than waiting for the profile to go stale.
-		return ct
+		return nil
 	}
-	var updated *model.Contact
-	err = e.txEvent(ctx, func(tx store.Tx) error {
-		if err := tx.Contacts().SetProfile(ctx, ct.ID, h, lookupErr); err != nil {
-			return err
-		}
-		var err error
-		updated, err = tx.Contacts().Get(ctx, ct.ID)
-		return err
-	})
-	if err != nil {
-		e.log.Error("storing profile", "contact", ct.ID, "err", err)
-		return ct
-	}
-	return updated
+	return &profileLookup{hints: store.ContactHints{Username: p.Username, Name: p.Name, AvatarURL: p.AvatarURL}, err: lookupErr}
 }
 
 func scriptEvent(in *model.Integration, ct *model.Contact, c *model.Conversation, m *model.Message, fresh bool, now time.Time) *scripting.Event {
