@@ -93,8 +93,10 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 	replies = e.adapt(ctx, in, replies)
 	var sent []*model.Message
 	var state string
+	var first store.OutboxItem
+	var direct bool
 	err := e.txEvent(ctx, func(tx store.Tx) error {
-		sent, state = nil, ""
+		sent, state, direct = nil, "", false
 		convs := tx.Conversations()
 		c, err := convs.Get(ctx, conv.ID)
 		if err != nil {
@@ -110,6 +112,11 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 		}
 		if sent, err = e.enqueueReplies(ctx, tx, c, msg, replies, model.AuthorAssistant); err != nil {
 			return err
+		}
+		if len(sent) > 0 {
+			if first, direct, err = e.claimDirect(ctx, tx, c.ID); err != nil {
+				return err
+			}
 		}
 		if err := convs.SetSession(ctx, c.ID, session); err != nil {
 			return err
@@ -144,6 +151,9 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 		return err
 	}
 	e.afterReplies(conv, sent)
+	if direct {
+		e.sendDirect(ctx, first)
+	}
 	switch state {
 	case model.StateQueued:
 		e.publish(events.Queued, conv, conv)

@@ -37,9 +37,12 @@ type dispatcher[T any] struct {
 	now     func() time.Time
 	q       store.Queue[T]
 	// claim claims rows (nil: q.Claim, each claim a durable commit).
-	claim  func(ctx context.Context, owner string, n int, lease time.Duration) ([]T, error)
-	handle func(context.Context, T)
-	wake   chan struct{}
+	claim func(ctx context.Context, owner string, n int, lease time.Duration) ([]T, error)
+	// beforeRelease, when set, runs before the keys are given back at stop
+	// (rows of this queue that other goroutines work on, under this owner).
+	beforeRelease func()
+	handle        func(context.Context, T)
+	wake          chan struct{}
 }
 
 func newDispatcher[T any](name string, log *slog.Logger, owner string, workers int, now func() time.Time,
@@ -91,6 +94,9 @@ func (d *dispatcher[T]) run(stop <-chan struct{}) {
 		case <-time.After(10 * time.Second):
 			cancel()
 			<-done
+		}
+		if d.beforeRelease != nil {
+			d.beforeRelease()
 		}
 		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer rcancel()

@@ -107,6 +107,10 @@ type Options struct {
 	// provider URLs at plain http and at loopback, link-local or private
 	// hosts ([server] allow_private_urls: development against local fakes).
 	AllowPrivateURLs bool
+
+	// noDirectSend leaves every reply to the outbox's dispatcher (the
+	// benchmarks compare it with the direct send).
+	noDirectSend bool
 }
 
 // Engine is the conversation engine.
@@ -142,6 +146,9 @@ type Engine struct {
 	stopMu         sync.Mutex // orders background work started against Stop
 	stop           chan struct{}
 	wg             sync.WaitGroup
+	// direct counts the sends in progress on inbox workers (sendDirect):
+	// the outbox's dispatcher gives its keys back only after them.
+	direct sync.WaitGroup
 }
 
 // New builds an engine; Start runs it.
@@ -198,6 +205,7 @@ func New(o Options) (*Engine, error) {
 	e.inbox.claim = unsyncedClaim(o.Store, func(tx store.Tx) store.Queue[store.InboxItem] { return tx.Inbox() })
 	e.outbox = newDispatcher("outbox", e.log, o.Node, o.Workers, e.now, o.Store.Outbox(), e.send)
 	e.outbox.claim = unsyncedClaim(o.Store, func(tx store.Tx) store.Queue[store.OutboxItem] { return tx.Outbox() })
+	e.outbox.beforeRelease = e.direct.Wait
 	return e, nil
 }
 

@@ -43,9 +43,22 @@ func costOf(before, after sqlite.WriterStats, n int) exchangeCost {
 // outcome after it. Processing the event and claiming rows do not wait for
 // the disk.
 func TestAnExchangeWaitsForTheDiskOnlyWhereDurabilityNeedsIt(t *testing.T) {
+	// The worker that commits the turn sends the reply: the claim of the
+	// send is in the turn's commit. Through the outbox's dispatcher, the
+	// claim is a commit of its own.
+	t.Run("direct", func(t *testing.T) { testExchangeCommits(t, false, 6) })
+	t.Run("dispatched", func(t *testing.T) { testExchangeCommits(t, true, 7) })
+}
+
+func testExchangeCommits(t *testing.T, noDirect bool, wantWrites int64) {
 	var users atomic.Int64
 	ch := &fakeChannel{parse: distinctUsers(&users)}
-	r := startedRig(t, ch, &fakeAssistant{})
+	r := newRig(t, "", ch, &fakeAssistant{})
+	r.e.o.noDirectSend = noDirect
+	t.Cleanup(r.close)
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	const n = 20
 	before := r.st.WriterStats()
 	for i := range n {
@@ -66,10 +79,10 @@ func TestAnExchangeWaitsForTheDiskOnlyWhereDurabilityNeedsIt(t *testing.T) {
 	if durable := (after.Writes - after.Unsynced) - (before.Writes - before.Unsynced); durable > 3*n+slack {
 		t.Errorf("%d durable writes for %d exchanges, want at most 3 each", durable, n)
 	}
-	// Processing: the claim, the message (with the profile), the turn; and the
-	// send's claim.
-	if writes := after.Writes - before.Writes; writes > 7*n+slack {
-		t.Errorf("%d writes for %d exchanges, want at most 7 each", writes, n)
+	// Besides: the event's claim, its message (with the profile), the turn
+	// (with the send's claim, when direct).
+	if writes := after.Writes - before.Writes; writes > wantWrites*n+slack {
+		t.Errorf("%d writes for %d exchanges, want at most %d each", writes, n, wantWrites)
 	}
 }
 
@@ -143,4 +156,46 @@ func BenchmarkExchange(b *testing.B) {
 	b.ReportMetric(c.writes, "writes/exchange")
 	b.ReportMetric(c.commits, "commits/exchange")
 	b.ReportMetric(c.synced, "synced/exchange")
+}
+
+// TestTurnCommittedButNotSentIsSentOnceAfterARestart: the assistant's reply
+// is committed and its send cannot start (the channel is down); the server
+// stops. After the restart the reply goes out once, and the assistant is
+// not asked again.
+func TestTurnCommittedButNotSentIsSentOnceAfterARestart(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	as := &fakeAssistant{}
+	var down atomic.Bool
+	plugins := fakePlugins{ch: ch, as: as, down: &down}
+	r := newRigWith(t, "", plugins, time.Second)
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.post()
+	down.Store(true) // the reply's send finds the channel down
+	eventually(t, "the turn committed", func() bool { return len(r.replies()) == 1 })
+	time.Sleep(50 * time.Millisecond)
+	if len(ch.sends()) != 0 {
+		t.Fatalf("%d sends while the channel was down, want none", len(ch.sends()))
+	}
+	r.close()
+
+	down.Store(false)
+	r = newRigWith(t, r.path, plugins, time.Second)
+	defer r.close()
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.e.PluginChanged("fake", "running")
+	eventually(t, "the reply sent after the restart", func() bool { return len(ch.sends()) == 1 && r.outboxEmpty() })
+	time.Sleep(100 * time.Millisecond)
+	if n := len(ch.sends()); n != 1 {
+		t.Errorf("the reply was sent %d times, want once", n)
+	}
+	if heard := as.said(); len(heard) != 1 {
+		t.Errorf("the assistant heard %q, want the message once (its turn was committed before the stop)", heard)
+	}
+	if out := r.replies(); len(out) != 1 || out[0].Status != model.StatusSent {
+		t.Errorf("replies after the restart = %+v, want one, sent", out)
+	}
 }
