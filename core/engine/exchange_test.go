@@ -89,11 +89,20 @@ func testExchangeCommits(t *testing.T, noDirect bool, wantWrites int64) {
 // BenchmarkExchange measures the engine's own cost of whole exchanges, with
 // fakes for the plugins (no gRPC, no Lua): b.N new users each send one text
 // as a webhook (16 at a time), the fake assistant answers, the fake channel
-// accepts the reply. It reports exchanges/s, the SQLite writer's commits
-// and synced commits per exchange, and allocations per exchange.
+// accepts the reply. It reports exchanges/s, the SQLite writer's writes,
+// commits and synced commits per exchange, and allocations per exchange,
+// for the default engine and for variants in the same run: the replies
+// sent through the outbox's dispatcher (no direct send), and 8 workers per
+// queue.
 //
 //	go test ./core/engine -run XXX -bench 'Exchange$' -benchtime 2000x -benchmem
 func BenchmarkExchange(b *testing.B) {
+	b.Run("default", func(b *testing.B) { benchExchange(b, Options{}) })
+	b.Run("dispatched", func(b *testing.B) { benchExchange(b, Options{noDirectSend: true}) })
+	b.Run("workers=8", func(b *testing.B) { benchExchange(b, Options{Workers: 8}) })
+}
+
+func benchExchange(b *testing.B, o Options) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), sqlite.Options{ReclaimLeases: true})
 	if err != nil {
 		b.Fatal(err)
@@ -110,8 +119,9 @@ func BenchmarkExchange(b *testing.B) {
 		}
 		return &pluginhost.SendResponse{MessageIDs: []string{fmt.Sprint("out-", r.IdempotencyKey)}}
 	}
-	e, err := New(Options{Store: st, Plugins: fakePlugins{ch: ch, as: &fakeAssistant{}}, Hooks: plainHooks{},
-		Assistants: []Assistant{{ID: "bot", Backend: "fake"}}, DeliveryLog: -1})
+	o.Store, o.Plugins, o.Hooks = st, fakePlugins{ch: ch, as: &fakeAssistant{}}, plainHooks{}
+	o.Assistants, o.DeliveryLog = []Assistant{{ID: "bot", Backend: "fake"}}, -1
+	e, err := New(o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -124,7 +134,6 @@ func BenchmarkExchange(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer e.Stop()
-	// The sender's own slice of the channel's record would grow with b.N.
 	b.ReportAllocs()
 	before := st.WriterStats()
 	b.ResetTimer()
