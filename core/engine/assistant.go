@@ -94,9 +94,17 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 	var sent []*model.Message
 	var state string
 	var first store.OutboxItem
-	var direct bool
-	err := e.txEvent(ctx, func(tx store.Tx) error {
-		sent, state, direct = nil, "", false
+	var direct, begun bool
+	// With replies to send and a channel to take them, the first reply's
+	// attempt is committed with the turn (see planDirect): then the turn
+	// must be durable, as every attempt is before its send.
+	plan := e.planDirect(ctx, in, conv, len(replies))
+	run := e.txEvent
+	if plan != nil {
+		run = e.st.Tx
+	}
+	err := run(ctx, func(tx store.Tx) error {
+		sent, state, direct, begun = nil, "", false, false
 		convs := tx.Conversations()
 		c, err := convs.Get(ctx, conv.ID)
 		if err != nil {
@@ -115,6 +123,9 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 		}
 		if len(sent) > 0 {
 			if first, direct, err = e.claimDirect(ctx, tx, c.ID); err != nil {
+				return err
+			}
+			if begun, err = beginDirect(ctx, tx, plan, direct, &first, sent[0]); err != nil {
 				return err
 			}
 		}
@@ -151,7 +162,10 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 		return err
 	}
 	e.afterReplies(conv, sent)
-	if direct {
+	switch {
+	case begun:
+		e.attemptDirect(ctx, plan, first, conv, sent[0])
+	case direct:
 		e.sendDirect(ctx, first)
 	}
 	switch state {

@@ -148,7 +148,7 @@ type Engine struct {
 	wg             sync.WaitGroup
 	// direct counts the sends in progress on inbox workers (sendDirect):
 	// the outbox's dispatcher gives its keys back only after them.
-	direct sync.WaitGroup
+	direct inProgress
 }
 
 // New builds an engine; Start runs it.
@@ -205,7 +205,7 @@ func New(o Options) (*Engine, error) {
 	e.inbox.claim = unsyncedClaim(o.Store, func(tx store.Tx) store.Queue[store.InboxItem] { return tx.Inbox() })
 	e.outbox = newDispatcher("outbox", e.log, o.Node, o.Workers, e.now, o.Store.Outbox(), e.send)
 	e.outbox.claim = unsyncedClaim(o.Store, func(tx store.Tx) store.Queue[store.OutboxItem] { return tx.Outbox() })
-	e.outbox.beforeRelease = e.direct.Wait
+	e.outbox.beforeRelease = e.direct.wait
 	return e, nil
 }
 
