@@ -204,7 +204,18 @@ func (e *Engine) attempt(ctx context.Context, log *slog.Logger, it *store.Outbox
 		return
 	}
 	rec.done(OutcomeSent, "", resp)
-	if err := e.persist(ctx, func() error { return e.st.Outbox().Sent(ctx, it, resp.MessageIDs) }); err != nil {
+	// On a channel that echoes sends, the outcome need not wait for the
+	// disk: lost in a crash, the send is in flight again and its echo
+	// confirms it (the echo's webhook is stored durably before it is
+	// acknowledged, which syncs this commit too if it came first). On one
+	// that does not, a lost outcome would send the message again.
+	record := e.st.Tx
+	if info, ok := e.channels.cached(in.Channel); ok && info.EchoesSends {
+		record = e.txEvent
+	}
+	if err := e.persist(ctx, func() error {
+		return record(ctx, func(tx store.Tx) error { return tx.Outbox().Sent(ctx, it, resp.MessageIDs) })
+	}); err != nil {
 		// The provider has it; the row stays in flight and its echo (or the
 		// next look, on a channel without echoes) settles it.
 		log.Error("recording a send", "err", err)
