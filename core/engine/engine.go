@@ -75,7 +75,10 @@ type Options struct {
 	Assistants []Assistant
 	// PublicURL is the base of webhook URLs shown to operators.
 	PublicURL string
-	// Workers per queue (inbox, outbox); default 8.
+	// Workers per queue (inbox, outbox); default 32. A worker spends most
+	// of a row waiting (for the plugins, the provider, a commit), and an
+	// inbox worker sends the assistant's first reply itself, so under load
+	// many rows must be in progress at once to keep up.
 	Workers int
 	// Node names this process in queue leases (default: host name, pid and
 	// a random suffix, new at every start).
@@ -112,6 +115,9 @@ type Options struct {
 	// benchmarks compare it with the direct send).
 	noDirectSend bool
 }
+
+// defaultWorkers is Options.Workers' default.
+const defaultWorkers = 32
 
 // Engine is the conversation engine.
 type Engine struct {
@@ -166,7 +172,7 @@ func New(o Options) (*Engine, error) {
 		o.Bus = events.New(1024)
 	}
 	if o.Workers <= 0 {
-		o.Workers = 8
+		o.Workers = defaultWorkers
 	}
 	if o.Node == "" {
 		o.Node = NodeName()
