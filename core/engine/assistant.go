@@ -218,8 +218,11 @@ func (e *Engine) supportedTypes(ctx context.Context, in *model.Integration, asst
 // converse calls the assistant, retrying a bounded number of times.
 func (e *Engine) converse(ctx context.Context, in *model.Integration, asst Assistant, conv *model.Conversation,
 	contents []model.Content) (*pluginhost.ConverseResponse, error) {
+	if asst.settingsJSON == nil {
+		asst.settingsJSON = mustJSON(asst.Settings)
+	}
 	req := &pluginhost.ConverseRequest{
-		SettingsJSON:   mustJSON(asst.Settings),
+		SettingsJSON:   asst.settingsJSON,
 		AssistantID:    asst.ID,
 		IntegrationID:  in.ID,
 		ConversationID: strconv.FormatInt(conv.ID, 10),

@@ -60,6 +60,9 @@ type Assistant struct {
 	ID       string
 	Backend  string
 	Settings map[string]any
+
+	// settingsJSON is Settings encoded once, for every call.
+	settingsJSON []byte
 }
 
 // Options configures an Engine.
