@@ -18,19 +18,32 @@ import (
 // toAssistant hands a message to the integration's assistant and commits its
 // replies; content the channel or assistant does not take is answered with
 // the unsupported-media reply instead.
+//
+// p, when not nil, is the message still to record: the turn records it;
+// any other outcome records it first.
 func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model.Integration, conv *model.Conversation,
-	msg *model.Message, fresh bool, handoffSquad string) error {
+	msg *model.Message, fresh bool, handoffSquad string, p *pendingInbound) error {
 	ct := conv.Contact
 	if e.now().Sub(ct.LastInboundAt) > assistantWindow {
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		return e.finish(ctx, it, msg, "the message is older than the 24 h window: the assistant does not answer it")
 	}
 	asst, ok := e.reg.assistant(in.Assistant)
 	if !ok {
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		return e.toHumans(ctx, it, msg, conv, in.Squad, 0, "", nil,
 			fmt.Sprintf("The assistant %q is not configured; the conversation went to the squad.", in.Assistant))
 	}
 	supported, err := e.supportedTypes(ctx, in, asst)
 	if err != nil {
+		// The message waits, or is retried: agents see it meanwhile.
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		if notAttempted(err) {
 			return fmt.Errorf("%w: %v", errWait, err)
 		}
@@ -50,10 +63,13 @@ func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model
 				replies = append(replies, model.Content{Type: model.Text, Text: t})
 			}
 		}
-		return e.commitTurn(ctx, it, in, conv, msg, replies, conv.Session, false, false, "", "unsupported media")
+		return e.commitTurn(ctx, it, in, conv, msg, replies, conv.Session, false, false, "", "unsupported media", p)
 	}
 	resp, err := e.converse(ctx, in, asst, conv, forBot)
 	if err != nil {
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		if notAttempted(err) && e.now().Sub(it.ReceivedAt) < assistantPatience {
 			// The assistant's plugin is down (restarting): the message waits
 			// for it rather than going to people at once.
@@ -73,7 +89,7 @@ func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model
 		note = "intent " + resp.Intent + " (" + strconv.FormatFloat(resp.Confidence, 'f', 2, 64) + ")"
 	}
 	squad := firstNonEmpty(resp.Squad, handoffSquad)
-	return e.commitTurn(ctx, it, in, conv, msg, replies, resp.Session, resp.Handoff, resp.End, squad, note)
+	return e.commitTurn(ctx, it, in, conv, msg, replies, resp.Session, resp.Handoff, resp.End, squad, note, p)
 }
 
 // onServer resolves a reply's media URL that is a path ("/static/demo/
@@ -86,10 +102,11 @@ func onServer(publicURL string, c model.Content) model.Content {
 	return c
 }
 
-// commitTurn commits an assistant's turn in one transaction: its replies to
-// the outbox, its session, and the handoff or end it asked for.
+// commitTurn commits an assistant's turn in one transaction: the user's
+// message when it is still to record (p), its replies to the outbox, its
+// session, and the handoff or end it asked for.
 func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.Integration, conv *model.Conversation,
-	msg *model.Message, replies []model.Content, session []byte, handoff, end bool, squad, note string) error {
+	msg *model.Message, replies []model.Content, session []byte, handoff, end bool, squad, note string, p *pendingInbound) error {
 	replies = e.adapt(ctx, in, replies)
 	var sent []*model.Message
 	var state string
@@ -105,6 +122,11 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 	}
 	err := run(ctx, func(tx store.Tx) error {
 		sent, state, direct, begun = nil, "", false, false
+		if p != nil && !p.done {
+			if err := p.recordIn(tx); err != nil {
+				return err
+			}
+		}
 		convs := tx.Conversations()
 		c, err := convs.Get(ctx, conv.ID)
 		if err != nil {
@@ -160,6 +182,9 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 	})
 	if err != nil {
 		return err
+	}
+	if p != nil && !p.done {
+		p.recorded()
 	}
 	e.afterReplies(conv, sent)
 	switch {

@@ -117,6 +117,9 @@ type Options struct {
 	// noDirectSend leaves every reply to the outbox's dispatcher (the
 	// benchmarks compare it with the direct send).
 	noDirectSend bool
+	// noPendingInbound records every message before it is answered (the
+	// benchmarks compare it with recording it in the assistant's turn).
+	noPendingInbound bool
 }
 
 // defaultWorkers is Options.Workers' default.

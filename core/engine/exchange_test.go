@@ -51,14 +51,30 @@ func TestAnExchangeWaitsForTheDiskOnlyWhereDurabilityNeedsIt(t *testing.T) {
 	// send's claim and its attempt are commits of their own. On a channel
 	// that echoes sends, the outcome is not synced (a lost one is confirmed
 	// by the echo).
-	t.Run("direct", func(t *testing.T) { testExchangeCommits(t, false, false, 5, 3) })
-	t.Run("direct-echoing", func(t *testing.T) { testExchangeCommits(t, false, true, 5, 2) })
-	t.Run("dispatched", func(t *testing.T) { testExchangeCommits(t, true, false, 7, 3) })
+	t.Run("direct", func(t *testing.T) { testExchangeCommits(t, false, false, false, 5, 3) })
+	t.Run("direct-echoing", func(t *testing.T) { testExchangeCommits(t, false, true, false, 5, 2) })
+	t.Run("dispatched", func(t *testing.T) { testExchangeCommits(t, true, false, false, 7, 3) })
+	// A user who writes again, in the conversation the assistant has: their
+	// message is recorded in the turn's commit. Claim, turn, outcome.
+	t.Run("same-user", func(t *testing.T) { testExchangeCommits(t, false, false, true, 4, 3) })
+	t.Run("same-user-echoing", func(t *testing.T) { testExchangeCommits(t, false, true, true, 4, 2) })
 }
 
-func testExchangeCommits(t *testing.T, noDirect, echoes bool, wantWrites, wantSynced int64) {
+// oneUser makes every webhook a new text from the same user.
+func oneUser(n *atomic.Int64) func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+	return func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+		id := fmt.Sprint("m-", n.Add(1))
+		return &pluginhost.WebhookResponse{Authenticated: true, Events: []*model.Event{{Kind: "message", DedupeKey: id,
+			MessageID: id, ContactID: "u1", Timestamp: time.Now(), Contents: []model.Content{{Type: "text", Text: "oi " + id}}}}}
+	}
+}
+
+func testExchangeCommits(t *testing.T, noDirect, echoes, sameUser bool, wantWrites, wantSynced int64) {
 	var users atomic.Int64
 	ch := &fakeChannel{parse: distinctUsers(&users), echoes: echoes}
+	if sameUser {
+		ch.parse = oneUser(&users)
+	}
 	r := newRig(t, "", ch, &fakeAssistant{})
 	r.e.o.noDirectSend = noDirect
 	t.Cleanup(r.close)
@@ -66,12 +82,17 @@ func testExchangeCommits(t *testing.T, noDirect, echoes bool, wantWrites, wantSy
 		t.Fatal(err)
 	}
 	const n = 20
+	if sameUser {
+		r.post()
+		eventually(t, "the first reply sent", func() bool { return len(ch.sends()) == 1 && r.outboxEmpty() })
+	}
+	sentBefore := len(ch.sends())
 	before := r.st.WriterStats()
 	for i := range n {
 		if res := r.post(); res.Stored != 1 {
 			t.Fatalf("webhook %d = %+v, want 1 event stored", i, res)
 		}
-		eventually(t, "the reply sent", func() bool { return len(ch.sends()) == i+1 && r.outboxEmpty() })
+		eventually(t, "the reply sent", func() bool { return len(ch.sends()) == sentBefore+i+1 && r.outboxEmpty() })
 	}
 	after := r.st.WriterStats()
 	c := costOf(before, after, n)
@@ -99,29 +120,49 @@ func testExchangeCommits(t *testing.T, noDirect, echoes bool, wantWrites, wantSy
 // accepts the reply. It reports exchanges/s, the SQLite writer's writes,
 // commits and synced commits per exchange, and allocations per exchange,
 // for the default engine and for variants in the same run: the replies
-// sent through the outbox's dispatcher (no direct send), and 8 workers per
-// queue.
+// sent through the outbox's dispatcher (no direct send), 8 workers per
+// queue; and 200 returning users, whose messages are recorded with the
+// assistant's turn, and the same with every message recorded first.
 //
 //	go test ./core/engine -run XXX -bench 'Exchange$' -benchtime 2000x -benchmem
 func BenchmarkExchange(b *testing.B) {
-	b.Run("default", func(b *testing.B) { benchExchange(b, Options{}) })
-	b.Run("dispatched", func(b *testing.B) { benchExchange(b, Options{noDirectSend: true}) })
-	b.Run("workers=8", func(b *testing.B) { benchExchange(b, Options{Workers: 8}) })
+	b.Run("default", func(b *testing.B) { benchExchange(b, Options{}, 0) })
+	b.Run("dispatched", func(b *testing.B) { benchExchange(b, Options{noDirectSend: true}, 0) })
+	b.Run("workers=8", func(b *testing.B) { benchExchange(b, Options{Workers: 8}, 0) })
+	b.Run("returning", func(b *testing.B) { benchExchange(b, Options{}, 200) })
+	b.Run("returning-recorded-first", func(b *testing.B) { benchExchange(b, Options{noPendingInbound: true}, 200) })
 }
 
-func benchExchange(b *testing.B, o Options) {
+// returningUsers makes every webhook a new text from one of n users, in
+// turn.
+func returningUsers(seq *atomic.Int64, n int64) func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+	return func(*pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+		i := seq.Add(1)
+		id := fmt.Sprint("m-", i)
+		return &pluginhost.WebhookResponse{Authenticated: true, Events: []*model.Event{{Kind: "message", DedupeKey: id,
+			MessageID: id, ContactID: fmt.Sprint("u-", i%n), Timestamp: time.Now(), Contents: []model.Content{{Type: "text", Text: "oi"}}}}}
+	}
+}
+
+// benchExchange runs b.N exchanges of new users (users 0), or of users
+// returning users who each wrote once before the timer started.
+func benchExchange(b *testing.B, o Options, users int) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), sqlite.Options{ReclaimLeases: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	var users atomic.Int64
+	var seq atomic.Int64
 	var sent atomic.Int64
 	all := make(chan struct{})
 	var once sync.Once
-	ch := &fakeChannel{parse: distinctUsers(&users)}
+	ch := &fakeChannel{parse: distinctUsers(&seq)}
+	if users > 0 {
+		ch.parse = returningUsers(&seq, int64(users))
+	}
+	want := int64(b.N + users)
 	ch.sendFunc = func(r *pluginhost.SendRequest) *pluginhost.SendResponse {
-		if sent.Add(1) == int64(b.N) {
+		if sent.Add(1) == want {
 			once.Do(func() { close(all) })
 		}
 		return &pluginhost.SendResponse{MessageIDs: []string{fmt.Sprint("out-", r.IdempotencyKey)}}
@@ -141,6 +182,14 @@ func benchExchange(b *testing.B, o Options) {
 		b.Fatal(err)
 	}
 	defer e.Stop()
+	for range users {
+		if _, err := e.Webhook(ctx, "ig", WebhookRequest{Method: "POST"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for sent.Load() < int64(users) {
+		time.Sleep(time.Millisecond)
+	}
 	b.ReportAllocs()
 	before := st.WriterStats()
 	b.ResetTimer()
@@ -163,7 +212,7 @@ func benchExchange(b *testing.B, o Options) {
 	select {
 	case <-all:
 	case <-time.After(5*time.Minute + time.Duration(b.N)*10*time.Millisecond):
-		b.Fatalf("%d of %d replies sent in time", sent.Load(), b.N)
+		b.Fatalf("%d of %d replies sent in time", sent.Load(), want)
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,100 +38,43 @@ const (
 
 // handleMessage records a user's message in their open conversation (or a
 // new one), then decides who answers it.
+//
+// In a conversation the assistant already has, the message is recorded in
+// the transaction that commits the assistant's turn (pendingInbound): one
+// commit for the whole exchange. Any other outcome records it first, as a
+// new conversation always is (the assistant and the scripts are given its
+// id).
 func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *model.Integration) error {
 	ev := &it.Event
-	at := e.eventTime(ev)
-	var (
-		conv      *model.Conversation
-		msg       *model.Message
-		fresh     bool
-		duplicate bool
-		expired   *model.Conversation
-	)
+	rec := &messageRecord{ctx: ctx, e: e, it: it, in: in, ev: ev, at: e.eventTime(ev)}
+	known, err := e.st.Contacts().ByUser(ctx, in.ID, ev.ContactID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		known = nil
+	case err != nil:
+		return err
+	}
 	// The profile is looked up before the transaction that records the
 	// message, so that what it finds is stored with it (one commit, not
 	// two); a passive message is not answered, so nobody needs it.
-	var profile *profileLookup
 	if !ev.Passive {
-		profile = e.lookupProfile(ctx, in, ev)
+		rec.profile = e.lookupProfile(ctx, in, ev, known)
 	}
-	err := e.txEvent(ctx, func(tx store.Tx) error {
-		conv, msg, fresh, duplicate, expired = nil, nil, false, false, nil
-		ct, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, hints(ev), at)
-		if err != nil {
+	if p := e.pendingInbound(ctx, rec, known); p != nil {
+		err := e.route(ctx, it, in, p.conv, p.msg, false, p)
+		switch {
+		case errors.Is(err, errHandled):
+			return nil
+		case !errors.Is(err, errRecordChanged):
 			return err
 		}
-		if profile != nil {
-			if err := tx.Contacts().SetProfile(ctx, ct.ID, profile.hints, profile.err); err != nil {
-				return err
-			}
-			if ct, err = tx.Contacts().Get(ctx, ct.ID); err != nil {
-				return err
-			}
-		}
-		msg = &model.Message{Integration: in.ID, Direction: model.DirectionIn, Author: model.AuthorContact,
-			Contents: ev.Contents, Status: model.StatusReceived, ReplyTo: ev.ReplyTo, CreatedAt: at}
-		if ev.MessageID != "" {
-			old, err := tx.Messages().ByProviderID(ctx, in.ID, ev.MessageID)
-			switch {
-			case err == nil && old.Handled:
-				duplicate = true
-				return tx.Inbox().Done(ctx, it, "duplicate of message "+fmt.Sprint(old.ID))
-			case err == nil:
-				// A previous attempt stored it and stopped before answering.
-				msg = old
-				conv, err = tx.Conversations().Get(ctx, old.Conversation)
-				return err
-			case !errors.Is(err, store.ErrNotFound):
-				return err
-			}
-		}
-		convs := tx.Conversations()
-		conv, err = convs.Open(ctx, ct.ID)
-		if err == nil && e.inactive(in, conv, at) {
-			// The timer has not caught it yet (the server was down): the user
-			// was silent long enough that this is a new service.
-			if expired, err = convs.EndInactive(ctx, conv.ID, at.Add(-inactivityOf(in))); err != nil {
-				return err
-			}
-			if _, err := addNote(ctx, tx, expired, inactivityNote(in.InactivityMinutes)); err != nil {
-				return err
-			}
-			conv, err = nil, store.ErrNotFound
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			conv = &model.Conversation{Integration: in.ID, ContactID: ct.ID, State: model.StateBot,
-				Origin: originOf(ev.Contents), Squad: in.Squad, LastInboundAt: at}
-			fresh, err = convs.Start(ctx, conv)
-		}
-		if err != nil {
-			return err
-		}
-		if err := convs.Touch(ctx, conv.ID, tx.Now(), at); err != nil {
-			return err
-		}
-		conv.Contact = ct
-		if at.After(conv.LastInboundAt) {
-			conv.LastInboundAt = at
-		}
-		conv.LastActivityAt = tx.Now()
-		msg.Conversation = conv.ID
-		if existing, err := tx.Messages().Add(ctx, msg, ev.MessageID); err != nil || !existing {
-			return err
-		}
-		// Another writer stored the same provider message first.
-		if msg.Handled {
-			duplicate = true
-			return tx.Inbox().Done(ctx, it, "duplicate of message "+fmt.Sprint(msg.ID))
-		}
-		if msg.Conversation != conv.ID {
-			conv, err = convs.Get(ctx, msg.Conversation)
-		}
-		return err
-	})
-	if err != nil || duplicate {
+		// The conversation changed while the message waited (an agent or
+		// the timer): it is handled as if it had just arrived.
+	}
+	if err := e.txEvent(ctx, rec.record); err != nil || rec.duplicate {
 		return err
 	}
+	conv, msg, fresh, expired := rec.conv, rec.msg, rec.fresh, rec.expired
 	if expired != nil {
 		e.publish(events.Ended, expired, expired)
 		e.assign(ctx)
@@ -159,15 +103,34 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		// talks over an agent.
 		return e.finish(ctx, it, msg, "")
 	}
+	return e.route(ctx, it, in, conv, msg, fresh, nil)
+}
 
-	route := e.hooks.Route(ctx, scriptEvent(in, ct, conv, msg, fresh, e.now()))
+// route runs the routing script on a message of a conversation the
+// assistant has, and hands the message where it says. p, when not nil, is
+// the message still to record: every outcome but the assistant's turn
+// records it first.
+func (e *Engine) route(ctx context.Context, it *store.InboxItem, in *model.Integration, conv *model.Conversation,
+	msg *model.Message, fresh bool, p *pendingInbound) error {
+	route := e.hooks.Route(ctx, scriptEvent(in, conv.Contact, conv, msg, fresh, e.now()))
+	if slices.ContainsFunc(route.Reply, func(t string) bool { return t != "" }) {
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
+	}
 	if err := e.routeReplies(ctx, conv, msg, route.Reply); err != nil {
 		return err
 	}
 	switch to := routeTarget(route, in); to {
 	case "none":
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		return e.finish(ctx, it, msg, "routing: none")
 	case "squad", "agent":
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		squad := route.Squad
 		if squad == "" {
 			squad = in.Squad
@@ -175,8 +138,104 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		return e.toHumans(ctx, it, msg, conv, squad, route.Priority, route.Agent, nil, "")
 	default:
 		// A squad named with {to = "assistant"} is where a handoff goes.
-		return e.toAssistant(ctx, it, in, conv, msg, fresh, route.Squad)
+		return e.toAssistant(ctx, it, in, conv, msg, fresh, route.Squad, p)
 	}
+}
+
+// messageRecord records a user's message: their contact (with a profile
+// looked up for it), their open conversation or a new one, the message.
+// record is a transaction's body; its results are the fields below it.
+type messageRecord struct {
+	ctx     context.Context
+	e       *Engine
+	it      *store.InboxItem
+	in      *model.Integration
+	ev      *model.Event
+	at      time.Time
+	profile *profileLookup
+
+	conv      *model.Conversation
+	msg       *model.Message
+	fresh     bool
+	duplicate bool
+	expired   *model.Conversation
+}
+
+func (r *messageRecord) record(tx store.Tx) error {
+	e, it, in, ev, at, ctx := r.e, r.it, r.in, r.ev, r.at, r.ctx
+	r.conv, r.msg, r.fresh, r.duplicate, r.expired = nil, nil, false, false, nil
+	ct, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, hints(ev), at)
+	if err != nil {
+		return err
+	}
+	if r.profile != nil {
+		if err := tx.Contacts().SetProfile(ctx, ct.ID, r.profile.hints, r.profile.err); err != nil {
+			return err
+		}
+		if ct, err = tx.Contacts().Get(ctx, ct.ID); err != nil {
+			return err
+		}
+	}
+	r.msg = &model.Message{Integration: in.ID, Direction: model.DirectionIn, Author: model.AuthorContact,
+		Contents: ev.Contents, Status: model.StatusReceived, ReplyTo: ev.ReplyTo, CreatedAt: at}
+	if ev.MessageID != "" {
+		old, err := tx.Messages().ByProviderID(ctx, in.ID, ev.MessageID)
+		switch {
+		case err == nil && old.Handled:
+			r.duplicate = true
+			return tx.Inbox().Done(ctx, it, "duplicate of message "+fmt.Sprint(old.ID))
+		case err == nil:
+			// A previous attempt stored it and stopped before answering.
+			r.msg = old
+			r.conv, err = tx.Conversations().Get(ctx, old.Conversation)
+			return err
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
+	convs := tx.Conversations()
+	conv, err := convs.Open(ctx, ct.ID)
+	if err == nil && e.inactive(in, conv, at) {
+		// The timer has not caught it yet (the server was down): the user
+		// was silent long enough that this is a new service.
+		if r.expired, err = convs.EndInactive(ctx, conv.ID, at.Add(-inactivityOf(in))); err != nil {
+			return err
+		}
+		if _, err := addNote(ctx, tx, r.expired, inactivityNote(in.InactivityMinutes)); err != nil {
+			return err
+		}
+		conv, err = nil, store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		conv = &model.Conversation{Integration: in.ID, ContactID: ct.ID, State: model.StateBot,
+			Origin: originOf(ev.Contents), Squad: in.Squad, LastInboundAt: at}
+		r.fresh, err = convs.Start(ctx, conv)
+	}
+	if err != nil {
+		return err
+	}
+	if err := convs.Touch(ctx, conv.ID, tx.Now(), at); err != nil {
+		return err
+	}
+	conv.Contact = ct
+	if at.After(conv.LastInboundAt) {
+		conv.LastInboundAt = at
+	}
+	conv.LastActivityAt = tx.Now()
+	r.conv = conv
+	r.msg.Conversation = conv.ID
+	if existing, err := tx.Messages().Add(ctx, r.msg, ev.MessageID); err != nil || !existing {
+		return err
+	}
+	// Another writer stored the same provider message first.
+	if r.msg.Handled {
+		r.duplicate = true
+		return tx.Inbox().Done(ctx, it, "duplicate of message "+fmt.Sprint(r.msg.ID))
+	}
+	if r.msg.Conversation != conv.ID {
+		r.conv, err = convs.Get(ctx, r.msg.Conversation)
+	}
+	return err
 }
 
 // routeTarget resolves the script's decision against the integration: an
@@ -262,13 +321,9 @@ type profileLookup struct {
 // message, and again when the profile is stale; best effort (nil: nothing
 // to store). While homologation is on, the username decides who is served,
 // so it is looked up whenever it is still unknown.
-func (e *Engine) lookupProfile(ctx context.Context, in *model.Integration, ev *model.Event) *profileLookup {
-	ct, err := e.st.Contacts().ByUser(ctx, in.ID, ev.ContactID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+func (e *Engine) lookupProfile(ctx context.Context, in *model.Integration, ev *model.Event, ct *model.Contact) *profileLookup {
+	if ct == nil {
 		ct = &model.Contact{ChannelUserID: ev.ContactID}
-	case err != nil:
-		return nil // the message's own transaction reports the store
 	}
 	username := firstNonEmpty(ev.ContactUsername, ct.Username)
 	due := ct.ProfileAt.IsZero() || e.now().Sub(ct.ProfileAt) > profileStale
