@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -117,7 +118,8 @@ func testExchangeCommits(t *testing.T, noDirect, echoes, sameUser bool, wantWrit
 // BenchmarkExchange measures the engine's own cost of whole exchanges, with
 // fakes for the plugins (no gRPC, no Lua): b.N new users each send one text
 // as a webhook (16 at a time), the fake assistant answers, the fake channel
-// accepts the reply. It reports exchanges/s, the SQLite writer's writes,
+// accepts the reply. It reports exchanges/s, the time from the webhook to
+// the reply at the channel (new users), the SQLite writer's writes,
 // commits and synced commits per exchange, and allocations per exchange,
 // for the default engine and for variants in the same run: the replies
 // sent through the outbox's dispatcher (no direct send), 8 workers per
@@ -156,12 +158,31 @@ func benchExchange(b *testing.B, o Options, users int) {
 	var sent atomic.Int64
 	all := make(chan struct{})
 	var once sync.Once
-	ch := &fakeChannel{parse: distinctUsers(&seq)}
+	// For new users: when each webhook was parsed, and how long until the
+	// reply reached the channel.
+	var mu sync.Mutex
+	arrived := map[string]time.Time{}
+	var latencies []time.Duration
+	parse := distinctUsers(&seq)
+	ch := &fakeChannel{parse: func(r *pluginhost.WebhookRequest) *pluginhost.WebhookResponse {
+		resp := parse(r)
+		mu.Lock()
+		arrived[resp.Events[0].ContactID] = time.Now()
+		mu.Unlock()
+		return resp
+	}}
 	if users > 0 {
 		ch.parse = returningUsers(&seq, int64(users))
 	}
 	want := int64(b.N + users)
 	ch.sendFunc = func(r *pluginhost.SendRequest) *pluginhost.SendResponse {
+		if users == 0 {
+			mu.Lock()
+			if at, ok := arrived[r.Contact.ChannelUserID]; ok {
+				latencies = append(latencies, time.Since(at))
+			}
+			mu.Unlock()
+		}
 		if sent.Add(1) == want {
 			once.Do(func() { close(all) })
 		}
@@ -221,6 +242,14 @@ func benchExchange(b *testing.B, o Options, users int) {
 	b.ReportMetric(c.writes, "writes/exchange")
 	b.ReportMetric(c.commits, "commits/exchange")
 	b.ReportMetric(c.synced, "synced/exchange")
+	if len(latencies) > 0 {
+		slices.Sort(latencies)
+		q := func(f float64) float64 {
+			return float64(latencies[min(len(latencies)-1, int(f*float64(len(latencies))))].Microseconds()) / 1000
+		}
+		b.ReportMetric(q(0.5), "reply-p50-ms")
+		b.ReportMetric(q(0.99), "reply-p99-ms")
+	}
 }
 
 // TestTurnCommittedButNotSentIsSentOnceAfterARestart: the assistant's reply
