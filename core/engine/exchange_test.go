@@ -258,15 +258,18 @@ func benchExchange(b *testing.B, o Options, users int) {
 // not asked again.
 func TestTurnCommittedButNotSentIsSentOnceAfterARestart(t *testing.T) {
 	ch := &fakeChannel{parse: textEvents("u1", "hello")}
-	as := &fakeAssistant{}
 	var down atomic.Bool
+	as := &fakeAssistant{}
+	as.reply = func(r *pluginhost.ConverseRequest) (*pluginhost.ConverseResponse, error) {
+		down.Store(true) // the reply's send finds the channel down
+		return &pluginhost.ConverseResponse{Replies: []model.Content{{Type: "text", Text: "echo: " + r.Contents[0].Text}}}, nil
+	}
 	plugins := fakePlugins{ch: ch, as: as, down: &down}
 	r := newRigWith(t, "", plugins, time.Second)
 	if err := r.e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	r.post()
-	down.Store(true) // the reply's send finds the channel down
 	eventually(t, "the turn committed", func() bool { return len(r.replies()) == 1 })
 	time.Sleep(50 * time.Millisecond)
 	if len(ch.sends()) != 0 {
@@ -274,6 +277,9 @@ func TestTurnCommittedButNotSentIsSentOnceAfterARestart(t *testing.T) {
 	}
 	r.close()
 
+	as.mu.Lock()
+	as.reply = nil
+	as.mu.Unlock()
 	down.Store(false)
 	r = newRigWith(t, r.path, plugins, time.Second)
 	defer r.close()
