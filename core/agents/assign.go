@@ -27,16 +27,25 @@ import (
 func (s *Service) Assign(ctx context.Context) {
 	s.assignMu.Lock()
 	defer s.assignMu.Unlock()
+	// The agents first: they are few, and when none of them has a free
+	// slot, no queued conversation can be assigned, however long the queue
+	// (a queue that grows under load while every agent is busy is when
+	// Assign runs most). Listing the queue only then keeps each call to a
+	// query of the agents. A slot that frees meanwhile calls Assign again
+	// (an end, a requeue, a status change), so nothing waits for it.
+	available, err := s.st.Agents().Available(ctx)
+	if err != nil {
+		s.log.Error("assignment failed", "err", err)
+		return
+	}
+	if !anyFreeSlot(available) {
+		return
+	}
 	queued, err := s.st.Conversations().Queued(ctx)
 	if err != nil || len(queued) == 0 {
 		if err != nil {
 			s.log.Error("assignment failed", "err", err)
 		}
-		return
-	}
-	available, err := s.st.Agents().Available(ctx)
-	if err != nil {
-		s.log.Error("assignment failed", "err", err)
 		return
 	}
 	for _, c := range queued {
@@ -77,6 +86,17 @@ func (s *Service) Assign(ctx context.Context) {
 			break
 		}
 	}
+}
+
+// anyFreeSlot reports whether some available agent can take another
+// conversation. It only saves work: the store's guarded Assign decides.
+func anyFreeSlot(available []*model.Agent) bool {
+	for _, a := range available {
+		if a.OpenChats < a.MaxChats {
+			return true
+		}
+	}
+	return false
 }
 
 // pick chooses the agent for a conversation among the available ones. wait

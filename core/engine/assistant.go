@@ -18,19 +18,32 @@ import (
 // toAssistant hands a message to the integration's assistant and commits its
 // replies; content the channel or assistant does not take is answered with
 // the unsupported-media reply instead.
+//
+// p, when not nil, is the message still to record: the turn records it;
+// any other outcome records it first.
 func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model.Integration, conv *model.Conversation,
-	msg *model.Message, fresh bool, handoffSquad string) error {
+	msg *model.Message, fresh bool, handoffSquad string, p *pendingInbound) error {
 	ct := conv.Contact
 	if e.now().Sub(ct.LastInboundAt) > assistantWindow {
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		return e.finish(ctx, it, msg, "the message is older than the 24 h window: the assistant does not answer it")
 	}
 	asst, ok := e.reg.assistant(in.Assistant)
 	if !ok {
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		return e.toHumans(ctx, it, msg, conv, in.Squad, 0, "", nil,
 			fmt.Sprintf("The assistant %q is not configured; the conversation went to the squad.", in.Assistant))
 	}
 	supported, err := e.supportedTypes(ctx, in, asst)
 	if err != nil {
+		// The message waits, or is retried: agents see it meanwhile.
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		if notAttempted(err) {
 			return fmt.Errorf("%w: %v", errWait, err)
 		}
@@ -50,10 +63,13 @@ func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model
 				replies = append(replies, model.Content{Type: model.Text, Text: t})
 			}
 		}
-		return e.commitTurn(ctx, it, in, conv, msg, replies, conv.Session, false, false, "", "unsupported media")
+		return e.commitTurn(ctx, it, in, conv, msg, replies, conv.Session, false, false, "", "unsupported media", p)
 	}
 	resp, err := e.converse(ctx, in, asst, conv, forBot)
 	if err != nil {
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		if notAttempted(err) && e.now().Sub(it.ReceivedAt) < assistantPatience {
 			// The assistant's plugin is down (restarting): the message waits
 			// for it rather than going to people at once.
@@ -73,7 +89,7 @@ func (e *Engine) toAssistant(ctx context.Context, it *store.InboxItem, in *model
 		note = "intent " + resp.Intent + " (" + strconv.FormatFloat(resp.Confidence, 'f', 2, 64) + ")"
 	}
 	squad := firstNonEmpty(resp.Squad, handoffSquad)
-	return e.commitTurn(ctx, it, in, conv, msg, replies, resp.Session, resp.Handoff, resp.End, squad, note)
+	return e.commitTurn(ctx, it, in, conv, msg, replies, resp.Session, resp.Handoff, resp.End, squad, note, p)
 }
 
 // onServer resolves a reply's media URL that is a path ("/static/demo/
@@ -86,15 +102,31 @@ func onServer(publicURL string, c model.Content) model.Content {
 	return c
 }
 
-// commitTurn commits an assistant's turn in one transaction: its replies to
-// the outbox, its session, and the handoff or end it asked for.
+// commitTurn commits an assistant's turn in one transaction: the user's
+// message when it is still to record (p), its replies to the outbox, its
+// session, and the handoff or end it asked for.
 func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.Integration, conv *model.Conversation,
-	msg *model.Message, replies []model.Content, session []byte, handoff, end bool, squad, note string) error {
+	msg *model.Message, replies []model.Content, session []byte, handoff, end bool, squad, note string, p *pendingInbound) error {
 	replies = e.adapt(ctx, in, replies)
 	var sent []*model.Message
 	var state string
-	err := e.st.Tx(ctx, func(tx store.Tx) error {
-		sent, state = nil, ""
+	var first store.OutboxItem
+	var direct, begun bool
+	// With replies to send and a channel to take them, the first reply's
+	// attempt is committed with the turn (see planDirect): then the turn
+	// must be durable, as every attempt is before its send.
+	plan := e.planDirect(ctx, in, conv, len(replies))
+	run := e.txEvent
+	if plan != nil {
+		run = e.st.Tx
+	}
+	err := run(ctx, func(tx store.Tx) error {
+		sent, state, direct, begun = nil, "", false, false
+		if p != nil && !p.done {
+			if err := p.recordIn(tx); err != nil {
+				return err
+			}
+		}
 		convs := tx.Conversations()
 		c, err := convs.Get(ctx, conv.ID)
 		if err != nil {
@@ -110,6 +142,14 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 		}
 		if sent, err = e.enqueueReplies(ctx, tx, c, msg, replies, model.AuthorAssistant); err != nil {
 			return err
+		}
+		if len(sent) > 0 {
+			if first, direct, err = e.claimDirect(ctx, tx, c.ID); err != nil {
+				return err
+			}
+			if begun, err = beginDirect(ctx, tx, plan, direct, &first, sent[0]); err != nil {
+				return err
+			}
 		}
 		if err := convs.SetSession(ctx, c.ID, session); err != nil {
 			return err
@@ -143,7 +183,16 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 	if err != nil {
 		return err
 	}
+	if p != nil && !p.done {
+		p.recorded()
+	}
 	e.afterReplies(conv, sent)
+	switch {
+	case begun:
+		e.attemptDirect(ctx, plan, first, conv, sent[0])
+	case direct:
+		e.sendDirect(ctx, first)
+	}
 	switch state {
 	case model.StateQueued:
 		e.publish(events.Queued, conv, conv)
@@ -194,8 +243,11 @@ func (e *Engine) supportedTypes(ctx context.Context, in *model.Integration, asst
 // converse calls the assistant, retrying a bounded number of times.
 func (e *Engine) converse(ctx context.Context, in *model.Integration, asst Assistant, conv *model.Conversation,
 	contents []model.Content) (*pluginhost.ConverseResponse, error) {
+	if asst.settingsJSON == nil {
+		asst.settingsJSON = mustJSON(asst.Settings)
+	}
 	req := &pluginhost.ConverseRequest{
-		SettingsJSON:   mustJSON(asst.Settings),
+		SettingsJSON:   asst.settingsJSON,
 		AssistantID:    asst.ID,
 		IntegrationID:  in.ID,
 		ConversationID: strconv.FormatInt(conv.ID, 10),

@@ -246,11 +246,13 @@ func (l *deliveryLog) close() {
 	}
 }
 
-// write stores a batch in one transaction.
+// write stores a batch in one transaction, which need not wait for the
+// disk: the log is for diagnosis, and the next durable commit (there is one
+// for every webhook acknowledged and every send) syncs it.
 func (l *deliveryLog) write(batch []*store.Delivery) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := l.st.Deliveries().Add(ctx, batch...); err != nil {
+	if err := store.TxUnsynced(ctx, l.st, func(tx store.Tx) error { return tx.Deliveries().Add(ctx, batch...) }); err != nil {
 		l.log.Error("writing the delivery log", "deliveries", len(batch), "err", err)
 	}
 }

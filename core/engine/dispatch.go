@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -35,8 +36,13 @@ type dispatcher[T any] struct {
 	workers int
 	now     func() time.Time
 	q       store.Queue[T]
-	handle  func(context.Context, T)
-	wake    chan struct{}
+	// claim claims rows (nil: q.Claim, each claim a durable commit).
+	claim func(ctx context.Context, owner string, n int, lease time.Duration) ([]T, error)
+	// beforeRelease, when set, runs before the keys are given back at stop
+	// (rows of this queue that other goroutines work on, under this owner).
+	beforeRelease func()
+	handle        func(context.Context, T)
+	wake          chan struct{}
 }
 
 func newDispatcher[T any](name string, log *slog.Logger, owner string, workers int, now func() time.Time,
@@ -89,6 +95,9 @@ func (d *dispatcher[T]) run(stop <-chan struct{}) {
 			cancel()
 			<-done
 		}
+		if d.beforeRelease != nil {
+			d.beforeRelease()
+		}
 		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer rcancel()
 		if err := d.q.Release(rctx, d.owner); err != nil {
@@ -102,9 +111,22 @@ func (d *dispatcher[T]) run(stop <-chan struct{}) {
 	defer timer.Stop()
 	free := slots
 	failures := 0
+	claim := d.claim
+	if claim == nil {
+		claim = d.q.Claim
+	}
 	for {
+		// A claim is a write (it leases keys); whether anything is due is a
+		// read. Claiming only when a key is due keeps a worker that frees,
+		// or a wake-up with nothing new, from costing a commit.
+		var next time.Time
+		nextErr := errors.New("not looked")
 		if free > 0 {
-			rows, err := d.q.Claim(ctx, d.owner, free, leaseFor)
+			next, nextErr = d.q.NextDue(ctx)
+		}
+		if free > 0 && (nextErr != nil || (!next.IsZero() && !next.After(d.now()))) {
+			asked := free
+			rows, err := claim(ctx, d.owner, free, leaseFor)
 			if err != nil {
 				failures++
 				d.log.Error("claiming queued rows", "err", err, "failures", failures)
@@ -115,18 +137,19 @@ func (d *dispatcher[T]) run(stop <-chan struct{}) {
 				jobs <- r // never blocks: at most free rows were claimed
 				free--
 			}
-			if err == nil && len(rows) > 0 && free > 0 {
+			if err == nil && len(rows) == asked && free > 0 {
 				continue // there may be more due keys
+			}
+			if free > 0 {
+				next, nextErr = d.q.NextDue(ctx)
 			}
 		}
 		wait := pollEvery
 		if failures > 0 {
 			// The database is unavailable: back off, up to ten seconds.
 			wait = min(time.Duration(failures)*pollEvery, 10*time.Second)
-		} else if free > 0 {
-			if next, err := d.q.NextDue(ctx); err == nil && !next.IsZero() {
-				wait = min(max(next.Sub(d.now()), time.Millisecond), pollEvery)
-			}
+		} else if free > 0 && nextErr == nil && !next.IsZero() {
+			wait = min(max(next.Sub(d.now()), time.Millisecond), pollEvery)
 		}
 		if !timer.Stop() {
 			select {

@@ -60,6 +60,9 @@ type Assistant struct {
 	ID       string
 	Backend  string
 	Settings map[string]any
+
+	// settingsJSON is Settings encoded once, for every call.
+	settingsJSON []byte
 }
 
 // Options configures an Engine.
@@ -75,7 +78,10 @@ type Options struct {
 	Assistants []Assistant
 	// PublicURL is the base of webhook URLs shown to operators.
 	PublicURL string
-	// Workers per queue (inbox, outbox); default 8.
+	// Workers per queue (inbox, outbox); default 32. A worker spends most
+	// of a row waiting (for the plugins, the provider, a commit), and an
+	// inbox worker sends the assistant's first reply itself, so under load
+	// many rows must be in progress at once to keep up.
 	Workers int
 	// Node names this process in queue leases (default: host name, pid and
 	// a random suffix, new at every start).
@@ -107,7 +113,17 @@ type Options struct {
 	// provider URLs at plain http and at loopback, link-local or private
 	// hosts ([server] allow_private_urls: development against local fakes).
 	AllowPrivateURLs bool
+
+	// noDirectSend leaves every reply to the outbox's dispatcher (the
+	// benchmarks compare it with the direct send).
+	noDirectSend bool
+	// noPendingInbound records every message before it is answered (the
+	// benchmarks compare it with recording it in the assistant's turn).
+	noPendingInbound bool
 }
+
+// defaultWorkers is Options.Workers' default.
+const defaultWorkers = 32
 
 // Engine is the conversation engine.
 type Engine struct {
@@ -142,6 +158,9 @@ type Engine struct {
 	stopMu         sync.Mutex // orders background work started against Stop
 	stop           chan struct{}
 	wg             sync.WaitGroup
+	// direct counts the sends in progress on inbox workers (sendDirect):
+	// the outbox's dispatcher gives its keys back only after them.
+	direct inProgress
 }
 
 // New builds an engine; Start runs it.
@@ -159,7 +178,7 @@ func New(o Options) (*Engine, error) {
 		o.Bus = events.New(1024)
 	}
 	if o.Workers <= 0 {
-		o.Workers = 8
+		o.Workers = defaultWorkers
 	}
 	if o.Node == "" {
 		o.Node = NodeName()
@@ -195,7 +214,10 @@ func New(o Options) (*Engine, error) {
 	e.dlog = newDeliveryLog(o.Store, e.log, o.DeliveryLog)
 	e.reg = newRegistry(o.Assistants)
 	e.inbox = newDispatcher("inbox", e.log, o.Node, o.Workers, e.now, o.Store.Inbox(), e.processInbox)
+	e.inbox.claim = unsyncedClaim(o.Store, func(tx store.Tx) store.Queue[store.InboxItem] { return tx.Inbox() })
 	e.outbox = newDispatcher("outbox", e.log, o.Node, o.Workers, e.now, o.Store.Outbox(), e.send)
+	e.outbox.claim = unsyncedClaim(o.Store, func(tx store.Tx) store.Queue[store.OutboxItem] { return tx.Outbox() })
+	e.outbox.beforeRelease = e.direct.wait
 	return e, nil
 }
 
@@ -418,6 +440,33 @@ func NodeName() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// txEvent runs a transaction of processing an inbox row. It does not wait
+// for the disk (store.Unsynced): the row was stored durably before its
+// source was acknowledged, and it is marked processed in the transaction
+// that records its effects, so a crash that loses this commit only has the
+// row processed again (the assistant may be asked again; nothing was sent,
+// since every send first commits its attempt durably, which syncs this
+// commit too).
+func (e *Engine) txEvent(ctx context.Context, fn func(store.Tx) error) error {
+	return store.TxUnsynced(ctx, e.st, fn)
+}
+
+// unsyncedClaim claims in a transaction that does not wait for the disk:
+// a claim lost in a crash is a void lease, and every transaction that
+// completes or attempts a row checks its lease (on SQLite the next start
+// voids every lease anyway).
+func unsyncedClaim[T any](st store.Store, q func(store.Tx) store.Queue[T]) func(ctx context.Context, owner string, n int, lease time.Duration) ([]T, error) {
+	return func(ctx context.Context, owner string, n int, lease time.Duration) ([]T, error) {
+		var out []T
+		err := store.TxUnsynced(ctx, st, func(tx store.Tx) error {
+			var err error
+			out, err = q(tx).Claim(ctx, owner, n, lease)
+			return err
+		})
+		return out, err
+	}
 }
 
 // publish sends a live event about a conversation.

@@ -126,7 +126,7 @@ func (e *Engine) handleEvent(ctx context.Context, it *store.InboxItem) error {
 }
 
 func (e *Engine) done(ctx context.Context, it *store.InboxItem, note string) error {
-	return e.st.Inbox().Done(ctx, it, note)
+	return e.txEvent(ctx, func(tx store.Tx) error { return tx.Inbox().Done(ctx, it, note) })
 }
 
 // eventTime is when the event happened, or now when the channel did not say.
@@ -147,7 +147,7 @@ func (e *Engine) handleUpdate(ctx context.Context, it *store.InboxItem, in *mode
 	var conv *model.Conversation
 	var msg *model.Message
 	var note, typ string
-	err := e.st.Tx(ctx, func(tx store.Tx) error {
+	err := e.txEvent(ctx, func(tx store.Tx) error {
 		conv, msg, note, typ = nil, nil, "", ""
 		m, err := tx.Messages().ByProviderID(ctx, in.ID, ev.MessageID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -229,7 +229,7 @@ func describeError(code, msg string) string {
 // reopens the messaging window; there is nothing to answer.
 func (e *Engine) handleReferral(ctx context.Context, it *store.InboxItem, in *model.Integration) error {
 	ev := &it.Event
-	return e.st.Tx(ctx, func(tx store.Tx) error {
+	return e.txEvent(ctx, func(tx store.Tx) error {
 		if ev.ContactID != "" {
 			if _, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, hints(ev), e.eventTime(ev)); err != nil {
 				return err
@@ -255,7 +255,7 @@ func (e *Engine) handleEcho(ctx context.Context, it *store.InboxItem, in *model.
 	var conv *model.Conversation
 	var msg *model.Message
 	confirmed := false
-	err := e.st.Tx(ctx, func(tx store.Tx) error {
+	err := e.txEvent(ctx, func(tx store.Tx) error {
 		conv, msg, confirmed = nil, nil, false
 		if ev.MessageID != "" {
 			if _, err := tx.Messages().ByProviderID(ctx, in.ID, ev.MessageID); err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,85 +38,43 @@ const (
 
 // handleMessage records a user's message in their open conversation (or a
 // new one), then decides who answers it.
+//
+// In a conversation the assistant already has, the message is recorded in
+// the transaction that commits the assistant's turn (pendingInbound): one
+// commit for the whole exchange. Any other outcome records it first, as a
+// new conversation always is (the assistant and the scripts are given its
+// id).
 func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *model.Integration) error {
 	ev := &it.Event
-	at := e.eventTime(ev)
-	var (
-		conv      *model.Conversation
-		msg       *model.Message
-		fresh     bool
-		duplicate bool
-		expired   *model.Conversation
-	)
-	err := e.st.Tx(ctx, func(tx store.Tx) error {
-		conv, msg, fresh, duplicate, expired = nil, nil, false, false, nil
-		ct, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, hints(ev), at)
-		if err != nil {
-			return err
-		}
-		msg = &model.Message{Integration: in.ID, Direction: model.DirectionIn, Author: model.AuthorContact,
-			Contents: ev.Contents, Status: model.StatusReceived, ReplyTo: ev.ReplyTo, CreatedAt: at}
-		if ev.MessageID != "" {
-			old, err := tx.Messages().ByProviderID(ctx, in.ID, ev.MessageID)
-			switch {
-			case err == nil && old.Handled:
-				duplicate = true
-				return tx.Inbox().Done(ctx, it, "duplicate of message "+fmt.Sprint(old.ID))
-			case err == nil:
-				// A previous attempt stored it and stopped before answering.
-				msg = old
-				conv, err = tx.Conversations().Get(ctx, old.Conversation)
-				return err
-			case !errors.Is(err, store.ErrNotFound):
-				return err
-			}
-		}
-		convs := tx.Conversations()
-		conv, err = convs.Open(ctx, ct.ID)
-		if err == nil && e.inactive(in, conv, at) {
-			// The timer has not caught it yet (the server was down): the user
-			// was silent long enough that this is a new service.
-			if expired, err = convs.EndInactive(ctx, conv.ID, at.Add(-inactivityOf(in))); err != nil {
-				return err
-			}
-			if _, err := addNote(ctx, tx, expired, inactivityNote(in.InactivityMinutes)); err != nil {
-				return err
-			}
-			conv, err = nil, store.ErrNotFound
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			conv = &model.Conversation{Integration: in.ID, ContactID: ct.ID, State: model.StateBot,
-				Origin: originOf(ev.Contents), Squad: in.Squad, LastInboundAt: at}
-			fresh, err = convs.Start(ctx, conv)
-		}
-		if err != nil {
-			return err
-		}
-		if err := convs.Touch(ctx, conv.ID, tx.Now(), at); err != nil {
-			return err
-		}
-		conv.Contact = ct
-		if at.After(conv.LastInboundAt) {
-			conv.LastInboundAt = at
-		}
-		conv.LastActivityAt = tx.Now()
-		msg.Conversation = conv.ID
-		if existing, err := tx.Messages().Add(ctx, msg, ev.MessageID); err != nil || !existing {
-			return err
-		}
-		// Another writer stored the same provider message first.
-		if msg.Handled {
-			duplicate = true
-			return tx.Inbox().Done(ctx, it, "duplicate of message "+fmt.Sprint(msg.ID))
-		}
-		if msg.Conversation != conv.ID {
-			conv, err = convs.Get(ctx, msg.Conversation)
-		}
-		return err
-	})
-	if err != nil || duplicate {
+	rec := &messageRecord{ctx: ctx, e: e, it: it, in: in, ev: ev, at: e.eventTime(ev)}
+	known, err := e.st.Contacts().ByUser(ctx, in.ID, ev.ContactID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		known = nil
+	case err != nil:
 		return err
 	}
+	// The profile is looked up before the transaction that records the
+	// message, so that what it finds is stored with it (one commit, not
+	// two); a passive message is not answered, so nobody needs it.
+	if !ev.Passive {
+		rec.profile = e.lookupProfile(ctx, in, ev, known)
+	}
+	if p := e.pendingInbound(ctx, rec, known); p != nil {
+		err := e.route(ctx, it, in, p.conv, p.msg, false, p)
+		switch {
+		case errors.Is(err, errHandled):
+			return nil
+		case !errors.Is(err, errRecordChanged):
+			return err
+		}
+		// The conversation changed while the message waited (an agent or
+		// the timer): it is handled as if it had just arrived.
+	}
+	if err := e.txEvent(ctx, rec.record); err != nil || rec.duplicate {
+		return err
+	}
+	conv, msg, fresh, expired := rec.conv, rec.msg, rec.fresh, rec.expired
 	if expired != nil {
 		e.publish(events.Ended, expired, expired)
 		e.assign(ctx)
@@ -134,8 +93,7 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		return e.finish(ctx, it, msg, note)
 	}
 
-	ct := e.refreshProfile(ctx, in, conv.Contact)
-	conv.Contact = ct
+	ct := conv.Contact
 	if !homologated(in, ct) {
 		return e.finish(ctx, it, msg, "homologation: @"+ct.Username+" is not a homologation user; recorded, not answered")
 	}
@@ -145,15 +103,34 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		// talks over an agent.
 		return e.finish(ctx, it, msg, "")
 	}
+	return e.route(ctx, it, in, conv, msg, fresh, nil)
+}
 
-	route := e.hooks.Route(ctx, scriptEvent(in, ct, conv, msg, fresh, e.now()))
+// route runs the routing script on a message of a conversation the
+// assistant has, and hands the message where it says. p, when not nil, is
+// the message still to record: every outcome but the assistant's turn
+// records it first.
+func (e *Engine) route(ctx context.Context, it *store.InboxItem, in *model.Integration, conv *model.Conversation,
+	msg *model.Message, fresh bool, p *pendingInbound) error {
+	route := e.hooks.Route(ctx, scriptEvent(in, conv.Contact, conv, msg, fresh, e.now()))
+	if slices.ContainsFunc(route.Reply, func(t string) bool { return t != "" }) {
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
+	}
 	if err := e.routeReplies(ctx, conv, msg, route.Reply); err != nil {
 		return err
 	}
 	switch to := routeTarget(route, in); to {
 	case "none":
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		return e.finish(ctx, it, msg, "routing: none")
 	case "squad", "agent":
+		if err := p.ensure(ctx); err != nil {
+			return err
+		}
 		squad := route.Squad
 		if squad == "" {
 			squad = in.Squad
@@ -161,8 +138,104 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		return e.toHumans(ctx, it, msg, conv, squad, route.Priority, route.Agent, nil, "")
 	default:
 		// A squad named with {to = "assistant"} is where a handoff goes.
-		return e.toAssistant(ctx, it, in, conv, msg, fresh, route.Squad)
+		return e.toAssistant(ctx, it, in, conv, msg, fresh, route.Squad, p)
 	}
+}
+
+// messageRecord records a user's message: their contact (with a profile
+// looked up for it), their open conversation or a new one, the message.
+// record is a transaction's body; its results are the fields below it.
+type messageRecord struct {
+	ctx     context.Context
+	e       *Engine
+	it      *store.InboxItem
+	in      *model.Integration
+	ev      *model.Event
+	at      time.Time
+	profile *profileLookup
+
+	conv      *model.Conversation
+	msg       *model.Message
+	fresh     bool
+	duplicate bool
+	expired   *model.Conversation
+}
+
+func (r *messageRecord) record(tx store.Tx) error {
+	e, it, in, ev, at, ctx := r.e, r.it, r.in, r.ev, r.at, r.ctx
+	r.conv, r.msg, r.fresh, r.duplicate, r.expired = nil, nil, false, false, nil
+	ct, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, hints(ev), at)
+	if err != nil {
+		return err
+	}
+	if r.profile != nil {
+		if err := tx.Contacts().SetProfile(ctx, ct.ID, r.profile.hints, r.profile.err); err != nil {
+			return err
+		}
+		if ct, err = tx.Contacts().Get(ctx, ct.ID); err != nil {
+			return err
+		}
+	}
+	r.msg = &model.Message{Integration: in.ID, Direction: model.DirectionIn, Author: model.AuthorContact,
+		Contents: ev.Contents, Status: model.StatusReceived, ReplyTo: ev.ReplyTo, CreatedAt: at}
+	if ev.MessageID != "" {
+		old, err := tx.Messages().ByProviderID(ctx, in.ID, ev.MessageID)
+		switch {
+		case err == nil && old.Handled:
+			r.duplicate = true
+			return tx.Inbox().Done(ctx, it, "duplicate of message "+fmt.Sprint(old.ID))
+		case err == nil:
+			// A previous attempt stored it and stopped before answering.
+			r.msg = old
+			r.conv, err = tx.Conversations().Get(ctx, old.Conversation)
+			return err
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
+	convs := tx.Conversations()
+	conv, err := convs.Open(ctx, ct.ID)
+	if err == nil && e.inactive(in, conv, at) {
+		// The timer has not caught it yet (the server was down): the user
+		// was silent long enough that this is a new service.
+		if r.expired, err = convs.EndInactive(ctx, conv.ID, at.Add(-inactivityOf(in))); err != nil {
+			return err
+		}
+		if _, err := addNote(ctx, tx, r.expired, inactivityNote(in.InactivityMinutes)); err != nil {
+			return err
+		}
+		conv, err = nil, store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		conv = &model.Conversation{Integration: in.ID, ContactID: ct.ID, State: model.StateBot,
+			Origin: originOf(ev.Contents), Squad: in.Squad, LastInboundAt: at}
+		r.fresh, err = convs.Start(ctx, conv)
+	}
+	if err != nil {
+		return err
+	}
+	if err := convs.Touch(ctx, conv.ID, tx.Now(), at); err != nil {
+		return err
+	}
+	conv.Contact = ct
+	if at.After(conv.LastInboundAt) {
+		conv.LastInboundAt = at
+	}
+	conv.LastActivityAt = tx.Now()
+	r.conv = conv
+	r.msg.Conversation = conv.ID
+	if existing, err := tx.Messages().Add(ctx, r.msg, ev.MessageID); err != nil || !existing {
+		return err
+	}
+	// Another writer stored the same provider message first.
+	if r.msg.Handled {
+		r.duplicate = true
+		return tx.Inbox().Done(ctx, it, "duplicate of message "+fmt.Sprint(r.msg.ID))
+	}
+	if r.msg.Conversation != conv.ID {
+		r.conv, err = convs.Get(ctx, r.msg.Conversation)
+	}
+	return err
 }
 
 // routeTarget resolves the script's decision against the integration: an
@@ -227,7 +300,7 @@ func normalizeUsername(s string) string {
 
 // finish marks an inbound message dealt with and its event processed.
 func (e *Engine) finish(ctx context.Context, it *store.InboxItem, msg *model.Message, note string) error {
-	return e.st.Tx(ctx, func(tx store.Tx) error { return finishTx(ctx, tx, it, msg, note) })
+	return e.txEvent(ctx, func(tx store.Tx) error { return finishTx(ctx, tx, it, msg, note) })
 }
 
 // finishTx marks an inbound message handled and its event done, in tx.
@@ -238,48 +311,44 @@ func finishTx(ctx context.Context, tx store.Tx, it *store.InboxItem, msg *model.
 	return tx.Inbox().Done(ctx, it, note)
 }
 
-// refreshProfile looks the user up through the channel after their first
-// message, and again when the profile is stale; best effort. While
-// homologation is on, the username decides who is served, so it is looked up
-// whenever it is still unknown.
-func (e *Engine) refreshProfile(ctx context.Context, in *model.Integration, ct *model.Contact) *model.Contact {
+// profileLookup is what a profile lookup found, to store with the message.
+type profileLookup struct {
+	hints store.ContactHints
+	err   string
+}
+
+// lookupProfile looks the user up through the channel at their first
+// message, and again when the profile is stale; best effort (nil: nothing
+// to store). While homologation is on, the username decides who is served,
+// so it is looked up whenever it is still unknown.
+func (e *Engine) lookupProfile(ctx context.Context, in *model.Integration, ev *model.Event, ct *model.Contact) *profileLookup {
+	if ct == nil {
+		ct = &model.Contact{ChannelUserID: ev.ContactID}
+	}
+	username := firstNonEmpty(ev.ContactUsername, ct.Username)
 	due := ct.ProfileAt.IsZero() || e.now().Sub(ct.ProfileAt) > profileStale
-	if !due && !(len(in.HomologationUsers) > 0 && ct.Username == "") {
-		return ct
+	if !due && !(len(in.HomologationUsers) > 0 && username == "") {
+		return nil
 	}
 	ch, err := e.plug.Channel(in.Channel)
 	if err != nil {
-		return ct
+		return nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, profileTimeout)
 	defer cancel()
 	p, err := ch.Profile(pctx, &pluginhost.ProfileRequest{
-		Integration: e.reg.forPlugin(in), ContactID: ct.ChannelUserID})
+		Integration: e.reg.forPlugin(in), ContactID: ev.ContactID})
 	if err != nil {
 		e.log.Warn("profile lookup failed", "integration", in.ID, "contact", ct.ID, "err", err)
-		return ct
+		return nil
 	}
-	h := store.ContactHints{Username: p.Username, Name: p.Name, AvatarURL: p.AvatarURL}
 	lookupErr := describeError(p.ErrorCode, p.ErrorMessage)
 	if lookupErr != "" && p.Retryable {
 		// No consent yet, or the provider hiccuped: try again at the next
 		// message rather than waiting for the profile to go stale.
-		return ct
+		return nil
 	}
-	var updated *model.Contact
-	err = e.st.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.Contacts().SetProfile(ctx, ct.ID, h, lookupErr); err != nil {
-			return err
-		}
-		var err error
-		updated, err = tx.Contacts().Get(ctx, ct.ID)
-		return err
-	})
-	if err != nil {
-		e.log.Error("storing profile", "contact", ct.ID, "err", err)
-		return ct
-	}
-	return updated
+	return &profileLookup{hints: store.ContactHints{Username: p.Username, Name: p.Name, AvatarURL: p.AvatarURL}, err: lookupErr}
 }
 
 func scriptEvent(in *model.Integration, ct *model.Contact, c *model.Conversation, m *model.Message, fresh bool, now time.Time) *scripting.Event {
@@ -304,7 +373,7 @@ func (e *Engine) toHumans(ctx context.Context, it *store.InboxItem, msg *model.M
 	squad string, priority int, agent string, replies []model.Content, note string) error {
 	var sent []*model.Message
 	ended := false
-	err := e.st.Tx(ctx, func(tx store.Tx) error {
+	err := e.txEvent(ctx, func(tx store.Tx) error {
 		sent, ended = nil, false
 		c, err := tx.Conversations().Get(ctx, conv.ID)
 		if err != nil {

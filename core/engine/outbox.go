@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -123,6 +124,14 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		}
 		return // the row is as it was; its lease lapses and it is claimed again
 	}
+	e.attempt(ctx, log, &it, in, conv, msg, ch, kind, possibleDuplicate)
+}
+
+// attempt calls the channel for a send whose attempt is committed (Begin),
+// and records the outcome.
+func (e *Engine) attempt(ctx context.Context, log *slog.Logger, it *store.OutboxItem, in *model.Integration,
+	conv *model.Conversation, msg *model.Message, ch pluginhost.Channel, kind string, possibleDuplicate bool) {
+	ct := conv.Contact
 	if possibleDuplicate {
 		log.Warn("resending a message whose last attempt's outcome is unknown; the user may receive it twice")
 	}
@@ -153,14 +162,14 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 	case err != nil && notAttempted(err):
 		// The plugin went down before the call: nothing went out.
 		rec.done(retryOutcome, "the channel plugin could not be reached: "+err.Error(), nil)
-		e.retry(ctx, &it, err.Error(), 0)
+		e.retry(ctx, it, err.Error(), 0)
 		return
 	case err != nil:
 		// The call reached the plugin and failed (a crash, the deadline): it
 		// may have reached the provider.
 		log.Warn("send outcome unknown", "err", err)
 		rec.done(OutcomeUnknown, "the channel plugin failed during the send: "+err.Error(), nil)
-		e.deferSend(ctx, &it, e.now().Add(e.backoff(it.Attempts)), err.Error())
+		e.deferSend(ctx, it, e.now().Add(e.backoff(it.Attempts)), err.Error())
 		return
 	}
 	if se := resp.Error; se != nil {
@@ -173,12 +182,12 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 		case se.Retryable && !se.Refused && se.UnknownOutcome:
 			log.Warn("send outcome unknown; will look for its echo", "err", text, "attempt", it.Attempts)
 			rec.done(OutcomeUnknown, text, resp)
-			e.deferSend(ctx, &it, e.now().Add(max(e.backoff(it.Attempts), after)), text)
+			e.deferSend(ctx, it, e.now().Add(max(e.backoff(it.Attempts), after)), text)
 			return
 		case se.Retryable && !se.Refused:
 			log.Warn("send failed; will retry", "err", text, "attempt", it.Attempts)
 			rec.done(retryOutcome, text, resp)
-			e.retry(ctx, &it, text, after)
+			e.retry(ctx, it, text, after)
 			return
 		}
 		log.Warn("send failed", "err", text)
@@ -191,11 +200,22 @@ func (e *Engine) send(ctx context.Context, it store.OutboxItem) {
 				log.Error("recording the parts that went out", "err", err)
 			}
 		}
-		e.fail(ctx, &it, conv, text)
+		e.fail(ctx, it, conv, text)
 		return
 	}
 	rec.done(OutcomeSent, "", resp)
-	if err := e.persist(ctx, func() error { return e.st.Outbox().Sent(ctx, &it, resp.MessageIDs) }); err != nil {
+	// On a channel that echoes sends, the outcome need not wait for the
+	// disk: lost in a crash, the send is in flight again and its echo
+	// confirms it (the echo's webhook is stored durably before it is
+	// acknowledged, which syncs this commit too if it came first). On one
+	// that does not, a lost outcome would send the message again.
+	record := e.st.Tx
+	if info, ok := e.channels.cached(in.Channel); ok && info.EchoesSends {
+		record = e.txEvent
+	}
+	if err := e.persist(ctx, func() error {
+		return record(ctx, func(tx store.Tx) error { return tx.Outbox().Sent(ctx, it, resp.MessageIDs) })
+	}); err != nil {
 		// The provider has it; the row stays in flight and its echo (or the
 		// next look, on a channel without echoes) settles it.
 		log.Error("recording a send", "err", err)

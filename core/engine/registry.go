@@ -21,6 +21,7 @@ type registry struct {
 func newRegistry(assistants []Assistant) *registry {
 	r := &registry{integrations: map[string]*model.Integration{}, assistants: map[string]Assistant{}}
 	for _, a := range assistants {
+		a.settingsJSON = mustJSON(a.Settings)
 		r.assistants[a.ID] = a
 	}
 	return r

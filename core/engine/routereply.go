@@ -25,7 +25,7 @@ func (e *Engine) routeReplies(ctx context.Context, conv *model.Conversation, msg
 		return nil
 	}
 	var sent []*model.Message
-	err := e.st.Tx(ctx, func(tx store.Tx) error {
+	err := e.txEvent(ctx, func(tx store.Tx) error {
 		sent = nil
 		c, err := tx.Conversations().Get(ctx, conv.ID)
 		if err != nil {

@@ -35,6 +35,9 @@ type DB struct {
 	log      *slog.Logger
 	now      func() time.Time
 	closed   atomic.Bool
+	// synchronous is the writer connection's setting (the writer's alone).
+	synchronous string
+	stats       writerStats
 }
 
 var _ store.Store = (*DB)(nil)
@@ -123,6 +126,8 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		done: make(chan struct{}),
 		log:  o.Logger,
 		now:  o.Now,
+
+		synchronous: syncFull,
 	}
 	go db.writer()
 	return db, nil
@@ -326,13 +331,20 @@ type job struct {
 	ctx  context.Context
 	fn   func(*txn) error
 	done chan error
+	// unsynced: the writer need not wait for the disk (TxUnsynced).
+	unsynced bool
 }
 
 func (db *DB) write(ctx context.Context, fn func(*txn) error) error {
+	return db.submit(ctx, fn, false)
+}
+
+// submit hands fn to the writer and waits for its commit.
+func (db *DB) submit(ctx context.Context, fn func(*txn) error, unsynced bool) error {
 	if db.closed.Load() {
 		return store.ErrClosed
 	}
-	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1), unsynced: unsynced}
 	select {
 	case db.jobs <- j:
 	case <-db.stop:
@@ -395,6 +407,10 @@ func (db *DB) commit(batch []*job) {
 			}
 			j.done <- results[i]
 		}
+	}
+	if err := db.syncFor(batch); err != nil {
+		finish(err)
+		return
 	}
 	tx, err := db.w.BeginTx(context.Background(), nil)
 	if err != nil {

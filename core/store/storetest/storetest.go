@@ -36,6 +36,8 @@ func Test(t *testing.T, open Open) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, open) })
 	t.Run("PluginTrust", func(t *testing.T) { testPluginTrust(t, open) })
+	t.Run("Unsynced", func(t *testing.T) { testUnsynced(t, open) })
+	t.Run("ClaimConversation", func(t *testing.T) { testClaimConversation(t, open) })
 }
 
 var errAbort = errors.New("storetest: abort the transaction")

@@ -1,0 +1,23 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/conversa/conversa/core/store"
+)
+
+var _ store.Unsynced = (*DB)(nil)
+
+// TxUnsynced runs fn as Tx does, in a transaction with synchronous_commit
+// off: PostgreSQL answers the commit before its WAL record is flushed
+// (store.Unsynced). The WAL is flushed in order, so the next durable commit
+// (from any session) makes it durable too; a crash of the server may lose
+// it, and the database stays consistent.
+func (db *DB) TxUnsynced(ctx context.Context, fn func(store.Tx) error) error {
+	return db.write(ctx, func(t *txn) error {
+		if _, err := t.tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return err
+		}
+		return fn(t)
+	})
+}
