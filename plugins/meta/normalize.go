@@ -67,15 +67,15 @@ type read struct {
 }
 
 type message struct {
-	Mid           looseString `json:"mid"`
-	Text          looseString `json:"text"`
-	IsEcho        looseBool   `json:"is_echo"`
-	IsDeleted     looseBool   `json:"is_deleted"`
-	IsUnsupported looseBool   `json:"is_unsupported"`
+	Mid           looseString   `json:"mid"`
+	Text          looseString   `json:"text"`
+	IsEcho        looseBool     `json:"is_echo"`
+	IsDeleted     looseBool     `json:"is_deleted"`
+	IsUnsupported looseBool     `json:"is_unsupported"`
 	QuickReply    *inQuickReply `json:"quick_reply"`
-	ReplyTo       *inReplyTo   `json:"reply_to"`
-	Attachments   jsonValue   `json:"attachments"`
-	Referral      jsonValue   `json:"referral"`
+	ReplyTo       *inReplyTo    `json:"reply_to"`
+	Attachments   jsonValue     `json:"attachments"`
+	Referral      jsonValue     `json:"referral"`
 }
 
 type inQuickReply struct {

@@ -1,0 +1,170 @@
+package sdk
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/conversa/conversa/plugins/proto"
+)
+
+// Webhooks travel on one long-lived stream (Channel.HandleWebhooks) rather
+// than as a gRPC call each: a call's own HTTP/2 stream, headers, trailers
+// and server goroutine cost more than the webhook's bytes. The stream
+// changes nothing else: each webhook is still one HandleWebhook of the
+// channel, with its own deadline, and a plugin without the stream gets
+// plain calls.
+
+// HandleWebhooks serves the stream: each call runs in a goroutine of its
+// own, as a HandleWebhook call would, and its reply is sent when it ends.
+func (s *channelServer) HandleWebhooks(stream proto.Channel_HandleWebhooksServer) error {
+	ctx := stream.Context()
+	var send sync.Mutex // a stream's Send is not safe for concurrent use
+	var calls sync.WaitGroup
+	defer calls.Wait()
+	for {
+		call, err := stream.Recv()
+		if err != nil {
+			return err // the host closed the stream (io.EOF) or went away
+		}
+		calls.Add(1)
+		go func() {
+			defer calls.Done()
+			cctx, cancel := ctx, context.CancelFunc(func() {})
+			if ms := call.GetTimeoutMs(); ms > 0 {
+				cctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+			}
+			resp, err := s.impl.HandleWebhook(cctx, call.GetRequest())
+			cancel()
+			reply := &proto.WebhookReply{Id: call.GetId(), Response: resp}
+			if err != nil {
+				// As grpc-go's server reports a handler's error.
+				st, ok := status.FromError(err)
+				if !ok {
+					st = status.FromContextError(err)
+				}
+				reply.Response, reply.ErrorCode, reply.ErrorMessage = nil, int32(st.Code()), st.Message()
+				if st.Code() == codes.OK {
+					reply.ErrorCode = int32(codes.Unknown)
+				}
+			} else if resp == nil {
+				// What a unary call does with a nil reply.
+				reply.ErrorCode, reply.ErrorMessage = int32(codes.Internal), "HandleWebhook returned no response"
+			}
+			send.Lock()
+			defer send.Unlock()
+			_ = stream.Send(reply) // fails only when the stream is gone, and with it the host's wait
+		}()
+	}
+}
+
+// webhookStream is the host's end of HandleWebhooks: calls in flight by
+// id, and the goroutine that hands each reply to its caller. A stream that
+// breaks fails the calls in flight (Unavailable) and is opened again by the
+// next call; one the plugin does not serve sends every call unary.
+type webhookStream struct {
+	c proto.ChannelClient
+
+	mu          sync.Mutex
+	stream      proto.Channel_HandleWebhooksClient
+	send        sync.Mutex // held across Send, which is not safe for concurrent use
+	pending     map[uint64]chan webhookResult
+	next        uint64
+	unsupported bool
+}
+
+type webhookResult struct {
+	resp *proto.WebhookResponse
+	err  error
+	// unary: the plugin does not serve the stream; make the call unary.
+	unary bool
+}
+
+// call sends r on the stream; unary is true when it could not (the plugin
+// does not serve the stream) and the caller should make the call itself.
+func (w *webhookStream) call(ctx context.Context, r *proto.WebhookRequest) (resp *proto.WebhookResponse, unary bool, err error) {
+	w.mu.Lock()
+	if w.unsupported {
+		w.mu.Unlock()
+		return nil, true, nil
+	}
+	if w.stream == nil {
+		// The stream outlives every call: it ends with the connection.
+		s, err := w.c.HandleWebhooks(context.Background())
+		if err != nil {
+			w.mu.Unlock()
+			return nil, false, err
+		}
+		w.stream = s
+		w.pending = map[uint64]chan webhookResult{}
+		go w.receive(s, w.pending)
+	}
+	s, pending := w.stream, w.pending
+	w.next++
+	id := w.next
+	done := make(chan webhookResult, 1)
+	pending[id] = done
+	w.mu.Unlock()
+
+	call := &proto.WebhookCall{Id: id, Request: r}
+	if d, ok := ctx.Deadline(); ok {
+		call.TimeoutMs = max(1, time.Until(d).Milliseconds())
+	}
+	w.send.Lock()
+	// An error means the stream is broken: its receiver then fails this
+	// call too, with the reason (Send only says io.EOF).
+	_ = s.Send(call)
+	w.send.Unlock()
+	select {
+	case res := <-done:
+		return res.resp, res.unary, res.err
+	case <-ctx.Done():
+		w.mu.Lock()
+		delete(pending, id)
+		w.mu.Unlock()
+		return nil, false, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// receive hands each reply to its caller until the stream ends, then fails
+// the calls still waiting.
+func (w *webhookStream) receive(s proto.Channel_HandleWebhooksClient, pending map[uint64]chan webhookResult) {
+	for {
+		reply, err := s.Recv()
+		if err != nil {
+			w.mu.Lock()
+			unsupported := status.Code(err) == codes.Unimplemented
+			if unsupported {
+				w.unsupported = true
+			}
+			if w.stream == s {
+				w.stream, w.pending = nil, nil
+			}
+			if !unsupported && status.Code(err) != codes.Canceled {
+				// A stream that ended is a plugin that cannot be reached.
+				err = status.Errorf(codes.Unavailable, "webhook stream: %v", err)
+			}
+			for id, done := range pending {
+				done <- webhookResult{err: err, unary: unsupported}
+				delete(pending, id)
+			}
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Lock()
+		done, ok := pending[reply.GetId()]
+		delete(pending, reply.GetId())
+		w.mu.Unlock()
+		if !ok {
+			continue // its caller gave up
+		}
+		if code := codes.Code(reply.GetErrorCode()); code != codes.OK {
+			done <- webhookResult{err: status.Error(code, reply.GetErrorMessage())}
+		} else {
+			done <- webhookResult{resp: reply.GetResponse()}
+		}
+	}
+}
