@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/conversa/conversa/core/model"
@@ -118,7 +117,7 @@ func eventFromProto(p *proto.Event) *model.Event {
 	for _, c := range p.Contents {
 		ev.Contents = append(ev.Contents, contentFromProto(c))
 	}
-	if json.Valid(p.Raw) {
+	if validJSON(p.Raw) {
 		ev.Raw = p.Raw
 	}
 	return ev
@@ -133,7 +132,7 @@ func contentFromProto(p *proto.Content) model.Content {
 	for _, o := range p.GetOptions() {
 		c.Options = append(c.Options, model.Option{Title: o.GetTitle(), Payload: o.GetPayload()})
 	}
-	if raw := p.GetRaw(); json.Valid(raw) {
+	if raw := p.GetRaw(); validJSON(raw) {
 		c.Raw = raw
 	}
 	return c

@@ -3,7 +3,6 @@ package pluginhost
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"testing"
 	"time"
@@ -17,22 +16,9 @@ import (
 )
 
 func init() {
-	// meta-workers runs calls on a fixed set of goroutines rather than one
-	// new goroutine per call.
-	plugins["meta-workers"] = func() {
-		ch := meta.New()
-		info := &proto.PluginInfo{Name: meta.Name, Version: meta.Version, Kinds: []string{sdk.KindChannel}}
-		plugin.Serve(&plugin.ServeConfig{
-			HandshakeConfig: sdk.Handshake,
-			Plugins:         sdk.PluginSet(info, ch, nil),
-			GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-				opts = append(opts, sdk.ServerOptions()...)
-				return grpc.NewServer(append(opts, grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))))...)
-			},
-		})
-	}
 	// meta-plain is the Meta channel served as the SDK served it before its
-	// gRPC server was tuned: go-plugin's defaults and the size limits.
+	// gRPC server was tuned: go-plugin's defaults and the size limits (with
+	// this SDK's channel server, so the webhook stream too).
 	plugins["meta-plain"] = func() {
 		ch := meta.New()
 		info := &proto.PluginInfo{Name: meta.Name, Version: meta.Version, Kinds: []string{sdk.KindChannel}}
@@ -48,24 +34,26 @@ func init() {
 }
 
 // BenchmarkWebhookHopTransport measures each part of the transport on its
-// own, against the configuration it replaced ("before": mTLS for
-// built-ins, grpc-go's estimated windows, Go's default GOGC):
+// own: "before" is the configuration it replaced (mTLS for built-ins,
+// grpc-go's estimated windows, Go's default GOGC, a call per webhook, the
+// SDK's server as it was), "after" the current one, and each "after-X"
+// the current one without X:
 //
-//	go test -run XXX -bench WebhookHopTransport -benchtime 3s -count 6 ./core/pluginhost
+//	go test -run XXX -bench WebhookHopTransport -benchtime 2s -count 6 ./core/pluginhost
 func BenchmarkWebhookHopTransport(b *testing.B) {
-	before := transport{mtlsBuiltins: true, unary: true}
+	after := defaultTransport()
+	with := func(f func(*transport)) transport { tr := after; f(&tr); return tr }
 	for _, bc := range []struct {
 		name, plugin string
 		tr           transport
 	}{
-		{"before", "meta-plain", before},
-		{"mtls-off", "meta-plain", transport{unary: true}},
-		{"windows", "meta", transport{windows: true, unary: true}},
-		{"gogc=200", "meta", transport{windows: true, gogc: "200", unary: true}},
-		{"gogc=400", "meta", transport{windows: true, gogc: "400", unary: true}},
-		{"workers", "meta-workers", transport{windows: true, gogc: "400", unary: true}},
-		{"stream", "meta", transport{windows: true, unary: false}},
-		{"after", "meta", defaultTransport()},
+		{"before", "meta-plain", transport{mtlsBuiltins: true, unary: true}},
+		{"after", "meta", after},
+		{"after+mtls", "meta", with(func(tr *transport) { tr.mtlsBuiltins = true })},
+		{"after-windows", "meta-plain", with(func(tr *transport) { tr.windows = false })},
+		{"after-gogc", "meta", with(func(tr *transport) { tr.gogc = "" })},
+		{"after-gogc+400", "meta", with(func(tr *transport) { tr.gogc = "400" })},
+		{"after-stream", "meta", with(func(tr *transport) { tr.unary = true })},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			h, err := New(Options{Self: os.Args[0], Builtins: []string{bc.plugin}})
