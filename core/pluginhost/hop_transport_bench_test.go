@@ -68,7 +68,7 @@ func BenchmarkWebhookHopTransport(b *testing.B) {
 }
 
 // BenchmarkWebhookHopPluginProfile is BenchmarkWebhookHop with the plugin
-// process profiling itself for its first 10 s, into
+// process profiling itself for its first 5 s, into
 // $TMPDIR/conversa-hop-plugin.prof (-cpuprofile has the host's side):
 //
 //	go test -run XXX -bench WebhookHopPluginProfile -benchtime 8s -cpuprofile host.prof ./core/pluginhost
@@ -89,7 +89,7 @@ func init() {
 	plugins["meta-prof"] = func() {
 		f, err := os.Create(pluginProfile())
 		if err == nil && pprof.StartCPUProfile(f) == nil {
-			time.AfterFunc(10*time.Second, func() { pprof.StopCPUProfile(); f.Close() })
+			time.AfterFunc(5*time.Second, func() { pprof.StopCPUProfile(); f.Close() })
 		}
 		plugins["meta"]()
 	}

@@ -8,6 +8,9 @@ import "encoding/json"
 // accepts only JSON (a subset of what json.Valid accepts: anything it
 // refuses, such as very deep nesting, is left to json.Valid).
 func validJSON(b []byte) bool {
+	if len(b) == 0 {
+		return false // no raw record, the common case for a content
+	}
 	i, ok := validValue(b, skipWS(b, 0), 0)
 	if ok && skipWS(b, i) == len(b) {
 		return true
