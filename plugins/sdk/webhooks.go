@@ -110,11 +110,16 @@ type webhookStream struct {
 
 	mu          sync.Mutex
 	stream      proto.Channel_HandleWebhooksClient
-	send        sync.Mutex // held across Send, which is not safe for concurrent use
+	out         chan *proto.WebhookCall // to the stream's sender
 	pending     map[uint64]chan webhookResult
 	next        uint64
 	unsupported bool
 }
+
+// sendQueue is how many calls may wait for the stream's sender. Callers
+// never wait on the stream itself: a plugin that stops reading would
+// otherwise hold them past their deadlines.
+const sendQueue = 256
 
 type webhookResult struct {
 	resp *proto.WebhookResponse
@@ -140,9 +145,12 @@ func (w *webhookStream) call(ctx context.Context, r *proto.WebhookRequest) (resp
 		}
 		w.stream = s
 		w.pending = map[uint64]chan webhookResult{}
-		go w.receive(s, w.pending)
+		w.out = make(chan *proto.WebhookCall, sendQueue)
+		ended := make(chan struct{})
+		go w.receive(s, w.pending, ended)
+		go sendAll(s, w.out, ended)
 	}
-	s, pending := w.stream, w.pending
+	out, pending := w.out, w.pending
 	w.next++
 	id := w.next
 	done := make(chan webhookResult, 1)
@@ -153,25 +161,50 @@ func (w *webhookStream) call(ctx context.Context, r *proto.WebhookRequest) (resp
 	if d, ok := ctx.Deadline(); ok {
 		call.TimeoutMs = max(1, time.Until(d).Milliseconds())
 	}
-	w.send.Lock()
-	// An error means the stream is broken: its receiver then fails this
-	// call too, with the reason (Send only says io.EOF).
-	_ = s.Send(call)
-	w.send.Unlock()
+	select {
+	case out <- call:
+	case res := <-done: // the stream broke meanwhile
+		return res.resp, res.unary, res.err
+	case <-ctx.Done():
+		return w.abandon(ctx, pending, id)
+	}
 	select {
 	case res := <-done:
 		return res.resp, res.unary, res.err
 	case <-ctx.Done():
-		w.mu.Lock()
-		delete(pending, id)
-		w.mu.Unlock()
-		return nil, false, status.FromContextError(ctx.Err()).Err()
+		return w.abandon(ctx, pending, id)
+	}
+}
+
+// abandon forgets a call whose caller gave up; a reply that comes later is
+// dropped.
+func (w *webhookStream) abandon(ctx context.Context, pending map[uint64]chan webhookResult, id uint64) (*proto.WebhookResponse, bool, error) {
+	w.mu.Lock()
+	delete(pending, id)
+	w.mu.Unlock()
+	return nil, false, status.FromContextError(ctx.Err()).Err()
+}
+
+// sendAll sends the calls queued for a stream until it ends. A failed Send
+// means it is broken: its receiver then fails the calls waiting, with the
+// reason (Send only says io.EOF), and closes ended.
+func sendAll(s proto.Channel_HandleWebhooksClient, out <-chan *proto.WebhookCall, ended <-chan struct{}) {
+	for {
+		select {
+		case call := <-out:
+			if s.Send(call) != nil {
+				return
+			}
+		case <-ended:
+			return
+		}
 	}
 }
 
 // receive hands each reply to its caller until the stream ends, then fails
-// the calls still waiting.
-func (w *webhookStream) receive(s proto.Channel_HandleWebhooksClient, pending map[uint64]chan webhookResult) {
+// the calls still waiting and stops the sender.
+func (w *webhookStream) receive(s proto.Channel_HandleWebhooksClient, pending map[uint64]chan webhookResult, ended chan struct{}) {
+	defer close(ended)
 	for {
 		reply, err := s.Recv()
 		if err != nil {
@@ -181,7 +214,7 @@ func (w *webhookStream) receive(s proto.Channel_HandleWebhooksClient, pending ma
 				w.unsupported = true
 			}
 			if w.stream == s {
-				w.stream, w.pending = nil, nil
+				w.stream, w.pending, w.out = nil, nil, nil
 			}
 			if !unsupported && status.Code(err) != codes.Canceled {
 				// A stream that ended is a plugin that cannot be reached.

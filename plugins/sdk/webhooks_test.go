@@ -194,3 +194,60 @@ func TestWebhookStreamBreaks(t *testing.T) {
 		t.Fatal("a webhook in flight when the stream broke is still waiting")
 	}
 }
+
+// stuckStream serves the stream but never reads it: a wedged plugin.
+type stuckStream struct {
+	proto.UnimplementedChannelServer
+	release chan struct{}
+}
+
+func (s stuckStream) HandleWebhooks(proto.Channel_HandleWebhooksServer) error {
+	<-s.release
+	return nil
+}
+
+type stuckPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	srv stuckStream
+}
+
+func (p *stuckPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	proto.RegisterChannelServer(s, p.srv)
+	return nil
+}
+
+func (p *stuckPlugin) GRPCClient(ctx context.Context, b *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return (&sdk.ChannelPlugin{}).GRPCClient(ctx, b, c)
+}
+
+// Webhooks to a plugin that stops reading its stream still end at their
+// deadlines, though the stream's flow control holds what they send.
+func TestWebhookStreamCallersKeepTheirDeadlines(t *testing.T) {
+	p := &stuckPlugin{srv: stuckStream{release: make(chan struct{})}}
+	client, server := plugin.TestPluginGRPCConn(t, false, plugin.PluginSet{sdk.KindChannel: p})
+	t.Cleanup(func() { close(p.srv.release); server.Stop(); client.Close() })
+	raw, err := client.Dispense(sdk.KindChannel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := raw.(sdk.Channel)
+	body := make([]byte, 256<<10) // a few of these fill any window
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			_, err := ch.HandleWebhook(ctx, &proto.WebhookRequest{Body: body})
+			if status.Code(err) != codes.DeadlineExceeded {
+				t.Errorf("webhook %d to a stuck plugin: %v, want DeadlineExceeded", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("webhooks with a 300ms deadline took %s", d)
+	}
+}
