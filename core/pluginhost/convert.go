@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/conversa/conversa/core/model"
@@ -10,6 +9,10 @@ import (
 
 // The only place protobuf messages become Go values and back. Getters
 // everywhere: a plugin in another language may leave any message out.
+//
+// A reply's bytes fields are taken as they are, not copied: every reply is
+// a message gRPC has just decoded for this call alone, and nothing else
+// holds it.
 
 // fieldTypes are the SettingField types a form knows how to draw.
 var fieldTypes = map[string]bool{"string": true, "secret": true, "url": true, "number": true, "bool": true, "select": true}
@@ -66,8 +69,10 @@ func headersToProto(hs []Header) []*proto.Header {
 		return nil
 	}
 	out := make([]*proto.Header, len(hs))
+	all := make([]proto.Header, len(hs)) // one allocation for a request's headers
 	for i, h := range hs {
-		out[i] = &proto.Header{Name: h.Name, Value: h.Value}
+		all[i].Name, all[i].Value = h.Name, h.Value
+		out[i] = &all[i]
 	}
 	return out
 }
@@ -112,8 +117,8 @@ func eventFromProto(p *proto.Event) *model.Event {
 	for _, c := range p.Contents {
 		ev.Contents = append(ev.Contents, contentFromProto(c))
 	}
-	if json.Valid(p.Raw) {
-		ev.Raw = append(json.RawMessage(nil), p.Raw...)
+	if validJSON(p.Raw) {
+		ev.Raw = p.Raw
 	}
 	return ev
 }
@@ -127,8 +132,8 @@ func contentFromProto(p *proto.Content) model.Content {
 	for _, o := range p.GetOptions() {
 		c.Options = append(c.Options, model.Option{Title: o.GetTitle(), Payload: o.GetPayload()})
 	}
-	if raw := p.GetRaw(); json.Valid(raw) {
-		c.Raw = append(json.RawMessage(nil), raw...)
+	if raw := p.GetRaw(); validJSON(raw) {
+		c.Raw = raw
 	}
 	return c
 }

@@ -42,6 +42,21 @@
 // A name the host does not know makes it read the plugins directory again
 // (at most once a second), so an executable added after start-up is found.
 //
+// # Transport
+//
+// A webhook costs one message each way on the channel's HandleWebhooks
+// stream (plugins/sdk), opened once per process, rather than a gRPC call of
+// its own; a plugin that does not serve the stream gets HandleWebhook
+// calls. Describe is asked once per process (the engine caches it), so a
+// webhook is nothing else. Built-in plugins are reached without TLS: they
+// are this executable, on a unix socket in a directory go-plugin makes
+// with mode 0700, which only a process of the host's user can reach, and
+// such a process could read the host's memory and database anyway.
+// Third-party plugins always get go-plugin's AutoMTLS. Both ends fix their
+// flow-control windows (grpc-go's estimate pings on every call), and
+// built-ins run with a GOGC that trades a few MB for less collection (see
+// transport in host.go; hop_bench_test.go measures each part).
+//
 // # The boundary
 //
 // Host.Channel and Host.Assistant return the Go interfaces of contract.go,

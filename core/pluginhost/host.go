@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/conversa/conversa/plugins/sdk"
 )
@@ -80,6 +81,7 @@ type Options struct {
 type Host struct {
 	o      Options
 	pol    policy
+	tr     transport
 	log    *slog.Logger
 	dir    string // o.Dir, absolute
 	notify *notifier
@@ -122,6 +124,7 @@ func New(o Options) (*Host, error) {
 	h := &Host{
 		o:        o,
 		pol:      defaultPolicy(),
+		tr:       defaultTransport(),
 		log:      o.Logger.With("component", "pluginhost"),
 		notify:   newNotifier(o.OnChange),
 		plugins:  map[string]*supervisor{},
@@ -458,8 +461,11 @@ func (h *Host) Close() {
 
 // pluginEnv is a plugin's environment: a minimal one, never the host's
 // secrets.
-func pluginEnv() []string {
+func (h *Host) pluginEnv(builtin bool) []string {
 	var env []string
+	if builtin && h.tr.gogc != "" {
+		env = append(env, "GOGC="+h.tr.gogc)
+	}
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "GORACE"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
@@ -468,12 +474,57 @@ func pluginEnv() []string {
 	return env
 }
 
+// transport is how the host reaches its plugin processes. Tests vary it
+// to measure each part (hop_bench_test.go); nothing else changes it.
+type transport struct {
+	// mtlsBuiltins turns go-plugin's AutoMTLS on for built-in plugins too.
+	// It is off by default: a built-in is the host's own executable,
+	// reached on a unix socket in a directory only the host's user can
+	// enter (go-plugin makes it with os.MkdirTemp, mode 0700), and a
+	// process of that user could read the host's memory and database
+	// anyway; TLS there only costs CPU on every call. Third-party plugins
+	// always get it: the pin proves their executable, mTLS the peer.
+	mtlsBuiltins bool
+	// windows fixes gRPC's flow-control windows instead of letting grpc-go
+	// estimate them: the estimator pings on every data frame it sees, a
+	// frame each way per small call for nothing on a local socket.
+	windows bool
+	// gogc, when set, is the GOGC of built-in plugin processes: they hold
+	// little but allocate per call, so a collector that runs half as often
+	// costs a few MB and saves CPU on every webhook. (400 saved twice as
+	// much CPU again, for 12 MB more per busy plugin: too much for the
+	// footprint budget with several plugins.)
+	gogc string
+	// unary sends each webhook as a call of its own, never on the
+	// channel's HandleWebhooks stream.
+	unary bool
+}
+
+func defaultTransport() transport { return transport{windows: true, gogc: "200"} }
+
+// window is the flow-control window of both ends of a plugin connection
+// when it is fixed: above the largest webhook body or reply, so that a
+// call never waits for a window update.
+const window = 4 << 20
+
+// pluginSet is the host's side of every plugin kind.
+func (h *Host) pluginSet() plugin.PluginSet {
+	set := sdk.PluginSet(nil, nil, nil)
+	set[sdk.KindChannel] = &sdk.ChannelPlugin{Unary: h.tr.unary}
+	return set
+}
+
 // clientConfig is the go-plugin configuration of one start, without its
 // RunnerFunc.
-func (h *Host) clientConfig(name string, stderr io.Writer) *plugin.ClientConfig {
+func (h *Host) clientConfig(name string, builtin bool, stderr io.Writer) *plugin.ClientConfig {
+	var dial []grpc.DialOption
+	if h.tr.windows {
+		dial = append(dial, grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window))
+	}
 	return &plugin.ClientConfig{
+		GRPCDialOptions:  dial,
 		HandshakeConfig:  sdk.Handshake,
-		Plugins:          sdk.PluginSet(nil, nil, nil),
+		Plugins:          h.pluginSet(),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           newHCLog(h.o.Logger, name),
 		Stderr:           stderr,
@@ -482,7 +533,7 @@ func (h *Host) clientConfig(name string, stderr io.Writer) *plugin.ClientConfig 
 		SyncStdout:   lineLogger(h.o.Logger, name, "stdout"),
 		SyncStderr:   lineLogger(h.o.Logger, name, "stderr"),
 		StartTimeout: h.o.StartTimeout,
-		AutoMTLS:     true,
+		AutoMTLS:     !builtin || h.tr.mtlsBuiltins,
 		SkipHostEnv:  true,
 	}
 }

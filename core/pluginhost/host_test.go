@@ -32,11 +32,19 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// plugins are the test binary's other plugins, by name (benchmarks add
+// theirs).
+var plugins = map[string]func(){}
+
 // servePlugin behaves as the plugin name asks:
 //   - slow STARTED GATE: appends its pid to the file STARTED, then waits for
 //     the file GATE to exist before its handshake (a plugin slow to start);
 //   - anything else: serves testAssistant at once.
 func servePlugin(name string, args []string) {
+	if serve, ok := plugins[name]; ok {
+		serve()
+		return
+	}
 	if name == "slow" && len(args) == 2 {
 		f, err := os.OpenFile(args[0], os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 		if err != nil {

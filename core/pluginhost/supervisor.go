@@ -318,13 +318,13 @@ func (s *supervisor) start(ctx context.Context) (*process, error) {
 	}
 	stderr := &tail{max: 20}
 	var r *procRunner
-	cfg := s.h.clientConfig(s.name, stderr)
+	cfg := s.h.clientConfig(s.name, s.builtin, stderr)
 	cfg.RunnerFunc = func(_ hclog.Logger, spec *exec.Cmd, socketDir string) (runner.Runner, error) {
 		cmd := exec.Command(path, args...)
 		cmd.SysProcAttr = sysProcAttr()
 		// spec carries what go-plugin tells the plugin (cookie, protocol
 		// versions, mTLS certificate, socket directory).
-		cmd.Env = append(pluginEnv(), spec.Env...)
+		cmd.Env = append(s.h.pluginEnv(s.builtin), spec.Env...)
 		var err error
 		if r, err = newProcRunner(s.h, cmd); err != nil {
 			_ = os.RemoveAll(socketDir)

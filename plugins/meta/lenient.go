@@ -28,6 +28,12 @@ func (s *looseString) UnmarshalJSON(b []byte) error {
 	}
 	switch b[0] {
 	case '"':
+		if len(b) >= 2 && b[len(b)-1] == '"' && plainString(b[1:len(b)-1]) {
+			// What encoding/json would make of it, without its scan: no
+			// escape to undo, nothing to replace.
+			*s = looseString(b[1 : len(b)-1])
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
@@ -43,6 +49,17 @@ func (s *looseString) UnmarshalJSON(b []byte) error {
 		*s = looseString(b)
 	}
 	return nil
+}
+
+// plainString: no escape, no quote, no control character and valid UTF-8,
+// so the string's JSON text is its value.
+func plainString(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return false
+		}
+	}
+	return utf8.Valid(b)
 }
 
 // looseInt is an integer that may be written as a JSON number (possibly with

@@ -27,59 +27,74 @@ type party struct {
 }
 
 // item is one entry.messaging[] (or standby[], or a change's value). Exactly
-// one event key is expected; the sub-objects whose shape varies stay raw and
-// are parsed on their own.
+// one event key is expected; the sub-objects whose shape varies stay
+// jsonValues and are decoded on their own, so one of the wrong shape costs
+// only itself.
 type item struct {
-	Sender      party           `json:"sender"`
-	Recipient   party           `json:"recipient"`
-	Timestamp   looseInt        `json:"timestamp"`
-	Message     json.RawMessage `json:"message"`
-	MessageEdit *struct {
-		Mid     looseString `json:"mid"`
-		Text    looseString `json:"text"`
-		NumEdit looseInt    `json:"num_edit"`
-	} `json:"message_edit"`
-	Reaction *struct {
-		Mid      looseString `json:"mid"`
-		Action   looseString `json:"action"`
-		Reaction looseString `json:"reaction"`
-		Emoji    looseString `json:"emoji"`
-	} `json:"reaction"`
-	Postback *struct {
-		Mid      looseString     `json:"mid"`
-		Title    looseString     `json:"title"`
-		Payload  looseString     `json:"payload"`
-		Referral json.RawMessage `json:"referral"`
-	} `json:"postback"`
-	Read *struct {
-		Mid looseString `json:"mid"`
-	} `json:"read"`
-	Referral json.RawMessage `json:"referral"`
+	Sender      party        `json:"sender"`
+	Recipient   party        `json:"recipient"`
+	Timestamp   looseInt     `json:"timestamp"`
+	Message     jsonValue    `json:"message"`
+	MessageEdit *messageEdit `json:"message_edit"`
+	Reaction    *reaction    `json:"reaction"`
+	Postback    *postback    `json:"postback"`
+	Read        *read        `json:"read"`
+	Referral    jsonValue    `json:"referral"`
+}
+
+type messageEdit struct {
+	Mid     looseString `json:"mid"`
+	Text    looseString `json:"text"`
+	NumEdit looseInt    `json:"num_edit"`
+}
+
+type reaction struct {
+	Mid      looseString `json:"mid"`
+	Action   looseString `json:"action"`
+	Reaction looseString `json:"reaction"`
+	Emoji    looseString `json:"emoji"`
+}
+
+type postback struct {
+	Mid      looseString `json:"mid"`
+	Title    looseString `json:"title"`
+	Payload  looseString `json:"payload"`
+	Referral jsonValue   `json:"referral"`
+}
+
+type read struct {
+	Mid looseString `json:"mid"`
 }
 
 type message struct {
-	Mid           looseString `json:"mid"`
-	Text          looseString `json:"text"`
-	IsEcho        looseBool   `json:"is_echo"`
-	IsDeleted     looseBool   `json:"is_deleted"`
-	IsUnsupported looseBool   `json:"is_unsupported"`
-	QuickReply    *struct {
-		Payload looseString `json:"payload"`
-	} `json:"quick_reply"`
-	ReplyTo *struct {
-		Mid   looseString `json:"mid"`
-		Story *struct {
-			URL looseString `json:"url"`
-			ID  looseString `json:"id"`
-		} `json:"story"`
-	} `json:"reply_to"`
-	Attachments json.RawMessage `json:"attachments"`
-	Referral    json.RawMessage `json:"referral"`
+	Mid           looseString   `json:"mid"`
+	Text          looseString   `json:"text"`
+	IsEcho        looseBool     `json:"is_echo"`
+	IsDeleted     looseBool     `json:"is_deleted"`
+	IsUnsupported looseBool     `json:"is_unsupported"`
+	QuickReply    *inQuickReply `json:"quick_reply"`
+	ReplyTo       *inReplyTo    `json:"reply_to"`
+	Attachments   jsonValue     `json:"attachments"`
+	Referral      jsonValue     `json:"referral"`
+}
+
+type inQuickReply struct {
+	Payload looseString `json:"payload"`
+}
+
+type inReplyTo struct {
+	Mid   looseString `json:"mid"`
+	Story *story      `json:"story"`
+}
+
+type story struct {
+	URL looseString `json:"url"`
+	ID  looseString `json:"id"`
 }
 
 type attachment struct {
-	Type    looseString     `json:"type"`
-	Payload json.RawMessage `json:"payload"`
+	Type    looseString `json:"type"`
+	Payload jsonValue   `json:"payload"`
 }
 
 // attachmentPayload is the union of the payload keys of every attachment
@@ -111,12 +126,13 @@ var ignoredKeys = []string{
 
 // normalizeItem turns one messaging item into an event. It never fails: an
 // item it cannot read becomes an ignored event carrying its raw JSON.
-func normalizeItem(raw []byte, x itemContext) *proto.Event {
+func normalizeItem(v jsonValue, x itemContext) *proto.Event {
 	var it item
+	raw := v.b
 	if firstByte(raw) != '{' {
 		return badItem(raw, "item is not a JSON object")
 	}
-	if err := json.Unmarshal(raw, &it); err != nil {
+	if err := decode(v, &it); err != nil {
 		return badItem(raw, "item: "+err.Error())
 	}
 	ev := &proto.Event{
@@ -128,7 +144,7 @@ func normalizeItem(raw []byte, x itemContext) *proto.Event {
 		ev.TimestampMs = x.entryTimeMs
 	}
 	switch {
-	case !isNull(it.Message):
+	case !isNull(it.Message.b):
 		normalizeMessage(ev, it, x)
 	case it.MessageEdit != nil:
 		e := it.MessageEdit
@@ -176,7 +192,7 @@ func normalizeItem(raw []byte, x itemContext) *proto.Event {
 		} else {
 			ev.DedupeKey = "postback:" + ev.ContactId + ":" + strconv.FormatInt(int64(it.Timestamp), 10) + ":" + string(p.Payload)
 		}
-		if !isNull(p.Referral) {
+		if !isNull(p.Referral.b) {
 			ev.Note = referralNote(p.Referral)
 		}
 	case it.Read != nil:
@@ -186,7 +202,7 @@ func normalizeItem(raw []byte, x itemContext) *proto.Event {
 		ev.Kind = sdk.EventRead
 		ev.MessageId = string(it.Read.Mid)
 		ev.DedupeKey = "read:" + string(it.Read.Mid) + ":" + ev.ContactId
-	case !isNull(it.Referral):
+	case !isNull(it.Referral.b):
 		ev.Kind = sdk.EventReferral
 		ev.Note = referralNote(it.Referral)
 		ev.DedupeKey = "referral:" + ev.ContactId + ":" + strconv.FormatInt(int64(it.Timestamp), 10)
@@ -213,11 +229,11 @@ func normalizeItem(raw []byte, x itemContext) *proto.Event {
 // the business's own, or the unsend of either.
 func normalizeMessage(ev *proto.Event, it item, x itemContext) {
 	var m message
-	if firstByte(it.Message) != '{' {
+	if firstByte(it.Message.b) != '{' {
 		ignored(ev, "message", "message is not a JSON object")
 		return
 	}
-	if err := json.Unmarshal(it.Message, &m); err != nil {
+	if err := decode(it.Message, &m); err != nil {
 		ignored(ev, "message", "message: "+err.Error())
 		return
 	}
@@ -246,13 +262,13 @@ func normalizeMessage(ev *proto.Event, it item, x itemContext) {
 	if m.ReplyTo != nil {
 		ev.ReplyTo = string(m.ReplyTo.Mid)
 	}
-	ev.Contents = messageContents(m, it.Message)
-	if !isNull(m.Referral) {
+	ev.Contents = messageContents(m, it.Message.b)
+	if !isNull(m.Referral.b) {
 		ev.Note = referralNote(m.Referral)
 	}
 }
 
-func messageContents(m message, raw json.RawMessage) []*proto.Content {
+func messageContents(m message, raw []byte) []*proto.Content {
 	var out []*proto.Content
 	switch {
 	case m.ReplyTo != nil && m.ReplyTo.Story != nil:
@@ -281,22 +297,23 @@ func messageContents(m message, raw json.RawMessage) []*proto.Content {
 	return out
 }
 
-func appendAttachments(out []*proto.Content, raw json.RawMessage) []*proto.Content {
-	var list []json.RawMessage
-	switch firstByte(raw) {
+func appendAttachments(out []*proto.Content, v jsonValue) []*proto.Content {
+	var all []jsonValue
+	switch raw := v.b; firstByte(raw) {
 	case 0, 'n':
 		return out
 	case '[':
-		if err := json.Unmarshal(raw, &list); err != nil {
+		var err error
+		if all, err = list(v); err != nil {
 			return append(out, unsupported("attachments", raw))
 		}
 	case '{':
 		// One IG sample writes a single attachment as an object.
-		list = []json.RawMessage{raw}
+		all = []jsonValue{v}
 	default:
 		return append(out, unsupported("attachments", raw))
 	}
-	for _, a := range list {
+	for _, a := range all {
 		c := attachmentContent(a)
 		if c == nil {
 			continue
@@ -311,17 +328,18 @@ func appendAttachments(out []*proto.Content, raw json.RawMessage) []*proto.Conte
 
 // attachmentContent maps one attachment. Meta adds types without notice:
 // anything not known here is unsupported, with its own type name and JSON.
-func attachmentContent(raw json.RawMessage) *proto.Content {
+func attachmentContent(v jsonValue) *proto.Content {
+	raw := v.b
 	if isNull(raw) {
 		return nil
 	}
 	var a attachment
-	if firstByte(raw) != '{' || json.Unmarshal(raw, &a) != nil {
+	if firstByte(raw) != '{' || decode(v, &a) != nil {
 		return unsupported("attachment", raw)
 	}
 	typ := string(a.Type)
 	var p attachmentPayload
-	if !isNull(a.Payload) && (firstByte(a.Payload) != '{' || json.Unmarshal(a.Payload, &p) != nil) {
+	if !isNull(a.Payload.b) && (firstByte(a.Payload.b) != '{' || decode(a.Payload, &p) != nil) {
 		return unsupported(typ, raw)
 	}
 	switch typ {
@@ -442,9 +460,9 @@ var reactionEmoji = map[string]string{
 	"sad": "\U0001f622", "angry": "\U0001f620",
 }
 
-func referralNote(raw json.RawMessage) string {
+func referralNote(v jsonValue) string {
 	var r referral
-	if json.Unmarshal(raw, &r) != nil {
+	if decode(v, &r) != nil {
 		return "referral"
 	}
 	parts := []string{"referral"}
@@ -531,16 +549,19 @@ var messagingFields = map[string]bool{
 	"message_echoes": true, "messaging_policy_enforcement": true,
 }
 
+type change struct {
+	Field looseString `json:"field"`
+	Value jsonValue   `json:"value"`
+}
+
 // normalizeChange reads one entry.changes[] element.
-func normalizeChange(raw []byte, x itemContext) *proto.Event {
-	var ch struct {
-		Field looseString     `json:"field"`
-		Value json.RawMessage `json:"value"`
-	}
+func normalizeChange(v jsonValue, x itemContext) *proto.Event {
+	var ch change
+	raw := v.b
 	if firstByte(raw) != '{' {
 		return badItem(raw, "change is not a JSON object")
 	}
-	if err := json.Unmarshal(raw, &ch); err != nil {
+	if err := decode(v, &ch); err != nil {
 		return badItem(raw, "change: "+err.Error())
 	}
 	field := string(ch.Field)

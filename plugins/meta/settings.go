@@ -54,8 +54,15 @@ const minSecretToken = 8
 // reach us from TOML and from the console's JSON alike: an account id may
 // arrive as a number and human_agent_tag as the string "true". The
 // problems are those every use of the settings shares: not a JSON object,
-// an unknown login.
-func parseSettings(raw []byte) (settings, sdk.Problems) {
+// an unknown login. Each distinct settings_json is decoded once (every
+// webhook reads every candidate integration's); what it returns is shared
+// and must not be modified.
+func parseSettings(raw []byte) (settings, sdk.Problems) { return settingsCache.Get(raw) }
+
+var settingsCache = sdk.NewSettingsCache(decodeSettings)
+
+// decodeSettings is parseSettings without the cache.
+func decodeSettings(raw []byte) (settings, sdk.Problems) {
 	m, problems := sdk.ReadSettings(raw)
 	if len(problems) > 0 {
 		return settings{}, problems

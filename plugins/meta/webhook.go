@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -232,20 +231,20 @@ func parseSignature(v string) ([]byte, bool) {
 	return sig, true
 }
 
-// envelope is the top level of a delivery. Entries stay raw so that one
-// entry of the wrong shape costs only itself.
+// envelope is the top level of a delivery. Entries stay jsonValues so that
+// one entry of the wrong shape costs only itself.
 type envelope struct {
-	Entry json.RawMessage `json:"entry"`
+	Entry jsonValue `json:"entry"`
 }
 
-// entryFields are one entry's fields; the item lists stay raw for the same
-// reason.
+// entryFields are one entry's fields; the item lists stay jsonValues for
+// the same reason.
 type entryFields struct {
-	ID        looseString     `json:"id"`
-	Time      looseInt        `json:"time"`
-	Messaging json.RawMessage `json:"messaging"`
-	Standby   json.RawMessage `json:"standby"`
-	Changes   json.RawMessage `json:"changes"`
+	ID        looseString `json:"id"`
+	Time      looseInt    `json:"time"`
+	Messaging jsonValue   `json:"messaging"`
+	Standby   jsonValue   `json:"standby"`
+	Changes   jsonValue   `json:"changes"`
 }
 
 var errNotObject = errors.New("body: not a JSON object")
@@ -257,31 +256,45 @@ var errNotObject = errors.New("body: not a JSON object")
 // The object field is not checked: Meta's docs disagree on its value for
 // Facebook-login apps, and routing goes by entry id anyway.
 func parseDelivery(body []byte, r router) ([]*proto.Event, error) {
-	if firstByte(body) != '{' {
+	t := trees.Get().(*tree)
+	defer t.release()
+	root := jsonValue{b: body}
+	if t.parse(body) {
+		root.t = t
+	}
+	return parseEntries(root, r)
+}
+
+// parseEntries is parseDelivery of a body read into a tree or not: without
+// one (the reference the tree is tested against) every level is decoded
+// with encoding/json.
+func parseEntries(body jsonValue, r router) ([]*proto.Event, error) {
+	if firstByte(body.b) != '{' {
 		return nil, errNotObject
 	}
 	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	if err := decode(body, &env); err != nil {
 		return nil, fmt.Errorf("body: %w", err)
 	}
-	if isNull(env.Entry) {
+	if isNull(env.Entry.b) {
 		return nil, errors.New("body: no entry list")
 	}
-	if firstByte(env.Entry) != '[' {
+	if firstByte(env.Entry.b) != '[' {
 		return nil, errors.New("body: entry is not a list")
 	}
-	var entries []json.RawMessage
-	if err := json.Unmarshal(env.Entry, &entries); err != nil {
+	entries, err := list(env.Entry)
+	if err != nil {
 		return nil, fmt.Errorf("body: entry: %w", err)
 	}
 
 	events := make([]*proto.Event, 0, len(entries))
-	for _, raw := range entries {
+	for _, v := range entries {
+		raw := v.b
 		if isNull(raw) {
 			continue
 		}
 		var e entryFields
-		if err := json.Unmarshal(raw, &e); err != nil {
+		if err := decode(v, &e); err != nil {
 			ev := badItem(raw, "entry: "+err.Error())
 			ev.Integration = r.first.id
 			events = append(events, ev)
@@ -307,16 +320,16 @@ func parseDelivery(body []byte, r router) ([]*proto.Event, error) {
 	return events, nil
 }
 
-func appendItems(events []*proto.Event, entryRaw []byte, field string, list json.RawMessage, x itemContext,
-	normalize func([]byte, itemContext) *proto.Event) []*proto.Event {
-	if isNull(list) {
+func appendItems(events []*proto.Event, entryRaw []byte, field string, v jsonValue, x itemContext,
+	normalize func(jsonValue, itemContext) *proto.Event) []*proto.Event {
+	if isNull(v.b) {
 		return events
 	}
-	if firstByte(list) != '[' {
+	if firstByte(v.b) != '[' {
 		return append(events, badItem(entryRaw, "entry."+field+" is not a list"))
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(list, &items); err != nil {
+	items, err := list(v)
+	if err != nil {
 		return append(events, badItem(entryRaw, "entry."+field+": "+err.Error()))
 	}
 	for _, it := range items {

@@ -533,6 +533,142 @@ func (x *Event) GetPassive() bool {
 	return false
 }
 
+// One HandleWebhook call on the HandleWebhooks stream.
+type WebhookCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chosen by the host: unique among the calls in flight on the stream.
+	Id      uint64          `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Request *WebhookRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	// How long the host waits for the reply, as a HandleWebhook call's
+	// deadline would say; 0 for no limit.
+	TimeoutMs     int64 `protobuf:"varint,3,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookCall) Reset() {
+	*x = WebhookCall{}
+	mi := &file_conversa_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookCall) ProtoMessage() {}
+
+func (x *WebhookCall) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookCall.ProtoReflect.Descriptor instead.
+func (*WebhookCall) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *WebhookCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *WebhookCall) GetRequest() *WebhookRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *WebhookCall) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+// The answer to the WebhookCall of the same id.
+type WebhookReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The answer, as HandleWebhook returns it; unset when the call failed.
+	Response *WebhookResponse `protobuf:"bytes,2,opt,name=response,proto3" json:"response,omitempty"`
+	// A call that failed as a HandleWebhook call fails with a gRPC error:
+	// its status code (non-zero) and message.
+	ErrorCode     int32  `protobuf:"varint,3,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	ErrorMessage  string `protobuf:"bytes,4,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookReply) Reset() {
+	*x = WebhookReply{}
+	mi := &file_conversa_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookReply) ProtoMessage() {}
+
+func (x *WebhookReply) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookReply.ProtoReflect.Descriptor instead.
+func (*WebhookReply) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WebhookReply) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *WebhookReply) GetResponse() *WebhookResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *WebhookReply) GetErrorCode() int32 {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return 0
+}
+
+func (x *WebhookReply) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -541,7 +677,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_conversa_proto_msgTypes[5]
+	mi := &file_conversa_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +689,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[5]
+	mi := &file_conversa_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +702,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{5}
+	return file_conversa_proto_rawDescGZIP(), []int{7}
 }
 
 type ChannelInfo struct {
@@ -618,7 +754,7 @@ type ChannelInfo struct {
 
 func (x *ChannelInfo) Reset() {
 	*x = ChannelInfo{}
-	mi := &file_conversa_proto_msgTypes[6]
+	mi := &file_conversa_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +766,7 @@ func (x *ChannelInfo) String() string {
 func (*ChannelInfo) ProtoMessage() {}
 
 func (x *ChannelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[6]
+	mi := &file_conversa_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +779,7 @@ func (x *ChannelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelInfo.ProtoReflect.Descriptor instead.
 func (*ChannelInfo) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{6}
+	return file_conversa_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ChannelInfo) GetName() string {
@@ -773,7 +909,7 @@ type SettingField struct {
 
 func (x *SettingField) Reset() {
 	*x = SettingField{}
-	mi := &file_conversa_proto_msgTypes[7]
+	mi := &file_conversa_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -785,7 +921,7 @@ func (x *SettingField) String() string {
 func (*SettingField) ProtoMessage() {}
 
 func (x *SettingField) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[7]
+	mi := &file_conversa_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -798,7 +934,7 @@ func (x *SettingField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingField.ProtoReflect.Descriptor instead.
 func (*SettingField) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{7}
+	return file_conversa_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SettingField) GetName() string {
@@ -868,7 +1004,7 @@ type Integration struct {
 
 func (x *Integration) Reset() {
 	*x = Integration{}
-	mi := &file_conversa_proto_msgTypes[8]
+	mi := &file_conversa_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1016,7 @@ func (x *Integration) String() string {
 func (*Integration) ProtoMessage() {}
 
 func (x *Integration) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[8]
+	mi := &file_conversa_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1029,7 @@ func (x *Integration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Integration.ProtoReflect.Descriptor instead.
 func (*Integration) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{8}
+	return file_conversa_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Integration) GetId() string {
@@ -920,7 +1056,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_conversa_proto_msgTypes[9]
+	mi := &file_conversa_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +1068,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[9]
+	mi := &file_conversa_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +1081,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{9}
+	return file_conversa_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Header) GetName() string {
@@ -980,7 +1116,7 @@ type WebhookRequest struct {
 
 func (x *WebhookRequest) Reset() {
 	*x = WebhookRequest{}
-	mi := &file_conversa_proto_msgTypes[10]
+	mi := &file_conversa_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1128,7 @@ func (x *WebhookRequest) String() string {
 func (*WebhookRequest) ProtoMessage() {}
 
 func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[10]
+	mi := &file_conversa_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1141,7 @@ func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRequest.ProtoReflect.Descriptor instead.
 func (*WebhookRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{10}
+	return file_conversa_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WebhookRequest) GetIntegrations() []*Integration {
@@ -1070,7 +1206,7 @@ type WebhookResponse struct {
 
 func (x *WebhookResponse) Reset() {
 	*x = WebhookResponse{}
-	mi := &file_conversa_proto_msgTypes[11]
+	mi := &file_conversa_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1218,7 @@ func (x *WebhookResponse) String() string {
 func (*WebhookResponse) ProtoMessage() {}
 
 func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[11]
+	mi := &file_conversa_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1231,7 @@ func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResponse.ProtoReflect.Descriptor instead.
 func (*WebhookResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{11}
+	return file_conversa_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WebhookResponse) GetAuthenticated() bool {
@@ -1161,7 +1297,7 @@ type Contact struct {
 
 func (x *Contact) Reset() {
 	*x = Contact{}
-	mi := &file_conversa_proto_msgTypes[12]
+	mi := &file_conversa_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1309,7 @@ func (x *Contact) String() string {
 func (*Contact) ProtoMessage() {}
 
 func (x *Contact) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[12]
+	mi := &file_conversa_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1322,7 @@ func (x *Contact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contact.ProtoReflect.Descriptor instead.
 func (*Contact) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{12}
+	return file_conversa_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Contact) GetId() string {
@@ -1235,7 +1371,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_conversa_proto_msgTypes[13]
+	mi := &file_conversa_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1383,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[13]
+	mi := &file_conversa_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1396,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{13}
+	return file_conversa_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SendRequest) GetIntegration() *Integration {
@@ -1331,7 +1467,7 @@ type SendError struct {
 
 func (x *SendError) Reset() {
 	*x = SendError{}
-	mi := &file_conversa_proto_msgTypes[14]
+	mi := &file_conversa_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1343,7 +1479,7 @@ func (x *SendError) String() string {
 func (*SendError) ProtoMessage() {}
 
 func (x *SendError) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[14]
+	mi := &file_conversa_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1356,7 +1492,7 @@ func (x *SendError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendError.ProtoReflect.Descriptor instead.
 func (*SendError) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{14}
+	return file_conversa_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SendError) GetCode() string {
@@ -1424,7 +1560,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_conversa_proto_msgTypes[15]
+	mi := &file_conversa_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1572,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[15]
+	mi := &file_conversa_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1585,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{15}
+	return file_conversa_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SendResponse) GetMessageIds() []string {
@@ -1501,7 +1637,7 @@ type HttpExchange struct {
 
 func (x *HttpExchange) Reset() {
 	*x = HttpExchange{}
-	mi := &file_conversa_proto_msgTypes[16]
+	mi := &file_conversa_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1649,7 @@ func (x *HttpExchange) String() string {
 func (*HttpExchange) ProtoMessage() {}
 
 func (x *HttpExchange) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[16]
+	mi := &file_conversa_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1662,7 @@ func (x *HttpExchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpExchange.ProtoReflect.Descriptor instead.
 func (*HttpExchange) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{16}
+	return file_conversa_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HttpExchange) GetMethod() string {
@@ -1619,7 +1755,7 @@ type ActionRequest struct {
 
 func (x *ActionRequest) Reset() {
 	*x = ActionRequest{}
-	mi := &file_conversa_proto_msgTypes[17]
+	mi := &file_conversa_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +1767,7 @@ func (x *ActionRequest) String() string {
 func (*ActionRequest) ProtoMessage() {}
 
 func (x *ActionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[17]
+	mi := &file_conversa_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +1780,7 @@ func (x *ActionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionRequest.ProtoReflect.Descriptor instead.
 func (*ActionRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{17}
+	return file_conversa_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ActionRequest) GetIntegration() *Integration {
@@ -1687,7 +1823,7 @@ type ActionResponse struct {
 
 func (x *ActionResponse) Reset() {
 	*x = ActionResponse{}
-	mi := &file_conversa_proto_msgTypes[18]
+	mi := &file_conversa_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1835,7 @@ func (x *ActionResponse) String() string {
 func (*ActionResponse) ProtoMessage() {}
 
 func (x *ActionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[18]
+	mi := &file_conversa_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1848,7 @@ func (x *ActionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionResponse.ProtoReflect.Descriptor instead.
 func (*ActionResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{18}
+	return file_conversa_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ActionResponse) GetUnsupported() bool {
@@ -1739,7 +1875,7 @@ type ValidateSettingsRequest struct {
 
 func (x *ValidateSettingsRequest) Reset() {
 	*x = ValidateSettingsRequest{}
-	mi := &file_conversa_proto_msgTypes[19]
+	mi := &file_conversa_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +1887,7 @@ func (x *ValidateSettingsRequest) String() string {
 func (*ValidateSettingsRequest) ProtoMessage() {}
 
 func (x *ValidateSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[19]
+	mi := &file_conversa_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +1900,7 @@ func (x *ValidateSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateSettingsRequest.ProtoReflect.Descriptor instead.
 func (*ValidateSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{19}
+	return file_conversa_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ValidateSettingsRequest) GetIntegration() *Integration {
@@ -1787,7 +1923,7 @@ type SettingsProblem struct {
 
 func (x *SettingsProblem) Reset() {
 	*x = SettingsProblem{}
-	mi := &file_conversa_proto_msgTypes[20]
+	mi := &file_conversa_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +1935,7 @@ func (x *SettingsProblem) String() string {
 func (*SettingsProblem) ProtoMessage() {}
 
 func (x *SettingsProblem) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[20]
+	mi := &file_conversa_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +1948,7 @@ func (x *SettingsProblem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsProblem.ProtoReflect.Descriptor instead.
 func (*SettingsProblem) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{20}
+	return file_conversa_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SettingsProblem) GetField() string {
@@ -1839,7 +1975,7 @@ type ValidateSettingsResponse struct {
 
 func (x *ValidateSettingsResponse) Reset() {
 	*x = ValidateSettingsResponse{}
-	mi := &file_conversa_proto_msgTypes[21]
+	mi := &file_conversa_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +1987,7 @@ func (x *ValidateSettingsResponse) String() string {
 func (*ValidateSettingsResponse) ProtoMessage() {}
 
 func (x *ValidateSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[21]
+	mi := &file_conversa_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +2000,7 @@ func (x *ValidateSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateSettingsResponse.ProtoReflect.Descriptor instead.
 func (*ValidateSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{21}
+	return file_conversa_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ValidateSettingsResponse) GetProblems() []*SettingsProblem {
@@ -1884,7 +2020,7 @@ type ProfileRequest struct {
 
 func (x *ProfileRequest) Reset() {
 	*x = ProfileRequest{}
-	mi := &file_conversa_proto_msgTypes[22]
+	mi := &file_conversa_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +2032,7 @@ func (x *ProfileRequest) String() string {
 func (*ProfileRequest) ProtoMessage() {}
 
 func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[22]
+	mi := &file_conversa_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +2045,7 @@ func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileRequest.ProtoReflect.Descriptor instead.
 func (*ProfileRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{22}
+	return file_conversa_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ProfileRequest) GetIntegration() *Integration {
@@ -1943,7 +2079,7 @@ type ProfileResponse struct {
 
 func (x *ProfileResponse) Reset() {
 	*x = ProfileResponse{}
-	mi := &file_conversa_proto_msgTypes[23]
+	mi := &file_conversa_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2091,7 @@ func (x *ProfileResponse) String() string {
 func (*ProfileResponse) ProtoMessage() {}
 
 func (x *ProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[23]
+	mi := &file_conversa_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2104,7 @@ func (x *ProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileResponse.ProtoReflect.Descriptor instead.
 func (*ProfileResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{23}
+	return file_conversa_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ProfileResponse) GetUsername() string {
@@ -2027,7 +2163,7 @@ type AssistantInfo struct {
 
 func (x *AssistantInfo) Reset() {
 	*x = AssistantInfo{}
-	mi := &file_conversa_proto_msgTypes[24]
+	mi := &file_conversa_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2039,7 +2175,7 @@ func (x *AssistantInfo) String() string {
 func (*AssistantInfo) ProtoMessage() {}
 
 func (x *AssistantInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[24]
+	mi := &file_conversa_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,7 +2188,7 @@ func (x *AssistantInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssistantInfo.ProtoReflect.Descriptor instead.
 func (*AssistantInfo) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{24}
+	return file_conversa_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AssistantInfo) GetName() string {
@@ -2094,7 +2230,7 @@ type ConverseRequest struct {
 
 func (x *ConverseRequest) Reset() {
 	*x = ConverseRequest{}
-	mi := &file_conversa_proto_msgTypes[25]
+	mi := &file_conversa_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2106,7 +2242,7 @@ func (x *ConverseRequest) String() string {
 func (*ConverseRequest) ProtoMessage() {}
 
 func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[25]
+	mi := &file_conversa_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2119,7 +2255,7 @@ func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
 func (*ConverseRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{25}
+	return file_conversa_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConverseRequest) GetSettingsJson() []byte {
@@ -2196,7 +2332,7 @@ type ConverseResponse struct {
 
 func (x *ConverseResponse) Reset() {
 	*x = ConverseResponse{}
-	mi := &file_conversa_proto_msgTypes[26]
+	mi := &file_conversa_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2344,7 @@ func (x *ConverseResponse) String() string {
 func (*ConverseResponse) ProtoMessage() {}
 
 func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[26]
+	mi := &file_conversa_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2357,7 @@ func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
 func (*ConverseResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{26}
+	return file_conversa_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ConverseResponse) GetReplies() []*Content {
@@ -2327,7 +2463,18 @@ const file_conversa_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x10 \x01(\tR\taccountId\x12\x12\n" +
 	"\x04note\x18\x11 \x01(\tR\x04note\x12\x18\n" +
-	"\apassive\x18\x12 \x01(\bR\apassive\"\x11\n" +
+	"\apassive\x18\x12 \x01(\bR\apassive\"z\n" +
+	"\vWebhookCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12<\n" +
+	"\arequest\x18\x02 \x01(\v2\".conversa.plugin.v1.WebhookRequestR\arequest\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x03 \x01(\x03R\ttimeoutMs\"\xa3\x01\n" +
+	"\fWebhookReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12?\n" +
+	"\bresponse\x18\x02 \x01(\v2#.conversa.plugin.v1.WebhookResponseR\bresponse\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x03 \x01(\x05R\terrorCode\x12#\n" +
+	"\rerror_message\x18\x04 \x01(\tR\ferrorMessage\"\x11\n" +
 	"\x0fDescribeRequest\"\xd6\x06\n" +
 	"\vChannelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -2475,7 +2622,7 @@ const file_conversa_proto_rawDesc = "" +
 	"\x03end\x18\x06 \x01(\bR\x03end\x12\x14\n" +
 	"\x05squad\x18\a \x01(\tR\x05squad2S\n" +
 	"\x04Info\x12K\n" +
-	"\bDescribe\x12\x1f.conversa.plugin.v1.InfoRequest\x1a\x1e.conversa.plugin.v1.PluginInfo2\xe4\x04\n" +
+	"\bDescribe\x12\x1f.conversa.plugin.v1.InfoRequest\x1a\x1e.conversa.plugin.v1.PluginInfo2\xbd\x05\n" +
 	"\aChannel\x12P\n" +
 	"\bDescribe\x12#.conversa.plugin.v1.DescribeRequest\x1a\x1f.conversa.plugin.v1.ChannelInfo\x12X\n" +
 	"\rHandleWebhook\x12\".conversa.plugin.v1.WebhookRequest\x1a#.conversa.plugin.v1.WebhookResponse\x12I\n" +
@@ -2483,7 +2630,8 @@ const file_conversa_proto_rawDesc = "" +
 	"\aProfile\x12\".conversa.plugin.v1.ProfileRequest\x1a#.conversa.plugin.v1.ProfileResponse\x12N\n" +
 	"\tCheckSend\x12\x1f.conversa.plugin.v1.SendRequest\x1a .conversa.plugin.v1.SendResponse\x12O\n" +
 	"\x06Action\x12!.conversa.plugin.v1.ActionRequest\x1a\".conversa.plugin.v1.ActionResponse\x12m\n" +
-	"\x10ValidateSettings\x12+.conversa.plugin.v1.ValidateSettingsRequest\x1a,.conversa.plugin.v1.ValidateSettingsResponse2\xb6\x01\n" +
+	"\x10ValidateSettings\x12+.conversa.plugin.v1.ValidateSettingsRequest\x1a,.conversa.plugin.v1.ValidateSettingsResponse\x12W\n" +
+	"\x0eHandleWebhooks\x12\x1f.conversa.plugin.v1.WebhookCall\x1a .conversa.plugin.v1.WebhookReply(\x010\x012\xb6\x01\n" +
 	"\tAssistant\x12R\n" +
 	"\bDescribe\x12#.conversa.plugin.v1.DescribeRequest\x1a!.conversa.plugin.v1.AssistantInfo\x12U\n" +
 	"\bConverse\x12#.conversa.plugin.v1.ConverseRequest\x1a$.conversa.plugin.v1.ConverseResponseB,Z*github.com/conversa/conversa/plugins/protob\x06proto3"
@@ -2500,88 +2648,94 @@ func file_conversa_proto_rawDescGZIP() []byte {
 	return file_conversa_proto_rawDescData
 }
 
-var file_conversa_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_conversa_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_conversa_proto_goTypes = []any{
 	(*InfoRequest)(nil),              // 0: conversa.plugin.v1.InfoRequest
 	(*PluginInfo)(nil),               // 1: conversa.plugin.v1.PluginInfo
 	(*Option)(nil),                   // 2: conversa.plugin.v1.Option
 	(*Content)(nil),                  // 3: conversa.plugin.v1.Content
 	(*Event)(nil),                    // 4: conversa.plugin.v1.Event
-	(*DescribeRequest)(nil),          // 5: conversa.plugin.v1.DescribeRequest
-	(*ChannelInfo)(nil),              // 6: conversa.plugin.v1.ChannelInfo
-	(*SettingField)(nil),             // 7: conversa.plugin.v1.SettingField
-	(*Integration)(nil),              // 8: conversa.plugin.v1.Integration
-	(*Header)(nil),                   // 9: conversa.plugin.v1.Header
-	(*WebhookRequest)(nil),           // 10: conversa.plugin.v1.WebhookRequest
-	(*WebhookResponse)(nil),          // 11: conversa.plugin.v1.WebhookResponse
-	(*Contact)(nil),                  // 12: conversa.plugin.v1.Contact
-	(*SendRequest)(nil),              // 13: conversa.plugin.v1.SendRequest
-	(*SendError)(nil),                // 14: conversa.plugin.v1.SendError
-	(*SendResponse)(nil),             // 15: conversa.plugin.v1.SendResponse
-	(*HttpExchange)(nil),             // 16: conversa.plugin.v1.HttpExchange
-	(*ActionRequest)(nil),            // 17: conversa.plugin.v1.ActionRequest
-	(*ActionResponse)(nil),           // 18: conversa.plugin.v1.ActionResponse
-	(*ValidateSettingsRequest)(nil),  // 19: conversa.plugin.v1.ValidateSettingsRequest
-	(*SettingsProblem)(nil),          // 20: conversa.plugin.v1.SettingsProblem
-	(*ValidateSettingsResponse)(nil), // 21: conversa.plugin.v1.ValidateSettingsResponse
-	(*ProfileRequest)(nil),           // 22: conversa.plugin.v1.ProfileRequest
-	(*ProfileResponse)(nil),          // 23: conversa.plugin.v1.ProfileResponse
-	(*AssistantInfo)(nil),            // 24: conversa.plugin.v1.AssistantInfo
-	(*ConverseRequest)(nil),          // 25: conversa.plugin.v1.ConverseRequest
-	(*ConverseResponse)(nil),         // 26: conversa.plugin.v1.ConverseResponse
-	nil,                              // 27: conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
-	nil,                              // 28: conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
+	(*WebhookCall)(nil),              // 5: conversa.plugin.v1.WebhookCall
+	(*WebhookReply)(nil),             // 6: conversa.plugin.v1.WebhookReply
+	(*DescribeRequest)(nil),          // 7: conversa.plugin.v1.DescribeRequest
+	(*ChannelInfo)(nil),              // 8: conversa.plugin.v1.ChannelInfo
+	(*SettingField)(nil),             // 9: conversa.plugin.v1.SettingField
+	(*Integration)(nil),              // 10: conversa.plugin.v1.Integration
+	(*Header)(nil),                   // 11: conversa.plugin.v1.Header
+	(*WebhookRequest)(nil),           // 12: conversa.plugin.v1.WebhookRequest
+	(*WebhookResponse)(nil),          // 13: conversa.plugin.v1.WebhookResponse
+	(*Contact)(nil),                  // 14: conversa.plugin.v1.Contact
+	(*SendRequest)(nil),              // 15: conversa.plugin.v1.SendRequest
+	(*SendError)(nil),                // 16: conversa.plugin.v1.SendError
+	(*SendResponse)(nil),             // 17: conversa.plugin.v1.SendResponse
+	(*HttpExchange)(nil),             // 18: conversa.plugin.v1.HttpExchange
+	(*ActionRequest)(nil),            // 19: conversa.plugin.v1.ActionRequest
+	(*ActionResponse)(nil),           // 20: conversa.plugin.v1.ActionResponse
+	(*ValidateSettingsRequest)(nil),  // 21: conversa.plugin.v1.ValidateSettingsRequest
+	(*SettingsProblem)(nil),          // 22: conversa.plugin.v1.SettingsProblem
+	(*ValidateSettingsResponse)(nil), // 23: conversa.plugin.v1.ValidateSettingsResponse
+	(*ProfileRequest)(nil),           // 24: conversa.plugin.v1.ProfileRequest
+	(*ProfileResponse)(nil),          // 25: conversa.plugin.v1.ProfileResponse
+	(*AssistantInfo)(nil),            // 26: conversa.plugin.v1.AssistantInfo
+	(*ConverseRequest)(nil),          // 27: conversa.plugin.v1.ConverseRequest
+	(*ConverseResponse)(nil),         // 28: conversa.plugin.v1.ConverseResponse
+	nil,                              // 29: conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
+	nil,                              // 30: conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
 }
 var file_conversa_proto_depIdxs = []int32{
 	2,  // 0: conversa.plugin.v1.Content.options:type_name -> conversa.plugin.v1.Option
 	3,  // 1: conversa.plugin.v1.Event.contents:type_name -> conversa.plugin.v1.Content
-	27, // 2: conversa.plugin.v1.ChannelInfo.webhook_headers:type_name -> conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
-	28, // 3: conversa.plugin.v1.ChannelInfo.webhook_fields:type_name -> conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
-	7,  // 4: conversa.plugin.v1.ChannelInfo.settings:type_name -> conversa.plugin.v1.SettingField
-	8,  // 5: conversa.plugin.v1.WebhookRequest.integrations:type_name -> conversa.plugin.v1.Integration
-	9,  // 6: conversa.plugin.v1.WebhookRequest.headers:type_name -> conversa.plugin.v1.Header
-	4,  // 7: conversa.plugin.v1.WebhookResponse.events:type_name -> conversa.plugin.v1.Event
-	8,  // 8: conversa.plugin.v1.SendRequest.integration:type_name -> conversa.plugin.v1.Integration
-	12, // 9: conversa.plugin.v1.SendRequest.contact:type_name -> conversa.plugin.v1.Contact
-	3,  // 10: conversa.plugin.v1.SendRequest.contents:type_name -> conversa.plugin.v1.Content
-	14, // 11: conversa.plugin.v1.SendResponse.error:type_name -> conversa.plugin.v1.SendError
-	16, // 12: conversa.plugin.v1.SendResponse.exchanges:type_name -> conversa.plugin.v1.HttpExchange
-	9,  // 13: conversa.plugin.v1.HttpExchange.request_headers:type_name -> conversa.plugin.v1.Header
-	9,  // 14: conversa.plugin.v1.HttpExchange.response_headers:type_name -> conversa.plugin.v1.Header
-	8,  // 15: conversa.plugin.v1.ActionRequest.integration:type_name -> conversa.plugin.v1.Integration
-	12, // 16: conversa.plugin.v1.ActionRequest.contact:type_name -> conversa.plugin.v1.Contact
-	14, // 17: conversa.plugin.v1.ActionResponse.error:type_name -> conversa.plugin.v1.SendError
-	8,  // 18: conversa.plugin.v1.ValidateSettingsRequest.integration:type_name -> conversa.plugin.v1.Integration
-	20, // 19: conversa.plugin.v1.ValidateSettingsResponse.problems:type_name -> conversa.plugin.v1.SettingsProblem
-	8,  // 20: conversa.plugin.v1.ProfileRequest.integration:type_name -> conversa.plugin.v1.Integration
-	12, // 21: conversa.plugin.v1.ConverseRequest.contact:type_name -> conversa.plugin.v1.Contact
-	3,  // 22: conversa.plugin.v1.ConverseRequest.contents:type_name -> conversa.plugin.v1.Content
-	3,  // 23: conversa.plugin.v1.ConverseResponse.replies:type_name -> conversa.plugin.v1.Content
-	0,  // 24: conversa.plugin.v1.Info.Describe:input_type -> conversa.plugin.v1.InfoRequest
-	5,  // 25: conversa.plugin.v1.Channel.Describe:input_type -> conversa.plugin.v1.DescribeRequest
-	10, // 26: conversa.plugin.v1.Channel.HandleWebhook:input_type -> conversa.plugin.v1.WebhookRequest
-	13, // 27: conversa.plugin.v1.Channel.Send:input_type -> conversa.plugin.v1.SendRequest
-	22, // 28: conversa.plugin.v1.Channel.Profile:input_type -> conversa.plugin.v1.ProfileRequest
-	13, // 29: conversa.plugin.v1.Channel.CheckSend:input_type -> conversa.plugin.v1.SendRequest
-	17, // 30: conversa.plugin.v1.Channel.Action:input_type -> conversa.plugin.v1.ActionRequest
-	19, // 31: conversa.plugin.v1.Channel.ValidateSettings:input_type -> conversa.plugin.v1.ValidateSettingsRequest
-	5,  // 32: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
-	25, // 33: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
-	1,  // 34: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
-	6,  // 35: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
-	11, // 36: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
-	15, // 37: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
-	23, // 38: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
-	15, // 39: conversa.plugin.v1.Channel.CheckSend:output_type -> conversa.plugin.v1.SendResponse
-	18, // 40: conversa.plugin.v1.Channel.Action:output_type -> conversa.plugin.v1.ActionResponse
-	21, // 41: conversa.plugin.v1.Channel.ValidateSettings:output_type -> conversa.plugin.v1.ValidateSettingsResponse
-	24, // 42: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
-	26, // 43: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
-	34, // [34:44] is the sub-list for method output_type
-	24, // [24:34] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	12, // 2: conversa.plugin.v1.WebhookCall.request:type_name -> conversa.plugin.v1.WebhookRequest
+	13, // 3: conversa.plugin.v1.WebhookReply.response:type_name -> conversa.plugin.v1.WebhookResponse
+	29, // 4: conversa.plugin.v1.ChannelInfo.webhook_headers:type_name -> conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
+	30, // 5: conversa.plugin.v1.ChannelInfo.webhook_fields:type_name -> conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
+	9,  // 6: conversa.plugin.v1.ChannelInfo.settings:type_name -> conversa.plugin.v1.SettingField
+	10, // 7: conversa.plugin.v1.WebhookRequest.integrations:type_name -> conversa.plugin.v1.Integration
+	11, // 8: conversa.plugin.v1.WebhookRequest.headers:type_name -> conversa.plugin.v1.Header
+	4,  // 9: conversa.plugin.v1.WebhookResponse.events:type_name -> conversa.plugin.v1.Event
+	10, // 10: conversa.plugin.v1.SendRequest.integration:type_name -> conversa.plugin.v1.Integration
+	14, // 11: conversa.plugin.v1.SendRequest.contact:type_name -> conversa.plugin.v1.Contact
+	3,  // 12: conversa.plugin.v1.SendRequest.contents:type_name -> conversa.plugin.v1.Content
+	16, // 13: conversa.plugin.v1.SendResponse.error:type_name -> conversa.plugin.v1.SendError
+	18, // 14: conversa.plugin.v1.SendResponse.exchanges:type_name -> conversa.plugin.v1.HttpExchange
+	11, // 15: conversa.plugin.v1.HttpExchange.request_headers:type_name -> conversa.plugin.v1.Header
+	11, // 16: conversa.plugin.v1.HttpExchange.response_headers:type_name -> conversa.plugin.v1.Header
+	10, // 17: conversa.plugin.v1.ActionRequest.integration:type_name -> conversa.plugin.v1.Integration
+	14, // 18: conversa.plugin.v1.ActionRequest.contact:type_name -> conversa.plugin.v1.Contact
+	16, // 19: conversa.plugin.v1.ActionResponse.error:type_name -> conversa.plugin.v1.SendError
+	10, // 20: conversa.plugin.v1.ValidateSettingsRequest.integration:type_name -> conversa.plugin.v1.Integration
+	22, // 21: conversa.plugin.v1.ValidateSettingsResponse.problems:type_name -> conversa.plugin.v1.SettingsProblem
+	10, // 22: conversa.plugin.v1.ProfileRequest.integration:type_name -> conversa.plugin.v1.Integration
+	14, // 23: conversa.plugin.v1.ConverseRequest.contact:type_name -> conversa.plugin.v1.Contact
+	3,  // 24: conversa.plugin.v1.ConverseRequest.contents:type_name -> conversa.plugin.v1.Content
+	3,  // 25: conversa.plugin.v1.ConverseResponse.replies:type_name -> conversa.plugin.v1.Content
+	0,  // 26: conversa.plugin.v1.Info.Describe:input_type -> conversa.plugin.v1.InfoRequest
+	7,  // 27: conversa.plugin.v1.Channel.Describe:input_type -> conversa.plugin.v1.DescribeRequest
+	12, // 28: conversa.plugin.v1.Channel.HandleWebhook:input_type -> conversa.plugin.v1.WebhookRequest
+	15, // 29: conversa.plugin.v1.Channel.Send:input_type -> conversa.plugin.v1.SendRequest
+	24, // 30: conversa.plugin.v1.Channel.Profile:input_type -> conversa.plugin.v1.ProfileRequest
+	15, // 31: conversa.plugin.v1.Channel.CheckSend:input_type -> conversa.plugin.v1.SendRequest
+	19, // 32: conversa.plugin.v1.Channel.Action:input_type -> conversa.plugin.v1.ActionRequest
+	21, // 33: conversa.plugin.v1.Channel.ValidateSettings:input_type -> conversa.plugin.v1.ValidateSettingsRequest
+	5,  // 34: conversa.plugin.v1.Channel.HandleWebhooks:input_type -> conversa.plugin.v1.WebhookCall
+	7,  // 35: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
+	27, // 36: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
+	1,  // 37: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
+	8,  // 38: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
+	13, // 39: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
+	17, // 40: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
+	25, // 41: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
+	17, // 42: conversa.plugin.v1.Channel.CheckSend:output_type -> conversa.plugin.v1.SendResponse
+	20, // 43: conversa.plugin.v1.Channel.Action:output_type -> conversa.plugin.v1.ActionResponse
+	23, // 44: conversa.plugin.v1.Channel.ValidateSettings:output_type -> conversa.plugin.v1.ValidateSettingsResponse
+	6,  // 45: conversa.plugin.v1.Channel.HandleWebhooks:output_type -> conversa.plugin.v1.WebhookReply
+	26, // 46: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
+	28, // 47: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
+	37, // [37:48] is the sub-list for method output_type
+	26, // [26:37] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_conversa_proto_init() }
@@ -2595,7 +2749,7 @@ func file_conversa_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_conversa_proto_rawDesc), len(file_conversa_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

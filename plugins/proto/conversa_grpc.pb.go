@@ -142,6 +142,7 @@ const (
 	Channel_CheckSend_FullMethodName        = "/conversa.plugin.v1.Channel/CheckSend"
 	Channel_Action_FullMethodName           = "/conversa.plugin.v1.Channel/Action"
 	Channel_ValidateSettings_FullMethodName = "/conversa.plugin.v1.Channel/ValidateSettings"
+	Channel_HandleWebhooks_FullMethodName   = "/conversa.plugin.v1.Channel/HandleWebhooks"
 )
 
 // ChannelClient is the client API for Channel service.
@@ -168,6 +169,16 @@ type ChannelClient interface {
 	// setting. It must not call the provider with the settings' credentials
 	// (it checks their form). Optional: Unimplemented means no objection.
 	ValidateSettings(ctx context.Context, in *ValidateSettingsRequest, opts ...grpc.CallOption) (*ValidateSettingsResponse, error)
+	// HandleWebhooks carries HandleWebhook calls on one long-lived stream,
+	// which spares each webhook a gRPC call of its own (a new HTTP/2 stream,
+	// its headers and trailers, and a goroutine in a Go plugin): most of the
+	// cost of a small call. The host opens it once per plugin process and
+	// sends a WebhookCall per webhook, many in flight at once; the plugin
+	// answers each, in any order, with the WebhookReply of the same id, as
+	// HandleWebhook would have. Optional: a plugin that answers Unimplemented
+	// (one in another language, or built before it) gets HandleWebhook calls.
+	// The Go SDK serves it for every channel.
+	HandleWebhooks(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WebhookCall, WebhookReply], error)
 }
 
 type channelClient struct {
@@ -248,6 +259,19 @@ func (c *channelClient) ValidateSettings(ctx context.Context, in *ValidateSettin
 	return out, nil
 }
 
+func (c *channelClient) HandleWebhooks(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WebhookCall, WebhookReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Channel_ServiceDesc.Streams[0], Channel_HandleWebhooks_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WebhookCall, WebhookReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Channel_HandleWebhooksClient = grpc.BidiStreamingClient[WebhookCall, WebhookReply]
+
 // ChannelServer is the server API for Channel service.
 // All implementations must embed UnimplementedChannelServer
 // for forward compatibility.
@@ -272,6 +296,16 @@ type ChannelServer interface {
 	// setting. It must not call the provider with the settings' credentials
 	// (it checks their form). Optional: Unimplemented means no objection.
 	ValidateSettings(context.Context, *ValidateSettingsRequest) (*ValidateSettingsResponse, error)
+	// HandleWebhooks carries HandleWebhook calls on one long-lived stream,
+	// which spares each webhook a gRPC call of its own (a new HTTP/2 stream,
+	// its headers and trailers, and a goroutine in a Go plugin): most of the
+	// cost of a small call. The host opens it once per plugin process and
+	// sends a WebhookCall per webhook, many in flight at once; the plugin
+	// answers each, in any order, with the WebhookReply of the same id, as
+	// HandleWebhook would have. Optional: a plugin that answers Unimplemented
+	// (one in another language, or built before it) gets HandleWebhook calls.
+	// The Go SDK serves it for every channel.
+	HandleWebhooks(grpc.BidiStreamingServer[WebhookCall, WebhookReply]) error
 	mustEmbedUnimplementedChannelServer()
 }
 
@@ -302,6 +336,9 @@ func (UnimplementedChannelServer) Action(context.Context, *ActionRequest) (*Acti
 }
 func (UnimplementedChannelServer) ValidateSettings(context.Context, *ValidateSettingsRequest) (*ValidateSettingsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ValidateSettings not implemented")
+}
+func (UnimplementedChannelServer) HandleWebhooks(grpc.BidiStreamingServer[WebhookCall, WebhookReply]) error {
+	return status.Error(codes.Unimplemented, "method HandleWebhooks not implemented")
 }
 func (UnimplementedChannelServer) mustEmbedUnimplementedChannelServer() {}
 func (UnimplementedChannelServer) testEmbeddedByValue()                 {}
@@ -450,6 +487,13 @@ func _Channel_ValidateSettings_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Channel_HandleWebhooks_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ChannelServer).HandleWebhooks(&grpc.GenericServerStream[WebhookCall, WebhookReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Channel_HandleWebhooksServer = grpc.BidiStreamingServer[WebhookCall, WebhookReply]
+
 // Channel_ServiceDesc is the grpc.ServiceDesc for Channel service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -486,7 +530,14 @@ var Channel_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Channel_ValidateSettings_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "HandleWebhooks",
+			Handler:       _Channel_HandleWebhooks_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "conversa.proto",
 }
 

@@ -57,6 +57,10 @@ func (c InfoClient) Describe(ctx context.Context) (*proto.PluginInfo, error) {
 type ChannelPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	Impl Channel
+	// Unary makes the host's client send each webhook as a HandleWebhook
+	// call of its own, never on the HandleWebhooks stream (which a client
+	// otherwise uses when the plugin serves it).
+	Unary bool
 }
 
 func (p *ChannelPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
@@ -67,7 +71,12 @@ func (p *ChannelPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 }
 
 func (p *ChannelPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &channelClient{c: proto.NewChannelClient(c)}, nil
+	cc := proto.NewChannelClient(c)
+	client := &channelClient{c: cc}
+	if !p.Unary {
+		client.hooks = &webhookStream{c: cc}
+	}
+	return client, nil
 }
 
 type channelServer struct {
@@ -112,13 +121,23 @@ func (s *channelServer) ValidateSettings(ctx context.Context, r *proto.ValidateS
 	return nil, status.Error(codes.Unimplemented, "ValidateSettings not implemented")
 }
 
-type channelClient struct{ c proto.ChannelClient }
+type channelClient struct {
+	c     proto.ChannelClient
+	hooks *webhookStream
+}
 
 func (c *channelClient) Describe(ctx context.Context) (*proto.ChannelInfo, error) {
 	return c.c.Describe(ctx, &proto.DescribeRequest{})
 }
 
+// HandleWebhook goes on the webhook stream, or as a call of its own to a
+// plugin that does not serve the stream.
 func (c *channelClient) HandleWebhook(ctx context.Context, r *proto.WebhookRequest) (*proto.WebhookResponse, error) {
+	if c.hooks != nil {
+		if resp, unary, err := c.hooks.call(ctx, r); !unary {
+			return resp, err
+		}
+	}
 	return c.c.HandleWebhook(ctx, r)
 }
 

@@ -52,10 +52,26 @@ func Serve(p Plugin) {
 		Plugins:         PluginSet(info, p.Channel, p.Assistant),
 		Logger:          logger,
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
-			return grpc.NewServer(opts...)
+			return grpc.NewServer(append(opts, ServerOptions()...)...)
 		},
 	})
+}
+
+// window is the gRPC flow-control window a plugin's server starts with. A
+// fixed one turns off grpc-go's estimate of the link's bandwidth-delay
+// product, which pings the host on every data frame it receives: a frame
+// each way per small call, for nothing on a local socket. It is larger than
+// any message the host sends (MaxMessageBytes aside), so no call waits for
+// a window update.
+const window = 4 << 20
+
+// ServerOptions are the gRPC server options Serve adds to go-plugin's:
+// message-size limits both ways and fixed flow-control windows.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window),
+	}
 }
 
 // watchParent exits the process once its parent is gone (re-parented to init

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/conversa/conversa/plugins/proto"
 )
@@ -169,4 +171,53 @@ func IsToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// SettingsCache keeps settings decoded, by their settings_json bytes. The
+// host sends every candidate integration's settings with every webhook,
+// and decoding them is much of a small call's work; the bytes themselves
+// are the version, since changed settings are other bytes. So nothing is
+// ever invalidated, the contract carries no version, and a plugin in
+// another language needs nothing. Safe for concurrent use; what Get
+// returns is shared, so callers must not modify it (its Problems cannot be
+// appended to in place: they come without spare capacity).
+type SettingsCache[T any] struct {
+	parse func([]byte) (T, Problems)
+
+	mu sync.RWMutex
+	m  map[string]decoded[T]
+}
+
+type decoded[T any] struct {
+	v        T
+	problems Problems
+}
+
+// maxCachedSettings bounds a cache: settings edited many times leave their
+// old versions behind, and the cache starts over when it is full.
+const maxCachedSettings = 1024
+
+// NewSettingsCache caches what parse makes of settings_json. parse must
+// depend on its input only.
+func NewSettingsCache[T any](parse func([]byte) (T, Problems)) *SettingsCache[T] {
+	return &SettingsCache[T]{parse: parse, m: map[string]decoded[T]{}}
+}
+
+// Get is parse(raw), decoded once per distinct raw.
+func (c *SettingsCache[T]) Get(raw []byte) (T, Problems) {
+	c.mu.RLock()
+	d, ok := c.m[string(raw)]
+	c.mu.RUnlock()
+	if ok {
+		return d.v, d.problems
+	}
+	v, problems := c.parse(raw)
+	d = decoded[T]{v: v, problems: slices.Clip(problems)}
+	c.mu.Lock()
+	if len(c.m) >= maxCachedSettings {
+		clear(c.m)
+	}
+	c.m[string(raw)] = d
+	c.mu.Unlock()
+	return d.v, d.problems
 }

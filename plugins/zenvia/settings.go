@@ -35,7 +35,14 @@ const minSecretToken = 8
 // Unknown keys are ignored; numbers and booleans are taken as their JSON
 // text, because an operator may well write a numeric sender id without
 // quotes. The only problem it finds is settings that are not a JSON object.
-func parseSettings(raw []byte) (settings, sdk.Problems) {
+// Each distinct settings_json is decoded once; what it returns is shared and
+// must not be modified.
+func parseSettings(raw []byte) (settings, sdk.Problems) { return settingsCache.Get(raw) }
+
+var settingsCache = sdk.NewSettingsCache(decodeSettings)
+
+// decodeSettings is parseSettings without the cache.
+func decodeSettings(raw []byte) (settings, sdk.Problems) {
 	m, problems := sdk.ReadSettings(raw)
 	s := settings{
 		SenderID:        m.String(settingSenderID),
