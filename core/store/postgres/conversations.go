@@ -78,20 +78,23 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]*model.Conversation, error) {
 	var a args
 	search := fulltext.Clean(f.Search)
-	if search == "" && f.Search != "" {
+	terms := fulltext.Terms(search)
+	if f.Search != "" && len(terms) == 0 {
 		return nil, nil // nothing searchable was typed: nothing matches
 	}
-	terms := fulltext.Terms(search)
 	// hit is the newest message of each conversation that the search's
-	// words match.
+	// words match, among the newest store.SearchHits matching messages.
 	hit, join, byText := "NULL::bigint", "", ""
 	if tsq, ok := tsQuery(terms); ok {
 		hit, byText = "hit.message", " OR hit.message IS NOT NULL"
-		join = ` LEFT JOIN (SELECT conversation_id, max(id) AS message FROM messages WHERE search @@ ` + a.add(tsq) + `::tsquery
+		join = ` LEFT JOIN (SELECT conversation_id, max(id) AS message FROM (SELECT conversation_id, id FROM messages
+			WHERE search @@ ` + a.add(tsq) + `::tsquery ORDER BY id DESC LIMIT ` + a.add(store.SearchHits) + `) s
 			GROUP BY conversation_id) hit ON hit.conversation_id = c.id`
 	}
+	// The unread count of each listed conversation, in this query.
 	q := `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
-	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at, ` + hit + `
+	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at, ` + hit + `,
+	(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.id > c.agent_read_id AND m.direction = 'in')
 	FROM conversations c JOIN contacts ct ON ct.id = c.contact_id` + join
 	var where []string
 	if f.State != "" {
@@ -104,7 +107,10 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 		where = append(where, "c.agent = "+a.add(f.Agent))
 	}
 	if f.Label != "" {
-		where = append(where, "c.id IN (SELECT conversation_id FROM conversation_labels WHERE label = "+a.add(f.Label)+")")
+		// Checked on each conversation met in activity order: what it costs
+		// follows how common the label is, not how many carry it.
+		where = append(where, "EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id AND cl.label = "+
+			a.add(f.Label)+")")
 	}
 	if f.Contact != 0 {
 		where = append(where, "c.contact_id = "+a.add(f.Contact))
@@ -127,9 +133,13 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	hits := map[int64]int64{} // message -> conversation
 	convs, err := collect(func(row pgx.Row) (*model.Conversation, error) {
 		var hit *int64
-		c, err := scanConversation(row, &hit)
+		var unread int
+		c, err := scanConversation(row, &hit, &unread)
 		if err == nil && hit != nil {
 			hits[*hit] = c.ID
+		}
+		if c != nil {
+			c.Unread = unread
 		}
 		return c, err
 	})(r.Query(ctx, q, a...))
