@@ -76,12 +76,37 @@ func (x conversations) Latest(ctx context.Context, contactID int64) (*model.Conv
 var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]*model.Conversation, error) {
-	var a args
 	search := fulltext.Clean(f.Search)
 	terms := fulltext.Terms(search)
 	if f.Search != "" && len(terms) == 0 {
 		return nil, nil // nothing searchable was typed: nothing matches
 	}
+	q, a := listQuery(f, search, terms)
+	r := x.h.q()
+	hits := map[int64]int64{} // message -> conversation
+	convs, err := collect(func(row pgx.Row) (*model.Conversation, error) {
+		var hit *int64
+		var unread int
+		c, err := scanConversation(row, &hit, &unread)
+		if err == nil && hit != nil {
+			hits[*hit] = c.ID
+		}
+		if c != nil {
+			c.Unread = unread
+		}
+		return c, err
+	})(r.Query(ctx, q, a...))
+	if err != nil || len(hits) == 0 {
+		return convs, err
+	}
+	return convs, matches(ctx, r, convs, hits, terms)
+}
+
+// listQuery is the statement of List: the conversations f selects, newest
+// activity first, read from the index that serves the filter in that order
+// (0009_growth.sql) so it stops at the limit.
+func listQuery(f store.ConversationFilter, search string, terms []string) (string, args) {
+	var a args
 	// hit is the newest message of each conversation that the search's
 	// words match, among the newest store.SearchHits matching messages.
 	hit, join, byText := "NULL::bigint", "", ""
@@ -129,24 +154,7 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 		f.Limit = 500
 	}
 	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT " + a.add(f.Limit)
-	r := x.h.q()
-	hits := map[int64]int64{} // message -> conversation
-	convs, err := collect(func(row pgx.Row) (*model.Conversation, error) {
-		var hit *int64
-		var unread int
-		c, err := scanConversation(row, &hit, &unread)
-		if err == nil && hit != nil {
-			hits[*hit] = c.ID
-		}
-		if c != nil {
-			c.Unread = unread
-		}
-		return c, err
-	})(r.Query(ctx, q, a...))
-	if err != nil || len(hits) == 0 {
-		return convs, err
-	}
-	return convs, matches(ctx, r, convs, hits, terms)
+	return q, a
 }
 
 // startAttempts bounds how often Start tries again when the open
@@ -381,9 +389,11 @@ func (x conversations) Inactive(ctx context.Context, integration string, cutoff 
 		AND last_inbound_at > 0 AND last_inbound_at < $2 ORDER BY id`, integration, ms(cutoff)))
 }
 
+// queuedQuery reads conversations_queued in serving order.
+const queuedQuery = conversationWithContact + ` WHERE c.state = 'queued' ORDER BY c.priority DESC, c.queued_at, c.id`
+
 func (x conversations) Queued(ctx context.Context) ([]*model.Conversation, error) {
-	return collectConversations(x.h.q().Query(ctx, conversationWithContact+` WHERE c.state = 'queued'
-		ORDER BY c.priority DESC, c.queued_at, c.id`))
+	return collectConversations(x.h.q().Query(ctx, queuedQuery))
 }
 
 func (x conversations) MarkRead(ctx context.Context, id, messageID int64) error {
@@ -393,6 +403,10 @@ func (x conversations) MarkRead(ctx context.Context, id, messageID int64) error 
 			WHERE id = $2`, messageID, id)
 	})
 }
+
+const unreadQuery = `SELECT c.id, count(m.id) FROM conversations c
+		LEFT JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in' AND m.id > c.agent_read_id
+		WHERE c.id = ANY($1) GROUP BY c.id`
 
 // Unread counts for every conversation asked about in one statement; one
 // that does not exist counts 0.
@@ -404,9 +418,7 @@ func (x conversations) Unread(ctx context.Context, ids []int64) (map[int64]int, 
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := x.h.q().Query(ctx, `SELECT c.id, count(m.id) FROM conversations c
-		LEFT JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in' AND m.id > c.agent_read_id
-		WHERE c.id = ANY($1) GROUP BY c.id`, ids)
+	rows, err := x.h.q().Query(ctx, unreadQuery, ids)
 	if err != nil {
 		return nil, err
 	}

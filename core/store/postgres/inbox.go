@@ -22,11 +22,13 @@ var _ store.Inbox = inbox{}
 
 func newInbox(x h) inbox { return inbox{x, queueMethods{x, ibQueue}} }
 
+// inboxHeadQuery: a key's oldest event not processed (inbox_open).
+const inboxHeadQuery = `SELECT id FROM inbox WHERE partition_key = $1 AND processed_at IS NULL ORDER BY id LIMIT 1`
+
 // A contact's events are one queue key: the partition Add is given.
 var ibQueue = queue{name: "inbox", backlog: `SELECT count(*) FROM inbox WHERE processed_at IS NULL`, head: func(ctx context.Context, q querier, key string) (int64, error) {
 	var id int64
-	err := q.QueryRow(ctx, `SELECT id FROM inbox WHERE partition_key = $1 AND processed_at IS NULL ORDER BY id LIMIT 1`,
-		key).Scan(&id)
+	err := q.QueryRow(ctx, inboxHeadQuery, key).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}

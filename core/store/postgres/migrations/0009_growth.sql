@@ -15,9 +15,9 @@ CREATE INDEX conversations_queued ON conversations (priority DESC, queued_at, id
 DROP INDEX conversations_state;
 -- The keys due the longest, in the order a claim takes them.
 DROP INDEX queue_keys_due;
-CREATE INDEX queue_keys_due ON queue_keys (queue, ready_at, key);
+CREATE INDEX queue_keys_due ON queue_keys (queue, ready_at, key COLLATE "C");
 -- An echo or a resend finds its send by message.
-CREATE INDEX outbox_message ON outbox (message_id);
+CREATE INDEX outbox_message ON outbox (message_id, id);
 
 -- How many conversations carry each label (GET /api/v1/labels), kept by a
 -- trigger rather than counted over every labelled conversation.
