@@ -151,6 +151,13 @@ func growthQueries(b *testing.B, db *DB, n int) {
 			Contents: []model.Content{{Type: model.Text, Text: corpus.Message()}}})
 		return err
 	})
+	touched := time.UnixMilli(int64(sh.conversations) * 60_000)
+	run("conversation-touch", func() error {
+		// Each message moves its conversation's activity: every index on
+		// last_activity_at is written.
+		touched = touched.Add(time.Millisecond)
+		return db.Conversations().Touch(ctx, int64(sh.conversations)-r.Int64N(int64(sh.bot)), touched, touched)
+	})
 	run("list-all", listed(store.ConversationFilter{Limit: 100}, 100))
 	run("list-state-queued", listed(store.ConversationFilter{State: model.StateQueued, Limit: 100}, 100))
 	run("list-state-ended", listed(store.ConversationFilter{State: model.StateEnded, Limit: 100}, 100))
@@ -231,7 +238,7 @@ func seedGrowth(b testing.TB, path string, messages int) {
 		b.Fatal(err)
 	}
 	exec(tx, `INSERT INTO integrations (id, name, channel, squad, inactivity_minutes, source, created_at, updated_at)
-		VALUES ('ig', 'IG', 'meta', 'sales', 60, 'config', 0, 0), ('ig2', 'IG 2', 'meta', 'support', 60, 'config', 0, 0)`)
+		VALUES ('ig', 'IG', 'meta', 'sales', 60, 'api', 0, 0), ('ig2', 'IG 2', 'meta', 'support', 60, 'api', 0, 0)`)
 	for a := 1; a <= sh.agents; a++ {
 		exec(tx, `INSERT INTO agents (id, name, role, password_hash, squads, max_chats, status, created_at)
 			VALUES (?, ?, 'agent', 'x', '["sales","support"]', 20, 'available', 0)`, fmt.Sprintf("agent%02d", a), fmt.Sprintf("Agent %d", a))
