@@ -73,7 +73,10 @@ const (
 	// unreadQuery counts from messages_conversation, above the last read.
 	unreadQuery = `SELECT count(*) FROM messages m WHERE m.conversation_id = ?1
 		AND m.id > (SELECT agent_read_id FROM conversations WHERE id = ?1) AND m.direction = 'in'`
-	inactiveQuery = `SELECT id FROM conversations WHERE integration_id = ? AND state <> 'ended'
+	// inactiveQuery reads the open conversations silent the longest from
+	// conversations_inactivity (the unary + keeps the planner off the
+	// integration's index, which holds its ended conversations too).
+	inactiveQuery = `SELECT id FROM conversations WHERE +integration_id = ? AND state <> 'ended'
 		AND last_inbound_at > 0 AND last_inbound_at < ? ORDER BY id`
 	// unreadCol is a listed conversation's unread count, in the list's
 	// own query (no query per conversation).

@@ -103,6 +103,17 @@ func planProblems(q plannedQuery, plan []string, partial map[string]bool) []stri
 		}
 	}
 	var out []string
+	for _, idx := range q.Uses {
+		used := false
+		for _, step := range plan {
+			if strings.Contains(step, "INDEX "+idx+" ") || strings.HasSuffix(step, "INDEX "+idx) {
+				used = true
+			}
+		}
+		if !used {
+			out = append(out, "does not use "+idx)
+		}
+	}
 	if sorted && !q.Sorts {
 		out = append(out, "sorts in a temporary B-tree where an index should give the order")
 	}
