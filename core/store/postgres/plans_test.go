@@ -50,8 +50,8 @@ func pgPlannedQueries() []pgPlanned {
 }
 
 var (
-	pgSeqScan  = regexp.MustCompile(`Seq Scan on (\w+)`)
-	pgSort     = regexp.MustCompile(`^\s*(?:->\s*)?(?:Incremental )?Sort\s+\(cost=[0-9.]+ rows=(\d+)`)
+	pgSeqScan = regexp.MustCompile(`Seq Scan on (\w+)`)
+	pgSort    = regexp.MustCompile(`^\s*(?:->\s*)?(?:Incremental )?Sort\s+\(cost=[0-9.]+ rows=(\d+)`)
 )
 
 // TestQueryPlans asks PostgreSQL (EXPLAIN, after ANALYZE of a seeded

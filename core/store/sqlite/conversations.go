@@ -230,13 +230,16 @@ func searchCandidates(ctx context.Context, r reader, terms []string) (hits map[i
 	return hits, found, nil
 }
 
-// ftsQuery is an FTS4 query for every term, the last as a prefix.
+// ftsQuery is an FTS4 query for every term, the last as a prefix when it
+// is long enough (fulltext.MinPrefix).
 func ftsQuery(terms []string) string {
 	quoted := make([]string, len(terms))
 	for i, t := range terms {
 		quoted[i] = `"` + t + `"`
 	}
-	quoted[len(quoted)-1] = `"` + terms[len(terms)-1] + `*"`
+	if last := terms[len(terms)-1]; fulltext.Prefix(last) {
+		quoted[len(quoted)-1] = `"` + last + `*"`
+	}
 	return strings.Join(quoted, " ")
 }
 
