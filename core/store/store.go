@@ -243,7 +243,8 @@ type ConversationFilter struct {
 	Agent       string
 	// Search matches the contact's name, username or channel id, or the
 	// text of the conversation's messages: each word, ignoring case and
-	// accents, the last one also as a prefix (the words of a contact may
+	// accents, the last one also as a prefix from fulltext.MinPrefix
+	// letters (the words of a contact may
 	// be spread over its name, username and id). What counts as a
 	// message's text is fulltext.Searchable and fulltext.Text. A
 	// conversation found by a message carries it in Match. A search looks
