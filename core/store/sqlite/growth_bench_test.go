@@ -25,8 +25,8 @@ import (
 // conversation, half the messages inbound (each with its processed inbox
 // row), half outbound (each with its sent outbox row), a label on one
 // conversation in twenty; the open conversations do not grow with
-// history: 100 queued, 200 assigned to 20 agents, 1,000 with the
-// assistant, a few inbox events and sends waiting. Everything else ended.
+// history: 50 queued, 100 assigned to 20 agents, 200 with the assistant,
+// a few inbox events and sends waiting. Everything else ended.
 //
 //	go test ./core/store/sqlite -run XXX -bench Growth -benchtime 200x
 //	CONVERSA_GROWTH=10000000 CONVERSA_GROWTH_DIR=/var/tmp/growth go test ./core/store/sqlite -run XXX -bench Growth -benchtime 200x -timeout 2h
@@ -77,7 +77,7 @@ type growthShape struct {
 }
 
 func shapeOf(messages int) growthShape {
-	return growthShape{conversations: messages / 10, queued: 100, assigned: 200, bot: 1000, agents: 20}
+	return growthShape{conversations: messages / 10, queued: 50, assigned: 100, bot: 200, agents: 20}
 }
 
 func growthQueries(b *testing.B, db *DB, n int) {
@@ -136,12 +136,17 @@ func growthQueries(b *testing.B, db *DB, n int) {
 	run("outbox-backlog", func() error { _, err := db.Outbox().Backlog(ctx); return err })
 	run("outbox-next-due", func() error { _, err := db.Outbox().NextDue(ctx); return err })
 	run("contact-by-user", func() error {
-		_, err := db.Contacts().ByUser(ctx, "ig", strconv.FormatInt(17_840_000_000+anyConversation(), 10))
+		c := anyConversation()
+		integration := "ig"
+		if c%4 == 0 {
+			integration = "ig2"
+		}
+		_, err := db.Contacts().ByUser(ctx, integration, strconv.FormatInt(17_840_000_000+c, 10))
 		return err
 	})
 	run("conversation-open", func() error {
 		// The open conversations are the newest ones.
-		_, err := db.Conversations().Open(ctx, int64(sh.conversations)-r.Int64N(int64(sh.queued+sh.assigned+sh.bot)))
+		_, err := db.Conversations().Open(ctx, int64(sh.conversations)-r.Int64N(int64(sh.queued+sh.assigned+sh.bot-1)))
 		return err
 	})
 	run("messages-of-conversation", func() error { _, err := db.Messages().List(ctx, anyConversation()); return err })
@@ -159,10 +164,10 @@ func growthQueries(b *testing.B, db *DB, n int) {
 		return db.Conversations().Touch(ctx, int64(sh.conversations)-r.Int64N(int64(sh.bot)), touched, touched)
 	})
 	run("list-all", listed(store.ConversationFilter{Limit: 100}, 100))
-	run("list-state-queued", listed(store.ConversationFilter{State: model.StateQueued, Limit: 100}, 100))
+	run("list-state-queued", listed(store.ConversationFilter{State: model.StateQueued, Limit: 100}, 50))
 	run("list-state-ended", listed(store.ConversationFilter{State: model.StateEnded, Limit: 100}, 100))
 	run("list-integration", listed(store.ConversationFilter{Integration: "ig2", Limit: 100}, 100))
-	run("list-label", listed(store.ConversationFilter{Label: "vip", Limit: 100}, 100))
+	run("list-label", listed(store.ConversationFilter{Label: "vip", Limit: 100}, 50))
 	run("list-agent-inbox", listed(store.ConversationFilter{Agent: "agent01", State: model.StateAssigned, Limit: 500}, 1))
 	run("list-agent-all", listed(store.ConversationFilter{Agent: "agent01", Limit: 100}, 1))
 	run("list-contact", listed(store.ConversationFilter{Contact: anyConversation(), Limit: 100}, 1))
