@@ -146,7 +146,9 @@ func listQuery(f store.ConversationFilter, found []int64) (string, []any) {
 	from := ` FROM conversations c JOIN contacts ct ON ct.id = c.contact_id`
 	if found != nil {
 		list, _ := json.Marshal(found) // []int64 always encodes
-		from = ` FROM json_each(?) k CROSS JOIN conversations c ON c.id = k.value JOIN contacts ct ON ct.id = c.contact_id`
+		// The candidates are sorted by their ids and times alone; only the
+		// ones listed are read whole (labels, contact, unread count).
+		from = ` FROM json_each(?) k CROSS JOIN conversations c ON c.id = k.value`
 		args = append(args, string(list))
 	}
 	if f.State != "" {
@@ -169,13 +171,21 @@ func listQuery(f store.ConversationFilter, found []int64) (string, []any) {
 		where, args = append(where, "c.contact_id = ?"), append(args, f.Contact)
 	}
 	q := listSelect + from
+	if found != nil {
+		q = `SELECT c.id` + from
+	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 500
 	}
-	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?"
+	const order = " ORDER BY c.last_activity_at DESC, c.id DESC"
+	q += order + " LIMIT ?"
+	if found != nil {
+		q = listSelect + ` FROM (` + q + `) top CROSS JOIN conversations c ON c.id = top.id
+			JOIN contacts ct ON ct.id = c.contact_id` + order
+	}
 	return q, append(args, f.Limit)
 }
 
