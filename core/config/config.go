@@ -91,6 +91,11 @@ type Storage struct {
 	// received and send attempt, in days (0: nothing is recorded). It
 	// bounds what the log adds to the database, so it lives here.
 	DeliveryLogDays *int `toml:"delivery_log_days"`
+	// InboxRetentionDays is how long a received event is kept once it has
+	// been processed, in days (0: forever). The inbox holds each
+	// webhook's event and its raw body, about half of what a database
+	// grows by; what the event made (messages, contacts) stays.
+	InboxRetentionDays *int `toml:"inbox_retention_days"`
 }
 
 // Postgres reports whether the install lives in PostgreSQL.
@@ -150,6 +155,8 @@ const (
 	DefaultStoragePath       = "data/conversa.db"
 	DefaultDeliveryLogDays   = 7
 	MaxDeliveryLogDays       = 365
+	DefaultInboxRetention    = 7
+	MaxInboxRetention        = 3650
 	DefaultKeyFile           = "data/secret.key"
 	DefaultMediaDir          = "data/media"
 	DefaultMaxUploadMB       = 25
@@ -249,6 +256,10 @@ func (c *Config) applyDefaults() {
 	if c.Storage.DeliveryLogDays == nil {
 		days := DefaultDeliveryLogDays
 		c.Storage.DeliveryLogDays = &days
+	}
+	if c.Storage.InboxRetentionDays == nil {
+		days := DefaultInboxRetention
+		c.Storage.InboxRetentionDays = &days
 	}
 	if c.Security.KeyFile == "" {
 		c.Security.KeyFile = DefaultKeyFile
@@ -388,6 +399,10 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Storage.DeliveryLogDays; d != nil && (*d < 0 || *d > MaxDeliveryLogDays) {
 		add("storage.delivery_log_days", "storage.delivery_log_days: must be between 0 (off) and %d, got %d", MaxDeliveryLogDays, *d)
+	}
+	if d := c.Storage.InboxRetentionDays; d != nil && (*d < 0 || *d > MaxInboxRetention) {
+		add("storage.inbox_retention_days", "storage.inbox_retention_days: must be between 0 (keep forever) and %d, got %d",
+			MaxInboxRetention, *d)
 	}
 	if c.Media.MaxUploadMB < 1 || c.Media.MaxUploadMB > MaxUploadMB {
 		add("media.max_upload_mb", "media.max_upload_mb: must be between 1 and %d, got %d", MaxUploadMB, c.Media.MaxUploadMB)

@@ -191,6 +191,29 @@ func TestDeliveryLogDays(t *testing.T) {
 	}
 }
 
+func TestInboxRetentionDays(t *testing.T) {
+	c, err := Parse("c.toml", []byte(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Storage.InboxRetentionDays; d == nil || *d != 7 {
+		t.Errorf("storage.inbox_retention_days default = %v, want 7", d)
+	}
+	c, err = Parse("c.toml", []byte("[storage]\ninbox_retention_days = 0\n"))
+	if err != nil || *c.Storage.InboxRetentionDays != 0 {
+		t.Errorf("inbox_retention_days = 0: %v, %v; want 0 (keep forever) kept", c.Storage.InboxRetentionDays, err)
+	}
+	for doc, want := range map[string]string{
+		"[storage]\ninbox_retention_days = -1\n":   "c.toml:2: storage.inbox_retention_days: must be between 0 (keep forever) and 3650, got -1",
+		"[storage]\ninbox_retention_days = 4000\n": "c.toml:2: storage.inbox_retention_days: must be between 0 (keep forever) and 3650, got 4000",
+		"[storage]\ninbox_retention = 7\n":         "inbox_retention",
+	} {
+		if _, err := Parse("c.toml", []byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want %q", doc, err, want)
+		}
+	}
+}
+
 // The playground is on by default only without a configuration file; a
 // file turns it on or off explicitly.
 func TestPlaygroundDefault(t *testing.T) {

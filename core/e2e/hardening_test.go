@@ -263,6 +263,35 @@ func TestQueuesShowAnAgentOnlyTheirSquadsAndNoContacts(t *testing.T) {
 	if !strings.Contains(raw, "Bruna Lima") {
 		t.Errorf("the admin's queues do not show who waits: %s", raw)
 	}
+
+	// A second contact waits behind her: ?limit=1 shows the first in
+	// serving order and counts both.
+	srv.postMeta("ig-meta", metaSecret, metaText("5003", "w3", handoffText, time.Now()))
+	eventually(t, "the second chat queued", func() bool { return len(srv.conversations(admin, "?state=queued")) == 2 })
+	srv.settle()
+	status, b := srv.do("GET", "/api/v1/queues?limit=1", nil, map[string]string{"Authorization": "Bearer " + admin})
+	var limited struct {
+		Queues []struct {
+			Squad   string `json:"squad"`
+			Total   int    `json:"waiting_total"`
+			Waiting []struct {
+				Conversation struct {
+					ID int64 `json:"id"`
+				} `json:"conversation"`
+			} `json:"waiting"`
+		} `json:"queues"`
+	}
+	if status != 200 || json.Unmarshal(b, &limited) != nil {
+		t.Fatalf("GET /api/v1/queues?limit=1 = %d %s", status, b)
+	}
+	for _, q := range limited.Queues {
+		if q.Squad != "geral" {
+			continue
+		}
+		if q.Total != 2 || len(q.Waiting) != 1 || q.Waiting[0].Conversation.ID != queued {
+			t.Errorf("geral with ?limit=1 = %+v, want conversation %d shown and 2 waiting in all", q, queued)
+		}
+	}
 }
 
 // A transfer names a squad that exists, exactly (refused since S9; kept

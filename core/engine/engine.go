@@ -107,6 +107,9 @@ type Options struct {
 	// and send attempt (0: DefaultDeliveryLog; negative: nothing is
 	// recorded).
 	DeliveryLog time.Duration
+	// InboxRetention is how long a processed event stays in the inbox (0:
+	// forever); see retention.go.
+	InboxRetention time.Duration
 	// Observer is told of sends and reply latencies (nil: nothing).
 	Observer Observer
 	// AllowPrivateURLs lets integrations made through the API point their
@@ -247,7 +250,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.dlog.start()
 	e.wg.Add(3)
 	go e.every(inactivityEvery, e.inactivityWake, e.endInactive)
-	go e.every(pruneEvery, e.pruneWake, e.pruneDeliveries)
+	go e.every(pruneEvery, e.pruneWake, func() { e.pruneDeliveries(); e.pruneInbox() })
 	go e.every(reloadEvery, nil, func() {
 		if err := e.Reload(context.Background()); err != nil {
 			e.log.Error("re-reading integrations", "err", err)

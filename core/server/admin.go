@@ -203,10 +203,17 @@ func (s *Server) queues(c *fiber.Ctx) error {
 		WaitSeconds  int64 `json:"wait_seconds"`
 	}
 	type queue struct {
-		Squad     string    `json:"squad"`
-		Waiting   []waiting `json:"waiting"`
-		Available int       `json:"agents_available"`
-		FreeSlots int       `json:"free_slots"`
+		Squad   string    `json:"squad"`
+		Waiting []waiting `json:"waiting"`
+		// Total counts every conversation waiting; Waiting shows the
+		// first limit of them, so a long queue costs no more to show.
+		Total     int `json:"waiting_total"`
+		Available int `json:"agents_available"`
+		FreeSlots int `json:"free_slots"`
+	}
+	limit := c.QueryInt("limit", 100)
+	if limit <= 0 || limit > 500 {
+		limit = 500
 	}
 	now := s.o.Engine.Now()
 	out := []queue{}
@@ -214,6 +221,10 @@ func (s *Server) queues(c *fiber.Ctx) error {
 		q := queue{Squad: n, Waiting: []waiting{}}
 		for _, cv := range queued {
 			if cv.Squad == n {
+				q.Total++
+				if len(q.Waiting) >= limit {
+					continue
+				}
 				since := cv.StartedAt
 				if cv.QueuedAt != nil {
 					since = *cv.QueuedAt

@@ -94,20 +94,10 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	} else if ag := c.Query("agent"); ag != "" {
 		f.Agent = ag
 	}
+	// Each conversation comes with its unread count, from the same query.
 	convs, err := s.o.Store.Conversations().List(c.UserContext(), f)
 	if err != nil {
 		return err
-	}
-	ids := make([]int64, len(convs))
-	for i, cv := range convs {
-		ids[i] = cv.ID
-	}
-	unread, err := s.o.Store.Conversations().Unread(c.UserContext(), ids)
-	if err != nil {
-		return err
-	}
-	for _, cv := range convs {
-		cv.Unread = unread[cv.ID]
 	}
 	if convs == nil {
 		convs = []*model.Conversation{}

@@ -130,6 +130,13 @@ type Inbox interface {
 	// Defer puts the event off until at without counting an attempt (it
 	// waits for a plugin that is down); the contact's later events wait too.
 	Defer(ctx context.Context, it *InboxItem, at time.Time, note string) error
+	// Prune forgets processed events, oldest first: of the next max events
+	// after the id after (0: from the oldest), it removes those processed
+	// before cutoff, in one transaction, and returns how many it removed
+	// and the last id it looked at. next is 0 once it reached an event
+	// received at or after cutoff, or the newest: nothing older is left.
+	// An event not processed is never removed.
+	Prune(ctx context.Context, cutoff time.Time, after int64, max int) (removed int64, next int64, err error)
 }
 
 // OutboxItem is a message to send: its outbox row and its send state.
@@ -225,16 +232,26 @@ type Messages interface {
 	SetReaction(ctx context.Context, messageID int64, by, emoji string, at time.Time) error
 }
 
+// SearchHits is how many matching messages, and how many matching
+// contacts, a search reads at most: the newest.
+const SearchHits = 1000
+
 // ConversationFilter selects conversations; zero fields match everything.
 type ConversationFilter struct {
 	State       string
 	Integration string
 	Agent       string
-	// Search matches the contact's name, username or channel id (as a
-	// substring), or the text of the conversation's messages: each word,
-	// ignoring case and accents, the last one also as a prefix. What counts
-	// as a message's text is fulltext.Searchable and fulltext.Text. A
-	// conversation found by a message carries it in Match.
+	// Search matches the contact's name, username or channel id, or the
+	// text of the conversation's messages: each word, ignoring case and
+	// accents, the last one also as a prefix from fulltext.MinPrefix
+	// letters (the words of a contact may
+	// be spread over its name, username and id). What counts as a
+	// message's text is fulltext.Searchable and fulltext.Text. A
+	// conversation found by a message carries it in Match. A search looks
+	// at the newest matches only (SearchHits of each kind: the newest
+	// messages, the newest contacts), among which the other
+	// filters, the order and the limit apply: what it costs does not grow
+	// with how many messages a common word is in.
 	Search string
 	// Label: only conversations carrying it.
 	Label string
@@ -263,6 +280,8 @@ type Conversations interface {
 	Open(ctx context.Context, contactID int64) (*model.Conversation, error)
 	// Latest returns the contact's most recent conversation, open or not.
 	Latest(ctx context.Context, contactID int64) (*model.Conversation, error)
+	// List lists the conversations f selects, newest activity first, each
+	// with its Unread count.
 	List(ctx context.Context, f ConversationFilter) ([]*model.Conversation, error)
 	// Start opens a conversation for c.ContactID in c.State (an initial
 	// state). A contact has at most one open conversation: when it has one

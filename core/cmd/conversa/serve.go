@@ -135,6 +135,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		Observer:         meter,
 		AllowPrivateURLs: cfg.Server.AllowPrivateURLs,
 		DeliveryLog:      deliveryLog(cfg.Storage),
+		InboxRetention:   inboxRetention(cfg.Storage),
 	})
 	if err != nil {
 		return err
@@ -307,6 +308,15 @@ func announce(ctx context.Context, w io.Writer, log *slog.Logger, cfg *config.Co
 		log.Info("webhook ready", "integration", in.ID, "channel", in.Channel, "url", wh.URL,
 			"credentials", "shown to admins in the console, Integrations")
 	}
+}
+
+// inboxRetention is how long the engine keeps processed events ([storage]
+// inbox_retention_days; 0 keeps them forever).
+func inboxRetention(s config.Storage) time.Duration {
+	if s.InboxRetentionDays == nil {
+		return config.DefaultInboxRetention * 24 * time.Hour
+	}
+	return time.Duration(*s.InboxRetentionDays) * 24 * time.Hour
 }
 
 // deliveryLog is how long the engine keeps deliveries ([storage]

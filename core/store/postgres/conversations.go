@@ -76,22 +76,50 @@ func (x conversations) Latest(ctx context.Context, contactID int64) (*model.Conv
 var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]*model.Conversation, error) {
-	var a args
 	search := fulltext.Clean(f.Search)
-	if search == "" && f.Search != "" {
+	terms := fulltext.Terms(search)
+	if f.Search != "" && len(terms) == 0 {
 		return nil, nil // nothing searchable was typed: nothing matches
 	}
-	terms := fulltext.Terms(search)
+	q, a := listQuery(f, search, terms)
+	r := x.h.q()
+	hits := map[int64]int64{} // message -> conversation
+	convs, err := collect(func(row pgx.Row) (*model.Conversation, error) {
+		var hit *int64
+		var unread int
+		c, err := scanConversation(row, &hit, &unread)
+		if err == nil && hit != nil {
+			hits[*hit] = c.ID
+		}
+		if c != nil {
+			c.Unread = unread
+		}
+		return c, err
+	})(r.Query(ctx, q, a...))
+	if err != nil || len(hits) == 0 {
+		return convs, err
+	}
+	return convs, matches(ctx, r, convs, hits, terms)
+}
+
+// listQuery is the statement of List: the conversations f selects, newest
+// activity first, read from the index that serves the filter in that order
+// (0009_growth.sql) so it stops at the limit.
+func listQuery(f store.ConversationFilter, search string, terms []string) (string, args) {
+	var a args
 	// hit is the newest message of each conversation that the search's
-	// words match.
+	// words match, among the newest store.SearchHits matching messages.
 	hit, join, byText := "NULL::bigint", "", ""
 	if tsq, ok := tsQuery(terms); ok {
 		hit, byText = "hit.message", " OR hit.message IS NOT NULL"
-		join = ` LEFT JOIN (SELECT conversation_id, max(id) AS message FROM messages WHERE search @@ ` + a.add(tsq) + `::tsquery
+		join = ` LEFT JOIN (SELECT conversation_id, max(id) AS message FROM (SELECT conversation_id, id FROM messages
+			WHERE search @@ ` + a.add(tsq) + `::tsquery ORDER BY id DESC LIMIT ` + a.add(store.SearchHits) + `) s
 			GROUP BY conversation_id) hit ON hit.conversation_id = c.id`
 	}
+	// The unread count of each listed conversation, in this query.
 	q := `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
-	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at, ` + hit + `
+	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at, ` + hit + `,
+	(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.id > c.agent_read_id AND m.direction = 'in')
 	FROM conversations c JOIN contacts ct ON ct.id = c.contact_id` + join
 	var where []string
 	if f.State != "" {
@@ -104,7 +132,10 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 		where = append(where, "c.agent = "+a.add(f.Agent))
 	}
 	if f.Label != "" {
-		where = append(where, "c.id IN (SELECT conversation_id FROM conversation_labels WHERE label = "+a.add(f.Label)+")")
+		// Checked on each conversation met in activity order: what it costs
+		// follows how common the label is, not how many carry it.
+		where = append(where, "EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id AND cl.label = "+
+			a.add(f.Label)+")")
 	}
 	if f.Contact != 0 {
 		where = append(where, "c.contact_id = "+a.add(f.Contact))
@@ -123,20 +154,7 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 		f.Limit = 500
 	}
 	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT " + a.add(f.Limit)
-	r := x.h.q()
-	hits := map[int64]int64{} // message -> conversation
-	convs, err := collect(func(row pgx.Row) (*model.Conversation, error) {
-		var hit *int64
-		c, err := scanConversation(row, &hit)
-		if err == nil && hit != nil {
-			hits[*hit] = c.ID
-		}
-		return c, err
-	})(r.Query(ctx, q, a...))
-	if err != nil || len(hits) == 0 {
-		return convs, err
-	}
-	return convs, matches(ctx, r, convs, hits, terms)
+	return q, a
 }
 
 // startAttempts bounds how often Start tries again when the open
@@ -371,9 +389,11 @@ func (x conversations) Inactive(ctx context.Context, integration string, cutoff 
 		AND last_inbound_at > 0 AND last_inbound_at < $2 ORDER BY id`, integration, ms(cutoff)))
 }
 
+// queuedQuery reads conversations_queued in serving order.
+const queuedQuery = conversationWithContact + ` WHERE c.state = 'queued' ORDER BY c.priority DESC, c.queued_at, c.id`
+
 func (x conversations) Queued(ctx context.Context) ([]*model.Conversation, error) {
-	return collectConversations(x.h.q().Query(ctx, conversationWithContact+` WHERE c.state = 'queued'
-		ORDER BY c.priority DESC, c.queued_at, c.id`))
+	return collectConversations(x.h.q().Query(ctx, queuedQuery))
 }
 
 func (x conversations) MarkRead(ctx context.Context, id, messageID int64) error {
@@ -383,6 +403,10 @@ func (x conversations) MarkRead(ctx context.Context, id, messageID int64) error 
 			WHERE id = $2`, messageID, id)
 	})
 }
+
+const unreadQuery = `SELECT c.id, count(m.id) FROM conversations c
+		LEFT JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in' AND m.id > c.agent_read_id
+		WHERE c.id = ANY($1) GROUP BY c.id`
 
 // Unread counts for every conversation asked about in one statement; one
 // that does not exist counts 0.
@@ -394,9 +418,7 @@ func (x conversations) Unread(ctx context.Context, ids []int64) (map[int64]int, 
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := x.h.q().Query(ctx, `SELECT c.id, count(m.id) FROM conversations c
-		LEFT JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in' AND m.id > c.agent_read_id
-		WHERE c.id = ANY($1) GROUP BY c.id`, ids)
+	rows, err := x.h.q().Query(ctx, unreadQuery, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -22,11 +22,13 @@ var _ store.Inbox = inbox{}
 
 func newInbox(x h) inbox { return inbox{x, queueMethods{x, ibQueue}} }
 
+// inboxHeadQuery: a key's oldest event not processed (inbox_open).
+const inboxHeadQuery = `SELECT id FROM inbox WHERE partition_key = $1 AND processed_at IS NULL ORDER BY id LIMIT 1`
+
 // A contact's events are one queue key: the partition Add is given.
 var ibQueue = queue{name: "inbox", backlog: `SELECT count(*) FROM inbox WHERE processed_at IS NULL`, head: func(ctx context.Context, q querier, key string) (int64, error) {
 	var id int64
-	err := q.QueryRow(ctx, `SELECT id FROM inbox WHERE partition_key = $1 AND processed_at IS NULL ORDER BY id LIMIT 1`,
-		key).Scan(&id)
+	err := q.QueryRow(ctx, inboxHeadQuery, key).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -151,4 +153,55 @@ func (x inbox) putOff(ctx context.Context, it *store.InboxItem, at time.Time, no
 		}
 		return ibQueue.release(ctx, t, it.Partition, it.Lease, at)
 	})
+}
+
+// inboxPruneScanQuery walks the inbox in id order (the order events arrive
+// in), a window at a time, on the primary key.
+const inboxPruneScanQuery = `SELECT id, received_at, processed_at FROM inbox WHERE id > $1 ORDER BY id LIMIT $2`
+
+func (x inbox) Prune(ctx context.Context, cutoff time.Time, after int64, max int) (int64, int64, error) {
+	var removed, next int64
+	err := x.write(ctx, func(t *txn) error {
+		removed, next = 0, 0
+		rows, err := t.tx.Query(ctx, inboxPruneScanQuery, after, max)
+		if err != nil {
+			return err
+		}
+		var gone []int64
+		seen, last, done := 0, after, false
+		for rows.Next() {
+			var id, received int64
+			var processed *int64
+			if err := rows.Scan(&id, &received, &processed); err != nil {
+				rows.Close()
+				return err
+			}
+			seen++
+			if received >= ms(cutoff) {
+				done = true
+				break
+			}
+			last = id
+			if processed != nil && *processed < ms(cutoff) {
+				gone = append(gone, id)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(gone) > 0 {
+			// processed_at is checked again: the rows were read without a lock.
+			tag, err := t.tx.Exec(ctx, `DELETE FROM inbox WHERE id = ANY($1) AND processed_at < $2`, gone, ms(cutoff))
+			if err != nil {
+				return err
+			}
+			removed = tag.RowsAffected()
+		}
+		if !done && seen == max {
+			next = last
+		}
+		return nil
+	})
+	return removed, next, err
 }

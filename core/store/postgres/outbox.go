@@ -23,6 +23,13 @@ var _ store.Outbox = outbox{}
 
 func newOutbox(x h) outbox { return outbox{x, queueMethods{x, obQueue}} }
 
+// The outbox's queries that TestQueryPlans checks: a conversation's oldest
+// send not done (outbox_open), a message's latest send (outbox_message).
+const (
+	outboxHeadQuery      = `SELECT id FROM outbox WHERE conversation_id = $1 AND done_at IS NULL ORDER BY id LIMIT 1`
+	outboxByMessageQuery = `SELECT id, conversation_id, integration_id FROM outbox WHERE message_id = $1 ORDER BY id DESC LIMIT 1`
+)
+
 // A conversation's sends are one queue key.
 func obKey(conversation int64) string { return strconv.FormatInt(conversation, 10) }
 
@@ -32,8 +39,7 @@ var obQueue = queue{name: "outbox", backlog: `SELECT count(*) FROM outbox WHERE 
 		return 0, fmt.Errorf("outbox key %q: %w", key, err)
 	}
 	var id int64
-	err = q.QueryRow(ctx, `SELECT id FROM outbox WHERE conversation_id = $1 AND done_at IS NULL ORDER BY id LIMIT 1`,
-		conv).Scan(&id)
+	err = q.QueryRow(ctx, outboxHeadQuery, conv).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -349,8 +355,7 @@ func (x outbox) Confirm(ctx context.Context, messageID int64, providerID string)
 		var id, conv int64
 		var integration string
 		// The message's latest row (a message sent again has several).
-		err := t.tx.QueryRow(ctx, `SELECT id, conversation_id, integration_id FROM outbox WHERE message_id = $1
-			ORDER BY id DESC LIMIT 1`, messageID).Scan(&id, &conv, &integration)
+		err := t.tx.QueryRow(ctx, outboxByMessageQuery, messageID).Scan(&id, &conv, &integration)
 		if err != nil {
 			return notFound(err)
 		}

@@ -11,6 +11,10 @@ import (
 	"github.com/conversa/conversa/core/store"
 )
 
+// claimKeysQuery: the keys due the longest, in queue_keys_due's order.
+const claimKeysQuery = `SELECT key FROM queue_keys WHERE queue = $1 AND ready_at <= $2
+	ORDER BY ready_at, key COLLATE "C" LIMIT $3 FOR UPDATE SKIP LOCKED`
+
 // queue is the leased, fair dispatch over queue_keys that the inbox and the
 // outbox share: one row per key (a contact's events, a conversation's
 // sends) saying when the key is next due and, while a worker holds it, its
@@ -94,8 +98,7 @@ func (qu queue) claim(ctx context.Context, t *txn, owner string, n int, lease ti
 	for len(out) < n {
 		// Keys this transaction leased or deleted no longer match; the loop
 		// goes on while deleted keys leave room for more.
-		keys, err := collectStrings(t.tx.Query(ctx, `SELECT key FROM queue_keys WHERE queue = $1 AND ready_at <= $2
-			ORDER BY ready_at, key COLLATE "C" LIMIT $3 FOR UPDATE SKIP LOCKED`, qu.name, ms(t.now), n-len(out)))
+		keys, err := collectStrings(t.tx.Query(ctx, claimKeysQuery, qu.name, ms(t.now), n-len(out)))
 		if err != nil {
 			return nil, err
 		}

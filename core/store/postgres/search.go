@@ -31,8 +31,8 @@ func searchWords(author string, deleted bool, contents []model.Content) string {
 }
 
 // tsQuery is the text search query for terms (every word, the last as a
-// prefix), in tsquery's own syntax: each word is folded and quoted, so
-// nothing typed is read as an operator. ok is false without terms, or when
+// prefix when long enough: fulltext.MinPrefix), in tsquery's own syntax:
+// each word is folded and quoted, so nothing typed is read as an operator. ok is false without terms, or when
 // a word is longer than any the index holds (then no message matches).
 func tsQuery(terms []string) (q string, ok bool) {
 	if len(terms) == 0 {
@@ -46,7 +46,9 @@ func tsQuery(terms []string) (q string, ok bool) {
 		}
 		parts = append(parts, "'"+strings.NewReplacer(`'`, `''`, `\`, `\\`).Replace(f)+"'")
 	}
-	parts[len(parts)-1] += ":*"
+	if fulltext.Prefix(terms[len(terms)-1]) {
+		parts[len(parts)-1] += ":*"
+	}
 	return strings.Join(parts, " & "), true
 }
 

@@ -14,6 +14,10 @@ type agents struct{ h }
 const agentCols = `a.id, a.name, a.role, a.squads, a.max_chats, a.status, a.status_at, a.last_assigned_at, a.created_at,
 	(SELECT count(*) FROM conversations c WHERE c.agent = a.id AND c.state = 'assigned'), a.active`
 
+// agentsQuery lists the agents, each with their open chats counted from
+// conversations_agent.
+const agentsQuery = `SELECT ` + agentCols + ` FROM agents a ORDER BY a.id`
+
 func scanAgent(r scanner) (*model.Agent, error) {
 	var a model.Agent
 	var squads string
@@ -61,7 +65,7 @@ func (x agents) Get(ctx context.Context, id string) (*model.Agent, error) {
 }
 
 func (x agents) List(ctx context.Context) ([]*model.Agent, error) {
-	return collectAgents(x.q().QueryContext(ctx, `SELECT `+agentCols+` FROM agents a ORDER BY a.id`))
+	return collectAgents(x.q().QueryContext(ctx, agentsQuery))
 }
 
 func (x agents) Available(ctx context.Context) ([]*model.Agent, error) {

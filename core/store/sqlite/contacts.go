@@ -10,7 +10,10 @@ import (
 
 type contacts struct{ h }
 
-const contactCols = `id, integration_id, channel_user_id, username, name, avatar_url, last_inbound_at, profile_at`
+const (
+	contactCols        = `id, integration_id, channel_user_id, username, name, avatar_url, last_inbound_at, profile_at`
+	contactByUserQuery = `SELECT ` + contactCols + ` FROM contacts WHERE integration_id = ? AND channel_user_id = ?`
+)
 
 func scanContact(r scanner) (*model.Contact, error) {
 	var c model.Contact
@@ -57,6 +60,5 @@ func (x contacts) Get(ctx context.Context, id int64) (*model.Contact, error) {
 }
 
 func (x contacts) ByUser(ctx context.Context, integration, userID string) (*model.Contact, error) {
-	return scanContact(x.q().QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE integration_id = ? AND channel_user_id = ?`,
-		integration, userID))
+	return scanContact(x.q().QueryRowContext(ctx, contactByUserQuery, integration, userID))
 }

@@ -21,16 +21,21 @@ const conversationCols = `c.id, c.integration_id, c.contact_id, c.state, c.squad
 	(SELECT group_concat(l.label, char(31)) FROM (SELECT label FROM conversation_labels
 		WHERE conversation_id = c.id ORDER BY label) l)`
 
-func scanConversation(r scanner) (*model.Conversation, error) {
+func scanConversation(r scanner) (*model.Conversation, error) { return scanConversationWith(r) }
+
+// scanConversationWith scans a conversation followed by the extra columns
+// of a query that adds some (a list's unread count).
+func scanConversationWith(r scanner, extra ...any) (*model.Conversation, error) {
 	var c model.Conversation
 	var started, activity, inbound int64
 	var queued, ended sql.NullInt64
 	var labels sql.NullString
 	var ct model.Contact
 	var ctInbound, ctProfile int64
-	if err := r.Scan(&c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin,
+	dest := append([]any(nil), &c.ID, &c.Integration, &c.ContactID, &c.State, &c.Squad, &c.Agent, &c.PreferredAgent, &c.Origin,
 		&c.Priority, &c.Session, &started, &activity, &inbound, &queued, &ended, &c.EndReason, &labels,
-		&ct.ID, &ct.Integration, &ct.ChannelUserID, &ct.Username, &ct.Name, &ct.AvatarURL, &ctInbound, &ctProfile); err != nil {
+		&ct.ID, &ct.Integration, &ct.ChannelUserID, &ct.Username, &ct.Name, &ct.AvatarURL, &ctInbound, &ctProfile)
+	if err := r.Scan(append(dest, extra...)...); err != nil {
 		return nil, notFound(err)
 	}
 	c.StartedAt, c.LastActivityAt, c.LastInboundAt = fromMS(started), fromMS(activity), fromMS(inbound)
@@ -58,9 +63,36 @@ func (x conversations) Get(ctx context.Context, id int64) (*model.Conversation, 
 	return x.get(ctx, x.q(), id)
 }
 
+// The conversations' fixed queries (plans.go lists them for
+// TestQueryPlans).
+const (
+	openConversationQuery = conversationWithContact + ` WHERE c.contact_id = ? AND c.state <> 'ended'`
+	// queuedQuery reads conversations_queued in serving order: what it
+	// costs follows the queue, never the conversations that ended.
+	queuedQuery = conversationWithContact + ` WHERE c.state = 'queued' ORDER BY c.priority DESC, c.queued_at, c.id`
+	// unreadQuery counts from messages_conversation, above the last read.
+	unreadQuery = `SELECT count(*) FROM messages m WHERE m.conversation_id = ?1
+		AND m.id > (SELECT agent_read_id FROM conversations WHERE id = ?1) AND m.direction = 'in'`
+	// inactiveQuery reads the open conversations silent the longest from
+	// conversations_inactivity (the unary + keeps the planner off the
+	// integration's index, which holds its ended conversations too).
+	inactiveQuery = `SELECT id FROM conversations WHERE +integration_id = ? AND state <> 'ended'
+		AND last_inbound_at > 0 AND last_inbound_at < ? ORDER BY id`
+	// unreadCol is a listed conversation's unread count, in the list's
+	// own query (no query per conversation).
+	unreadCol = `(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.id > c.agent_read_id AND m.direction = 'in')`
+	// listSelect is what a list reads: the conversation, its contact and
+	// its unread count.
+	listSelect = `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
+	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at, ` + unreadCol
+	// searchHits bounds what one search reads from each full-text index:
+	// the newest matches (a word in a million messages costs what a word
+	// in a thousand does), among which the list's filters and order apply.
+	searchHits = store.SearchHits
+)
+
 func (x conversations) Open(ctx context.Context, contactID int64) (*model.Conversation, error) {
-	return scanConversation(x.q().QueryRowContext(ctx, conversationWithContact+` WHERE c.contact_id = ? AND c.state <> 'ended'`,
-		contactID))
+	return scanConversation(x.q().QueryRowContext(ctx, openConversationQuery, contactID))
 }
 
 func (x conversations) Latest(ctx context.Context, contactID int64) (*model.Conversation, error) {
@@ -69,8 +101,56 @@ func (x conversations) Latest(ctx context.Context, contactID int64) (*model.Conv
 }
 
 func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]*model.Conversation, error) {
+	search := fulltext.Clean(f.Search)
+	terms := fulltext.Terms(search)
+	if f.Search != "" && len(terms) == 0 {
+		return nil, nil // nothing searchable was typed: nothing matches
+	}
+	r := x.q()
+	// Found by a message or by the contact: the candidates the full-text
+	// indexes name, read first; the list is then made of those only.
+	var hits map[int64]int64
+	var found []int64
+	if len(terms) > 0 {
+		var err error
+		if hits, found, err = searchCandidates(ctx, r, terms); err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, nil
+		}
+	}
+	q, args := listQuery(f, found)
+	convs, err := collect(func(r scanner) (*model.Conversation, error) {
+		var unread int
+		c, err := scanConversationWith(r, &unread)
+		if c != nil {
+			c.Unread = unread
+		}
+		return c, err
+	})(r.QueryContext(ctx, q, args...))
+	if err != nil || len(hits) == 0 {
+		return convs, err
+	}
+	return convs, matches(ctx, r, convs, hits, terms)
+}
+
+// listQuery is the statement of List: the conversations f selects, newest
+// activity first, read from the index that serves the filter in that
+// order (conversations_activity and the others of 0011_growth.sql) so it
+// stops at the limit. found, when set, are the only candidates (a
+// search's): they are read by id and sorted, never the whole table.
+func listQuery(f store.ConversationFilter, found []int64) (string, []any) {
 	var where []string
 	var args []any
+	from := ` FROM conversations c JOIN contacts ct ON ct.id = c.contact_id`
+	if found != nil {
+		list, _ := json.Marshal(found) // []int64 always encodes
+		// The candidates are sorted by their ids and times alone; only the
+		// ones listed are read whole (labels, contact, unread count).
+		from = ` FROM json_each(?) k CROSS JOIN conversations c ON c.id = k.value`
+		args = append(args, string(list))
+	}
 	if f.State != "" {
 		where, args = append(where, "c.state = ?"), append(args, f.State)
 	}
@@ -81,91 +161,95 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 		where, args = append(where, "c.agent = ?"), append(args, f.Agent)
 	}
 	if f.Label != "" {
-		where = append(where, "c.id IN (SELECT conversation_id FROM conversation_labels WHERE label = ?)")
+		// Checked on each conversation met in activity order: what it costs
+		// follows how common the label is, not how many conversations carry
+		// it (reading those all would sort them all).
+		where = append(where, "EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id AND cl.label = ?)")
 		args = append(args, f.Label)
 	}
 	if f.Contact != 0 {
 		where, args = append(where, "c.contact_id = ?"), append(args, f.Contact)
 	}
-	search := fulltext.Clean(f.Search)
-	if search == "" && f.Search != "" {
-		return nil, nil // nothing searchable was typed: nothing matches
+	q := listSelect + from
+	if found != nil {
+		q = `SELECT c.id` + from
 	}
-	terms := fulltext.Terms(search)
-	r := x.q()
-	// Found by a message: the conversations the full-text query names,
-	// read first (one query, and the join below stays an index lookup).
-	var hits map[int64]int64
-	if len(terms) > 0 {
-		var err error
-		if hits, err = textHits(ctx, r, terms, f.Agent); err != nil {
-			return nil, err
-		}
-	}
-	if search != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(search) + "%"
-		ids := make([]int64, 0, len(hits))
-		for id := range hits {
-			ids = append(ids, id)
-		}
-		list, err := json.Marshal(ids)
-		if err != nil {
-			return nil, err
-		}
-		where = append(where, `(ct.name LIKE ? ESCAPE '\' OR ct.username LIKE ? ESCAPE '\' OR ct.channel_user_id LIKE ? ESCAPE '\'
-			OR c.id IN (SELECT value FROM json_each(?)))`)
-		args = append(args, like, like, like, string(list))
-	}
-	q := conversationWithContact
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 500
 	}
-	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?"
-	args = append(args, f.Limit)
-	convs, err := collectConversations(r.QueryContext(ctx, q, args...))
-	if err != nil || len(hits) == 0 {
-		return convs, err
+	const order = " ORDER BY c.last_activity_at DESC, c.id DESC"
+	q += order + " LIMIT ?"
+	if found != nil {
+		q = listSelect + ` FROM (` + q + `) top CROSS JOIN conversations c ON c.id = top.id
+			JOIN contacts ct ON ct.id = c.contact_id` + order
 	}
-	return convs, matches(ctx, r, convs, hits, terms)
+	return q, append(args, f.Limit)
 }
 
-// textHits runs the full-text query for terms: the newest matching message
-// of each conversation (of agent's, when agent is set). The terms are
-// quoted (they hold only letters and digits), so nothing typed is read as
-// FTS syntax; the last is a prefix.
-func textHits(ctx context.Context, r reader, terms []string, agent string) (map[int64]int64, error) {
-	q := `SELECT m.conversation_id, max(m.id) FROM message_search s JOIN messages m ON m.id = s.docid
-		WHERE message_search MATCH ?`
-	args := []any{ftsQuery(terms)}
-	if agent != "" {
-		q, args = q+` AND m.conversation_id IN (SELECT id FROM conversations WHERE agent = ?)`, append(args, agent)
-	}
-	rows, err := r.QueryContext(ctx, q+` GROUP BY m.conversation_id`, args...)
+// The full-text lookups of a search: the newest matching messages and the
+// newest matching contacts, each at most searchHits (docid order is what
+// FTS4 reads without sorting).
+const (
+	textHitsQuery = `SELECT m.conversation_id, m.id FROM (SELECT docid FROM message_search WHERE message_search MATCH ?
+		ORDER BY docid DESC LIMIT ?) s JOIN messages m ON m.id = s.docid`
+	contactHitsQuery = `SELECT c.id FROM (SELECT docid FROM contact_search WHERE contact_search MATCH ?
+		ORDER BY docid DESC LIMIT ?) s JOIN conversations c ON c.contact_id = s.docid`
+)
+
+// searchCandidates runs the full-text queries for terms. hits maps each
+// conversation found by a message to its newest matching message; found
+// lists every candidate conversation, by a message or by its contact.
+// The terms are quoted (they hold only letters and digits), so nothing
+// typed is read as FTS syntax; the last is a prefix.
+func searchCandidates(ctx context.Context, r reader, terms []string) (hits map[int64]int64, found []int64, err error) {
+	fts := ftsQuery(terms)
+	rows, err := r.QueryContext(ctx, textHitsQuery, fts, searchHits)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	hits := map[int64]int64{}
+	hits = map[int64]int64{}
 	for rows.Next() {
 		var conv, msg int64
 		if err := rows.Scan(&conv, &msg); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		hits[conv] = msg
+		if msg > hits[conv] {
+			hits[conv] = msg
+		}
 	}
-	return hits, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	found = make([]int64, 0, len(hits))
+	for id := range hits {
+		found = append(found, id)
+	}
+	byContact, err := collectIDs(r.QueryContext(ctx, contactHitsQuery, fts, searchHits))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, id := range byContact {
+		if _, ok := hits[id]; !ok {
+			found = append(found, id)
+		}
+	}
+	return hits, found, nil
 }
 
-// ftsQuery is an FTS4 query for every term, the last as a prefix.
+// ftsQuery is an FTS4 query for every term, the last as a prefix when it
+// is long enough (fulltext.MinPrefix).
 func ftsQuery(terms []string) string {
 	quoted := make([]string, len(terms))
 	for i, t := range terms {
 		quoted[i] = `"` + t + `"`
 	}
-	quoted[len(quoted)-1] = `"` + terms[len(terms)-1] + `*"`
+	if last := terms[len(terms)-1]; fulltext.Prefix(last) {
+		quoted[len(quoted)-1] = `"` + last + `*"`
+	}
 	return strings.Join(quoted, " ")
 }
 
@@ -360,13 +444,11 @@ func (x conversations) EndInactive(ctx context.Context, id int64, cutoff time.Ti
 }
 
 func (x conversations) Inactive(ctx context.Context, integration string, cutoff time.Time) ([]int64, error) {
-	return collectIDs(x.q().QueryContext(ctx, `SELECT id FROM conversations WHERE integration_id = ? AND state <> 'ended'
-		AND last_inbound_at > 0 AND last_inbound_at < ? ORDER BY id`, integration, ms(cutoff)))
+	return collectIDs(x.q().QueryContext(ctx, inactiveQuery, integration, ms(cutoff)))
 }
 
 func (x conversations) Queued(ctx context.Context) ([]*model.Conversation, error) {
-	return collectConversations(x.q().QueryContext(ctx, conversationWithContact+` WHERE c.state = 'queued'
-		ORDER BY c.priority DESC, c.queued_at, c.id`))
+	return collectConversations(x.q().QueryContext(ctx, queuedQuery))
 }
 
 func (x conversations) MarkRead(ctx context.Context, id, messageID int64) error {
@@ -381,8 +463,7 @@ func (x conversations) Unread(ctx context.Context, ids []int64) (map[int64]int, 
 	out := map[int64]int{}
 	for _, id := range ids {
 		var n int
-		if err := x.q().QueryRowContext(ctx, `SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
-			WHERE c.id = ? AND m.direction = 'in' AND m.id > c.agent_read_id`, id).Scan(&n); err != nil {
+		if err := x.q().QueryRowContext(ctx, unreadQuery, id).Scan(&n); err != nil {
 			return nil, err
 		}
 		out[id] = n

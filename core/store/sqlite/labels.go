@@ -28,15 +28,21 @@ func (x labels) Set(ctx context.Context, conversation int64, names []string) err
 }
 
 func (x labels) Counts(ctx context.Context, agent string) ([]store.LabelCount, error) {
-	q := `SELECT l.label, count(*) FROM conversation_labels l`
-	var args []any
-	if agent != "" {
-		q += ` JOIN conversations c ON c.id = l.conversation_id WHERE c.agent = ?`
-		args = append(args, agent)
-	}
-	q += ` GROUP BY l.label ORDER BY l.label`
+	q, args := labelCountsQuery(agent)
 	return collect(func(r scanner) (store.LabelCount, error) {
 		var lc store.LabelCount
 		return lc, r.Scan(&lc.Name, &lc.Count)
 	})(x.q().QueryContext(ctx, q, args...))
+}
+
+// labelCountsQuery is Counts' statement: every label, or those of
+// agent's conversations.
+func labelCountsQuery(agent string) (string, []any) {
+	if agent == "" {
+		// Kept by triggers (0011_growth.sql): no count over every
+		// labelled conversation.
+		return `SELECT label, n FROM label_counts ORDER BY label`, nil
+	}
+	return `SELECT l.label, count(*) FROM conversation_labels l JOIN conversations c ON c.id = l.conversation_id
+		WHERE c.agent = ? GROUP BY l.label ORDER BY l.label`, []any{agent}
 }

@@ -35,6 +35,12 @@ func (x audit) Add(ctx context.Context, e *store.AuditEntry) error {
 }
 
 func (x audit) List(ctx context.Context, f store.AuditFilter) ([]*store.AuditEntry, error) {
+	q, args := auditQuery(f)
+	return collect(scanAudit)(x.q().QueryContext(ctx, q, args...))
+}
+
+// auditQuery is List's statement: audit_log_at, newest first.
+func auditQuery(f store.AuditFilter) (string, []any) {
 	q := `SELECT ` + auditCols + ` FROM audit_log WHERE 1 = 1`
 	var args []any
 	if f.Actor != "" {
@@ -46,8 +52,7 @@ func (x audit) List(ctx context.Context, f store.AuditFilter) ([]*store.AuditEnt
 		args = append(args, f.Action, len(f.Action)+1, f.Action+".")
 	}
 	q += ` ORDER BY at DESC, id DESC LIMIT ?`
-	args = append(args, store.LogLimit(f.Limit))
-	return collect(scanAudit)(x.q().QueryContext(ctx, q, args...))
+	return q, append(args, store.LogLimit(f.Limit))
 }
 
 var _ store.Audit = audit{}
@@ -103,6 +108,13 @@ func (x deliveries) Add(ctx context.Context, ds ...*store.Delivery) error {
 }
 
 func (x deliveries) List(ctx context.Context, f store.DeliveryFilter) ([]*store.Delivery, error) {
+	q, args := deliveriesQuery(f)
+	return collect(scanDelivery)(x.q().QueryContext(ctx, q, args...))
+}
+
+// deliveriesQuery is List's statement: deliveries_integration_at, newest
+// first (the log keeps delivery_log_days of them).
+func deliveriesQuery(f store.DeliveryFilter) (string, []any) {
 	q := `SELECT ` + deliveryCols + ` FROM deliveries WHERE integration = ?`
 	args := []any{f.Integration}
 	if f.MessageID != "" {
@@ -118,8 +130,7 @@ func (x deliveries) List(ctx context.Context, f store.DeliveryFilter) ([]*store.
 		args = append(args, f.Direction)
 	}
 	q += ` ORDER BY at DESC, id DESC LIMIT ?`
-	args = append(args, store.LogLimit(f.Limit))
-	return collect(scanDelivery)(x.q().QueryContext(ctx, q, args...))
+	return q, append(args, store.LogLimit(f.Limit))
 }
 
 func (x deliveries) Prune(ctx context.Context, cutoff time.Time, max int) (int64, error) {

@@ -125,9 +125,13 @@ func (x messages) AddProviderIDs(ctx context.Context, integration string, messag
 	})
 }
 
+// byProviderIDQuery finds a message by a provider id, from provider_ids'
+// primary key.
+const byProviderIDQuery = `SELECT ` + messageCols + ` FROM provider_ids p JOIN messages m ON m.id = p.message_id
+		WHERE p.integration_id = ? AND p.provider_id = ?`
+
 func (x messages) byProviderID(ctx context.Context, q reader, integration, pid string) (*model.Message, error) {
-	return scanMessage(q.QueryRowContext(ctx, `SELECT `+messageCols+` FROM provider_ids p JOIN messages m ON m.id = p.message_id
-		WHERE p.integration_id = ? AND p.provider_id = ?`, integration, pid))
+	return scanMessage(q.QueryRowContext(ctx, byProviderIDQuery, integration, pid))
 }
 
 func (x messages) ByProviderID(ctx context.Context, integration, pid string) (*model.Message, error) {
@@ -145,11 +149,21 @@ func (x messages) Get(ctx context.Context, id int64) (*model.Message, error) {
 	return m, err
 }
 
+// reactionsQuery reads the reactions of the messages where selects.
+func reactionsQuery(where string) string {
+	return `SELECT r.message_id, r.by, r.emoji, r.created_at FROM reactions r
+		JOIN messages m ON m.id = r.message_id WHERE ` + where + ` ORDER BY r.created_at, r.by`
+}
+
+const reactionsOfConversation = `m.conversation_id = ?`
+
+// messagesOfQuery: a conversation's messages, from messages_conversation.
+const messagesOfQuery = `SELECT ` + messageCols + ` FROM messages m WHERE m.conversation_id = ? ORDER BY m.id`
+
 // reactionsOf reads the reactions of the messages where (on reactions r
 // joined to messages m) holds, by message, oldest first.
 func reactionsOf(ctx context.Context, q reader, where string, arg any) (map[int64][]model.Reaction, error) {
-	rows, err := q.QueryContext(ctx, `SELECT r.message_id, r.by, r.emoji, r.created_at FROM reactions r
-		JOIN messages m ON m.id = r.message_id WHERE `+where+` ORDER BY r.created_at, r.by`, arg)
+	rows, err := q.QueryContext(ctx, reactionsQuery(where), arg)
 	if err != nil {
 		return nil, err
 	}
@@ -169,12 +183,11 @@ func reactionsOf(ctx context.Context, q reader, where string, arg any) (map[int6
 
 func (x messages) List(ctx context.Context, conversation int64) ([]model.Message, error) {
 	q := x.q()
-	ms, err := collectMessages(q.QueryContext(ctx, `SELECT `+messageCols+` FROM messages m WHERE m.conversation_id = ? ORDER BY m.id`,
-		conversation))
+	ms, err := collectMessages(q.QueryContext(ctx, messagesOfQuery, conversation))
 	if err != nil {
 		return nil, err
 	}
-	byMessage, err := reactionsOf(ctx, q, `m.conversation_id = ?`, conversation)
+	byMessage, err := reactionsOf(ctx, q, reactionsOfConversation, conversation)
 	if err != nil {
 		return nil, err
 	}

@@ -21,10 +21,27 @@ func newOutbox(x h) outbox { return outbox{x, queued{x, outboxQueue}} }
 // A conversation's sends are one queue key.
 func outboxKey(conversation int64) string { return strconv.FormatInt(conversation, 10) }
 
-var outboxQueue = queue{name: "outbox", backlog: `SELECT count(*) FROM outbox WHERE done_at IS NULL`, head: func(ctx context.Context, q querier, key string) (int64, error) {
+// The outbox's queries (plans.go lists them for TestQueryPlans).
+const (
+	outboxBacklogQuery = `SELECT count(*) FROM outbox WHERE done_at IS NULL`
+	// outboxHeadQuery: a conversation's oldest send not done, from
+	// outbox_open. The key is text: CAST keeps the comparison an integer
+	// one the index serves.
+	outboxHeadQuery  = `SELECT id FROM outbox WHERE conversation_id = CAST(? AS INTEGER) AND done_at IS NULL ORDER BY id LIMIT 1`
+	outboxClaimQuery = `SELECT ` + outboxCols + ` FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`
+	// outboxByMessageQuery: a message's latest send (one sent again has
+	// several), from outbox_message.
+	outboxByMessageQuery = `SELECT o.id, o.conversation_id, o.integration_id FROM outbox o WHERE o.message_id = ?
+		ORDER BY o.id DESC LIMIT 1`
+	inFlightQuery = `SELECT ` + messageCols + ` FROM messages m
+		WHERE m.conversation_id = ? AND m.direction = 'out' AND m.author <> ?
+			AND (m.status = 'in_flight' OR (m.status IN ('sent', 'delivered', 'read') AND m.status_at >= ?))
+		ORDER BY m.id`
+)
+
+var outboxQueue = queue{name: "outbox", backlog: outboxBacklogQuery, head: func(ctx context.Context, q querier, key string) (int64, error) {
 	var id int64
-	err := q.QueryRowContext(ctx, `SELECT id FROM outbox WHERE conversation_id = ? AND done_at IS NULL ORDER BY id LIMIT 1`,
-		key).Scan(&id)
+	err := q.QueryRowContext(ctx, outboxHeadQuery, key).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -70,8 +87,7 @@ func (x outbox) Claim(ctx context.Context, owner string, n int, lease time.Durat
 			return err
 		}
 		for _, k := range keys {
-			it, err := scanOutbox(t.tx.QueryRowContext(ctx, `SELECT `+outboxCols+` FROM outbox o JOIN messages m ON m.id = o.message_id
-				WHERE o.id = ?`, k.head))
+			it, err := scanOutbox(t.tx.QueryRowContext(ctx, outboxClaimQuery, k.head))
 			if err != nil {
 				return err
 			}
@@ -244,10 +260,7 @@ func (x outbox) Resend(ctx context.Context, messageID int64, idempotencyKey stri
 }
 
 func (x outbox) InFlight(ctx context.Context, conversation int64, since time.Time) ([]*model.Message, error) {
-	return collectMessages(x.q().QueryContext(ctx, `SELECT `+messageCols+` FROM messages m
-		WHERE m.conversation_id = ? AND m.direction = 'out' AND m.author <> ?
-			AND (m.status = 'in_flight' OR (m.status IN ('sent', 'delivered', 'read') AND m.status_at >= ?))
-		ORDER BY m.id`, conversation, model.AuthorBusiness, ms(since)))
+	return collectMessages(x.q().QueryContext(ctx, inFlightQuery, conversation, model.AuthorBusiness, ms(since)))
 }
 
 func (x outbox) Confirm(ctx context.Context, messageID int64, providerID string) error {
@@ -255,8 +268,7 @@ func (x outbox) Confirm(ctx context.Context, messageID int64, providerID string)
 		var id, conv int64
 		var integration string
 		// The message's latest row (a message sent again has several).
-		err := t.tx.QueryRowContext(ctx, `SELECT o.id, o.conversation_id, o.integration_id FROM outbox o WHERE o.message_id = ?
-			ORDER BY o.id DESC LIMIT 1`, messageID).Scan(&id, &conv, &integration)
+		err := t.tx.QueryRowContext(ctx, outboxByMessageQuery, messageID).Scan(&id, &conv, &integration)
 		if err != nil {
 			return notFound(err)
 		}

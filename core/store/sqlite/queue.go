@@ -10,6 +10,13 @@ import (
 	"github.com/conversa/conversa/core/store"
 )
 
+// The queues' own queries (plans.go lists them for TestQueryPlans).
+const (
+	// claimKeysQuery: the keys due the longest, from queue_keys_due.
+	claimKeysQuery = `SELECT key FROM queue_keys WHERE queue = ? AND ready_at <= ? ORDER BY ready_at, key LIMIT ?`
+	nextDueQuery   = `SELECT min(ready_at) FROM queue_keys WHERE queue = ?`
+)
+
 // queue is the leased, fair dispatch over queue_keys that the inbox and the
 // outbox share. head finds a key's oldest row not done (0: none).
 type queue struct {
@@ -58,8 +65,7 @@ func (qu queue) claim(ctx context.Context, t *txn, owner string, n int, lease ti
 	var out []claimedKey
 	seen := map[string]bool{}
 	for len(out) < n {
-		keys, err := collectStrings(t.tx.QueryContext(ctx, `SELECT key FROM queue_keys WHERE queue = ? AND ready_at <= ?
-			ORDER BY ready_at, key LIMIT ?`, qu.name, now, n-len(out)))
+		keys, err := collectStrings(t.tx.QueryContext(ctx, claimKeysQuery, qu.name, now, n-len(out)))
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +194,7 @@ func (qu queue) releaseAll(ctx context.Context, h h, owner string) error {
 
 func (qu queue) nextDue(ctx context.Context, h h) (time.Time, error) {
 	var v sql.NullInt64
-	err := h.q().QueryRowContext(ctx, `SELECT min(ready_at) FROM queue_keys WHERE queue = ?`, qu.name).Scan(&v)
+	err := h.q().QueryRowContext(ctx, nextDueQuery, qu.name).Scan(&v)
 	if err != nil || !v.Valid {
 		return time.Time{}, err
 	}

@@ -27,6 +27,13 @@ var collectReportRows = collect(func(r scanner) (store.ReportRow, error) {
 })
 
 func (x conversations) Report(ctx context.Context, f store.ReportFilter) ([]store.ReportRow, error) {
+	q, args := reportStatement(f)
+	return collectReportRows(x.q().QueryContext(ctx, q, args...))
+}
+
+// reportStatement is Report's statement for f: conversations_started
+// selects the period.
+func reportStatement(f store.ReportFilter) (string, []any) {
 	q := reportQuery
 	args := []any{ms(f.From), ms(f.To)}
 	if f.Squad != "" {
@@ -35,5 +42,5 @@ func (x conversations) Report(ctx context.Context, f store.ReportFilter) ([]stor
 	if f.Agent != "" {
 		q, args = q+" AND c.agent = ?", append(args, f.Agent)
 	}
-	return collectReportRows(x.q().QueryContext(ctx, q+" ORDER BY c.started_at, c.id", args...))
+	return q + " ORDER BY c.started_at, c.id", args
 }

@@ -38,6 +38,11 @@ type DB struct {
 	// synchronous is the writer connection's setting (the writer's alone).
 	synchronous string
 	stats       writerStats
+	// The savepoint that keeps each writer of a shared commit apart,
+	// prepared once on the writer's connection: database/sql would have
+	// the driver compile the statement again for every writer (it caches
+	// only statements with arguments).
+	spBegin, spRelease, spRollback *sql.Stmt
 }
 
 var _ store.Store = (*DB)(nil)
@@ -111,6 +116,13 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 			return nil, fmt.Errorf("releasing a previous process's leases: %w", err)
 		}
 	}
+	var sp [3]*sql.Stmt
+	for i, q := range []string{"SAVEPOINT w", "RELEASE w", "ROLLBACK TO w"} {
+		if sp[i], err = w.PrepareContext(ctx, q); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("preparing %s: %w", q, err)
+		}
+	}
 	r, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&"+common)
 	if err != nil {
 		w.Close()
@@ -121,11 +133,12 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	db := &DB{
 		maxBatch: o.MaxBatch,
 		w:        w, r: r,
-		jobs: make(chan *job, o.MaxBatch),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-		log:  o.Logger,
-		now:  o.Now,
+		jobs:    make(chan *job, o.MaxBatch),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		log:     o.Logger,
+		now:     o.Now,
+		spBegin: sp[0], spRelease: sp[1], spRollback: sp[2],
 
 		synchronous: syncFull,
 	}
@@ -176,6 +189,9 @@ func (db *DB) Close() error {
 	}
 	close(db.stop)
 	<-db.done
+	db.spBegin.Close()
+	db.spRelease.Close()
+	db.spRollback.Close()
 	_, _ = db.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	return errors.Join(db.r.Close(), db.w.Close())
 }
@@ -397,7 +413,8 @@ func (db *DB) writer() {
 	}
 }
 
-// commit runs a batch of writers in one transaction, each in a savepoint.
+// commit runs a batch of writers in one transaction, each in a savepoint
+// (one writer alone needs none: its failure rolls the transaction back).
 func (db *DB) commit(batch []*job) {
 	results := make([]error, len(batch))
 	finish := func(err error) {
@@ -418,25 +435,45 @@ func (db *DB) commit(batch []*job) {
 		return
 	}
 	t := &txn{db: db, tx: tx, now: db.now().UTC()}
+	if len(batch) == 1 {
+		j := batch[0]
+		err := j.ctx.Err()
+		if err == nil {
+			err = runJob(j, t)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+			finish(err)
+			return
+		}
+		if err := tx.Commit(); err != nil {
+			db.log.Error("commit failed", "err", err, "writers", 1)
+			finish(fmt.Errorf("commit: %w", err))
+			return
+		}
+		finish(nil)
+		return
+	}
+	begin, release, rollback := tx.Stmt(db.spBegin), tx.Stmt(db.spRelease), tx.Stmt(db.spRollback)
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+		if _, err := begin.Exec(); err != nil {
 			results[i] = err
 			continue
 		}
 		if err := runJob(j, t); err != nil {
 			results[i] = err
-			if _, rerr := tx.Exec("ROLLBACK TO w"); rerr != nil {
+			if _, rerr := rollback.Exec(); rerr != nil {
 				// The transaction is unusable: fail the whole batch.
 				_ = tx.Rollback()
 				finish(fmt.Errorf("rollback to savepoint: %w", rerr))
 				return
 			}
 		}
-		if _, err := tx.Exec("RELEASE w"); err != nil {
+		if _, err := release.Exec(); err != nil {
 			_ = tx.Rollback()
 			finish(fmt.Errorf("release savepoint: %w", err))
 			return

@@ -602,6 +602,17 @@ func testConversationReads(t *testing.T, open Open) {
 		if unread[c.ID] != 3 || unread[quiet.ID] != 0 {
 			t.Errorf("Unread() = %v, want %d: 3, %d: 0 (the user's messages only)", unread, c.ID, quiet.ID)
 		}
+		// A list carries the same counts, read in its own query.
+		list, err := f.s.Conversations().List(f.ctx, store.ConversationFilter{Agent: "ana"})
+		f.must(err, "List(agent ana)")
+		for _, cv := range list {
+			if cv.Unread != unread[cv.ID] {
+				t.Errorf("List(): conversation %d has Unread %d, want %d as Unread() says", cv.ID, cv.Unread, unread[cv.ID])
+			}
+		}
+		if len(list) != 2 {
+			t.Errorf("List(agent ana) = %d conversations, want 2", len(list))
+		}
 		f.must(f.s.Conversations().MarkRead(f.ctx, c.ID, m2.ID), "MarkRead")
 		unread, err = f.s.Conversations().Unread(f.ctx, []int64{c.ID})
 		f.must(err, "Unread")

@@ -137,4 +137,68 @@ func testInbox(t *testing.T, open Open) {
 			t.Errorf("Claim() after Retry = %+v, want the row with more than %d attempts", items, before)
 		}
 	})
+
+	t.Run("PruneForgetsOnlyOldProcessedEvents", func(t *testing.T) {
+		f := setup(t, open)
+		f.integration("ig1")
+		add := func(key string) {
+			t.Helper()
+			if added, err := f.s.Inbox().Add(f.ctx, &model.Event{Kind: model.EventMessage, DedupeKey: key, Integration: "ig1"}, key); err != nil || !added {
+				t.Fatalf("Add(%s) = %v, %v", key, added, err)
+			}
+		}
+		done := func() {
+			t.Helper()
+			items, err := f.s.Inbox().Claim(f.ctx, "w", 10, time.Minute)
+			f.must(err, "Claim")
+			for i := range items {
+				f.must(f.s.Inbox().Done(f.ctx, &items[i], ""), "Done")
+			}
+		}
+		// Old: two processed, one still waiting (left alone however old).
+		add("old-1")
+		add("old-2")
+		done()
+		add("old-waiting")
+		items, err := f.s.Inbox().Claim(f.ctx, "w", 1, time.Minute)
+		f.must(err, "Claim")
+		f.must(f.s.Inbox().Defer(f.ctx, &items[0], f.clock.Now().Add(100*time.Hour), "plugin down"), "Defer")
+		f.clock.Advance(48 * time.Hour)
+		cutoff := f.clock.Now().Add(-24 * time.Hour)
+		// New: processed after the cutoff, kept.
+		add("new-1")
+		done()
+		// One event at a time: each call looks at one and says where to go on.
+		var removed, after int64
+		for calls := 0; ; calls++ {
+			n, next, err := f.s.Inbox().Prune(f.ctx, cutoff, after, 1)
+			f.must(err, "Prune")
+			removed += n
+			if next == 0 {
+				break
+			}
+			if next <= after || calls > 10 {
+				t.Fatalf("Prune(after %d) = next %d: does not move on", after, next)
+			}
+			after = next
+		}
+		if removed != 2 {
+			t.Errorf("Prune removed %d events, want 2 (the old processed ones)", removed)
+		}
+		// What is left: the waiting event (still claimable when due) and
+		// the new one, which is still deduplicated.
+		if added, err := f.s.Inbox().Add(f.ctx, &model.Event{Kind: model.EventMessage, DedupeKey: "new-1", Integration: "ig1"}, "new-1"); err != nil || added {
+			t.Errorf("Add(new-1) again = %v, %v; want a duplicate: it was kept", added, err)
+		}
+		backlog, err := f.s.Inbox().Backlog(f.ctx)
+		f.must(err, "Backlog")
+		if backlog != 1 {
+			t.Errorf("Backlog() = %d after Prune, want 1: the waiting event is never removed", backlog)
+		}
+		n, next, err := f.s.Inbox().Prune(f.ctx, cutoff, 0, 100)
+		f.must(err, "Prune again")
+		if n != 0 || next != 0 {
+			t.Errorf("Prune again = %d removed, next %d; want 0, 0", n, next)
+		}
+	})
 }

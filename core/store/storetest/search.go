@@ -74,6 +74,10 @@ func testSearch(t *testing.T, open Open) {
 		{"the last word as a prefix", store.ConversationFilter{Search: "recebi o ped"}, []int64{souza.ID},
 			map[int64]match{souza.ID: {asked.ID, "pedido"}}},
 		{"only the last word as a prefix", store.ConversationFilter{Search: "ped 4711"}, nil, nil},
+		// Two letters would name too many words: a whole word only.
+		{"a short last word is a whole word", store.ConversationFilter{Search: "pe"}, nil, nil},
+		{"a short whole word", store.ConversationFilter{Search: "recebi o"}, []int64{souza.ID},
+			map[int64]match{souza.ID: {asked.ID, "recebi o pedido"}}},
 		{"every word in one message", store.ConversationFilter{Search: "trocar pedido"}, nil, nil},
 		{"a caption", store.ConversationFilter{Search: "defeito"}, []int64{bruno.ID},
 			map[int64]match{bruno.ID: {photo.ID, "foto do defeito"}}},
@@ -130,7 +134,9 @@ func testSearch(t *testing.T, open Open) {
 		}{
 			{`"`, nil}, {`""`, nil}, {`*`, nil}, {`(`, nil}, {`)`, nil}, {`AND`, nil}, {`OR`, nil}, {`NOT`, nil},
 			{`NEAR`, nil}, {`^`, nil}, {`:*`, nil}, {`!`, nil}, {`&`, nil}, {`|`, nil}, {`<->`, nil}, {`%`, nil},
-			{`_`, []int64{bruno.ID}}, {`\`, nil}, {`'`, nil}, {`';--`, nil}, {`🎉`, nil}, {"\xff\xfe", nil}, {"\x00", nil},
+			// No word, no match: a contact is found by the words of its
+			// name, username and id, not by any substring ("bruno_b").
+			{`_`, nil}, {`\`, nil}, {`'`, nil}, {`';--`, nil}, {`🎉`, nil}, {"\xff\xfe", nil}, {"\x00", nil},
 			{`"pedido`, []int64{souza.ID}}, {`pedido"`, []int64{souza.ID}}, {`(pedido)`, []int64{souza.ID}},
 			{`pedido*`, []int64{souza.ID}}, {`-pedido`, []int64{souza.ID}}, {`body:pedido`, nil},
 			{`pedido AND`, nil}, {`pedido & 4711`, []int64{souza.ID}}, {`pedido:*`, []int64{souza.ID}},

@@ -68,6 +68,14 @@ func testLabels(t *testing.T, open Open) {
 		if want := []store.LabelCount{{Name: "billing", Count: 1}, {Name: "vip", Count: 1}}; !slices.Equal(counts, want) {
 			t.Errorf("Counts(ana) = %v, want %v: only ana's conversations", counts, want)
 		}
+		// Labels taken off count no more; a label no one carries is gone.
+		f.must(f.s.Labels().Set(f.ctx, a.ID, []string{"vip"}), "Set a again")
+		f.must(f.s.Labels().Set(f.ctx, b.ID, nil), "Set b empty")
+		counts, err = f.s.Labels().Counts(f.ctx, "")
+		f.must(err, "Counts")
+		if want := []store.LabelCount{{Name: "vip", Count: 1}}; !slices.Equal(counts, want) {
+			t.Errorf("Counts() after relabelling = %v, want %v", counts, want)
+		}
 	})
 
 	t.Run("RolledBackWithItsTransaction", func(t *testing.T) {

@@ -27,6 +27,15 @@ const MaxTerms = 8
 // and nobody types such a word into a search box).
 const MaxWord = 200
 
+// MinPrefix is the shortest last word a search also reads as the start of
+// a word: "p" would name every word in p, which a full-text index reads
+// whole, on a store of millions of messages for each keystroke. A shorter
+// last word matches as a whole word.
+const MinPrefix = 3
+
+// Prefix reports whether the last term of a search is also a prefix.
+func Prefix(term string) bool { return utf8.RuneCountInString(Fold(term)) >= MinPrefix }
+
 // Searchable reports whether a message's text is searched: everything
 // people wrote or read in the conversation (the contact, the assistant,
 // agents, their private notes, the business's own app), but not the
@@ -136,7 +145,7 @@ func forWords(s string, fn func(at int, w string) bool) {
 // last term also matches as a prefix, the word still being typed.
 func matches(word string, terms []string) bool {
 	for i, t := range terms {
-		if word == t || (i == len(terms)-1 && strings.HasPrefix(word, t)) {
+		if word == t || (i == len(terms)-1 && Prefix(t) && strings.HasPrefix(word, t)) {
 			return true
 		}
 	}
