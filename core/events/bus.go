@@ -132,7 +132,8 @@ func (s *Subscription) Take(spare [][]byte) (frames [][]byte, ok bool) {
 // bounded; the client reconnects and resumes with its Last-Event-ID.
 func (s *Subscription) enqueue(frame []byte) {
 	s.qmu.Lock()
-	full := len(s.queue) >= s.limit
+	n := len(s.queue)
+	full := n >= s.limit
 	if !full {
 		s.queue = append(s.queue, frame)
 	}
@@ -142,6 +143,10 @@ func (s *Subscription) enqueue(frame []byte) {
 		if s.onDrop != nil {
 			s.onDrop()
 		}
+		return
+	}
+	if n > 0 {
+		// Signalled with the first frame, and not taken since.
 		return
 	}
 	select {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"time"
@@ -23,9 +24,9 @@ const (
 	// falls this far behind is cut off rather than let memory grow or the
 	// publisher wait; it reconnects and resumes with its Last-Event-ID.
 	streamQueue = 1024
-	// streamCoalesce is how long a stream waits after a write before the
-	// next: what is published meanwhile goes out in one write. The first
-	// event after a quiet spell goes at once.
+	// streamCoalesce is about how long a stream waits after a write before
+	// the next: what is published meanwhile goes out in one write. The
+	// first event after a quiet spell goes at once.
 	streamCoalesce = 10 * time.Millisecond
 	// streamWriteTimeout ends a stream whose client takes no bytes for
 	// this long.
@@ -136,7 +137,9 @@ func (st *stream) run(filter func(events.Event) bool, lastID string) {
 			// Let what comes next gather for a moment: one write for many
 			// events instead of one per event, and fewer wake-ups competing
 			// with the engine for the CPU.
-			pause.Reset(streamCoalesce)
+			// The pause varies a little, so that streams woken by one event
+			// drift apart instead of waking all at once every time.
+			pause.Reset(streamCoalesce*3/4 + rand.N(streamCoalesce/2))
 			select {
 			case <-pause.C:
 			case <-s.sseStop:
