@@ -136,9 +136,9 @@ func (st *stream) run(filter func(events.Event) bool, lastID string) {
 			}
 			// Let what comes next gather for a moment: one write for many
 			// events instead of one per event, and fewer wake-ups competing
-			// with the engine for the CPU.
-			// The pause varies a little, so that streams woken by one event
-			// drift apart instead of waking all at once every time.
+			// with the engine for the CPU. The pause varies a little, so
+			// that streams woken by one event drift apart instead of all
+			// waking at once every time.
 			pause.Reset(streamCoalesce*3/4 + rand.N(streamCoalesce/2))
 			select {
 			case <-pause.C:
