@@ -19,16 +19,22 @@ import (
 )
 
 // BenchmarkFanOut measures live events reaching many open consoles through
-// the real binary on SQLite. Each event is one signed Meta webhook: a text
-// from one of 400 users whose conversations already wait in the queue (or
-// are with an agent), which the engine stores and publishes as one
-// "message" event, the same publish path as every live update. Webhooks go
-// out open-loop at a fixed rate; each text carries its scheduled send time,
-// and every stream's client records, for each event, the time from that
-// send to the event's arrival (so the figure includes the webhook's ingest
-// and processing: compare with the 100-stream rows, where fan-out costs
-// little).
+// the real binary on SQLite. 400 users have a conversation waiting in the
+// queue (or with an agent). Events go out open-loop at a fixed rate, each
+// carrying its scheduled send time in a marker, and every stream's client
+// records, for each event, the time from that send to the event's arrival.
+// Two event sources, both published by the engine on the same path as every
+// live update:
 //
+//   - labels (the default): an admin sets a conversation's labels over the
+//     API (one group-committed transaction, then one "labels" event). The
+//     cheapest way in through the product, it can reach 1,000 events/s.
+//   - webhook: one signed Meta webhook, a text into one of those
+//     conversations (stored, then one "message" event). The whole ingest
+//     path runs first, so this measures the engine's processing as well
+//     (FANOUT_SOURCE=webhook).
+//
+// Cases:
 //   - admin-N: N streams opened with one admin's token (every event to
 //     every stream);
 //   - mix-N: N/10 admin streams and the rest spread over 50 agents, each
@@ -37,15 +43,18 @@ import (
 //
 // Reported per rate: p50/p99/max in ms, delivered/expected (events that
 // reached a stream over the events that stream may see, sent and
-// acknowledged), duplicates and out-of-order events (must be 0), the CPU
-// the server and the test process (clients and sender) used, in % of one
-// core. The idle memory per stream is logged when the streams open.
+// acknowledged; a stream the server ends is not reopened, so what it
+// misses counts as lost), duplicates and out-of-order events (must be 0),
+// the CPU the server process and the test process (clients and sender)
+// used, in % of one core, and the server's resident memory per idle stream
+// (measured as the streams open).
 //
 //	go test ./core/e2e -run XXX -bench FanOut -benchtime 1x
 //
 // FANOUT_SECONDS (default 5) sets each rate's duration; FANOUT_CASES
-// (default "admin-100,admin-500,mix-500") and FANOUT_RATES (default
-// "200,500,1000") choose the cases.
+// (default "admin-100,admin-500,mix-500"), FANOUT_RATES (default
+// "200,500,1000") and FANOUT_SOURCE ("labels" or "webhook") choose the
+// cases.
 func BenchmarkFanOut(b *testing.B) {
 	secs := envInt("FANOUT_SECONDS", 5)
 	rates := []int{200, 500, 1000}
@@ -59,6 +68,14 @@ func BenchmarkFanOut(b *testing.B) {
 			rates = append(rates, n)
 		}
 	}
+	source := os.Getenv("FANOUT_SOURCE")
+	switch source {
+	case "":
+		source = "labels"
+	case "labels", "webhook":
+	default:
+		b.Fatalf("FANOUT_SOURCE: %q is neither labels nor webhook", source)
+	}
 	cases := "admin-100,admin-500,mix-500"
 	if s := os.Getenv("FANOUT_CASES"); s != "" {
 		cases = s
@@ -71,6 +88,7 @@ func BenchmarkFanOut(b *testing.B) {
 		}
 		b.Run(c, func(b *testing.B) {
 			f := newFanOut(b, streams, kind == "mix")
+			f.source = source
 			for _, r := range rates {
 				b.Run(fmt.Sprintf("rate-%d", r), func(b *testing.B) { f.run(b, r, secs) })
 			}
@@ -96,9 +114,14 @@ type fanOut struct {
 	streams []*fanStream
 	// owner maps a user index to the agent their conversation is with ("":
 	// queued, seen by admins only).
-	owner  []string
+	owner []string
+	// conv maps a user index to their conversation's id.
+	conv   []int64
+	boss   string
+	source string
 	client *http.Client
 	runs   atomic.Int64
+	idleKB float64
 }
 
 // fanoutConfig is metaConfig without the assistant: every conversation goes
@@ -115,7 +138,7 @@ func newFanOut(b *testing.B, n int, mix bool) *fanOut {
 	srv := newServer(b, fanoutConfig(graph.URL))
 	graph.deliverTo(func() string { return srv.URL })
 	boss := srv.admin()
-	f := &fanOut{srv: srv, owner: make([]string, fanUsers), client: &http.Client{Transport: &http.Transport{
+	f := &fanOut{srv: srv, boss: boss, owner: make([]string, fanUsers), conv: make([]int64, fanUsers), client: &http.Client{Transport: &http.Transport{
 		MaxIdleConnsPerHost: 128, MaxConnsPerHost: 128}}}
 	var agentTokens []string
 	if mix {
@@ -141,13 +164,14 @@ func newFanOut(b *testing.B, n int, mix bool) *fanOut {
 	eventuallyB(b, 2*time.Minute, "the seed conversations processed", func() bool {
 		return srv.drained() && srv.count(`SELECT count(*) FROM conversations WHERE state IN ('queued', 'assigned')`) == fanUsers
 	})
-	for _, row := range srv.table(`SELECT ct.channel_user_id, COALESCE(c.agent, '') FROM conversations c
-		JOIN contacts ct ON ct.id = c.contact_id WHERE c.state = 'assigned'`) {
+	for _, row := range srv.table(`SELECT ct.channel_user_id, c.id, CASE c.state WHEN 'assigned' THEN c.agent ELSE '' END
+		FROM conversations c JOIN contacts ct ON ct.id = c.contact_id WHERE c.state IN ('queued', 'assigned')`) {
 		i, err := strconv.Atoi(strings.TrimPrefix(row[0], "f"))
 		if err != nil || i < 0 || i >= fanUsers {
 			b.Fatalf("unexpected contact %q", row[0])
 		}
-		f.owner[i] = row[1]
+		f.conv[i], _ = strconv.ParseInt(row[1], 10, 64)
+		f.owner[i] = row[2]
 	}
 	if mix {
 		if n := srv.count(`SELECT count(*) FROM conversations WHERE state = 'assigned'`); n != fanAgents*8 {
@@ -179,8 +203,9 @@ func newFanOut(b *testing.B, n int, mix bool) *fanOut {
 	})
 	time.Sleep(time.Second) // the writers settle
 	rssAfter := rssKB(srv.cmd.Process.Pid)
-	b.Logf("%d streams open (%d admin): server resident %d KB → %d KB, %.1f KB per idle stream",
-		n, admins, rssBefore, rssAfter, float64(rssAfter-rssBefore)/float64(n))
+	f.idleKB = float64(rssAfter-rssBefore) / float64(n)
+	fmt.Printf("%s: %d streams open (%d admin): server resident %d KB → %d KB, %.1f KB per idle stream\n",
+		b.Name(), n, admins, rssBefore, rssAfter, f.idleKB)
 	return f
 }
 
@@ -199,11 +224,13 @@ func eventuallyB(b *testing.B, d time.Duration, what string, cond func() bool) {
 func (f *fanOut) run(b *testing.B, rate, secs int) {
 	runID := int(f.runs.Add(1))
 	total := rate * secs
+	start := time.Now().Add(100 * time.Millisecond)
 	for _, st := range f.streams {
-		st.begin(runID, total)
+		st.begin(runID, total, start)
 	}
 	type shot struct {
 		i    int
+		path string
 		body []byte
 	}
 	shots := make(chan shot, total)
@@ -215,9 +242,16 @@ func (f *fanOut) run(b *testing.B, rate, secs int) {
 		go func() {
 			defer wg.Done()
 			for s := range shots {
-				req, _ := http.NewRequest("POST", f.srv.URL+"/webhooks/ig-meta", bytes.NewReader(s.body))
+				method := "PUT"
+				req, _ := http.NewRequest("PUT", f.srv.URL+s.path, bytes.NewReader(s.body))
+				if f.source == "webhook" {
+					method = "POST"
+					req.Header.Set("X-Hub-Signature-256", sign(metaSecret, s.body))
+				} else {
+					req.Header.Set("Authorization", "Bearer "+f.boss)
+				}
+				req.Method = method
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("X-Hub-Signature-256", sign(metaSecret, s.body))
 				resp, err := f.client.Do(req)
 				if err != nil {
 					failed.Add(1)
@@ -234,16 +268,21 @@ func (f *fanOut) run(b *testing.B, rate, secs int) {
 		}()
 	}
 	cpu0, srv0 := selfCPU(), procCPU(f.srv.cmd.Process.Pid)
-	start := time.Now()
 	b.ResetTimer()
 	for i := range total {
-		at := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		offset := time.Duration(i) * time.Second / time.Duration(rate)
+		at := start.Add(offset)
 		if d := time.Until(at); d > 0 {
 			time.Sleep(d)
 		}
 		u := i % fanUsers
-		text := fmt.Sprintf("fanout#%d#%d#%d#%d#", runID, i, u, at.UnixNano())
-		shots <- shot{i, metaText(fanUser(u), fmt.Sprintf("fan-%d-%d", runID, i), text, at)}
+		// The marker: run, event, user, scheduled send in µs from the start.
+		marker := fmt.Sprintf("fo_%d_%d_%d_%d", runID, i, u, offset.Microseconds())
+		if f.source == "webhook" {
+			shots <- shot{i, "/webhooks/ig-meta", metaText(fanUser(u), fmt.Sprintf("fan-%d-%d", runID, i), marker+"_", at)}
+		} else {
+			shots <- shot{i, fmt.Sprintf("/api/v1/conversations/%d/labels", f.conv[u]), []byte(`{"labels": ["` + marker + `"]}`)}
+		}
 	}
 	close(shots)
 	wg.Wait()
@@ -308,9 +347,10 @@ func (f *fanOut) run(b *testing.B, rate, secs int) {
 	b.ReportMetric(ratio, "delivered/expected")
 	b.ReportMetric(100*(srv1-srv0).Seconds()/elapsed.Seconds(), "server-cpu-%")
 	b.ReportMetric(100*(cpu1-cpu0).Seconds()/elapsed.Seconds(), "client-cpu-%")
+	b.ReportMetric(f.idleKB, "idle-KB/stream")
 	b.ReportMetric(0, "ns/op")
-	b.Logf("%d streams, %d/s for %ds (sent in %s, %d failed): p50 %.1f ms, p99 %.1f ms, max %.1f ms; delivered %d of %d (%.3f); dups %d, out of order %d, foreign %d, streams ended by the server %d; CPU server %.0f%%, test process %.0f%% of a core",
-		len(f.streams), rate, secs, sent.Round(time.Millisecond), failed.Load(), ms(0.5), ms(0.99), ms(1), delivered, expected, ratio,
+	b.Logf("%s, %d streams, %d/s for %ds (sent in %s, %d failed): p50 %.1f ms, p99 %.1f ms, max %.1f ms; delivered %d of %d (%.3f); dups %d, out of order %d, foreign %d, streams ended by the server %d; CPU server %.0f%%, test process %.0f%% of a core",
+		f.source, len(f.streams), rate, secs, sent.Round(time.Millisecond), failed.Load(), ms(0.5), ms(0.99), ms(1), delivered, expected, ratio,
 		dups, disorder, foreign, closed, 100*(srv1-srv0).Seconds()/elapsed.Seconds(), 100*(cpu1-cpu0).Seconds()/elapsed.Seconds())
 	if foreign > 0 {
 		b.Errorf("%d events reached an agent's stream that were not theirs", foreign)
@@ -330,6 +370,7 @@ type fanStream struct {
 
 	mu     sync.Mutex
 	run    int
+	start  time.Time
 	seen   []bool
 	lat    []time.Duration
 	unique int
@@ -374,10 +415,10 @@ func openFanStream(base, token, agent string, owner []string) (*fanStream, error
 	return st, nil
 }
 
-func (st *fanStream) begin(run, total int) {
+func (st *fanStream) begin(run, total int, start time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.run, st.seen, st.lat = run, make([]bool, total), make([]time.Duration, 0, total)
+	st.run, st.start, st.seen, st.lat = run, start, make([]bool, total), make([]time.Duration, 0, total)
 	st.unique, st.dups, st.disorder, st.foreign = 0, 0, 0, 0
 }
 
@@ -396,7 +437,7 @@ func (st *fanStream) end() fanResult {
 }
 
 var (
-	fanMarker = []byte("fanout#")
+	fanMarker = []byte("fo_")
 	frameEnd  = []byte("\n\n")
 )
 
@@ -457,17 +498,17 @@ func (st *fanStream) frame(f []byte, now time.Time) {
 	var v [4]int64
 	rest := f[i+len(fanMarker):]
 	for k := range v {
-		j := bytes.IndexByte(rest, '#')
-		if j < 0 {
+		j := 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		if j == 0 || (k < len(v)-1 && (j == len(rest) || rest[j] != '_')) {
 			return
 		}
-		n, err := strconv.ParseInt(string(rest[:j]), 10, 64)
-		if err != nil {
-			return
-		}
-		v[k], rest = n, rest[j+1:]
+		n, _ := strconv.ParseInt(string(rest[:j]), 10, 64)
+		v[k], rest = n, rest[min(j+1, len(rest)):]
 	}
-	run, k, user, at := int(v[0]), int(v[1]), int(v[2]), v[3]
+	run, k, user, at := int(v[0]), int(v[1]), int(v[2]), st.start.Add(time.Duration(v[3])*time.Microsecond)
 	if run != st.run || k < 0 || k >= len(st.seen) {
 		return
 	}
@@ -480,7 +521,7 @@ func (st *fanStream) frame(f []byte, now time.Time) {
 	}
 	st.seen[k] = true
 	st.unique++
-	st.lat = append(st.lat, now.Sub(time.Unix(0, at)))
+	st.lat = append(st.lat, now.Sub(at))
 }
 
 // rssKB is a process's resident set size.
