@@ -67,8 +67,14 @@ func (s *Server) liveEvents(c *fiber.Ctx) error {
 	// c. The request context itself stays valid until it returns.
 	rc.Hijack(func(conn net.Conn) {
 		defer s.streams.Done()
-		st := &stream{s: s, conn: conn, chunked: chunked, agent: id, token: token}
-		st.out = append(st.out, rc.Response.Header.Header()...)
+		// Written to directly (fasthttp's wrapper only changes how the
+		// connection is read), so that a batch goes out in one writev.
+		if u, ok := conn.(interface{ UnsafeConn() net.Conn }); ok {
+			conn = u.UnsafeConn()
+		}
+		_, vectored := conn.(*net.TCPConn)
+		st := &stream{s: s, conn: conn, chunked: chunked, vectored: vectored, agent: id, token: token,
+			head: rc.Response.Header.Header()}
 		st.run(func(e events.Event) bool { return admin || e.Agent == id }, lastID)
 	})
 	return nil
@@ -76,15 +82,19 @@ func (s *Server) liveEvents(c *fiber.Ctx) error {
 
 // stream is one client's event stream on a hijacked connection.
 type stream struct {
-	s       *Server
-	conn    net.Conn
-	chunked bool
-	agent   string
-	token   string
-	// out is what the next write sends; the chunk being written starts at
-	// chunkAt.
-	out     []byte
-	chunkAt int
+	s        *Server
+	conn     net.Conn
+	chunked  bool
+	vectored bool
+	agent    string
+	token    string
+	// head is the response header, sent with the first write.
+	head []byte
+	// line, vec and flat are the write's scratch space: the chunk's size
+	// line, the pieces of a vectored write, the bytes of a plain one.
+	line []byte
+	vec  [][]byte
+	flat []byte
 }
 
 func (st *stream) run(filter func(events.Event) bool, lastID string) {
@@ -96,15 +106,14 @@ func (st *stream) run(filter func(events.Event) bool, lastID string) {
 	release := s.o.Agents.Connected(st.agent)
 	defer release()
 
-	st.begin()
-	st.out = append(st.out, "retry: 3000\n\n"...)
+	first := [][]byte{[]byte("retry: 3000\n\n")}
 	if reset {
-		st.out = append(st.out, "event: reset\ndata: {}\n\n"...)
+		first = append(first, []byte("event: reset\ndata: {}\n\n"))
 	}
 	for _, e := range missed {
-		st.out = append(st.out, e.Frame()...)
+		first = append(first, e.Frame())
 	}
-	if st.flush() != nil {
+	if st.write(first) != nil {
 		return
 	}
 	tick := time.NewTicker(heartbeat)
@@ -126,12 +135,9 @@ func (st *stream) run(filter func(events.Event) bool, lastID string) {
 			if len(frames) == 0 {
 				continue
 			}
-			st.begin()
-			for i, f := range frames {
-				st.out = append(st.out, f...)
-				frames[i] = nil // the frame may go once every stream has it
-			}
-			if st.flush() != nil {
+			err := st.write(frames)
+			clear(frames) // a frame may go once every stream has it
+			if err != nil {
 				return
 			}
 			// Let what comes next gather for a moment: one write for many
@@ -147,9 +153,7 @@ func (st *stream) run(filter func(events.Event) bool, lastID string) {
 				return
 			}
 		case <-tick.C:
-			st.begin()
-			st.out = append(st.out, ": ping\n\n"...)
-			if st.flush() != nil {
+			if st.write([][]byte{ping}) != nil {
 				return
 			}
 			// The session is looked at every beat and, every other one,
@@ -181,40 +185,44 @@ func (st *stream) run(filter func(events.Event) bool, lastID string) {
 	}
 }
 
-// chunkRoom is what begin reserves in front of a chunk for its size line.
-const chunkRoom = 10
+var (
+	ping = []byte(": ping\n\n")
+	crlf = []byte("\r\n")
+)
 
-// begin starts a chunk in out (after what is already there: the response
-// header before the first one).
-func (st *stream) begin() {
-	if st.chunked {
-		st.chunkAt = len(st.out)
-		st.out = append(st.out, make([]byte, chunkRoom)...)
+// write sends parts as one chunk (after the response header, the first
+// time) in one write: a writev of the pieces on TCP, their copy otherwise.
+func (st *stream) write(parts [][]byte) error {
+	size := 0
+	for _, p := range parts {
+		size += len(p)
 	}
-}
-
-// flush ends the chunk begun last and writes out in one write.
-func (st *stream) flush() error {
-	buf := st.out
+	st.line = append(st.line[:0], st.head...)
+	st.head = nil
 	if st.chunked {
-		start := st.chunkAt
-		size := len(buf) - start - chunkRoom
-		line := strconv.AppendInt(make([]byte, 0, chunkRoom), int64(size), 16)
-		line = append(line, "\r\n"...)
-		// The size line goes right before the data; the room it does not
-		// fill is cut out by moving the bytes before it (only the response
-		// header, on the first write).
-		pad := chunkRoom - len(line)
-		copy(buf[start+pad:], line)
-		copy(buf[pad:], buf[:start])
-		buf = append(buf[pad:], "\r\n"...)
+		st.line = strconv.AppendInt(st.line, int64(size), 16)
+		st.line = append(st.line, crlf...)
+	}
+	st.vec = append(append(st.vec[:0], st.line), parts...)
+	if st.chunked {
+		st.vec = append(st.vec, crlf)
 	}
 	st.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-	_, err := st.conn.Write(buf)
-	st.out = st.out[:0]
-	if cap(st.out) > 64<<10 {
-		st.out = nil // a burst's buffer is not kept by an idle stream
+	var err error
+	if st.vectored {
+		bufs := net.Buffers(st.vec)
+		_, err = bufs.WriteTo(st.conn)
+	} else {
+		st.flat = st.flat[:0]
+		for _, p := range st.vec {
+			st.flat = append(st.flat, p...)
+		}
+		_, err = st.conn.Write(st.flat)
+		if cap(st.flat) > 64<<10 {
+			st.flat = nil // a burst's buffer is not kept by an idle stream
+		}
 	}
+	clear(st.vec)
 	return err
 }
 
