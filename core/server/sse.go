@@ -58,8 +58,11 @@ func (s *Server) liveEvents(c *fiber.Ctx) error {
 	c.Set("X-Accel-Buffering", "no")
 	rc := c.Context()
 	chunked := rc.Request.Header.IsHTTP11()
+	// The connection ends with the stream (fasthttp does not serve it
+	// again once taken over): the client is told, or it could send its
+	// next request on a connection about to close.
+	rc.Response.Header.SetConnectionClose()
 	if chunked {
-		c.Set(fiber.HeaderConnection, "keep-alive")
 		rc.Response.Header.SetContentLength(-1) // Transfer-Encoding: chunked
 	} else {
 		rc.Response.Header.SetContentLength(-2) // the body ends with the connection

@@ -254,6 +254,11 @@ func TestLiveEventsEveryEventToEveryStreamInOrder(t *testing.T) {
 	if len(resp.TransferEncoding) != 1 || resp.TransferEncoding[0] != "chunked" {
 		t.Errorf("Transfer-Encoding = %v, want chunked", resp.TransferEncoding)
 	}
+	// The stream's connection is not served again after it: a client told
+	// otherwise would send its next request on it and see it reset.
+	if !resp.Close {
+		t.Errorf("Connection = %q, want close", resp.Header.Get("Connection"))
+	}
 	// In bursts and one by one, so that both big batches and single events
 	// are written.
 	const n = 3000
