@@ -90,7 +90,7 @@ type Server struct {
 	// longer waits for them).
 	sseStop  chan struct{}
 	stopOnce sync.Once
-	streams  sync.WaitGroup
+	streams  atomic.Int64
 	// agentsExist: someone can sign in (the open playground closes).
 	agentsExist atomic.Bool
 }
@@ -222,11 +222,12 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.sseStop) })
 	err := s.app.ShutdownWithContext(ctx)
-	done := make(chan struct{})
-	go func() { s.streams.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
+	for s.streams.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	return err
 }

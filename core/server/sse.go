@@ -72,7 +72,7 @@ func (s *Server) liveEvents(c *fiber.Ctx) error {
 	// The hijack handler runs after the handler returns: it must not touch
 	// c. The request context itself stays valid until it returns.
 	rc.Hijack(func(conn net.Conn) {
-		defer s.streams.Done()
+		defer s.streams.Add(-1)
 		// Written to directly (fasthttp's wrapper only changes how the
 		// connection is read), so that a batch goes out in one writev.
 		if u, ok := conn.(interface{ UnsafeConn() net.Conn }); ok {
