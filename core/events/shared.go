@@ -204,6 +204,10 @@ func (b *Bus) poll(ctx context.Context) {
 		if len(evs) == 0 {
 			return
 		}
+		// Encoded once, before the lock, for every stream they go to.
+		for i := range evs {
+			evs[i].frame = evs[i].Frame()
+		}
 		b.mu.Lock()
 		for _, e := range evs {
 			if int64(e.seq) <= sh.cursor {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,8 +85,12 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	logins  cluster.Throttle
-	// sseStop ends the live event streams at shutdown.
-	sseStop chan struct{}
+	// sseStop ends the live event streams at shutdown; streams counts
+	// them (their connections are taken over from fasthttp, which no
+	// longer waits for them).
+	sseStop  chan struct{}
+	stopOnce sync.Once
+	streams  atomic.Int64
 	// agentsExist: someone can sign in (the open playground closes).
 	agentsExist atomic.Bool
 }
@@ -215,8 +220,16 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 // Shutdown stops accepting requests and waits for the ones in flight, at
 // most until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	close(s.sseStop)
-	return s.app.ShutdownWithContext(ctx)
+	s.stopOnce.Do(func() { close(s.sseStop) })
+	err := s.app.ShutdownWithContext(ctx)
+	for s.streams.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 func (s *Server) healthz(c *fiber.Ctx) error {
