@@ -291,9 +291,9 @@ func sign(req *proto.WebhookRequest, s *signSpec, settingsJSON []byte) error {
 	return nil
 }
 
-// webhookCase runs one webhook fixture. It reports whether hostile
-// variants may be derived from it (an authenticated POST).
-func (r *runner) webhookCase(c *tcase, ff fixtureFile) (eligible bool) {
+// prepareWebhook renders a webhook fixture and builds its request, failing
+// the case (and answering false) when the fixture cannot be used.
+func (r *runner) prepareWebhook(c *tcase, ff fixtureFile) (*webhookFixture, *proto.Integration, *proto.WebhookRequest, bool) {
 	v := r.vars()
 	doc, err := v.render(ff.raw)
 	var f *webhookFixture
@@ -310,6 +310,16 @@ func (r *runner) webhookCase(c *tcase, ff fixtureFile) (eligible bool) {
 	}
 	if err != nil {
 		c.errorf("fixture %s: %v", ff.path, err)
+		return nil, nil, nil, false
+	}
+	return f, in, req, true
+}
+
+// webhookCase runs one webhook fixture. It reports whether hostile
+// variants may be derived from it (an authenticated POST).
+func (r *runner) webhookCase(c *tcase, ff fixtureFile) (eligible bool) {
+	f, _, req, ok := r.prepareWebhook(c, ff)
+	if !ok {
 		return false
 	}
 	ctx, cancel := r.callCtx(callTimeout)
@@ -440,22 +450,8 @@ func flipByte(b []byte) []byte {
 }
 
 func (r *runner) hostileCase(c *tcase, ff fixtureFile, hv hostileVariant) {
-	v := r.vars()
-	doc, err := v.render(ff.raw)
-	var f *webhookFixture
-	if err == nil {
-		f, err = parseWebhook(doc)
-	}
-	var in *proto.Integration
-	if err == nil {
-		in, err = r.integration(v)
-	}
-	var req *proto.WebhookRequest
-	if err == nil {
-		req, err = r.webhookRequest(f, in)
-	}
-	if err != nil {
-		c.errorf("fixture %s: %v", ff.path, err)
+	f, in, req, ok := r.prepareWebhook(c, ff)
+	if !ok {
 		return
 	}
 	req.Body = hv.body(req.Body)
