@@ -151,7 +151,15 @@ func TestInFlightSendAfterACrashWaitsForItsEcho(t *testing.T) {
 func TestNothingIsSentWhileTheChannelIsDown(t *testing.T) {
 	ch := &fakeChannel{parse: textEvents("u1", "hello")}
 	var down atomic.Bool
-	r := newRigWith(t, "", fakePlugins{ch: ch, as: &fakeAssistant{}, down: &down}, time.Second)
+	// The channel goes down while the assistant thinks: after the webhook
+	// was taken, before the reply could go out. Setting it from the test
+	// after post() would race the worker, which may legitimately send
+	// while the channel still runs.
+	as := &fakeAssistant{reply: func(r *pluginhost.ConverseRequest) (*pluginhost.ConverseResponse, error) {
+		down.Store(true)
+		return &pluginhost.ConverseResponse{Replies: []model.Content{{Type: "text", Text: "echo: " + r.Contents[0].Text}}}, nil
+	}}
+	r := newRigWith(t, "", fakePlugins{ch: ch, as: as, down: &down}, time.Second)
 	t.Cleanup(r.close)
 	if err := r.e.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -169,7 +177,6 @@ func TestNothingIsSentWhileTheChannelIsDown(t *testing.T) {
 	}
 	down.Store(false)
 	r.post()
-	down.Store(true)
 	eventually(t, "the reply queued", func() bool { return len(r.replies()) == 1 })
 	time.Sleep(100 * time.Millisecond)
 	if out := r.replies(); out[0].Status != model.StatusPending {
