@@ -17,7 +17,8 @@ import (
 // each transaction durable (Tx: it returns once synced) and unsynced
 // (TxUnsynced: once committed), in the same run. It reports the writer's
 // batches per transaction (how many share a commit) alongside time and
-// allocations per transaction.
+// allocations per transaction, under a context that never ends and under
+// one that can be cancelled, as the engine's are.
 //
 //	go test ./core/store/sqlite -run XXX -bench ExchangeCommit -benchmem
 func BenchmarkExchangeCommit(b *testing.B) {
@@ -28,38 +29,50 @@ func BenchmarkExchangeCommit(b *testing.B) {
 		{"durable", func(db *DB) func(context.Context, func(store.Tx) error) error { return db.Tx }},
 		{"unsynced", func(db *DB) func(context.Context, func(store.Tx) error) error { return db.TxUnsynced }},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			ctx := context.Background()
-			db, err := Open(ctx, filepath.Join(b.TempDir(), "c.db"), Options{})
-			if err != nil {
-				b.Fatal(err)
+		for _, cancellable := range []bool{false, true} {
+			name := bc.name
+			if cancellable {
+				// As the engine's writes run: under a context that ends.
+				name += "/ctx=cancellable"
 			}
-			defer db.Close()
-			if err := db.Integrations().Put(ctx, &model.Integration{ID: "ig", Name: "IG", Channel: "fake",
-				Squad: model.DefaultSquad, Enabled: true, Source: model.SourceAPI}); err != nil {
-				b.Fatal(err)
-			}
-			run := bc.tx(db)
-			var seq atomic.Int64
-			before := db.WriterStats()
-			b.ReportAllocs()
-			b.SetParallelism(8) // 16 writers on 2 cores
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					user := fmt.Sprint("u", seq.Add(1))
-					err := run(ctx, func(tx store.Tx) error { return exchangeWrites(ctx, tx, user) })
-					if err != nil {
-						b.Error(err)
-						return
-					}
+			b.Run(name, func(b *testing.B) {
+				ctx := context.Background()
+				if cancellable {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithCancel(ctx)
+					defer cancel()
 				}
+				db, err := Open(ctx, filepath.Join(b.TempDir(), "c.db"), Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				if err := db.Integrations().Put(ctx, &model.Integration{ID: "ig", Name: "IG", Channel: "fake",
+					Squad: model.DefaultSquad, Enabled: true, Source: model.SourceAPI}); err != nil {
+					b.Fatal(err)
+				}
+				run := bc.tx(db)
+				var seq atomic.Int64
+				before := db.WriterStats()
+				b.ReportAllocs()
+				b.SetParallelism(8) // 16 writers on 2 cores
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						user := fmt.Sprint("u", seq.Add(1))
+						err := run(ctx, func(tx store.Tx) error { return exchangeWrites(ctx, tx, user) })
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.StopTimer()
+				after := db.WriterStats()
+				b.ReportMetric(float64(after.Commits-before.Commits)/float64(b.N), "commits/tx")
+				b.ReportMetric(float64(after.Synced-before.Synced)/float64(b.N), "syncs/tx")
 			})
-			b.StopTimer()
-			after := db.WriterStats()
-			b.ReportMetric(float64(after.Commits-before.Commits)/float64(b.N), "commits/tx")
-			b.ReportMetric(float64(after.Synced-before.Synced)/float64(b.N), "syncs/tx")
-		})
+		}
 	}
 }
 

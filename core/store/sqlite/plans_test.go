@@ -51,7 +51,7 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 	t.Run("without statistics", check)
-	if _, err := db.w.Exec(`ANALYZE`); err != nil {
+	if err := db.execWrite(`ANALYZE`); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("after ANALYZE", check)

@@ -55,7 +55,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.w.Exec(`INSERT INTO schema_migrations VALUES (9999, '9999_future.sql', 'x', 0)`); err != nil {
+	if err := s.execWrite(`INSERT INTO schema_migrations VALUES (9999, '9999_future.sql', 'x', 0)`); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -110,7 +110,7 @@ func TestUniqueViolationIsRecognisedByCode(t *testing.T) {
 		t.Errorf("second Create(ana) = %v, want ErrConflict", err)
 	}
 	// A NOT NULL violation is not a conflict.
-	_, err = s.w.Exec(`INSERT INTO agents (id, name, role, password_hash) VALUES ('x', NULL, 'agent', 'h')`)
+	err = s.execWrite(`INSERT INTO agents (id, name, role, password_hash) VALUES ('x', NULL, 'agent', 'h')`)
 	if err == nil || errors.Is(conflict(err), store.ErrConflict) {
 		t.Errorf("NOT NULL violation = %v, want an error that is not ErrConflict", err)
 	}
@@ -262,4 +262,13 @@ func TestUpgradeIndexesExistingMessages(t *testing.T) {
 		n[0].Match.MessageID != 10 {
 		t.Errorf("search for an older message's words = %+v, want conversation 7 by message 10", n)
 	}
+}
+
+// execWrite runs one statement as a write of its own, on the writer's
+// connection (the only one that may write; the writer holds it).
+func (db *DB) execWrite(q string, args ...any) error {
+	return db.write(context.Background(), func(t *txn) error {
+		_, err := t.tx.ExecContext(context.Background(), q, args...)
+		return err
+	})
 }

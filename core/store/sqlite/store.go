@@ -28,13 +28,19 @@ const defaultMaxBatch = 128
 type DB struct {
 	maxBatch int
 	w        *sql.DB
-	r        *sql.DB
-	jobs     chan *job
-	stop     chan struct{}
-	done     chan struct{}
-	log      *slog.Logger
-	now      func() time.Time
-	closed   atomic.Bool
+	// wc is w's one connection, held by the writer from Open to Close:
+	// its transactions are BEGIN and COMMIT statements on it rather than
+	// a database/sql Tx, which would start a goroutine for the
+	// transaction and another for every query in it, to watch a context
+	// the writer never cancels.
+	wc     *sql.Conn
+	r      *sql.DB
+	jobs   chan *job
+	stop   chan struct{}
+	done   chan struct{}
+	log    *slog.Logger
+	now    func() time.Time
+	closed atomic.Bool
 	// synchronous is the writer connection's setting (the writer's alone).
 	synchronous string
 	stats       writerStats
@@ -116,15 +122,22 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 			return nil, fmt.Errorf("releasing a previous process's leases: %w", err)
 		}
 	}
+	wc, err := w.Conn(ctx)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	var sp [3]*sql.Stmt
 	for i, q := range []string{"SAVEPOINT w", "RELEASE w", "ROLLBACK TO w"} {
-		if sp[i], err = w.PrepareContext(ctx, q); err != nil {
+		if sp[i], err = wc.PrepareContext(ctx, q); err != nil {
+			wc.Close()
 			w.Close()
 			return nil, fmt.Errorf("preparing %s: %w", q, err)
 		}
 	}
 	r, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&"+common)
 	if err != nil {
+		wc.Close()
 		w.Close()
 		return nil, err
 	}
@@ -132,7 +145,7 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	r.SetMaxIdleConns(o.Readers)
 	db := &DB{
 		maxBatch: o.MaxBatch,
-		w:        w, r: r,
+		w:        w, wc: wc, r: r,
 		jobs:    make(chan *job, o.MaxBatch),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -192,8 +205,8 @@ func (db *DB) Close() error {
 	db.spBegin.Close()
 	db.spRelease.Close()
 	db.spRollback.Close()
-	_, _ = db.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	return errors.Join(db.r.Close(), db.w.Close())
+	_, _ = db.wc.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+	return errors.Join(db.wc.Close(), db.r.Close(), db.w.Close())
 }
 
 // Now is the store's clock.
@@ -247,7 +260,7 @@ func (p poolReader) QueryRowContext(ctx context.Context, q string, args ...any) 
 	return p.db.QueryRowContext(ctx, q, args...)
 }
 
-type txReader struct{ tx *sql.Tx }
+type txReader struct{ tx writeTx }
 
 func (t txReader) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	return t.tx.QueryContext(ctx, q, args...)
@@ -271,10 +284,35 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
+// writeTx runs a write's statements on the writer's connection, inside the
+// transaction the writer began, to the end whatever the write's context.
+// go-sqlite3 runs a statement under a context that can be cancelled on a
+// goroutine of its own (to interrupt it when the context ends), and
+// database/sql starts one per query to close its rows: goroutines and
+// switches for every statement of every write, which under load cost the
+// one writer more than most statements. A write's context still counts
+// where it matters: the writer checks it before it runs the write, and a
+// write that fails rolls back to its savepoint. Neither database/sql nor
+// the driver reads a context's values, so the statements get the
+// background context itself (no allocation).
+type writeTx struct{ c *sql.Conn }
+
+func (w writeTx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
+	return w.c.ExecContext(context.Background(), q, args...)
+}
+
+func (w writeTx) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows, error) {
+	return w.c.QueryContext(context.Background(), q, args...)
+}
+
+func (w writeTx) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
+	return w.c.QueryRowContext(context.Background(), q, args...)
+}
+
 // txn is a write transaction (inside a group commit, a savepoint of one).
 type txn struct {
 	db  *DB
-	tx  *sql.Tx
+	tx  writeTx
 	now time.Time
 	// savepoints numbers nested savepoints.
 	savepoints int
@@ -429,12 +467,11 @@ func (db *DB) commit(batch []*job) {
 		finish(err)
 		return
 	}
-	tx, err := db.w.BeginTx(context.Background(), nil)
-	if err != nil {
+	if err := db.begin(); err != nil {
 		finish(fmt.Errorf("begin: %w", err))
 		return
 	}
-	t := &txn{db: db, tx: tx, now: db.now().UTC()}
+	t := &txn{db: db, tx: writeTx{db.wc}, now: db.now().UTC()}
 	if len(batch) == 1 {
 		j := batch[0]
 		err := j.ctx.Err()
@@ -442,11 +479,11 @@ func (db *DB) commit(batch []*job) {
 			err = runJob(j, t)
 		}
 		if err != nil {
-			_ = tx.Rollback()
+			db.rollback()
 			finish(err)
 			return
 		}
-		if err := tx.Commit(); err != nil {
+		if err := db.commitTx(); err != nil {
 			db.log.Error("commit failed", "err", err, "writers", 1)
 			finish(fmt.Errorf("commit: %w", err))
 			return
@@ -454,7 +491,7 @@ func (db *DB) commit(batch []*job) {
 		finish(nil)
 		return
 	}
-	begin, release, rollback := tx.Stmt(db.spBegin), tx.Stmt(db.spRelease), tx.Stmt(db.spRollback)
+	begin, release, rollback := db.spBegin, db.spRelease, db.spRollback
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[i] = err
@@ -468,18 +505,18 @@ func (db *DB) commit(batch []*job) {
 			results[i] = err
 			if _, rerr := rollback.Exec(); rerr != nil {
 				// The transaction is unusable: fail the whole batch.
-				_ = tx.Rollback()
+				db.rollback()
 				finish(fmt.Errorf("rollback to savepoint: %w", rerr))
 				return
 			}
 		}
 		if _, err := release.Exec(); err != nil {
-			_ = tx.Rollback()
+			db.rollback()
 			finish(fmt.Errorf("release savepoint: %w", err))
 			return
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := db.commitTx(); err != nil {
 		db.log.Error("commit failed", "err", err, "writers", len(batch))
 		for i := range results {
 			if results[i] == nil {
@@ -488,6 +525,28 @@ func (db *DB) commit(batch []*job) {
 		}
 	}
 	finish(nil)
+}
+
+// begin, commitTx and rollback are the writer's transactions on its
+// connection (BEGIN IMMEDIATE, as _txlock=immediate in the DSN makes
+// database/sql's BeginTx).
+func (db *DB) begin() error {
+	_, err := db.wc.ExecContext(context.Background(), "BEGIN IMMEDIATE")
+	return err
+}
+
+// commitTx commits, and rolls back when the commit fails, so that the
+// connection is left outside any transaction for the next batch.
+func (db *DB) commitTx() error {
+	if _, err := db.wc.ExecContext(context.Background(), "COMMIT"); err != nil {
+		db.rollback()
+		return err
+	}
+	return nil
+}
+
+func (db *DB) rollback() {
+	_, _ = db.wc.ExecContext(context.Background(), "ROLLBACK")
 }
 
 func runJob(j *job, t *txn) (err error) {

@@ -43,7 +43,7 @@ func (db *DB) syncFor(batch []*job) error {
 	if db.synchronous == want {
 		return nil
 	}
-	if _, err := db.w.Exec("PRAGMA synchronous = " + want); err != nil {
+	if _, err := db.wc.ExecContext(context.Background(), "PRAGMA synchronous = "+want); err != nil {
 		if want == syncNormal {
 			// Committing more durably than asked is harmless.
 			return nil
