@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+
+	"github.com/conversa/conversa/plugins/proto"
 )
 
 // BenchmarkParseWebhook is the channel's whole webhook step in process
@@ -33,5 +35,41 @@ func BenchmarkParseWebhook(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkParseEvent is the body's reading alone, one pass against the
+// encoding/json reading it replaced (which stays as the fallback):
+//
+//	go test -run XXX -bench ParseEvent -benchmem ./plugins/zenvia
+func BenchmarkParseEvent(b *testing.B) {
+	s, _ := decodeSettings(testSettingsJSON(""))
+	for _, bc := range []struct{ name, fixture string }{
+		{"text", "message_in_text.json"},
+		{"image", "message_in_image.json"},
+		{"status", "status_delivered.json"},
+	} {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, readFixture(b, bc.fixture)); err != nil {
+			b.Fatal(err)
+		}
+		body := buf.Bytes()
+		for _, v := range []struct {
+			name  string
+			parse func() (*proto.Event, error)
+		}{
+			{"one-pass", func() (*proto.Event, error) { return parseEvent(body, s) }},
+			{"encoding-json", func() (*proto.Event, error) { return readEvent(value{b: body}, s) }},
+		} {
+			b.Run(bc.name+"/"+v.name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(len(body)))
+				for b.Loop() {
+					if ev, err := v.parse(); err != nil || ev.GetKind() == "" {
+						b.Fatalf("parse = %v, %v", ev, err)
+					}
+				}
+			})
+		}
 	}
 }

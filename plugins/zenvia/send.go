@@ -304,13 +304,13 @@ func (c *channel) httpError(resp *http.Response, data []byte) *proto.SendError {
 // message}]}; the details carry what actually went wrong.
 func apiError(data []byte) (code, message string) {
 	o := decodeObject(data)
-	if o == nil {
+	if !o.ok() {
 		return "", ""
 	}
 	code, message = strings.TrimSpace(o.str("code")), strings.TrimSpace(o.str("message"))
 	var details []string
-	for _, raw := range o.arr("details") {
-		d := decodeObject(raw)
+	for _, item := range o.arr("details") {
+		d := item.object()
 		m := strings.TrimSpace(d.str("message"))
 		if m == "" {
 			continue
