@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/conversa/conversa/plugins/proto"
+	"github.com/conversa/conversa/plugins/sdk"
 )
 
 // BenchmarkParseWebhook is the channel's whole webhook step in process
@@ -70,6 +74,30 @@ func BenchmarkParseEvent(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkSend is one text reply through Send against a fake Zenvia on
+// loopback (its HTTP round trip included), as a bot exchange makes it:
+//
+//	go test -run XXX -bench Send -benchmem ./plugins/zenvia
+func BenchmarkSend(b *testing.B) {
+	answer := []byte(`{"id":"a1b2c3d4-0000-4000-8000-000000000001","from":"brisk-harbor","to":"6741203958817234",` +
+		`"direction":"OUT","channel":"instagram","contents":[{"type":"text","text":"Oi! Como posso ajudar?"}]}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(answer)
+	}))
+	defer srv.Close()
+	ch := newTestChannel()
+	req := sendRequest(srv.URL, &proto.Content{Type: sdk.ContentText, Text: "Oi! Como posso ajudar?"})
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := ch.Send(context.Background(), req)
+		if err != nil || resp.GetError() != nil || len(resp.GetMessageIds()) != 1 {
+			b.Fatalf("Send = %v, %v", resp, err)
 		}
 	}
 }

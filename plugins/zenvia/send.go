@@ -247,7 +247,7 @@ func (c *channel) post(ctx context.Context, s settings, msg *outMessage) *proto.
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		id := decodeObject(data).str("id")
+		id := responseID(data)
 		if readErr != nil || id == "" {
 			// Zenvia took the request but gave no id: the message may well
 			// be on its way.
@@ -261,6 +261,14 @@ func (c *channel) post(ctx context.Context, s settings, msg *outMessage) *proto.
 		return &proto.SendResponse{MessageIds: []string{id}}
 	}
 	return &proto.SendResponse{Error: c.httpError(resp, data)}
+}
+
+// responseID is the id of the message Zenvia took, from its answer (which
+// repeats the whole message): read in one pass, as webhooks are.
+func responseID(data []byte) string {
+	root, t := readTree(data)
+	defer releaseTree(t)
+	return root.object().str("id")
 }
 
 // httpError maps a non-2xx answer: 5xx, 429 and 408 are worth retrying,
