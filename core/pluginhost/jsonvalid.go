@@ -1,31 +1,30 @@
 package pluginhost
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/conversa/conversa/plugins/sdk"
+)
 
 // validJSON is json.Valid, faster for what plugins send: every event's raw
 // record is checked before it is stored, and encoding/json's scanner was
 // the largest single cost of reading a webhook's reply. The fast reader
 // accepts only JSON (a subset of what json.Valid accepts: anything it
-// refuses, such as very deep nesting, is left to json.Valid).
+// refuses, such as very deep nesting, is left to json.Valid). It walks the
+// value without recording it; the strings, numbers and words are scanned
+// by the SDK's JSON scanner, the one the channel plugins' parsers use.
 func validJSON(b []byte) bool {
 	if len(b) == 0 {
 		return false // no raw record, the common case for a content
 	}
-	i, ok := validValue(b, skipWS(b, 0), 0)
-	if ok && skipWS(b, i) == len(b) {
+	i, ok := validValue(b, sdk.SkipJSONSpace(b, 0), 0)
+	if ok && sdk.SkipJSONSpace(b, i) == len(b) {
 		return true
 	}
 	return json.Valid(b)
 }
 
 const maxValidDepth = 128
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
 
 func validValue(b []byte, i, depth int) (int, bool) {
 	if i >= len(b) {
@@ -38,15 +37,16 @@ func validValue(b []byte, i, depth int) (int, bool) {
 		}
 		return validContainer(b, i, depth)
 	case c == '"':
-		return validString(b, i)
+		end, _, ok := sdk.ScanJSONString(b, i)
+		return end, ok
 	case c == 't':
-		return validWord(b, i, "true")
+		return sdk.ScanJSONWord(b, i, "true")
 	case c == 'f':
-		return validWord(b, i, "false")
+		return sdk.ScanJSONWord(b, i, "false")
 	case c == 'n':
-		return validWord(b, i, "null")
+		return sdk.ScanJSONWord(b, i, "null")
 	default:
-		return validNumber(b, i)
+		return sdk.ScanJSONNumber(b, i)
 	}
 }
 
@@ -56,7 +56,7 @@ func validContainer(b []byte, i, depth int) (int, bool) {
 	if object {
 		closer = '}'
 	}
-	i = skipWS(b, i+1)
+	i = sdk.SkipJSONSpace(b, i+1)
 	if i < len(b) && b[i] == closer {
 		return i + 1, true
 	}
@@ -66,103 +66,27 @@ func validContainer(b []byte, i, depth int) (int, bool) {
 			if i >= len(b) || b[i] != '"' {
 				return i, false
 			}
-			if i, ok = validString(b, i); !ok {
+			if i, _, ok = sdk.ScanJSONString(b, i); !ok {
 				return i, false
 			}
-			if i = skipWS(b, i); i >= len(b) || b[i] != ':' {
+			if i = sdk.SkipJSONSpace(b, i); i >= len(b) || b[i] != ':' {
 				return i, false
 			}
-			i = skipWS(b, i+1)
+			i = sdk.SkipJSONSpace(b, i+1)
 		}
 		if i, ok = validValue(b, i, depth+1); !ok {
 			return i, false
 		}
-		if i = skipWS(b, i); i >= len(b) {
+		if i = sdk.SkipJSONSpace(b, i); i >= len(b) {
 			return i, false
 		}
 		switch b[i] {
 		case ',':
-			i = skipWS(b, i+1)
+			i = sdk.SkipJSONSpace(b, i+1)
 		case closer:
 			return i + 1, true
 		default:
 			return i, false
 		}
 	}
-}
-
-func validString(b []byte, i int) (int, bool) {
-	for i++; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1, true
-		case c < 0x20:
-			return i, false
-		case c == '\\':
-			if i++; i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if i+4 >= len(b) {
-					return i, false
-				}
-				for _, h := range b[i+1 : i+5] {
-					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-						return i, false
-					}
-				}
-				i += 4
-			default:
-				return i, false
-			}
-		}
-	}
-	return i, false
-}
-
-func validWord(b []byte, i int, word string) (int, bool) {
-	if len(b)-i < len(word) || string(b[i:i+len(word)]) != word {
-		return i, false
-	}
-	return i + len(word), true
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func validNumber(b []byte, i int) (int, bool) {
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	default:
-		return i, false
-	}
-	if i < len(b) && b[i] == '.' {
-		if i++; i >= len(b) || !isDigit(b[i]) {
-			return i, false
-		}
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		if i++; i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if i >= len(b) || !isDigit(b[i]) {
-			return i, false
-		}
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	}
-	return i, true
 }

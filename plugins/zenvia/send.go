@@ -247,7 +247,7 @@ func (c *channel) post(ctx context.Context, s settings, msg *outMessage) *proto.
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		id := decodeObject(data).str("id")
+		id := responseID(data)
 		if readErr != nil || id == "" {
 			// Zenvia took the request but gave no id: the message may well
 			// be on its way.
@@ -261,6 +261,14 @@ func (c *channel) post(ctx context.Context, s settings, msg *outMessage) *proto.
 		return &proto.SendResponse{MessageIds: []string{id}}
 	}
 	return &proto.SendResponse{Error: c.httpError(resp, data)}
+}
+
+// responseID is the id of the message Zenvia took, from its answer (which
+// repeats the whole message): read in one pass, as webhooks are.
+func responseID(data []byte) string {
+	root, t := readTree(data)
+	defer releaseTree(t)
+	return root.object().str("id")
 }
 
 // httpError maps a non-2xx answer: 5xx, 429 and 408 are worth retrying,
@@ -304,13 +312,13 @@ func (c *channel) httpError(resp *http.Response, data []byte) *proto.SendError {
 // message}]}; the details carry what actually went wrong.
 func apiError(data []byte) (code, message string) {
 	o := decodeObject(data)
-	if o == nil {
+	if !o.ok() {
 		return "", ""
 	}
 	code, message = strings.TrimSpace(o.str("code")), strings.TrimSpace(o.str("message"))
 	var details []string
-	for _, raw := range o.arr("details") {
-		d := decodeObject(raw)
+	for _, item := range o.arr("details") {
+		d := item.object()
 		m := strings.TrimSpace(d.str("message"))
 		if m == "" {
 			continue

@@ -1,6 +1,7 @@
 package zenvia
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,8 +12,10 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/conversa/conversa/plugins/proto"
 	"github.com/conversa/conversa/plugins/sdk"
@@ -132,8 +135,18 @@ func secretEqual(got, want string) bool {
 // anything else is kept, if only as an ignored event, because the event is
 // lost for good once Zenvia gives up retrying.
 func parseEvent(body []byte, s settings) (*proto.Event, error) {
-	top := decodeObject(body)
-	if top == nil {
+	root, t := readTree(body)
+	defer releaseTree(t)
+	return readEvent(root, s)
+}
+
+// readEvent is parseEvent of a body read into a tree or not: without one
+// (the reference the tree is tested against) every level is decoded with
+// encoding/json.
+func readEvent(root value, s settings) (*proto.Event, error) {
+	body := root.b
+	top := root.object()
+	if !top.ok() {
 		return nil, errors.New("body is not a JSON object")
 	}
 	typ, _ := top.text("type")
@@ -144,7 +157,7 @@ func parseEvent(body []byte, s settings) (*proto.Event, error) {
 	if ch := top.str("channel"); ch != "" && !strings.EqualFold(ch, "instagram") {
 		// A subscription for another channel pointed at this URL: its
 		// contacts cannot be answered through the Instagram endpoint.
-		ev.TimestampMs = firstTime(top["timestamp"])
+		ev.TimestampMs = firstTime(top.raw("timestamp"))
 		ignore(ev, fmt.Sprintf("event for channel %q, this integration serves instagram", ch))
 		return ev, nil
 	}
@@ -154,7 +167,7 @@ func parseEvent(body []byte, s settings) (*proto.Event, error) {
 	case eventMessageStatus:
 		statusEvent(ev, top)
 	default:
-		ev.TimestampMs = firstTime(top["timestamp"])
+		ev.TimestampMs = firstTime(top.raw("timestamp"))
 		ignore(ev, fmt.Sprintf("event type %s is not handled", typ))
 	}
 	if (ev.Kind == sdk.EventMessage || ev.Kind == sdk.EventEcho) && ev.ContactId == "" {
@@ -182,14 +195,14 @@ func ignore(ev *proto.Event, note string) {
 
 func messageEvent(ev *proto.Event, top object, s settings) {
 	msg := top.obj("message")
-	if msg == nil {
-		ev.TimestampMs = firstTime(top["timestamp"])
+	if !msg.ok() {
+		ev.TimestampMs = firstTime(top.raw("timestamp"))
 		ignore(ev, "MESSAGE event without a message object")
 		return
 	}
 	ev.MessageId = msg.str("id")
 	ev.ReplyTo = msg.str("idRef")
-	ev.TimestampMs = firstTime(msg["timestamp"], top["timestamp"])
+	ev.TimestampMs = firstTime(msg.raw("timestamp"), top.raw("timestamp"))
 
 	from, to := msg.str("from"), msg.str("to")
 	dir := strings.ToUpper(msg.str("direction"))
@@ -211,7 +224,7 @@ func messageEvent(ev *proto.Event, top object, s settings) {
 		ev.ContactId, ev.AccountId = from, to
 	}
 	// visitor always describes the contact, whatever the direction.
-	if v := msg.obj("visitor"); v != nil {
+	if v := msg.obj("visitor"); v.ok() {
 		ev.ContactUsername = strings.TrimPrefix(strings.TrimSpace(v.str("userName")), "@")
 		ev.ContactName = strings.TrimSpace(v.str("name"))
 		ev.ContactAvatarUrl = v.str("picture")
@@ -227,9 +240,9 @@ func messageEvent(ev *proto.Event, top object, s settings) {
 		// Nothing readable: still a message from the user (it opens the
 		// window, and an agent should see that something arrived).
 		un := &proto.Content{Type: sdk.ContentUnsupported, OriginalType: "empty"}
-		if src := msg.obj("referral").obj("source"); src != nil {
+		if src := msg.obj("referral").obj("source"); src.ok() {
 			un.OriginalType = src.str("type")
-			un.Raw = msg["referral"]
+			un.Raw = msg.raw("referral")
 		}
 		contents = append(contents, un)
 	}
@@ -255,11 +268,11 @@ func optinNote(o object) string {
 
 // parseContents keeps every item in order. Opt-in responses are returned
 // apart: they are not something the user said.
-func parseContents(items []json.RawMessage) (contents []*proto.Content, optins []object) {
+func parseContents(items []value) (contents []*proto.Content, optins []object) {
 	for _, item := range items {
-		o := decodeObject(item)
-		if o == nil {
-			contents = append(contents, &proto.Content{Type: sdk.ContentUnsupported, Raw: item})
+		o := item.object()
+		if !o.ok() {
+			contents = append(contents, &proto.Content{Type: sdk.ContentUnsupported, Raw: item.b})
 			continue
 		}
 		typ := o.str("type")
@@ -287,7 +300,7 @@ func parseContents(items []json.RawMessage) (contents []*proto.Content, optins [
 			contents = append(contents, &proto.Content{
 				Type:         sdk.ContentUnsupported,
 				OriginalType: typ,
-				Raw:          item,
+				Raw:          item.b,
 			})
 		}
 	}
@@ -340,7 +353,7 @@ func mediaType(mime, rawURL string) string {
 // referrals (ads, shared posts, lives) stay in the event's raw JSON.
 func applyReferral(ev *proto.Event, ref object, contents []*proto.Content) []*proto.Content {
 	src := ref.obj("source")
-	if src == nil {
+	if !src.ok() {
 		return contents
 	}
 	switch strings.ToLower(src.str("type")) {
@@ -402,7 +415,7 @@ func statusEvent(ev *proto.Event, top object) {
 	} else {
 		ev.ContactId, ev.AccountId = msg.str("to"), msg.str("from")
 	}
-	ev.TimestampMs = firstTime(st["timestamp"], top["timestamp"])
+	ev.TimestampMs = firstTime(st.raw("timestamp"), top.raw("timestamp"))
 
 	code := strings.ToUpper(strings.TrimSpace(st.str("code")))
 	switch {
@@ -445,7 +458,7 @@ func statusEvent(ev *proto.Event, top object) {
 func failure(st object, code string) (errCode, errMessage string) {
 	var cause object
 	if causes := st.arr("causes"); len(causes) > 0 {
-		cause = decodeObject(causes[0])
+		cause = causes[0].object()
 	}
 	errCode = strings.TrimSpace(cause.str("channelErrorCode"))
 	reason, details := strings.TrimSpace(cause.str("reason")), strings.TrimSpace(cause.str("details"))
@@ -472,7 +485,7 @@ func failure(st object, code string) (errCode, errMessage string) {
 
 // firstTime is the first of the given JSON timestamps that parses, as Unix
 // milliseconds; 0 when none does (the host then uses the time of receipt).
-func firstTime(raws ...json.RawMessage) int64 {
+func firstTime(raws ...[]byte) int64 {
 	for _, raw := range raws {
 		if ms, ok := parseTimestamp(raw); ok {
 			return ms
@@ -481,24 +494,31 @@ func firstTime(raws ...json.RawMessage) int64 {
 	return 0
 }
 
-func parseTimestamp(raw json.RawMessage) (int64, bool) {
+// parseTimestamp reads a JSON value (as the body holds it) that is an ISO
+// 8601 time or an epoch number. The strings and numbers every event has are
+// read from their bytes; anything else is decoded with encoding/json, which
+// is what they read as.
+func parseTimestamp(raw []byte) (int64, bool) {
 	if len(raw) == 0 {
 		return 0, false
 	}
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		var n float64
-		if err := json.Unmarshal(raw, &n); err != nil || n <= 0 {
+	switch c := raw[0]; {
+	case c == '"' && len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw):
+		s = string(raw[1 : len(raw)-1])
+	case c == '-' || ('0' <= c && c <= '9'):
+		n, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil {
 			return 0, false
 		}
-		// Epoch numbers: seconds, or milliseconds past 1973.
-		switch {
-		case n < 1e11:
-			return int64(n * 1000), true
-		case n < 1e15:
-			return int64(n), true
-		default:
-			return 0, false
+		return epochTime(n)
+	default:
+		if err := json.Unmarshal(raw, &s); err != nil {
+			var n float64
+			if err := json.Unmarshal(raw, &n); err != nil {
+				return 0, false
+			}
+			return epochTime(n)
 		}
 	}
 	s = strings.ToUpper(strings.TrimSpace(s))
@@ -507,13 +527,7 @@ func parseTimestamp(raw json.RawMessage) (int64, bool) {
 	}
 	// RFC 3339 first, then what other ISO 8601 writers produce. Every layout
 	// accepts fractional seconds when parsing.
-	for _, layout := range []string{
-		time.RFC3339,
-		"2006-01-02T15:04:05Z0700",
-		"2006-01-02T15:04:05Z07",
-		"2006-01-02T15:04Z07:00",
-		"2006-01-02T15:04:05",
-	} {
+	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			if ms := t.UnixMilli(); ms > 0 {
 				return ms, true
@@ -522,4 +536,26 @@ func parseTimestamp(raw json.RawMessage) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+var timeLayouts = []string{
+	time.RFC3339,
+	"2006-01-02T15:04:05Z0700",
+	"2006-01-02T15:04:05Z07",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04:05",
+}
+
+// epochTime reads an epoch number: seconds, or milliseconds past 1973.
+func epochTime(n float64) (int64, bool) {
+	switch {
+	case n <= 0:
+		return 0, false
+	case n < 1e11:
+		return int64(n * 1000), true
+	case n < 1e15:
+		return int64(n), true
+	default:
+		return 0, false
+	}
 }
