@@ -78,6 +78,12 @@ func plannedQueries() []plannedQuery {
 		list("list: search with state and agent", store.ConversationFilter{State: model.StateAssigned, Agent: "ana", Limit: 50}, found),
 		{Name: "search: message text", SQL: textHitsQuery, Args: []any{`"pedido*"`, searchHits}},
 		{Name: "search: contacts", SQL: contactHitsQuery, Args: []any{`"souza*"`, searchHits}},
+		// The search indexer's passes: a range of messages by id.
+		{Name: "search index: progress", SQL: searchProgressQuery},
+		{Name: "search index: next new messages", SQL: forwardRangeQuery, Args: []any{1000, indexBatch}},
+		{Name: "search index: next old messages", SQL: backfillRangeQuery, Args: []any{1000, indexBatch}},
+		// Sorted: the texts of one message's contents, in their order.
+		{Name: "search index: a range", SQL: indexRangeQuery, Args: []any{1000, 1500}, Sorts: true},
 		{Name: "unread of one", SQL: unreadQuery, Args: []any{1}},
 		{Name: "queued (assignment, /queues)", SQL: queuedQuery, Uses: []string{"conversations_queued"}},
 		{Name: "agents with open chats", SQL: agentsQuery,

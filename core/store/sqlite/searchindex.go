@@ -1,0 +1,191 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/conversa/conversa/core/store"
+)
+
+// The search indexer (migration 0012): messages are stored without
+// touching the full-text index, and this indexes them moments later in
+// transactions of its own, so an exchange never pays for indexing. It
+// runs in the process that has the store open, woken by each stored
+// message; search may trail a message by the time one pass takes.
+//
+// Two passes share it. The forward pass indexes the messages stored since
+// the last one (above search_progress.indexed_to), oldest first, at most
+// indexBatch a transaction. The back-fill indexes the messages stored
+// before migration 0012 (at and below backfill_to), newest first (the
+// ones a search shows first), a batch per transaction with a pause as long
+// as the batch took, so it takes at most half of the writer's time while
+// the server works. Each transaction moves its cursor with the rows it
+// indexed: a crash redoes nothing twice and loses nothing.
+
+// indexBatch bounds the messages one indexing transaction reads, so the
+// writer is never held for long (about 30 µs of work a message).
+const indexBatch = 500
+
+// backfillLogEvery is how often the back-fill logs its progress.
+const backfillLogEvery = 30 * time.Second
+
+// The indexer's statements (plans.go lists them for TestQueryPlans).
+const (
+	searchProgressQuery = `SELECT indexed_to, backfill_to FROM search_progress WHERE id = 1`
+	// forwardRangeQuery is the last id of the next batch of new messages.
+	forwardRangeQuery = `SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)`
+	// backfillRangeQuery is the first id of the next batch of old ones.
+	backfillRangeQuery = `SELECT min(id) FROM (SELECT id FROM messages WHERE id <= ? ORDER BY id DESC LIMIT ?)`
+	// indexRangeQuery indexes the searchable messages of a range, in
+	// ascending docid order: FTS4 keeps a transaction's terms in memory only
+	// while docids ascend, and would write a segment per row otherwise.
+	indexRangeQuery = `INSERT INTO message_search (docid, body)
+		SELECT id, body FROM message_search_source WHERE id >= ? AND id <= ? AND body IS NOT NULL ORDER BY id`
+)
+
+// wakeIndexer tells the indexer a message was stored (or is about to be:
+// its pass queues behind the transaction that stores it).
+func (db *DB) wakeIndexer() {
+	select {
+	case db.indexWake <- struct{}{}:
+	default:
+	}
+}
+
+// indexer runs the passes until the store closes: the forward pass on
+// each wake, the back-fill while there is something left of it.
+func (db *DB) indexer() {
+	defer close(db.indexDone)
+	ctx := context.Background()
+	lastLog := time.Now()
+	backfilling := true
+	for {
+		if _, err := db.indexForward(ctx); err != nil {
+			if errors.Is(err, store.ErrClosed) {
+				return
+			}
+			db.log.Error("indexing new messages for search", "err", err)
+		}
+		var pause <-chan time.Time
+		if backfilling {
+			start := time.Now()
+			left, err := db.backfill(ctx)
+			switch {
+			case errors.Is(err, store.ErrClosed):
+				return
+			case err != nil:
+				db.log.Error("back-filling the search index", "err", err)
+				pause = time.After(10 * time.Second)
+			case left == 0:
+				backfilling = false
+			default:
+				pause = time.After(time.Since(start))
+				if time.Since(lastLog) >= backfillLogEvery {
+					lastLog = time.Now()
+					db.log.Info("back-filling the search index, newest messages first", "messages_left_below", left)
+				}
+			}
+			if !backfilling {
+				db.log.Info("search index back-filled: search covers every message")
+			}
+		}
+		select {
+		case <-db.stop:
+			return
+		case <-db.indexWake:
+		case <-pause:
+		}
+	}
+}
+
+// indexWrite runs fn in a transaction of its own (never in a group commit
+// with other writers, who would wait for it) that need not wait for the
+// disk: a pass lost in a crash is done again.
+func (db *DB) indexWrite(ctx context.Context, fn func(*txn) error) error {
+	return db.submitJob(ctx, &job{ctx: ctx, fn: fn, unsynced: true, alone: true})
+}
+
+// indexForward indexes the messages stored since the last pass, a batch
+// per transaction, and reports how many it looked at.
+func (db *DB) indexForward(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := db.indexWrite(ctx, func(t *txn) error {
+			var to, backfillTo int64
+			if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo); err != nil {
+				return fmt.Errorf("search progress: %w", err)
+			}
+			var last sql.NullInt64
+			if err := t.tx.QueryRowContext(ctx, forwardRangeQuery, to, indexBatch).Scan(&last); err != nil {
+				return err
+			}
+			if !last.Valid {
+				return nil
+			}
+			if _, err := t.tx.ExecContext(ctx, indexRangeQuery, to+1, last.Int64); err != nil {
+				return fmt.Errorf("indexing messages %d to %d: %w", to+1, last.Int64, err)
+			}
+			if _, err := t.tx.ExecContext(ctx, `UPDATE search_progress SET indexed_to = ? WHERE id = 1`, last.Int64); err != nil {
+				return err
+			}
+			n = int(last.Int64 - to)
+			return nil
+		})
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// backfill indexes the next batch of the messages stored before the
+// index, newest first, and reports the id below which some are left (0:
+// done).
+func (db *DB) backfill(ctx context.Context) (int64, error) {
+	var left int64
+	err := db.indexWrite(ctx, func(t *txn) error {
+		var to, backfillTo int64
+		if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo); err != nil {
+			return fmt.Errorf("search progress: %w", err)
+		}
+		left = backfillTo
+		if backfillTo <= 0 {
+			return nil
+		}
+		var first sql.NullInt64
+		if err := t.tx.QueryRowContext(ctx, backfillRangeQuery, backfillTo, indexBatch).Scan(&first); err != nil {
+			return err
+		}
+		from := int64(1)
+		if first.Valid {
+			from = first.Int64
+		}
+		if _, err := t.tx.ExecContext(ctx, indexRangeQuery, from, backfillTo); err != nil {
+			return fmt.Errorf("back-filling messages %d to %d: %w", from, backfillTo, err)
+		}
+		left = from - 1
+		_, err := t.tx.ExecContext(ctx, `UPDATE search_progress SET backfill_to = ? WHERE id = 1`, left)
+		return err
+	})
+	return left, err
+}
+
+// IndexSearch indexes every message not yet indexed, back-fill included,
+// and returns once they are: what a search then finds covers every
+// message stored before the call. Tests call it before they search; the
+// growth benchmark, before it measures.
+func (db *DB) IndexSearch(ctx context.Context) error {
+	if _, err := db.indexForward(ctx); err != nil {
+		return err
+	}
+	for {
+		left, err := db.backfill(ctx)
+		if err != nil || left == 0 {
+			return err
+		}
+	}
+}
