@@ -20,7 +20,7 @@ import (
 // the last one (above search_progress.indexed_to), oldest first, at most
 // indexBatch a transaction. The back-fill indexes the messages stored
 // before migration 0012 (at and below backfill_to), newest first (the
-// ones a search shows first), a batch per transaction with a pause as long
+// ones a search shows first), then the contacts stored before it, a batch per transaction with a pause as long
 // as the batch took, so it takes at most half of the writer's time while
 // the server works. Each transaction moves its cursor with the rows it
 // indexed: a crash redoes nothing twice and loses nothing.
@@ -34,17 +34,44 @@ const backfillLogEvery = 30 * time.Second
 
 // The indexer's statements (plans.go lists them for TestQueryPlans).
 const (
-	searchProgressQuery = `SELECT indexed_to, backfill_to FROM search_progress WHERE id = 1`
+	searchProgressQuery = `SELECT indexed_to, backfill_to, contacts_backfill_to FROM search_progress WHERE id = 1`
 	// forwardRangeQuery is the last id of the next batch of new messages.
 	forwardRangeQuery = `SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)`
-	// backfillRangeQuery is the first id of the next batch of old ones.
-	backfillRangeQuery = `SELECT min(id) FROM (SELECT id FROM messages WHERE id <= ? ORDER BY id DESC LIMIT ?)`
+	// contactsRangeQuery and contactWordsRangeQuery back-fill contacts as
+	// the ones above do messages.
+	contactsRangeQuery = `INSERT INTO contact_search (docid, name, username, channel_user_id)
+		SELECT id, name, username, channel_user_id FROM contacts WHERE id >= ? AND id <= ? ORDER BY id`
+	contactWordsRangeQuery = `INSERT OR IGNORE INTO search_words (word)
+		SELECT t.token FROM contacts c, search_tokens t WHERE c.id >= ? AND c.id <= ?
+			AND t.input = c.name || ' ' || c.username || ' ' || c.channel_user_id`
 	// indexRangeQuery indexes the searchable messages of a range, in
 	// ascending docid order: FTS4 keeps a transaction's terms in memory only
 	// while docids ascend, and would write a segment per row otherwise.
 	indexRangeQuery = `INSERT INTO message_search (docid, body)
 		SELECT id, body FROM message_search_source WHERE id >= ? AND id <= ? AND body IS NOT NULL ORDER BY id`
+	// wordsRangeQuery lists the words of a range's messages (search_words).
+	wordsRangeQuery = `INSERT OR IGNORE INTO search_words (word)
+		SELECT t.token FROM message_search_source s, search_tokens t WHERE s.id >= ? AND s.id <= ? AND t.input = s.body`
 )
+
+// backfillRangeQuery is the first id of the next batch of old messages
+// or contacts.
+var backfillRangeQuery = map[string]string{
+	"messages": `SELECT min(id) FROM (SELECT id FROM messages WHERE id <= ? ORDER BY id DESC LIMIT ?)`,
+	"contacts": `SELECT min(id) FROM (SELECT id FROM contacts WHERE id <= ? ORDER BY id DESC LIMIT ?)`,
+}
+
+// indexRange indexes the searchable messages with from <= id <= to, and
+// lists their words.
+func indexRange(ctx context.Context, t *txn, from, to int64) error {
+	if _, err := t.tx.ExecContext(ctx, indexRangeQuery, from, to); err != nil {
+		return fmt.Errorf("indexing messages %d to %d: %w", from, to, err)
+	}
+	if _, err := t.tx.ExecContext(ctx, wordsRangeQuery, from, to); err != nil {
+		return fmt.Errorf("listing the words of messages %d to %d: %w", from, to, err)
+	}
+	return nil
+}
 
 // wakeIndexer tells the indexer a message was stored (or is about to be:
 // its pass queues behind the transaction that stores it).
@@ -115,8 +142,8 @@ func (db *DB) indexForward(ctx context.Context) (int, error) {
 	for {
 		n := 0
 		err := db.indexWrite(ctx, func(t *txn) error {
-			var to, backfillTo int64
-			if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo); err != nil {
+			var to, backfillTo, contactsTo int64
+			if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo, &contactsTo); err != nil {
 				return fmt.Errorf("search progress: %w", err)
 			}
 			var last sql.NullInt64
@@ -126,8 +153,8 @@ func (db *DB) indexForward(ctx context.Context) (int, error) {
 			if !last.Valid {
 				return nil
 			}
-			if _, err := t.tx.ExecContext(ctx, indexRangeQuery, to+1, last.Int64); err != nil {
-				return fmt.Errorf("indexing messages %d to %d: %w", to+1, last.Int64, err)
+			if err := indexRange(ctx, t, to+1, last.Int64); err != nil {
+				return err
 			}
 			if _, err := t.tx.ExecContext(ctx, `UPDATE search_progress SET indexed_to = ? WHERE id = 1`, last.Int64); err != nil {
 				return err
@@ -143,35 +170,54 @@ func (db *DB) indexForward(ctx context.Context) (int, error) {
 }
 
 // backfill indexes the next batch of the messages stored before the
-// index, newest first, and reports the id below which some are left (0:
-// done).
+// index, newest first, then of the contacts, and reports the id below
+// which messages or contacts are left (0: done).
 func (db *DB) backfill(ctx context.Context) (int64, error) {
 	var left int64
 	err := db.indexWrite(ctx, func(t *txn) error {
-		var to, backfillTo int64
-		if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo); err != nil {
+		var to, backfillTo, contactsTo int64
+		if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo, &contactsTo); err != nil {
 			return fmt.Errorf("search progress: %w", err)
 		}
-		left = backfillTo
+		table, below, index, progress := "messages", backfillTo, indexRange, "backfill_to"
 		if backfillTo <= 0 {
+			table, below, index, progress = "contacts", contactsTo, indexContacts, "contacts_backfill_to"
+		}
+		left = below
+		if below <= 0 {
 			return nil
 		}
 		var first sql.NullInt64
-		if err := t.tx.QueryRowContext(ctx, backfillRangeQuery, backfillTo, indexBatch).Scan(&first); err != nil {
+		if err := t.tx.QueryRowContext(ctx, backfillRangeQuery[table], below, indexBatch).Scan(&first); err != nil {
 			return err
 		}
 		from := int64(1)
 		if first.Valid {
 			from = first.Int64
 		}
-		if _, err := t.tx.ExecContext(ctx, indexRangeQuery, from, backfillTo); err != nil {
-			return fmt.Errorf("back-filling messages %d to %d: %w", from, backfillTo, err)
+		if err := index(ctx, t, from, below); err != nil {
+			return fmt.Errorf("back-filling: %w", err)
 		}
 		left = from - 1
-		_, err := t.tx.ExecContext(ctx, `UPDATE search_progress SET backfill_to = ? WHERE id = 1`, left)
+		if table == "messages" {
+			left += contactsTo // the contacts come next
+		}
+		_, err := t.tx.ExecContext(ctx, `UPDATE search_progress SET `+progress+` = ? WHERE id = 1`, from-1)
 		return err
 	})
 	return left, err
+}
+
+// indexContacts indexes the contacts with from <= id <= to, and lists
+// their words.
+func indexContacts(ctx context.Context, t *txn, from, to int64) error {
+	if _, err := t.tx.ExecContext(ctx, contactsRangeQuery, from, to); err != nil {
+		return fmt.Errorf("indexing contacts %d to %d: %w", from, to, err)
+	}
+	if _, err := t.tx.ExecContext(ctx, contactWordsRangeQuery, from, to); err != nil {
+		return fmt.Errorf("listing the words of contacts %d to %d: %w", from, to, err)
+	}
+	return nil
 }
 
 // IndexSearch indexes every message not yet indexed, back-fill included,

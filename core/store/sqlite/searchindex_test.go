@@ -99,6 +99,9 @@ func TestBackfillIndexesAnExistingDatabase(t *testing.T) {
 	if err := db.Messages().MarkDeleted(ctx, 3, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := db.w.Exec(`UPDATE contacts SET name = 'Zuleica Prado' WHERE id = 3`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.Messages().Add(ctx, &model.Message{Conversation: 9, Integration: "ig", Direction: model.DirectionIn,
 		Author: model.AuthorContact, Status: model.StatusReceived,
 		Contents: []model.Content{{Type: model.Text, Text: "outra encomenda"}}}); err != nil {
@@ -110,8 +113,11 @@ func TestBackfillIndexesAnExistingDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	left, err := db.backfill(ctx)
-	if err != nil || left != indexBatch+7 {
-		t.Fatalf("first back-fill batch: %d left, %v; want %d", left, err, indexBatch+7)
+	if err != nil || left != indexBatch+7+3 {
+		t.Fatalf("first back-fill batch: %d left, %v; want %d messages and 3 contacts", left, err, indexBatch+7)
+	}
+	if got := searchIDs(t, db, "u2"); got != "[]" {
+		t.Errorf("search by an old contact before its back-fill = %s, want nothing yet", got)
 	}
 	if got := searchIDs(t, db, "encomenda"); got != "[9]" {
 		t.Errorf("search after one back-fill batch = %s, want [9] (the new message, not the oldest)", got)
@@ -122,14 +128,17 @@ func TestBackfillIndexesAnExistingDatabase(t *testing.T) {
 	if err := db.IndexSearch(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for q, want := range map[string]string{"encomenda": "[8 9]", "novo": "[9]", "antigo": "[]", "segredo": "[]", "numero 4": "[8]"} {
+	for q, want := range map[string]string{"encomenda": "[8 9]", "novo": "[9]", "antigo": "[]", "segredo": "[]", "numero 4": "[8]", "u2": "[8]",
+		"zuleica": "[9]", "prad": "[9]"} {
 		if got := searchIDs(t, db, q); got != want {
 			t.Errorf("search %q after the back-fill = %s, want %s", q, got, want)
 		}
 	}
-	var to, backfillTo int64
-	if err := db.r.QueryRow(searchProgressQuery).Scan(&to, &backfillTo); err != nil || to != 2*indexBatch+8 || backfillTo != 0 {
-		t.Errorf("progress = indexed to %d, back-fill to %d, %v; want %d and 0", to, backfillTo, err, 2*indexBatch+8)
+	var to, backfillTo, contactsTo int64
+	if err := db.r.QueryRow(searchProgressQuery).Scan(&to, &backfillTo, &contactsTo); err != nil || to != 2*indexBatch+8 ||
+		backfillTo != 0 || contactsTo != 0 {
+		t.Errorf("progress = indexed to %d, back-fill to %d, contacts to %d, %v; want %d, 0 and 0", to, backfillTo, contactsTo,
+			err, 2*indexBatch+8)
 	}
 	indexHealthy(t, db)
 }
@@ -224,4 +233,50 @@ func seedConversation(t *testing.T, db *DB) int64 {
 		}
 	}
 	return 1
+}
+
+// A last word longer than the longest prefix index is searched as the
+// indexed words it starts; one that starts none matches no message; one
+// that starts too many is searched as a prefix.
+func TestLongLastWordIsSearchedAsTheWordsItStarts(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	conv := seedConversation(t, db)
+	texts := []string{"o pedido chegou", "meus pedidos", "pedidinho pequeno", "um pedaço"}
+	for i := range maxPrefixWords + 1 {
+		texts = append(texts, fmt.Sprintf("palavra%d", i))
+	}
+	for _, text := range texts {
+		if _, err := db.Messages().Add(ctx, &model.Message{Conversation: conv, Integration: "ig", Direction: model.DirectionIn,
+			Author: model.AuthorContact, Status: model.StatusReceived, Contents: []model.Content{{Type: model.Text, Text: text}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := poolReader{db.r}
+	for _, c := range []struct {
+		terms []string
+		want  string
+		any   bool
+	}{
+		{[]string{"PEDIDO"}, `("pedido" OR "pedidos")`, true},
+		{[]string{"meus", "Pedid"}, `"meus" "Pedid*"`, true}, // five letters: the prefix index
+		{[]string{"o", "pedidi"}, `"o" ("pedidinho")`, true},
+		{[]string{"pedidx"}, "", false},
+		{[]string{"palavra"}, `"palavra*"`, true}, // more words than maxPrefixWords
+		{[]string{"chegou", "o"}, `"chegou" "o"`, true},
+	} {
+		got, any, err := searchFTSQuery(ctx, r, c.terms)
+		if err != nil || got != c.want || any != c.any {
+			t.Errorf("searchFTSQuery(%q) = %q, %v, %v; want %q, %v", c.terms, got, any, err, c.want, c.any)
+		}
+	}
+	for q, want := range map[string]bool{"pedido": true, "pedidos": true, "pedidinh": true, "pedidx": false, "o pedidinho": false,
+		"meus pedid": true, "palavra": true, "palavra64": true} {
+		if got := searchIDs(t, db, q) == fmt.Sprintf("[%d]", conv); got != want {
+			t.Errorf("search %q found = %v, want %v", q, got, want)
+		}
+	}
 }

@@ -35,13 +35,28 @@ INSERT INTO message_search (message_search) VALUES ('automerge=8');
 -- at and below backfill_to, those the back-fill has not reached yet (0:
 -- none left). Each pass moves them in the transaction that indexes, so a
 -- crash loses no message and indexes none twice.
+-- Every word indexed, as the index folds it (search_tokens is the index's
+-- own tokenizer): a last word longer than the longest prefix index ("pedido"
+-- still being typed) is searched as the words it starts, pedido OR pedidos,
+-- each read from its newest end, rather than as a prefix, which FTS4 reads
+-- by merging the whole doclist of every word it starts (measured on
+-- 1,000,000 messages: 60-120 ms for a common word of 8 letters, 1-3 ms as
+-- words). A word stays listed when its messages go (a word without
+-- messages finds nothing).
+CREATE VIRTUAL TABLE search_tokens USING fts3tokenize(unicode61, "remove_diacritics=2");
+-- (The triggers skip the words already listed rather than INSERT OR
+-- IGNORE them: an upsert's own conflict clause would override theirs.)
+CREATE TABLE search_words (word TEXT PRIMARY KEY) WITHOUT ROWID;
+
 CREATE TABLE search_progress (
   id          INTEGER PRIMARY KEY CHECK (id = 1),
   indexed_to  INTEGER NOT NULL,
-  backfill_to INTEGER NOT NULL
+  backfill_to INTEGER NOT NULL,
+  -- Contacts at and below it are not back-filled yet (0: none left).
+  contacts_backfill_to INTEGER NOT NULL
 );
-INSERT INTO search_progress (id, indexed_to, backfill_to)
-  SELECT 1, coalesce(max(id), 0), coalesce(max(id), 0) FROM messages;
+INSERT INTO search_progress (id, indexed_to, backfill_to, contacts_backfill_to)
+  SELECT 1, coalesce(max(id), 0), coalesce(max(id), 0), (SELECT coalesce(max(id), 0) FROM contacts) FROM messages;
 
 CREATE TRIGGER message_search_update AFTER UPDATE OF contents, deleted_at, author ON messages
   WHEN OLD.id <= (SELECT indexed_to FROM search_progress) AND OLD.id > (SELECT backfill_to FROM search_progress)
@@ -49,8 +64,50 @@ BEGIN
   DELETE FROM message_search WHERE docid = OLD.id;
   INSERT INTO message_search (docid, body)
     SELECT id, body FROM message_search_source WHERE id = NEW.id AND body IS NOT NULL;
+  INSERT INTO search_words (word)
+    SELECT DISTINCT t.token FROM message_search_source s, search_tokens t WHERE s.id = NEW.id AND t.input = s.body
+      AND NOT EXISTS (SELECT 1 FROM search_words w WHERE w.word = t.token);
 END;
 
 CREATE TRIGGER message_search_delete AFTER DELETE ON messages BEGIN
   DELETE FROM message_search WHERE docid = OLD.id;
+END;
+
+-- Contacts (0011_growth.sql) in the same layout, for the same reasons ("souza*"
+-- merged the doclist of every word it starts). A new contact is still
+-- indexed as it is stored (once per contact, not per message); the
+-- contacts stored before this migration are back-filled by the indexer.
+DROP TRIGGER contact_search_insert;
+DROP TRIGGER contact_search_update;
+DROP TRIGGER contact_search_delete;
+DROP TABLE contact_search;
+
+CREATE VIRTUAL TABLE contact_search USING fts4(name, username, channel_user_id, tokenize=unicode61 "remove_diacritics=2",
+  order=DESC, prefix="3,4,5");
+INSERT INTO contact_search (contact_search) VALUES ('automerge=8');
+
+CREATE TRIGGER contact_search_insert AFTER INSERT ON contacts BEGIN
+  INSERT INTO contact_search (docid, name, username, channel_user_id)
+    VALUES (NEW.id, NEW.name, NEW.username, NEW.channel_user_id);
+  INSERT INTO search_words (word)
+    SELECT DISTINCT t.token FROM search_tokens t WHERE t.input = NEW.name || ' ' || NEW.username || ' ' || NEW.channel_user_id
+      AND NOT EXISTS (SELECT 1 FROM search_words w WHERE w.word = t.token);
+END;
+
+-- Each inbound message upserts its contact: only a change reindexes it,
+-- and only once the back-fill has indexed it.
+CREATE TRIGGER contact_search_update AFTER UPDATE OF name, username, channel_user_id ON contacts
+  WHEN (OLD.name IS NOT NEW.name OR OLD.username IS NOT NEW.username OR OLD.channel_user_id IS NOT NEW.channel_user_id)
+    AND OLD.id > (SELECT contacts_backfill_to FROM search_progress)
+BEGIN
+  DELETE FROM contact_search WHERE docid = OLD.id;
+  INSERT INTO contact_search (docid, name, username, channel_user_id)
+    VALUES (NEW.id, NEW.name, NEW.username, NEW.channel_user_id);
+  INSERT INTO search_words (word)
+    SELECT DISTINCT t.token FROM search_tokens t WHERE t.input = NEW.name || ' ' || NEW.username || ' ' || NEW.channel_user_id
+      AND NOT EXISTS (SELECT 1 FROM search_words w WHERE w.word = t.token);
+END;
+
+CREATE TRIGGER contact_search_delete AFTER DELETE ON contacts BEGIN
+  DELETE FROM contact_search WHERE docid = OLD.id;
 END;
