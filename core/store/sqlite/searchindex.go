@@ -29,6 +29,13 @@ import (
 // writer is never held for long (about 30 µs of work a message).
 const indexBatch = 500
 
+// indexEvery is the least time between two forward passes that found
+// work: while messages keep coming, each pass takes what arrived since the
+// last one in one transaction (a search trails them by at most about this
+// long), rather than one transaction a message; the first message after a
+// quiet spell is indexed at once.
+const indexEvery = 20 * time.Millisecond
+
 // backfillLogEvery is how often the back-fill logs its progress.
 const backfillLogEvery = 30 * time.Second
 
@@ -90,11 +97,19 @@ func (db *DB) indexer() {
 	lastLog := time.Now()
 	backfilling := true
 	for {
-		if _, err := db.indexForward(ctx); err != nil {
+		n, err := db.indexForward(ctx)
+		if err != nil {
 			if errors.Is(err, store.ErrClosed) {
 				return
 			}
 			db.log.Error("indexing new messages for search", "err", err)
+		}
+		if n > 0 {
+			select {
+			case <-db.stop:
+				return
+			case <-time.After(indexEvery):
+			}
 		}
 		var pause <-chan time.Time
 		if backfilling {
