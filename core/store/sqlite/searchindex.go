@@ -36,6 +36,10 @@ const indexBatch = 500
 // quiet spell is indexed at once.
 const indexEvery = 20 * time.Millisecond
 
+// indexPoll is how often the indexer looks for messages nobody woke it
+// for.
+const indexPoll = time.Minute
+
 // backfillLogEvery is how often the back-fill logs its progress.
 const backfillLogEvery = 30 * time.Second
 
@@ -94,8 +98,8 @@ func (db *DB) wakeIndexer() {
 func (db *DB) indexer() {
 	defer close(db.indexDone)
 	ctx := context.Background()
-	lastLog := time.Now()
-	backfilling := true
+	lastLog := time.Time{}
+	backfilling, backfilled := true, false
 	for {
 		n, err := db.indexForward(ctx)
 		if err != nil {
@@ -111,7 +115,9 @@ func (db *DB) indexer() {
 			case <-time.After(indexEvery):
 			}
 		}
-		var pause <-chan time.Time
+		// A message stored by another process wakes nobody here: look
+		// now and then anyway.
+		pause := time.After(indexPoll)
 		if backfilling {
 			start := time.Now()
 			left, err := db.backfill(ctx)
@@ -123,15 +129,19 @@ func (db *DB) indexer() {
 				pause = time.After(10 * time.Second)
 			case left == 0:
 				backfilling = false
+				if backfilled {
+					db.log.Info("search index back-filled: search covers every message and contact")
+				}
 			default:
+				backfilled = true
 				pause = time.After(time.Since(start))
 				if time.Since(lastLog) >= backfillLogEvery {
 					lastLog = time.Now()
-					db.log.Info("back-filling the search index, newest messages first", "messages_left_below", left)
+					// left: the ids of the messages, and then of the
+					// contacts, still to index.
+					db.log.Info("back-filling the search index, newest first: search covers the newer history meanwhile",
+						"left", left)
 				}
-			}
-			if !backfilling {
-				db.log.Info("search index back-filled: search covers every message")
 			}
 		}
 		select {

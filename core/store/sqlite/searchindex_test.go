@@ -280,3 +280,33 @@ func TestLongLastWordIsSearchedAsTheWordsItStarts(t *testing.T) {
 		}
 	}
 }
+
+// The back-fill runs by itself once the store is open.
+func TestBackfillRunsInTheBackground(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	old := oldSchema(t, path, 12)
+	for _, q := range []string{
+		`INSERT INTO contacts (id, integration_id, channel_user_id, name, created_at) VALUES (1, 'ig', 'u1', 'Olga Prates', 0)`,
+		`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
+			VALUES (1, 'ig', 1, 'bot', 'direct', 0, 0)`,
+		`INSERT INTO messages (id, conversation_id, integration_id, direction, author, contents, status, created_at)
+			VALUES (1, 1, 'ig', 'in', 'contact', '[{"type":"text","text":"a encomenda atrasou"}]', 'received', 0)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+	db, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for searchIDs(t, db, "atrasou") != "[1]" || searchIDs(t, db, "prates") != "[1]" {
+		if time.Now().After(deadline) {
+			t.Fatal("the older message and contact are not searchable 10 s after the upgrade")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
