@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -205,24 +206,29 @@ const (
 // The terms are quoted (they hold only letters and digits), so nothing
 // typed is read as FTS syntax; the last is a prefix.
 func searchCandidates(ctx context.Context, r reader, terms []string) (hits map[int64]int64, found []int64, err error) {
-	fts := ftsQuery(terms)
-	rows, err := r.QueryContext(ctx, textHitsQuery, fts, searchHits)
-	if err != nil {
+	fts, any, err := searchFTSQuery(ctx, r, terms)
+	if err != nil || !any {
 		return nil, nil, err
 	}
-	defer rows.Close()
 	hits = map[int64]int64{}
-	for rows.Next() {
-		var conv, msg int64
-		if err := rows.Scan(&conv, &msg); err != nil {
+	{
+		rows, err := r.QueryContext(ctx, textHitsQuery, fts, searchHits)
+		if err != nil {
 			return nil, nil, err
 		}
-		if msg > hits[conv] {
-			hits[conv] = msg
+		defer rows.Close()
+		for rows.Next() {
+			var conv, msg int64
+			if err := rows.Scan(&conv, &msg); err != nil {
+				return nil, nil, err
+			}
+			if msg > hits[conv] {
+				hits[conv] = msg
+			}
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
 	}
 	found = make([]int64, 0, len(hits))
 	for id := range hits {
@@ -251,6 +257,71 @@ func ftsQuery(terms []string) string {
 		quoted[len(quoted)-1] = `"` + last + `*"`
 	}
 	return strings.Join(quoted, " ")
+}
+
+// longestPrefixIndex is the longest prefix message_search and
+// contact_search index (in bytes, as FTS4 measures them: migration 0012's
+// prefix="3,4,5").
+const longestPrefixIndex = 5
+
+// maxPrefixWords bounds the words a last word is searched as: the start
+// of more words than that is searched as a prefix.
+const maxPrefixWords = 64
+
+// The statements that turn a long last word into the words it starts
+// (search_words, migration 0012).
+const (
+	// foldQuery is a word as message_search indexes it.
+	foldQuery = `SELECT token FROM search_tokens WHERE input = ?`
+	// prefixWordsQuery lists the indexed words from ?1 up to ?2 (?1 and
+	// everything after it).
+	prefixWordsQuery = `SELECT word FROM search_words WHERE word >= ? AND word < ? ORDER BY word LIMIT ?`
+)
+
+// searchFTSQuery is ftsQuery for message_search and contact_search, with a
+// last word of more bytes than the longest prefix index searched as the
+// indexed words it starts (search_words lists those of both)
+// ("pedido" as "pedido" OR "pedidos"), which FTS4 reads from their newest
+// ends and stops at the limit; as a prefix it would merge their whole
+// doclists. any is false when no indexed word starts with it: nothing
+// matches.
+func searchFTSQuery(ctx context.Context, r reader, terms []string) (q string, any bool, err error) {
+	fts := ftsQuery(terms)
+	last := terms[len(terms)-1]
+	if !fulltext.Prefix(last) {
+		return fts, true, nil
+	}
+	var folded string
+	switch err := r.QueryRowContext(ctx, foldQuery, last).Scan(&folded); {
+	case errors.Is(err, sql.ErrNoRows):
+		return fts, true, nil
+	case err != nil:
+		return "", false, err
+	}
+	if len(folded) <= longestPrefixIndex {
+		return fts, true, nil
+	}
+	// Past every word that starts with folded: a byte above any UTF-8
+	// sequence.
+	words, err := collectStrings(r.QueryContext(ctx, prefixWordsQuery, folded, folded+"\xff", maxPrefixWords+1))
+	switch {
+	case err != nil:
+		return "", false, err
+	case len(words) == 0:
+		return "", false, nil
+	case len(words) > maxPrefixWords:
+		return fts, true, nil
+	}
+	quoted := make([]string, 0, len(terms))
+	for _, t := range terms[:len(terms)-1] {
+		quoted = append(quoted, `"`+t+`"`)
+	}
+	for i, w := range words {
+		words[i] = `"` + w + `"`
+	}
+	// Parenthesised: OR binds looser than AND in the query syntax this
+	// build of SQLite has.
+	return strings.Join(append(quoted, "("+strings.Join(words, " OR ")+")"), " "), true, nil
 }
 
 // matches sets the Match of the conversations found by a message (hits:

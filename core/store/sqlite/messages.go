@@ -97,6 +97,7 @@ func (x messages) Add(ctx context.Context, m *model.Message, providerIDs ...stri
 			return err
 		}
 		*m = row
+		t.db.wakeIndexer()
 		return nil
 	})
 	return existing, err

@@ -78,6 +78,19 @@ func plannedQueries() []plannedQuery {
 		list("list: search with state and agent", store.ConversationFilter{State: model.StateAssigned, Agent: "ana", Limit: 50}, found),
 		{Name: "search: message text", SQL: textHitsQuery, Args: []any{`"pedido*"`, searchHits}},
 		{Name: "search: contacts", SQL: contactHitsQuery, Args: []any{`"souza*"`, searchHits}},
+		// A long last word, as the words it starts.
+		{Name: "search: fold a word", SQL: foldQuery, Args: []any{"Pedido"}},
+		{Name: "search: the words a long prefix starts", SQL: prefixWordsQuery, Args: []any{"pedido", "pedido\xff", maxPrefixWords + 1}},
+		// The search indexer's passes: a range of messages by id.
+		{Name: "search index: progress", SQL: searchProgressQuery},
+		{Name: "search index: next new messages", SQL: forwardRangeQuery, Args: []any{1000, indexBatch}},
+		{Name: "search index: next old messages", SQL: backfillRangeQuery["messages"], Args: []any{1000, indexBatch}},
+		{Name: "search index: next old contacts", SQL: backfillRangeQuery["contacts"], Args: []any{1000, indexBatch}},
+		{Name: "search index: a range of contacts", SQL: contactsRangeQuery, Args: []any{1000, 1500}},
+		{Name: "search index: the words of a range of contacts", SQL: contactWordsRangeQuery, Args: []any{1000, 1500}},
+		// Sorted: the texts of one message's contents, in their order.
+		{Name: "search index: a range", SQL: indexRangeQuery, Args: []any{1000, 1500}, Sorts: true},
+		{Name: "search index: the words of a range", SQL: wordsRangeQuery, Args: []any{1000, 1500}, Sorts: true},
 		{Name: "unread of one", SQL: unreadQuery, Args: []any{1}},
 		{Name: "queued (assignment, /queues)", SQL: queuedQuery, Uses: []string{"conversations_queued"}},
 		{Name: "agents with open chats", SQL: agentsQuery,

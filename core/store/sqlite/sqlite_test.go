@@ -201,29 +201,7 @@ func TestUpgradeFromSchemaTwo(t *testing.T) {
 func TestUpgradeIndexesExistingMessages(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on")
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := dbutil.Migrations(migrationFS, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := old.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
-		checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range all {
-		if m.Version >= 5 {
-			break
-		}
-		if _, err := old.Exec(m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := old.Exec(`INSERT INTO schema_migrations VALUES (?, ?, ?, 0)`, m.Version, m.Name, m.Checksum); err != nil {
-			t.Fatal(err)
-		}
-	}
+	old := oldSchema(t, path, 5)
 	for _, q := range []string{
 		`INSERT INTO contacts (id, integration_id, channel_user_id, created_at) VALUES (1, 'ig', 'u1', 0), (2, 'ig', 'u2', 0),
 			(3, 'ig', 'u3', 0), (4, 'ig', 'u4', 0)`,
@@ -247,6 +225,9 @@ func TestUpgradeIndexesExistingMessages(t *testing.T) {
 		t.Fatalf("upgrade: %v", err)
 	}
 	defer db.Close()
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
 	got, err := db.Conversations().List(ctx, store.ConversationFilter{Search: "encomenda"})
 	if err != nil {
 		t.Fatal(err)
@@ -271,4 +252,35 @@ func (db *DB) execWrite(q string, args ...any) error {
 		_, err := t.tx.ExecContext(context.Background(), q, args...)
 		return err
 	})
+}
+
+// oldSchema is a database at path with the migrations before version
+// below applied, as a release that stopped there left it.
+func oldSchema(t *testing.T, path string, below int) *sql.DB {
+	t.Helper()
+	old, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Close() })
+	all, err := dbutil.Migrations(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+		checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if m.Version >= below {
+			break
+		}
+		if _, err := old.Exec(m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := old.Exec(`INSERT INTO schema_migrations VALUES (?, ?, ?, 0)`, m.Version, m.Name, m.Checksum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return old
 }

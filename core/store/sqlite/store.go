@@ -49,6 +49,9 @@ type DB struct {
 	// the driver compile the statement again for every writer (it caches
 	// only statements with arguments).
 	spBegin, spRelease, spRollback *sql.Stmt
+	// indexWake wakes the search indexer (searchindex.go); indexDone is
+	// closed when it has stopped.
+	indexWake, indexDone chan struct{}
 }
 
 var _ store.Store = (*DB)(nil)
@@ -68,6 +71,9 @@ type Options struct {
 	// the server, which is the database's one worker process; a command
 	// run beside a running server leaves them alone).
 	ReclaimLeases bool
+	// noIndexer leaves the search index to IndexSearch (tests that look at
+	// messages before the indexer reaches them).
+	noIndexer bool
 }
 
 // Open opens (creating if needed) the database at path, applies pending
@@ -154,8 +160,16 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		spBegin: sp[0], spRelease: sp[1], spRollback: sp[2],
 
 		synchronous: syncFull,
+
+		indexWake: make(chan struct{}, 1),
+		indexDone: make(chan struct{}),
 	}
 	go db.writer()
+	if o.noIndexer {
+		close(db.indexDone)
+	} else {
+		go db.indexer()
+	}
 	return db, nil
 }
 
@@ -202,6 +216,7 @@ func (db *DB) Close() error {
 	}
 	close(db.stop)
 	<-db.done
+	<-db.indexDone
 	db.spBegin.Close()
 	db.spRelease.Close()
 	db.spRollback.Close()
@@ -387,6 +402,10 @@ type job struct {
 	done chan error
 	// unsynced: the writer need not wait for the disk (TxUnsynced).
 	unsynced bool
+	// alone: committed in a transaction of its own, never in a group
+	// commit (the search indexer's passes, which no writer should wait
+	// for).
+	alone bool
 }
 
 func (db *DB) write(ctx context.Context, fn func(*txn) error) error {
@@ -395,10 +414,15 @@ func (db *DB) write(ctx context.Context, fn func(*txn) error) error {
 
 // submit hands fn to the writer and waits for its commit.
 func (db *DB) submit(ctx context.Context, fn func(*txn) error, unsynced bool) error {
+	return db.submitJob(ctx, &job{ctx: ctx, fn: fn, unsynced: unsynced})
+}
+
+// submitJob hands j to the writer and waits for its commit.
+func (db *DB) submitJob(ctx context.Context, j *job) error {
 	if db.closed.Load() {
 		return store.ErrClosed
 	}
-	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1), unsynced: unsynced}
+	j.done = make(chan error, 1)
 	select {
 	case db.jobs <- j:
 	case <-db.stop:
@@ -422,26 +446,35 @@ func (db *DB) submit(ctx context.Context, fn func(*txn) error, unsynced bool) er
 
 func (db *DB) writer() {
 	defer close(db.done)
+	var next *job // met while filling a batch it cannot join
 	for {
 		var first *job
-		select {
-		case first = <-db.jobs:
-		case <-db.stop:
-			// Finish what is already queued.
-			for {
-				select {
-				case j := <-db.jobs:
-					db.commit([]*job{j})
-				default:
-					return
+		if next != nil {
+			first, next = next, nil
+		} else {
+			select {
+			case first = <-db.jobs:
+			case <-db.stop:
+				// Finish what is already queued.
+				for {
+					select {
+					case j := <-db.jobs:
+						db.commit([]*job{j})
+					default:
+						return
+					}
 				}
 			}
 		}
 		batch := []*job{first}
 	fill:
-		for len(batch) < db.maxBatch {
+		for len(batch) < db.maxBatch && !first.alone {
 			select {
 			case j := <-db.jobs:
+				if j.alone {
+					next = j
+					break fill
+				}
 				batch = append(batch, j)
 			default:
 				break fill

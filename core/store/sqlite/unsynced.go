@@ -64,19 +64,26 @@ type WriterStats struct {
 	// Commits are the group commits that carried them; Synced of them
 	// waited for the disk (synchronous=FULL).
 	Commits, Synced int64
+	// Indexing are the search indexer's own transactions (searchindex.go),
+	// counted apart: none of the above, and never synced.
+	Indexing int64
 }
 
 // WriterStats reports the writer's counts so far.
 func (db *DB) WriterStats() WriterStats {
 	return WriterStats{Writes: db.stats.writes.Load(), Unsynced: db.stats.unsynced.Load(),
-		Commits: db.stats.commits.Load(), Synced: db.stats.synced.Load()}
+		Commits: db.stats.commits.Load(), Synced: db.stats.synced.Load(), Indexing: db.stats.indexing.Load()}
 }
 
 type writerStats struct {
-	writes, unsynced, commits, synced atomic.Int64
+	writes, unsynced, commits, synced, indexing atomic.Int64
 }
 
 func (s *writerStats) count(batch []*job, synced bool) {
+	if len(batch) == 1 && batch[0].alone {
+		s.indexing.Add(1)
+		return
+	}
 	s.commits.Add(1)
 	if synced {
 		s.synced.Add(1)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -95,6 +96,7 @@ func testSearch(t *testing.T, open Open) {
 		{"with another state", store.ConversationFilter{Search: "texto", State: model.StateAssigned}, nil, nil},
 		{"no match", store.ConversationFilter{Search: "Zebedee"}, nil, nil},
 	}
+	f.searchable()
 	for _, c := range cases {
 		list, err := f.s.Conversations().List(f.ctx, c.filter)
 		f.must(err, "List(%s: %+v)", c.name, c.filter)
@@ -156,6 +158,26 @@ func testSearch(t *testing.T, open Open) {
 		}
 	})
 
+	// Edited and unsent once searchable: the index follows.
+	t.Run("EditsAndUnsendsOfIndexedMessages", func(t *testing.T) {
+		f := setup(t, open)
+		f.integration("ig1")
+		c := f.conversationOf(f.contactAs("ig1", "u1", store.ContactHints{Name: "Cliente"}))
+		kept := f.inbound(c, "quero um guarda-chuva azul")
+		gone := f.inbound(c, "meu telefone novo")
+		f.searchable()
+		f.must(f.s.Messages().Edit(f.ctx, kept.ID, text("quero um guarda-chuva vermelho"), f.clock.Now()), "Edit(%d)", kept.ID)
+		f.must(f.s.Messages().MarkDeleted(f.ctx, gone.ID, f.clock.Now()), "MarkDeleted(%d)", gone.ID)
+		f.searchable()
+		for q, want := range map[string][]int64{"vermelho": {c.ID}, "azul": nil, "telefone": nil, "guarda": {c.ID}} {
+			list, err := f.s.Conversations().List(f.ctx, store.ConversationFilter{Search: q})
+			f.must(err, "List(%s)", q)
+			if ids := conversationIDs(list); !sameIDs(ids, want) {
+				t.Errorf("List(%q) after the edit and the unsend = %v, want %v", q, ids, want)
+			}
+		}
+	})
+
 	t.Run("NewestActivityFirstAndLimit", func(t *testing.T) {
 		f := setup(t, open)
 		f.integration("ig1")
@@ -169,6 +191,7 @@ func testSearch(t *testing.T, open Open) {
 		// The oldest conversation writes again: it comes first.
 		f.must(f.s.Conversations().Touch(f.ctx, want[3], f.clock.Now(), f.clock.Now()), "Touch(%d)", want[3])
 		want = []int64{want[3], want[0], want[1], want[2]}
+		f.searchable()
 		list, err := f.s.Conversations().List(f.ctx, store.ConversationFilter{Search: "modelo"})
 		f.must(err, "List(modelo)")
 		if ids := conversationIDs(list); fmt.Sprint(ids) != fmt.Sprint(want) {
@@ -180,6 +203,22 @@ func testSearch(t *testing.T, open Open) {
 			t.Errorf("List(modelo, limit 2) = %v, want %v", ids, want[:2])
 		}
 	})
+}
+
+// searchIndexer is a store whose search index trails its writes (SQLite's
+// is kept in the background): IndexSearch returns once every message
+// stored before the call is searchable.
+type searchIndexer interface {
+	IndexSearch(ctx context.Context) error
+}
+
+// searchable waits until what was stored can be found, where the store's
+// index trails its writes.
+func (f *fixture) searchable() {
+	f.t.Helper()
+	if ix, ok := f.s.(searchIndexer); ok {
+		f.must(ix.IndexSearch(f.ctx), "IndexSearch")
+	}
 }
 
 // assignedTo starts a conversation of ct and gives it to agent.

@@ -1,0 +1,262 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/conversa/conversa/core/store"
+)
+
+// The search indexer (migration 0012): messages are stored without
+// touching the full-text index, and this indexes them moments later in
+// transactions of its own, so an exchange never pays for indexing. It
+// runs in the process that has the store open, woken by each stored
+// message; search may trail a message by the time one pass takes.
+//
+// Two passes share it. The forward pass indexes the messages stored since
+// the last one (above search_progress.indexed_to), oldest first, at most
+// indexBatch a transaction. The back-fill indexes the messages stored
+// before migration 0012 (at and below backfill_to), newest first (the
+// ones a search shows first), then the contacts stored before it, a batch per transaction with a pause as long
+// as the batch took, so it takes at most half of the writer's time while
+// the server works. Each transaction moves its cursor with the rows it
+// indexed: a crash redoes nothing twice and loses nothing.
+
+// indexBatch bounds the messages one indexing transaction reads, so the
+// writer is never held for long (about 30 µs of work a message).
+const indexBatch = 500
+
+// indexEvery is the least time between two forward passes that found
+// work: while messages keep coming, each pass takes what arrived since the
+// last one in one transaction (a search trails them by at most about this
+// long), rather than one transaction a message; the first message after a
+// quiet spell is indexed at once.
+const indexEvery = 20 * time.Millisecond
+
+// indexPoll is how often the indexer looks for messages nobody woke it
+// for.
+const indexPoll = time.Minute
+
+// backfillLogEvery is how often the back-fill logs its progress.
+const backfillLogEvery = 30 * time.Second
+
+// The indexer's statements (plans.go lists them for TestQueryPlans).
+const (
+	searchProgressQuery = `SELECT indexed_to, backfill_to, contacts_backfill_to FROM search_progress WHERE id = 1`
+	// forwardRangeQuery is the last id of the next batch of new messages.
+	forwardRangeQuery = `SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)`
+	// contactsRangeQuery and contactWordsRangeQuery back-fill contacts as
+	// the ones above do messages.
+	contactsRangeQuery = `INSERT INTO contact_search (docid, name, username, channel_user_id)
+		SELECT id, name, username, channel_user_id FROM contacts WHERE id >= ? AND id <= ? ORDER BY id`
+	contactWordsRangeQuery = `INSERT OR IGNORE INTO search_words (word)
+		SELECT t.token FROM contacts c, search_tokens t WHERE c.id >= ? AND c.id <= ?
+			AND t.input = c.name || ' ' || c.username || ' ' || c.channel_user_id`
+	// indexRangeQuery indexes the searchable messages of a range, in
+	// ascending docid order: FTS4 keeps a transaction's terms in memory only
+	// while docids ascend, and would write a segment per row otherwise.
+	indexRangeQuery = `INSERT INTO message_search (docid, body)
+		SELECT id, body FROM message_search_source WHERE id >= ? AND id <= ? AND body IS NOT NULL ORDER BY id`
+	// wordsRangeQuery lists the words of a range's messages (search_words).
+	wordsRangeQuery = `INSERT OR IGNORE INTO search_words (word)
+		SELECT t.token FROM message_search_source s, search_tokens t WHERE s.id >= ? AND s.id <= ? AND t.input = s.body`
+)
+
+// backfillRangeQuery is the first id of the next batch of old messages
+// or contacts.
+var backfillRangeQuery = map[string]string{
+	"messages": `SELECT min(id) FROM (SELECT id FROM messages WHERE id <= ? ORDER BY id DESC LIMIT ?)`,
+	"contacts": `SELECT min(id) FROM (SELECT id FROM contacts WHERE id <= ? ORDER BY id DESC LIMIT ?)`,
+}
+
+// indexRange indexes the searchable messages with from <= id <= to, and
+// lists their words.
+func indexRange(ctx context.Context, t *txn, from, to int64) error {
+	if _, err := t.tx.ExecContext(ctx, indexRangeQuery, from, to); err != nil {
+		return fmt.Errorf("indexing messages %d to %d: %w", from, to, err)
+	}
+	if _, err := t.tx.ExecContext(ctx, wordsRangeQuery, from, to); err != nil {
+		return fmt.Errorf("listing the words of messages %d to %d: %w", from, to, err)
+	}
+	return nil
+}
+
+// wakeIndexer tells the indexer a message was stored (or is about to be:
+// its pass queues behind the transaction that stores it).
+func (db *DB) wakeIndexer() {
+	select {
+	case db.indexWake <- struct{}{}:
+	default:
+	}
+}
+
+// indexer runs the passes until the store closes: the forward pass on
+// each wake, the back-fill while there is something left of it.
+func (db *DB) indexer() {
+	defer close(db.indexDone)
+	ctx := context.Background()
+	lastLog := time.Time{}
+	backfilling, backfilled := true, false
+	for {
+		n, err := db.indexForward(ctx)
+		if err != nil {
+			if errors.Is(err, store.ErrClosed) {
+				return
+			}
+			db.log.Error("indexing new messages for search", "err", err)
+		}
+		if n > 0 {
+			select {
+			case <-db.stop:
+				return
+			case <-time.After(indexEvery):
+			}
+		}
+		// A message stored by another process wakes nobody here: look
+		// now and then anyway.
+		pause := time.After(indexPoll)
+		if backfilling {
+			start := time.Now()
+			left, err := db.backfill(ctx)
+			switch {
+			case errors.Is(err, store.ErrClosed):
+				return
+			case err != nil:
+				db.log.Error("back-filling the search index", "err", err)
+				pause = time.After(10 * time.Second)
+			case left == 0:
+				backfilling = false
+				if backfilled {
+					db.log.Info("search index back-filled: search covers every message and contact")
+				}
+			default:
+				backfilled = true
+				pause = time.After(time.Since(start))
+				if time.Since(lastLog) >= backfillLogEvery {
+					lastLog = time.Now()
+					// left: the ids of the messages, and then of the
+					// contacts, still to index.
+					db.log.Info("back-filling the search index, newest first: search covers the newer history meanwhile",
+						"left", left)
+				}
+			}
+		}
+		select {
+		case <-db.stop:
+			return
+		case <-db.indexWake:
+		case <-pause:
+		}
+	}
+}
+
+// indexWrite runs fn in a transaction of its own (never in a group commit
+// with other writers, who would wait for it) that need not wait for the
+// disk: a pass lost in a crash is done again.
+func (db *DB) indexWrite(ctx context.Context, fn func(*txn) error) error {
+	return db.submitJob(ctx, &job{ctx: ctx, fn: fn, unsynced: true, alone: true})
+}
+
+// indexForward indexes the messages stored since the last pass, a batch
+// per transaction, and reports how many it looked at.
+func (db *DB) indexForward(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := db.indexWrite(ctx, func(t *txn) error {
+			var to, backfillTo, contactsTo int64
+			if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo, &contactsTo); err != nil {
+				return fmt.Errorf("search progress: %w", err)
+			}
+			var last sql.NullInt64
+			if err := t.tx.QueryRowContext(ctx, forwardRangeQuery, to, indexBatch).Scan(&last); err != nil {
+				return err
+			}
+			if !last.Valid {
+				return nil
+			}
+			if err := indexRange(ctx, t, to+1, last.Int64); err != nil {
+				return err
+			}
+			if _, err := t.tx.ExecContext(ctx, `UPDATE search_progress SET indexed_to = ? WHERE id = 1`, last.Int64); err != nil {
+				return err
+			}
+			n = int(last.Int64 - to)
+			return nil
+		})
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// backfill indexes the next batch of the messages stored before the
+// index, newest first, then of the contacts, and reports the id below
+// which messages or contacts are left (0: done).
+func (db *DB) backfill(ctx context.Context) (int64, error) {
+	var left int64
+	err := db.indexWrite(ctx, func(t *txn) error {
+		var to, backfillTo, contactsTo int64
+		if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo, &contactsTo); err != nil {
+			return fmt.Errorf("search progress: %w", err)
+		}
+		table, below, index, progress := "messages", backfillTo, indexRange, "backfill_to"
+		if backfillTo <= 0 {
+			table, below, index, progress = "contacts", contactsTo, indexContacts, "contacts_backfill_to"
+		}
+		left = below
+		if below <= 0 {
+			return nil
+		}
+		var first sql.NullInt64
+		if err := t.tx.QueryRowContext(ctx, backfillRangeQuery[table], below, indexBatch).Scan(&first); err != nil {
+			return err
+		}
+		from := int64(1)
+		if first.Valid {
+			from = first.Int64
+		}
+		if err := index(ctx, t, from, below); err != nil {
+			return fmt.Errorf("back-filling: %w", err)
+		}
+		left = from - 1
+		if table == "messages" {
+			left += contactsTo // the contacts come next
+		}
+		_, err := t.tx.ExecContext(ctx, `UPDATE search_progress SET `+progress+` = ? WHERE id = 1`, from-1)
+		return err
+	})
+	return left, err
+}
+
+// indexContacts indexes the contacts with from <= id <= to, and lists
+// their words.
+func indexContacts(ctx context.Context, t *txn, from, to int64) error {
+	if _, err := t.tx.ExecContext(ctx, contactsRangeQuery, from, to); err != nil {
+		return fmt.Errorf("indexing contacts %d to %d: %w", from, to, err)
+	}
+	if _, err := t.tx.ExecContext(ctx, contactWordsRangeQuery, from, to); err != nil {
+		return fmt.Errorf("listing the words of contacts %d to %d: %w", from, to, err)
+	}
+	return nil
+}
+
+// IndexSearch indexes every message not yet indexed, back-fill included,
+// and returns once they are: what a search then finds covers every
+// message stored before the call. Tests call it before they search; the
+// growth benchmark, before it measures.
+func (db *DB) IndexSearch(ctx context.Context) error {
+	if _, err := db.indexForward(ctx); err != nil {
+		return err
+	}
+	for {
+		left, err := db.backfill(ctx)
+		if err != nil || left == 0 {
+			return err
+		}
+	}
+}

@@ -1,0 +1,312 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/store"
+)
+
+// searchIDs are the conversations a search finds.
+func searchIDs(t *testing.T, db *DB, q string) string {
+	t.Helper()
+	list, err := db.Conversations().List(context.Background(), store.ConversationFilter{Search: q})
+	if err != nil {
+		t.Fatalf("List(%q): %v", q, err)
+	}
+	ids := []int64{}
+	for _, c := range list {
+		ids = append(ids, c.ID)
+	}
+	return fmt.Sprint(ids)
+}
+
+// indexHealthy fails t when the index holds a docid twice or a message
+// that is not searchable (FTS4 would refuse the first; the second is stale
+// text a search would find).
+func indexHealthy(t *testing.T, db *DB) {
+	t.Helper()
+	var stale int
+	if err := db.r.QueryRow(`SELECT count(*) FROM message_search s LEFT JOIN message_search_source m ON m.id = s.docid
+		WHERE m.id IS NULL OR m.body IS NULL OR m.body <> s.body`).Scan(&stale); err != nil {
+		t.Fatal(err)
+	}
+	if stale != 0 {
+		t.Errorf("%d indexed messages are not as the messages table has them", stale)
+	}
+}
+
+// A database at migration 0011 with its messages: 0012 starts with an
+// empty index (start-up does not wait), and the back-fill makes the older
+// messages searchable, in their state at the time, edits and unsends made
+// before it reached them included.
+func TestBackfillIndexesAnExistingDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old := oldSchema(t, path, 12)
+	for _, q := range []string{
+		`INSERT INTO integrations (id, name, channel, squad, inactivity_minutes, source, created_at, updated_at)
+			VALUES ('ig', 'IG', 'meta', 'sales', 60, 'api', 0, 0)`,
+		`INSERT INTO contacts (id, integration_id, channel_user_id, created_at) VALUES (1, 'ig', 'u1', 0), (2, 'ig', 'u2', 0),
+			(3, 'ig', 'u3', 0)`,
+		`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
+			VALUES (7, 'ig', 1, 'bot', 'direct', 0, 3), (8, 'ig', 2, 'bot', 'direct', 0, 2), (9, 'ig', 3, 'bot', 'direct', 0, 1)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// More messages than one back-fill batch, in three conversations.
+	for i := 1; i <= 2*indexBatch+7; i++ {
+		text := fmt.Sprintf("mensagem numero %d", i)
+		switch i {
+		case 1:
+			text = "a primeira encomenda chegou"
+		case 2:
+			text = "texto antigo"
+		case 3:
+			text = "segredo apagado"
+		}
+		if _, err := old.Exec(`INSERT INTO messages (id, conversation_id, integration_id, direction, author, contents, status, created_at)
+			VALUES (?, ?, 'ig', 'in', 'contact', json_array(json_object('type', 'text', 'text', ?)), 'received', 0)`,
+			i, 7+i%3, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	db, err := Open(ctx, path, Options{noIndexer: true})
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	defer db.Close()
+	var indexed int
+	if err := db.r.QueryRow(`SELECT count(*) FROM message_search`).Scan(&indexed); err != nil || indexed != 0 {
+		t.Errorf("index after the migration = %d messages, %v; want 0 (the back-fill indexes them)", indexed, err)
+	}
+	if got := searchIDs(t, db, "encomenda"); got != "[]" {
+		t.Errorf("search before the back-fill = %s, want nothing yet", got)
+	}
+	// Before the back-fill reaches them: an edit, an unsend, and a new
+	// message.
+	if err := db.Messages().Edit(ctx, 2, []model.Content{{Type: model.Text, Text: "texto novo"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Messages().MarkDeleted(ctx, 3, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.execWrite(`UPDATE contacts SET name = 'Zuleica Prado' WHERE id = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Messages().Add(ctx, &model.Message{Conversation: 9, Integration: "ig", Direction: model.DirectionIn,
+		Author: model.AuthorContact, Status: model.StatusReceived,
+		Contents: []model.Content{{Type: model.Text, Text: "outra encomenda"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// One forward pass and one back-fill batch: the new message and the
+	// newest old ones are found, the oldest not yet.
+	if _, err := db.indexForward(ctx); err != nil {
+		t.Fatal(err)
+	}
+	left, err := db.backfill(ctx)
+	if err != nil || left != indexBatch+7+3 {
+		t.Fatalf("first back-fill batch: %d left, %v; want %d messages and 3 contacts", left, err, indexBatch+7)
+	}
+	if got := searchIDs(t, db, "u2"); got != "[]" {
+		t.Errorf("search by an old contact before its back-fill = %s, want nothing yet", got)
+	}
+	if got := searchIDs(t, db, "encomenda"); got != "[9]" {
+		t.Errorf("search after one back-fill batch = %s, want [9] (the new message, not the oldest)", got)
+	}
+	if got := searchIDs(t, db, fmt.Sprint(2*indexBatch+7)); got != "[9]" {
+		t.Errorf("search for the newest old message = %s, want [9]", got)
+	}
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]string{"encomenda": "[8 9]", "novo": "[9]", "antigo": "[]", "segredo": "[]", "numero 4": "[8]", "u2": "[8]",
+		"zuleica": "[9]", "prad": "[9]"} {
+		if got := searchIDs(t, db, q); got != want {
+			t.Errorf("search %q after the back-fill = %s, want %s", q, got, want)
+		}
+	}
+	var to, backfillTo, contactsTo int64
+	if err := db.r.QueryRow(searchProgressQuery).Scan(&to, &backfillTo, &contactsTo); err != nil || to != 2*indexBatch+8 ||
+		backfillTo != 0 || contactsTo != 0 {
+		t.Errorf("progress = indexed to %d, back-fill to %d, contacts to %d, %v; want %d, 0 and 0", to, backfillTo, contactsTo,
+			err, 2*indexBatch+8)
+	}
+	indexHealthy(t, db)
+}
+
+// Edits and unsends, of a message the indexer has not reached and of one
+// it has: the index holds each message once, as it is now.
+func TestIndexFollowsEditsAndUnsends(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"), Options{noIndexer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conv := seedConversation(t, db)
+	add := func(text string) int64 {
+		m := &model.Message{Conversation: conv, Integration: "ig", Direction: model.DirectionIn, Author: model.AuthorContact,
+			Status: model.StatusReceived, Contents: []model.Content{{Type: model.Text, Text: text}}}
+		if _, err := db.Messages().Add(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
+	}
+	edit := func(id int64, text string) {
+		if err := db.Messages().Edit(ctx, id, []model.Content{{Type: model.Text, Text: text}}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unsend := func(id int64) {
+		if err := db.Messages().MarkDeleted(ctx, id, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(when string, cases map[string]bool) {
+		t.Helper()
+		for q, found := range cases {
+			if got := searchIDs(t, db, q) == fmt.Sprintf("[%d]", conv); got != found {
+				t.Errorf("%s: search %q found = %v, want %v", when, q, got, found)
+			}
+		}
+		indexHealthy(t, db)
+	}
+	a, b := add("alfa original"), add("bravo apagar")
+	edit(a, "alfa editada")
+	unsend(b)
+	want("before indexing", map[string]bool{"alfa": false, "editada": false})
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("edited and unsent before indexing", map[string]bool{"editada": true, "original": false, "bravo": false})
+	c := add("charlie indexada")
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	edit(a, "alfa segunda")
+	edit(c, "charlie corrigida")
+	unsend(a)
+	want("edited and unsent after indexing", map[string]bool{"alfa": false, "segunda": false, "editada": false,
+		"corrigida": true, "indexada": false})
+}
+
+// The indexer indexes what is stored without being asked, moments later.
+func TestIndexerIndexesNewMessages(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	conv := seedConversation(t, db)
+	if _, err := db.Messages().Add(ctx, &model.Message{Conversation: conv, Integration: "ig", Direction: model.DirectionIn,
+		Author: model.AuthorContact, Status: model.StatusReceived,
+		Contents: []model.Content{{Type: model.Text, Text: "guarda-chuva amarelo"}}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for searchIDs(t, db, "amarelo") != fmt.Sprintf("[%d]", conv) {
+		if time.Now().After(deadline) {
+			t.Fatal("the message is not searchable 10 s after it was stored")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// seedConversation stores an integration, a contact and a conversation.
+func seedConversation(t *testing.T, db *DB) int64 {
+	t.Helper()
+	for _, q := range []string{
+		`INSERT INTO integrations (id, name, channel, squad, inactivity_minutes, source, created_at, updated_at)
+			VALUES ('ig', 'IG', 'meta', 'sales', 60, 'api', 0, 0)`,
+		`INSERT INTO contacts (id, integration_id, channel_user_id, created_at) VALUES (1, 'ig', 'u1', 0)`,
+		`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
+			VALUES (1, 'ig', 1, 'bot', 'direct', 0, 0)`,
+	} {
+		if err := db.execWrite(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return 1
+}
+
+// A last word longer than the longest prefix index is searched as the
+// indexed words it starts; one that starts none matches no message; one
+// that starts too many is searched as a prefix.
+func TestLongLastWordIsSearchedAsTheWordsItStarts(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	conv := seedConversation(t, db)
+	texts := []string{"o pedido chegou", "meus pedidos", "pedidinho pequeno", "um pedaço"}
+	for i := range maxPrefixWords + 1 {
+		texts = append(texts, fmt.Sprintf("palavra%d", i))
+	}
+	for _, text := range texts {
+		if _, err := db.Messages().Add(ctx, &model.Message{Conversation: conv, Integration: "ig", Direction: model.DirectionIn,
+			Author: model.AuthorContact, Status: model.StatusReceived, Contents: []model.Content{{Type: model.Text, Text: text}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := poolReader{db.r}
+	for _, c := range []struct {
+		terms []string
+		want  string
+		any   bool
+	}{
+		{[]string{"PEDIDO"}, `("pedido" OR "pedidos")`, true},
+		{[]string{"meus", "Pedid"}, `"meus" "Pedid*"`, true}, // five letters: the prefix index
+		{[]string{"o", "pedidi"}, `"o" ("pedidinho")`, true},
+		{[]string{"pedidx"}, "", false},
+		{[]string{"palavra"}, `"palavra*"`, true}, // more words than maxPrefixWords
+		{[]string{"chegou", "o"}, `"chegou" "o"`, true},
+	} {
+		got, any, err := searchFTSQuery(ctx, r, c.terms)
+		if err != nil || got != c.want || any != c.any {
+			t.Errorf("searchFTSQuery(%q) = %q, %v, %v; want %q, %v", c.terms, got, any, err, c.want, c.any)
+		}
+	}
+	for q, want := range map[string]bool{"pedido": true, "pedidos": true, "pedidinh": true, "pedidx": false, "o pedidinho": false,
+		"meus pedid": true, "palavra": true, "palavra64": true} {
+		if got := searchIDs(t, db, q) == fmt.Sprintf("[%d]", conv); got != want {
+			t.Errorf("search %q found = %v, want %v", q, got, want)
+		}
+	}
+}
+
+// The back-fill runs by itself once the store is open.
+func TestBackfillRunsInTheBackground(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	old := oldSchema(t, path, 12)
+	for _, q := range []string{
+		`INSERT INTO contacts (id, integration_id, channel_user_id, name, created_at) VALUES (1, 'ig', 'u1', 'Olga Prates', 0)`,
+		`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
+			VALUES (1, 'ig', 1, 'bot', 'direct', 0, 0)`,
+		`INSERT INTO messages (id, conversation_id, integration_id, direction, author, contents, status, created_at)
+			VALUES (1, 1, 'ig', 'in', 'contact', '[{"type":"text","text":"a encomenda atrasou"}]', 'received', 0)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+	db, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for searchIDs(t, db, "atrasou") != "[1]" || searchIDs(t, db, "prates") != "[1]" {
+		if time.Now().After(deadline) {
+			t.Fatal("the older message and contact are not searchable 10 s after the upgrade")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
