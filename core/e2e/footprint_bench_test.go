@@ -47,12 +47,25 @@ func BenchmarkFootprint(b *testing.B) {
 	boss := srv.admin()
 	srv.stop()
 	path := filepath.Join(srv.dir, "data", "conversa.db")
+	seed := func() {
+		start := time.Now()
+		seedFootprint(b, path, n)
+		// The messages were written behind the server's back: its search
+		// indexer indexes them at the next start, as it does messages
+		// that arrive. The install measured is one at rest, so that
+		// happens first.
+		srv.start()
+		eventuallyB(b, time.Hour, "the search index caught up", func() bool {
+			return srv.count(`SELECT count(*) FROM search_progress WHERE backfill_to = 0 AND contacts_backfill_to = 0
+				AND indexed_to = (SELECT max(id) FROM messages)`) == 1
+		})
+		srv.stop()
+		b.Logf("%d conversations seeded and indexed in %v", n, time.Since(start).Round(time.Second))
+	}
 	if dir := os.Getenv("CONVERSA_FOOTPRINT_DIR"); dir != "" {
 		kept := filepath.Join(dir, fmt.Sprintf("footprint-%d.db", n))
 		if _, err := os.Stat(kept); err != nil {
-			start := time.Now()
-			seedFootprint(b, path, n)
-			b.Logf("%d conversations seeded in %v", n, time.Since(start).Round(time.Second))
+			seed()
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				b.Fatal(err)
 			}
@@ -61,9 +74,7 @@ func BenchmarkFootprint(b *testing.B) {
 			copyFile(b, kept, path)
 		}
 	} else {
-		start := time.Now()
-		seedFootprint(b, path, n)
-		b.Logf("%d conversations seeded in %v", n, time.Since(start).Round(time.Second))
+		seed()
 	}
 
 	start := time.Now()
