@@ -18,12 +18,12 @@ CREATE INDEX contacts_unsearched ON contacts (id) WHERE search IS NULL;
 -- (contacts_matching) and messages (messages_matching) the tsquery $1
 -- matches, read from their full-text index. The store asks these only of
 -- words it did not find often enough among the newest rows (see listQuery
--- in conversations.go), for which reading every match from the index is
--- cheap. The planner cannot know that: it has no frequency for a prefix
--- (every search's last word is one), and guessing the word common it
--- would walk every row newest first, which for a rare word reads the
--- whole table. The settings leave it the index alone, for this statement
--- only.
+-- in conversations.go): few rows have them, and reading each match from
+-- the index costs less than reading on. The planner cannot know that: it
+-- has no frequency for a prefix (a search's last word usually is one),
+-- and guessing the word common it would walk every row newest first,
+-- which for a rare word reads the whole table. The settings leave it the
+-- index alone, for this statement only.
 CREATE FUNCTION contacts_matching(tsquery, bigint) RETURNS SETOF bigint
   LANGUAGE sql STABLE
   SET enable_seqscan = off SET enable_indexscan = off
