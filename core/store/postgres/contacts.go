@@ -72,19 +72,22 @@ func contactWords(channelUserID, username, name string) string {
 
 // searchSet is the SQL for contacts.search in a write that keeps what is
 // stored wherever a hint is empty (old names the stored row; username and
-// name are the hints' SQL): fresh, the vector of the hints' own words,
-// when they are the contact's words after the write (each hint given, or
-// the stored field empty); the stored vector when no field changes; NULL
-// otherwise (a field changed, another kept), which the writer then
-// indexes with reindexContact. fresh "" has no vector of the hints: NULL
-// in its case too.
+// name are the hints' SQL): the stored vector when no field changes and
+// the contact is indexed (the very value, so that the update of an
+// unchanged contact leaves its indexed columns as they were, and
+// PostgreSQL may update it in place without touching an index);
+// else fresh, the vector of the hints' own words, when those are the
+// contact's words after the write (each hint given, or the stored field
+// empty); NULL otherwise (a field changed, another kept; or not indexed
+// yet), which the writer then indexes with reindexContact. fresh "" has
+// no vector of the hints: NULL in its case too.
 func searchSet(old, username, name, fresh string) string {
 	if fresh == "" {
 		fresh = "NULL"
 	}
-	return `CASE WHEN (` + username + ` <> '' OR ` + old + `.username = '') AND (` + name + ` <> '' OR ` + old + `.name = '')
-			THEN ` + fresh + `
-		WHEN ` + username + ` IN ('', ` + old + `.username) AND ` + name + ` IN ('', ` + old + `.name) THEN ` + old + `.search END`
+	return `CASE WHEN ` + username + ` IN ('', ` + old + `.username) AND ` + name + ` IN ('', ` + old + `.name)
+			AND ` + old + `.search IS NOT NULL THEN ` + old + `.search
+		WHEN (` + username + ` <> '' OR ` + old + `.username = '') AND (` + name + ` <> '' OR ` + old + `.name = '') THEN ` + fresh + ` END`
 }
 
 // reindexContact writes the search words of contact id from its fields
