@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,16 +73,23 @@ func (x conversations) Latest(ctx context.Context, contactID int64) (*model.Conv
 		contactID))
 }
 
-// likeEscaper makes a search term literal in a LIKE pattern.
-var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
-
 func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]*model.Conversation, error) {
 	search := fulltext.Clean(f.Search)
 	terms := fulltext.Terms(search)
 	if f.Search != "" && len(terms) == 0 {
 		return nil, nil // nothing searchable was typed: nothing matches
 	}
-	q, a := listQuery(f, search, terms)
+	tsq, ok := tsQuery(terms)
+	if len(terms) > 0 && !ok {
+		return nil, nil // a word longer than any indexed: nothing matches
+	}
+	q, a := listQuery(f, tsq)
+	if tsq != "" {
+		// Planned for this search's words (an unnamed statement), never
+		// a plan cached for no words in particular: how many rows the
+		// planner expects them to match shapes how it joins the rest.
+		a = append(args{pgx.QueryExecModeExec}, a...)
+	}
 	r := x.h.q()
 	hits := map[int64]int64{} // message -> conversation
 	convs, err := collect(func(row pgx.Row) (*model.Conversation, error) {
@@ -105,22 +113,48 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 // listQuery is the statement of List: the conversations f selects, newest
 // activity first, read from the index that serves the filter in that order
 // (0009_growth.sql) so it stops at the limit.
-func listQuery(f store.ConversationFilter, search string, terms []string) (string, args) {
+//
+// A search (tsq, a tsQuery; "" for none) reads its candidates first, as
+// SQLite's store does, and the list is then made of those only, sorted:
+// the conversations of the newest store.SearchHits messages the words
+// match (the newest of those per conversation is the Match shown) and of
+// the newest store.SearchHits contacts they match by name, username or
+// channel id. Each kind is looked for among the newest searchWalk rows
+// first, which is where words many rows have are found soonest (a common
+// name costs the same among a thousand contacts or a million); words
+// fewer have are read from the full-text index (messages_matching and
+// contacts_matching, migration 0010), which costs what they match. The
+// candidates are then read by id (OFFSET 0 keeps the planner from hashing
+// every conversation instead).
+func listQuery(f store.ConversationFilter, tsq string) (string, args) {
 	var a args
-	// hit is the newest message of each conversation that the search's
-	// words match, among the newest store.SearchHits matching messages.
-	hit, join, byText := "NULL::bigint", "", ""
-	if tsq, ok := tsQuery(terms); ok {
-		hit, byText = "hit.message", " OR hit.message IS NOT NULL"
-		join = ` LEFT JOIN (SELECT conversation_id, max(id) AS message FROM (SELECT conversation_id, id FROM messages
-			WHERE search @@ ` + a.add(tsq) + `::tsquery ORDER BY id DESC LIMIT ` + a.add(store.SearchHits) + `) s
-			GROUP BY conversation_id) hit ON hit.conversation_id = c.id`
+	hit, from := "NULL::bigint", ` FROM conversations c JOIN contacts ct ON ct.id = c.contact_id`
+	with := ""
+	if tsq != "" {
+		// The bounds are the query's own constants, not parameters: the
+		// planner plans each read for the rows it stops at.
+		words, hits, walk := a.add(tsq)+"::tsquery", strconv.Itoa(store.SearchHits), strconv.Itoa(searchWalk)
+		with = `WITH mwalk AS MATERIALIZED (SELECT conversation_id, id FROM (SELECT id, conversation_id, search FROM messages
+				ORDER BY id DESC LIMIT ` + walk + `) r WHERE search @@ ` + words + ` ORDER BY id DESC LIMIT ` + hits + `),
+			hit AS (SELECT conversation_id, max(id) AS message FROM (SELECT conversation_id, id FROM mwalk
+				UNION SELECT * FROM messages_matching(` + words + `, ` + hits + `) WHERE (SELECT count(*) FROM mwalk) < ` + hits + `) s
+				GROUP BY conversation_id),
+			cwalk AS MATERIALIZED (SELECT id FROM (SELECT id, search FROM contacts ORDER BY id DESC LIMIT ` + walk + `) r
+				WHERE search @@ ` + words + ` ORDER BY id DESC LIMIT ` + hits + `),
+			who AS (SELECT id FROM cwalk
+				UNION SELECT * FROM contacts_matching(` + words + `, ` + hits + `) WHERE (SELECT count(*) FROM cwalk) < ` + hits + `),
+			found AS (SELECT id, max(message) AS message FROM (SELECT conversation_id AS id, message FROM hit
+				UNION ALL SELECT c.id, NULL FROM who CROSS JOIN LATERAL (SELECT id FROM conversations WHERE contact_id = who.id OFFSET 0) c) u
+				GROUP BY id)
+			`
+		hit = "k.message"
+		from = ` FROM found k CROSS JOIN LATERAL (SELECT * FROM conversations WHERE id = k.id OFFSET 0) c
+			JOIN contacts ct ON ct.id = c.contact_id`
 	}
 	// The unread count of each listed conversation, in this query.
-	q := `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
+	q := with + `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
 	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at, ` + hit + `,
-	(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.id > c.agent_read_id AND m.direction = 'in')
-	FROM conversations c JOIN contacts ct ON ct.id = c.contact_id` + join
+	(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.id > c.agent_read_id AND m.direction = 'in')` + from
 	var where []string
 	if f.State != "" {
 		where = append(where, "c.state = "+a.add(f.State))
@@ -140,13 +174,6 @@ func listQuery(f store.ConversationFilter, search string, terms []string) (strin
 	if f.Contact != 0 {
 		where = append(where, "c.contact_id = "+a.add(f.Contact))
 	}
-	if search != "" {
-		// ILIKE: SQLite's LIKE ignores case, and agents expect the same
-		// search from either database.
-		like := a.add("%" + likeEscaper.Replace(search) + "%")
-		where = append(where, `(ct.name ILIKE `+like+` ESCAPE '\' OR ct.username ILIKE `+like+` ESCAPE '\'
-			OR ct.channel_user_id ILIKE `+like+` ESCAPE '\'`+byText+`)`)
-	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -156,6 +183,11 @@ func listQuery(f store.ConversationFilter, search string, terms []string) (strin
 	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT " + a.add(f.Limit)
 	return q, a
 }
+
+// searchWalk is how many of the newest messages and contacts a search
+// reads before it reads its words' matches from the full-text index: a
+// word that one row in ten has fills store.SearchHits among them.
+const searchWalk = 10 * store.SearchHits
 
 // startAttempts bounds how often Start tries again when the open
 // conversation it collided with ended before it could be read.

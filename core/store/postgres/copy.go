@@ -103,6 +103,9 @@ func CopyFromSQLite(ctx context.Context, src *sql.DB, url string, o Options) ([]
 	if _, err := indexMessages(ctx, db.pool); err != nil {
 		return nil, fmt.Errorf("indexing the copied messages for search: %w", err)
 	}
+	if _, err := indexContacts(ctx, db.pool); err != nil {
+		return nil, fmt.Errorf("indexing the copied contacts for search: %w", err)
+	}
 	return counts, nil
 }
 
@@ -115,7 +118,7 @@ type srcTable struct {
 // sqliteTables lists the tables to copy, in the order they were created:
 // every table but SQLite's own, the migration bookkeeping (each side
 // records its own migrations), the search indexes (virtual tables and their
-// shadow tables; PostgreSQL indexes the copied messages itself) and the
+// shadow tables; PostgreSQL indexes the copied messages and contacts itself) and the
 // label counts (kept by a trigger on each side as the labels are copied).
 func sqliteTables(ctx context.Context, tx *sql.Tx) ([]srcTable, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT m.name FROM sqlite_master m

@@ -193,8 +193,9 @@ type snapshot struct {
 	Audit         []*store.AuditEntry
 	Deliveries    []*store.Delivery
 	Pins          []*store.PluginPin
-	// Search is what a search by a message's words finds.
-	Search []*model.Conversation
+	// Search is what a search by a message's words finds, SearchContact
+	// what one by a contact's name does.
+	Search, SearchContact []*model.Conversation
 }
 
 // read takes a snapshot. Reading the queues claims their due rows, then
@@ -231,6 +232,8 @@ func read(t *testing.T, ctx context.Context, s store.Store, in install) snapshot
 	must(err, "Unread")
 	sn.Search, err = s.Conversations().List(ctx, store.ConversationFilter{Search: "alguem"})
 	must(err, "List(search alguem)")
+	sn.SearchContact, err = s.Conversations().List(ctx, store.ConversationFilter{Search: "joana"})
+	must(err, "List(search joana)")
 	sn.ByProviderID = map[string]int64{}
 	for _, pid := range in.providerIDs {
 		integration := "ig-a"
@@ -339,6 +342,9 @@ func TestCopyFromSQLite(t *testing.T) {
 	want := read(t, ctx, lite, in)
 	if len(want.Search) != 1 || want.Search[0].Match == nil {
 		t.Fatalf("search before the copy = %s, want the conversation with its matching message", dump(want.Search))
+	}
+	if len(want.SearchContact) == 0 {
+		t.Fatalf("search by the contact's name before the copy = %s, want its conversations", dump(want.SearchContact))
 	}
 	if err := lite.Close(); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,15 +21,20 @@ type pgPlanned struct {
 	args []any
 	// sorts: a sort is expected, of rows the query bounded already.
 	sorts bool
+	// uses are indexes (or functions) the plan must read.
+	uses []string
+	// settings are name=value pairs set for the statement (a function's
+	// SET clauses).
+	settings []string
 }
 
 func pgPlannedQueries() []pgPlanned {
-	list := func(name string, f store.ConversationFilter) pgPlanned {
-		search := fulltext.Clean(f.Search)
-		q, a := listQuery(f, search, fulltext.Terms(search))
-		// One contact's conversations are few; a search's ILIKE on the
-		// contact (see the report) reads in activity order.
-		return pgPlanned{name: name, sql: q, args: a, sorts: f.Contact != 0}
+	list := func(name string, f store.ConversationFilter, uses ...string) pgPlanned {
+		tsq, _ := tsQuery(fulltext.Terms(fulltext.Clean(f.Search)))
+		q, a := listQuery(f, tsq)
+		// One contact's conversations are few; a search sorts its
+		// candidates, at most store.SearchHits of each kind.
+		return pgPlanned{name: name, sql: q, args: a, sorts: f.Contact != 0 || tsq != "", uses: uses}
 	}
 	return []pgPlanned{
 		{name: "queue claim keys", sql: claimKeysQuery, args: []any{"inbox", int64(1), 8}},
@@ -46,6 +52,20 @@ func pgPlannedQueries() []pgPlanned {
 		list("list: agent's inbox", store.ConversationFilter{Agent: "agent01", State: model.StateAssigned, Limit: 500}),
 		list("list: agent's all", store.ConversationFilter{Agent: "agent01", Limit: 100}),
 		list("list: contact panel", store.ConversationFilter{Contact: 1, Limit: 100}),
+		// A search reads both full-text indexes for what is rare, whatever
+		// the words match.
+		// (contacts_matching and messages_matching are planned on their
+		// own: TestQueryPlans adds them.)
+		list("search: a rare name", store.ConversationFilter{Search: "Zuleica", Limit: 100}, "contacts_matching", "messages_matching"),
+		list("search: a name's prefix", store.ConversationFilter{Search: "zule", Limit: 100}, "contacts_matching", "messages_matching"),
+		list("search: an Instagram id", store.ConversationFilter{Search: "17841400123456", Limit: 100}, "contacts_matching"),
+		list("search: a username", store.ConversationFilter{Search: "@zuleica.q", Limit: 100}, "contacts_matching"),
+		list("search: a word of messages", store.ConversationFilter{Search: "w4242", Limit: 100}, "contacts_matching", "messages_matching"),
+		list("search: two words and a state", store.ConversationFilter{Search: "w4242 zuleica", State: model.StateEnded, Limit: 100},
+			"contacts_matching", "messages_matching"),
+		// Every contact's word: read newest first until enough match, or
+		// from the index; never the whole table.
+		list("search: a common word", store.ConversationFilter{Search: "contact", Limit: 100}),
 	}
 }
 
@@ -71,8 +91,13 @@ func TestQueryPlans(t *testing.T) {
 	for _, q := range []string{
 		`INSERT INTO integrations (id, name, channel, squad, inactivity_minutes, source, created_at, updated_at)
 			VALUES ('ig', 'IG', 'meta', 'sales', 60, 'config', 0, 0), ('ig2', 'IG 2', 'meta', 'sales', 60, 'config', 0, 0)`,
-		`INSERT INTO contacts (id, integration_id, channel_user_id, name, created_at)
-			SELECT g, 'ig', 'u' || g, 'Contact ' || g, 0 FROM generate_series(1::bigint, 200000) g`,
+		// One contact in 20,000 a Zuleica; search as the store writes it.
+		`INSERT INTO contacts (id, integration_id, channel_user_id, username, name, created_at, search)
+			SELECT g, 'ig', (17841400000000 + g)::text, u, n, 0, array_to_tsvector(ARRAY[lower(n), (g % 9973)::text,
+				(17841400000000 + g)::text] || string_to_array(u, '.'))
+			FROM generate_series(1::bigint, 200000) g,
+				LATERAL (SELECT CASE WHEN g % 20000 = 7 THEN 'Zuleica' ELSE 'Contact' END AS n,
+					CASE WHEN g % 20000 = 7 THEN 'zuleica.q' ELSE 'user.' || g END AS u) x`,
 		`INSERT INTO conversations (id, integration_id, contact_id, state, squad, agent, origin, started_at, last_activity_at, queued_at, ended_at)
 			SELECT g, CASE WHEN g % 4 = 0 THEN 'ig2' ELSE 'ig' END, g,
 				CASE WHEN g > 199900 THEN 'queued' WHEN g > 199700 THEN 'assigned' ELSE 'ended' END, 'sales',
@@ -97,22 +122,31 @@ func TestQueryPlans(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	for _, q := range pgPlannedQueries() {
-		rows, err := db.pool.Query(ctx, "EXPLAIN "+q.sql, q.args...)
+	// What a search's rare words match is read by functions, whose plans
+	// EXPLAIN of the list does not show: their statements, with their
+	// settings.
+	var functions []pgPlanned
+	for _, fn := range []struct{ name, index string }{{"contacts_matching", "contacts_search"}, {"messages_matching", "messages_search"}} {
+		q := pgPlanned{name: fn.name + " (a rare word)", args: []any{"'zuleica':*", int64(store.SearchHits)},
+			uses: []string{fn.index}, sorts: true}
+		if err := db.pool.QueryRow(ctx, `SELECT prosrc, proconfig FROM pg_proc WHERE proname = $1
+			AND pronamespace = current_schema()::regnamespace`, fn.name).Scan(&q.sql, &q.settings); err != nil {
+			t.Fatalf("%s: %v", fn.name, err)
+		}
+		functions = append(functions, q)
+	}
+	for _, q := range append(pgPlannedQueries(), functions...) {
+		plan, err := explain(ctx, db, q)
 		if err != nil {
 			t.Errorf("%s: %v", q.name, err)
 			continue
 		}
-		var plan []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, line)
-		}
-		rows.Close()
 		t.Logf("%s:\n\t%s", q.name, strings.Join(plan, "\n\t"))
+		for _, idx := range q.uses {
+			if !slices.ContainsFunc(plan, func(l string) bool { return strings.Contains(l, " on "+idx+" ") }) {
+				t.Errorf("%s: does not read %s\n\tquery: %s", q.name, idx, q.sql)
+			}
+		}
 		for _, line := range plan {
 			if m := pgSeqScan.FindStringSubmatch(line); m != nil && pgGrowing[m[1]] {
 				t.Errorf("%s: reads the whole of %s: %s\n\tquery: %s", q.name, m[1], strings.TrimSpace(line), q.sql)
@@ -128,6 +162,35 @@ func TestQueryPlans(t *testing.T) {
 			}
 		}
 	}
+}
+
+// explain is q's plan, planned with q's settings.
+func explain(ctx context.Context, db *DB, q pgPlanned) ([]string, error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	for _, s := range q.settings {
+		name, value, _ := strings.Cut(s, "=")
+		if _, err := tx.Exec(ctx, `SELECT set_config($1, $2, true)`, name, value); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := tx.Query(ctx, "EXPLAIN "+q.sql, q.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, err
+		}
+		plan = append(plan, line)
+	}
+	return plan, rows.Err()
 }
 
 // pgSortBound is the most rows a query may sort without an index: what

@@ -12,8 +12,10 @@ import (
 	"github.com/conversa/conversa/core/store/internal/fulltext"
 )
 
-// Search over the text of messages: messages.search holds each message's
-// folded words (migration 0003), set with every write of its contents.
+// Search over the text of messages and contacts: messages.search holds
+// each message's folded words (migration 0003), set with every write of
+// its contents; contacts.search each contact's (migration 0010), set with
+// every write of its name, username or channel id.
 
 // searchVector is the SQL for messages.search from the words searchWords
 // gives (one parameter, words separated by spaces).
@@ -93,6 +95,45 @@ func indexMessages(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 		}
 		if _, err := pool.Exec(ctx, `UPDATE messages m SET search = `+searchVector("u.words")+`
 			FROM unnest($1::bigint[], $2::text[]) AS u (id, words) WHERE m.id = u.id AND m.search IS NULL`, ids, words); err != nil {
+			return total, err
+		}
+		total += len(ids)
+	}
+}
+
+// indexContacts indexes the contacts that are not yet (written before
+// migration 0010, or copied in by `conversa migrate`), as indexMessages
+// does messages. A write of the contact meanwhile indexes it itself, and
+// the guard keeps this from overwriting it with older words.
+func indexContacts(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	total := 0
+	for after := int64(0); ; {
+		rows, err := pool.Query(ctx, `SELECT id, channel_user_id, username, name FROM contacts
+			WHERE search IS NULL AND id > $1 ORDER BY id LIMIT $2`, after, indexBatch)
+		if err != nil {
+			return total, err
+		}
+		var ids []int64
+		var words []string
+		for rows.Next() {
+			var id int64
+			var userID, username, name string
+			if err := rows.Scan(&id, &userID, &username, &name); err != nil {
+				rows.Close()
+				return total, err
+			}
+			ids, words = append(ids, id), append(words, contactWords(userID, username, name))
+			after = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, err
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		if _, err := pool.Exec(ctx, `UPDATE contacts ct SET search = `+searchVector("u.words")+`
+			FROM unnest($1::bigint[], $2::text[]) AS u (id, words) WHERE ct.id = u.id AND ct.search IS NULL`, ids, words); err != nil {
 			return total, err
 		}
 		total += len(ids)

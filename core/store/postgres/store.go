@@ -92,6 +92,12 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 	} else if n > 0 {
 		o.Logger.Info("messages indexed for search", "messages", n)
 	}
+	if n, err := indexContacts(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("indexing contacts for search: %w", err)
+	} else if n > 0 {
+		o.Logger.Info("contacts indexed for search", "contacts", n)
+	}
 	return &DB{pool: pool, log: o.Logger, now: o.Now}, nil
 }
 

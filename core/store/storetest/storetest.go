@@ -27,6 +27,7 @@ func Test(t *testing.T, open Open) {
 	t.Run("Reports", func(t *testing.T) { testReports(t, open) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, open) })
 	t.Run("Search", func(t *testing.T) { testSearch(t, open) })
+	t.Run("ContactSearch", func(t *testing.T) { testContactSearch(t, open) })
 	t.Run("Inbox", func(t *testing.T) { testInbox(t, open) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, open) })
