@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/conversa/conversa/core/model"
@@ -54,51 +55,26 @@ func tsQuery(terms []string) (q string, ok bool) {
 	return strings.Join(parts, " & "), true
 }
 
-// indexBatch is how many messages indexMessages reads and writes at a time.
+// indexBatch is how many rows an index pass reads and writes at a time.
 const indexBatch = 500
 
 // indexMessages indexes the messages that are not yet (written before
 // migration 0003, or copied in by `conversa migrate`). Nodes opening at
 // once may both do it: each write is guarded, and the result the same.
 func indexMessages(ctx context.Context, pool *pgxpool.Pool) (int, error) {
-	total := 0
-	for after := int64(0); ; {
-		rows, err := pool.Query(ctx, `SELECT id, author, deleted_at IS NOT NULL, contents FROM messages
-			WHERE search IS NULL AND id > $1 ORDER BY id LIMIT $2`, after, indexBatch)
-		if err != nil {
-			return total, err
+	return indexUnsearched(ctx, pool, "messages", "author, deleted_at IS NOT NULL, contents", func(rows pgx.Rows) (int64, string, error) {
+		var id int64
+		var author, raw string
+		var deleted bool
+		if err := rows.Scan(&id, &author, &deleted, &raw); err != nil {
+			return 0, "", err
 		}
-		var ids []int64
-		var words []string
-		for rows.Next() {
-			var id int64
-			var author, raw string
-			var deleted bool
-			if err := rows.Scan(&id, &author, &deleted, &raw); err != nil {
-				rows.Close()
-				return total, err
-			}
-			var contents []model.Content
-			if err := json.Unmarshal([]byte(raw), &contents); err != nil {
-				rows.Close()
-				return total, fmt.Errorf("message %d contents: %w", id, err)
-			}
-			ids, words = append(ids, id), append(words, searchWords(author, deleted, contents))
-			after = id
+		var contents []model.Content
+		if err := json.Unmarshal([]byte(raw), &contents); err != nil {
+			return 0, "", fmt.Errorf("message %d contents: %w", id, err)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return total, err
-		}
-		if len(ids) == 0 {
-			return total, nil
-		}
-		if _, err := pool.Exec(ctx, `UPDATE messages m SET search = `+searchVector("u.words")+`
-			FROM unnest($1::bigint[], $2::text[]) AS u (id, words) WHERE m.id = u.id AND m.search IS NULL`, ids, words); err != nil {
-			return total, err
-		}
-		total += len(ids)
-	}
+		return id, searchWords(author, deleted, contents), nil
+	})
 }
 
 // indexContacts indexes the contacts that are not yet (written before
@@ -106,23 +82,37 @@ func indexMessages(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 // does messages. A write of the contact meanwhile indexes it itself, and
 // the guard keeps this from overwriting it with older words.
 func indexContacts(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	return indexUnsearched(ctx, pool, "contacts", "channel_user_id, username, name", func(rows pgx.Rows) (int64, string, error) {
+		var id int64
+		var userID, username, name string
+		if err := rows.Scan(&id, &userID, &username, &name); err != nil {
+			return 0, "", err
+		}
+		return id, contactWords(userID, username, name), nil
+	})
+}
+
+// indexUnsearched sets the search words of table's rows that have none, in
+// id order, indexBatch at a time: cols are what words reads after the id.
+// The write is guarded (search IS NULL), so a row written meanwhile keeps
+// the words its own write gave it.
+func indexUnsearched(ctx context.Context, pool *pgxpool.Pool, table, cols string, words func(pgx.Rows) (int64, string, error)) (int, error) {
 	total := 0
 	for after := int64(0); ; {
-		rows, err := pool.Query(ctx, `SELECT id, channel_user_id, username, name FROM contacts
+		rows, err := pool.Query(ctx, `SELECT id, `+cols+` FROM `+table+`
 			WHERE search IS NULL AND id > $1 ORDER BY id LIMIT $2`, after, indexBatch)
 		if err != nil {
 			return total, err
 		}
 		var ids []int64
-		var words []string
+		var batch []string
 		for rows.Next() {
-			var id int64
-			var userID, username, name string
-			if err := rows.Scan(&id, &userID, &username, &name); err != nil {
+			id, w, err := words(rows)
+			if err != nil {
 				rows.Close()
 				return total, err
 			}
-			ids, words = append(ids, id), append(words, contactWords(userID, username, name))
+			ids, batch = append(ids, id), append(batch, w)
 			after = id
 		}
 		rows.Close()
@@ -132,8 +122,8 @@ func indexContacts(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 		if len(ids) == 0 {
 			return total, nil
 		}
-		if _, err := pool.Exec(ctx, `UPDATE contacts ct SET search = `+searchVector("u.words")+`
-			FROM unnest($1::bigint[], $2::text[]) AS u (id, words) WHERE ct.id = u.id AND ct.search IS NULL`, ids, words); err != nil {
+		if _, err := pool.Exec(ctx, `UPDATE `+table+` t SET search = `+searchVector("u.words")+`
+			FROM unnest($1::bigint[], $2::text[]) AS u (id, words) WHERE t.id = u.id AND t.search IS NULL`, ids, batch); err != nil {
 			return total, err
 		}
 		total += len(ids)
