@@ -44,7 +44,7 @@ func BenchmarkFootprint(b *testing.B) {
 	}
 	graph := newEchoGraph(b, "ig-meta", metaSecret, businessID)
 	srv := newServer(b, metaConfig(graph.URL, ""))
-	boss := srv.admin()
+	srv.admin() // signed in again after the restart
 	srv.stop()
 	path := filepath.Join(srv.dir, "data", "conversa.db")
 	seed := func() {
@@ -87,9 +87,6 @@ func BenchmarkFootprint(b *testing.B) {
 	atStart := footprintOf(srv)
 
 	token := srv.signIn("boss", "boss-password")
-	if token == "" {
-		token = boss
-	}
 	var list struct {
 		Conversations []struct {
 			ID      int64 `json:"id"`
