@@ -57,7 +57,7 @@ func BenchmarkFootprint(b *testing.B) {
 		srv.start()
 		eventuallyB(b, time.Hour, "the search index caught up", func() bool {
 			return srv.count(`SELECT count(*) FROM search_progress WHERE backfill_to = 0 AND contacts_backfill_to = 0
-				AND indexed_to = (SELECT max(id) FROM messages)`) == 1
+				AND indexed_to = (SELECT max(id) FROM messages) AND contacts_indexed_to = (SELECT max(id) FROM contacts)`) == 1
 		})
 		srv.stop()
 		b.Logf("%d conversations seeded and indexed in %v", n, time.Since(start).Round(time.Second))

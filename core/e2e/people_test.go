@@ -91,6 +91,14 @@ func (s *server) drained() bool {
 		s.count(`SELECT count(*) FROM outbox WHERE done_at IS NULL`) == 0
 }
 
+// searchable reports whether the server's search index has caught up with
+// every stored message and contact (SQLite indexes them moments after it
+// stores them).
+func (s *server) searchable() bool {
+	return s.count(`SELECT (SELECT indexed_to FROM search_progress) >= (SELECT coalesce(max(id), 0) FROM messages)
+		AND (SELECT contacts_indexed_to FROM search_progress) >= (SELECT coalesce(max(id), 0) FROM contacts)`) == 1
+}
+
 // metaText is the webhook body Meta sends for one text message from sender
 // to the business, written at.
 func metaText(sender, mid, text string, at time.Time) []byte {

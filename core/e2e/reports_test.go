@@ -97,6 +97,7 @@ func (sc *reportScenario) forward(d time.Duration) {
 
 func (sc *reportScenario) conversationOf(user string) transcript {
 	sc.srv.t.Helper()
+	eventually(sc.srv.t, "the contact searchable", sc.srv.searchable)
 	list := sc.srv.conversations(sc.admin, "?q="+user)
 	if len(list) != 1 {
 		sc.srv.t.Fatalf("conversations of %s: %d, want 1", user, len(list))

@@ -63,7 +63,7 @@ func TestSearchByMessageText(t *testing.T) {
 	srv.deliverMeta("ig-meta", metaText("5002", "b1", handoffText, time.Now()))
 	eventually(t, "Bruno's chat with Bia", func() bool { return len(srv.conversations(bia, "?state=assigned")) == 1 })
 	srv.deliverMeta("ig-meta", metaText("5002", "b2", "Meu pedido atrasou", time.Now()))
-	eventually(t, "every message stored", srv.drained)
+	eventually(t, "every message stored and searchable", func() bool { return srv.drained() && srv.searchable() })
 	souza, bruno := srv.conversations(ana, "")[0].ID, srv.conversations(bia, "")[0].ID
 
 	cases := []struct {

@@ -60,6 +60,7 @@ func TestSearchFindsAnAtUsername(t *testing.T) {
 	eventually(t, "the conversation with its profile", func() bool {
 		return srv.count(`SELECT count(*) FROM contacts WHERE username = 'ana.souza'`) == 1
 	})
+	eventually(t, "the contact searchable", srv.searchable)
 	for _, q := range []string{"ana.souza", "@ana.souza", "@Ana.Souza", " @ana.souza "} {
 		if got := srv.conversations(admin, "?q="+url.QueryEscape(q)); len(got) != 1 {
 			t.Errorf("search %q = %d conversations, want 1", q, len(got))

@@ -39,6 +39,9 @@ func (x contacts) Upsert(ctx context.Context, integration, userID string, h stor
 				last_inbound_at = max(last_inbound_at, excluded.last_inbound_at)
 			RETURNING `+contactCols,
 			integration, userID, h.Username, h.Name, h.AvatarURL, ms(inbound), ms(t.now)))
+		if err == nil {
+			t.db.wakeIndexer() // a new contact is indexed for search by the indexer
+		}
 		return err
 	})
 	return c, err

@@ -83,7 +83,8 @@ func plannedQueries() []plannedQuery {
 		{Name: "search: the words a long prefix starts", SQL: prefixWordsQuery, Args: []any{"pedido", "pedido\xff", maxPrefixWords + 1}},
 		// The search indexer's passes: a range of messages by id.
 		{Name: "search index: progress", SQL: searchProgressQuery},
-		{Name: "search index: next new messages", SQL: forwardRangeQuery, Args: []any{1000, indexBatch}},
+		{Name: "search index: next new messages", SQL: forwardRangeQuery["messages"], Args: []any{1000, indexBatch}},
+		{Name: "search index: next new contacts", SQL: forwardRangeQuery["contacts"], Args: []any{1000, indexBatch}},
 		{Name: "search index: next old messages", SQL: backfillRangeQuery["messages"], Args: []any{1000, indexBatch}},
 		{Name: "search index: next old contacts", SQL: backfillRangeQuery["contacts"], Args: []any{1000, indexBatch}},
 		{Name: "search index: a range of contacts", SQL: contactsRangeQuery, Args: []any{1000, 1500}},

@@ -17,8 +17,9 @@ import (
 // message; search may trail a message by the time one pass takes.
 //
 // Two passes share it. The forward pass indexes the messages stored since
-// the last one (above search_progress.indexed_to), oldest first, at most
-// indexBatch a transaction. The back-fill indexes the messages stored
+// the last one (above search_progress.indexed_to) and the contacts (above
+// contacts_indexed_to, migration 0013), oldest first, at most indexBatch
+// of each a transaction. The back-fill indexes the messages stored
 // before migration 0012 (at and below backfill_to), newest first (the
 // ones a search shows first), then the contacts stored before it, a batch per transaction with a pause as long
 // as the batch took, so it takes at most half of the writer's time while
@@ -45,9 +46,7 @@ const backfillLogEvery = 30 * time.Second
 
 // The indexer's statements (plans.go lists them for TestQueryPlans).
 const (
-	searchProgressQuery = `SELECT indexed_to, backfill_to, contacts_backfill_to FROM search_progress WHERE id = 1`
-	// forwardRangeQuery is the last id of the next batch of new messages.
-	forwardRangeQuery = `SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)`
+	searchProgressQuery = `SELECT indexed_to, backfill_to, contacts_backfill_to, contacts_indexed_to FROM search_progress WHERE id = 1`
 	// contactsRangeQuery and contactWordsRangeQuery back-fill contacts as
 	// the ones above do messages.
 	contactsRangeQuery = `INSERT INTO contact_search (docid, name, username, channel_user_id)
@@ -64,6 +63,13 @@ const (
 	wordsRangeQuery = `INSERT OR IGNORE INTO search_words (word)
 		SELECT t.token FROM message_search_source s, search_tokens t WHERE s.id >= ? AND s.id <= ? AND t.input = s.body`
 )
+
+// forwardRangeQuery is the last id of the next batch of new messages or
+// contacts.
+var forwardRangeQuery = map[string]string{
+	"messages": `SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)`,
+	"contacts": `SELECT max(id) FROM (SELECT id FROM contacts WHERE id > ? ORDER BY id LIMIT ?)`,
+}
 
 // backfillRangeQuery is the first id of the next batch of old messages
 // or contacts.
@@ -84,8 +90,8 @@ func indexRange(ctx context.Context, t *txn, from, to int64) error {
 	return nil
 }
 
-// wakeIndexer tells the indexer a message was stored (or is about to be:
-// its pass queues behind the transaction that stores it).
+// wakeIndexer tells the indexer a message or a contact was stored (or is
+// about to be: its pass queues behind the transaction that stores it).
 func (db *DB) wakeIndexer() {
 	select {
 	case db.indexWake <- struct{}{}:
@@ -160,32 +166,26 @@ func (db *DB) indexWrite(ctx context.Context, fn func(*txn) error) error {
 	return db.submitJob(ctx, &job{ctx: ctx, fn: fn, unsynced: true, alone: true})
 }
 
-// indexForward indexes the messages stored since the last pass, a batch
-// per transaction, and reports how many it looked at.
+// indexForward indexes the messages and contacts stored since the last
+// pass, a batch of each per transaction, and reports how many it looked
+// at.
 func (db *DB) indexForward(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		n := 0
 		err := db.indexWrite(ctx, func(t *txn) error {
-			var to, backfillTo, contactsTo int64
-			if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo, &contactsTo); err != nil {
+			var messagesTo, backfillTo, contactsBackfillTo, contactsTo int64
+			if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&messagesTo, &backfillTo, &contactsBackfillTo,
+				&contactsTo); err != nil {
 				return fmt.Errorf("search progress: %w", err)
 			}
-			var last sql.NullInt64
-			if err := t.tx.QueryRowContext(ctx, forwardRangeQuery, to, indexBatch).Scan(&last); err != nil {
+			m, err := indexNew(ctx, t, "messages", messagesTo, indexRange, "indexed_to")
+			if err != nil {
 				return err
 			}
-			if !last.Valid {
-				return nil
-			}
-			if err := indexRange(ctx, t, to+1, last.Int64); err != nil {
-				return err
-			}
-			if _, err := t.tx.ExecContext(ctx, `UPDATE search_progress SET indexed_to = ? WHERE id = 1`, last.Int64); err != nil {
-				return err
-			}
-			n = int(last.Int64 - to)
-			return nil
+			c, err := indexNew(ctx, t, "contacts", contactsTo, indexContacts, "contacts_indexed_to")
+			n = m + c
+			return err
 		})
 		total += n
 		if err != nil || n == 0 {
@@ -194,14 +194,35 @@ func (db *DB) indexForward(ctx context.Context) (int, error) {
 	}
 }
 
+// indexNew indexes the next batch of table's rows above the cursor
+// progress (at after), moves the cursor past them, and reports how many
+// ids it covered.
+func indexNew(ctx context.Context, t *txn, table string, after int64, index func(context.Context, *txn, int64, int64) error,
+	progress string) (int, error) {
+	var last sql.NullInt64
+	if err := t.tx.QueryRowContext(ctx, forwardRangeQuery[table], after, indexBatch).Scan(&last); err != nil {
+		return 0, err
+	}
+	if !last.Valid {
+		return 0, nil
+	}
+	if err := index(ctx, t, after+1, last.Int64); err != nil {
+		return 0, err
+	}
+	if _, err := t.tx.ExecContext(ctx, `UPDATE search_progress SET `+progress+` = ? WHERE id = 1`, last.Int64); err != nil {
+		return 0, err
+	}
+	return int(last.Int64 - after), nil
+}
+
 // backfill indexes the next batch of the messages stored before the
 // index, newest first, then of the contacts, and reports the id below
 // which messages or contacts are left (0: done).
 func (db *DB) backfill(ctx context.Context) (int64, error) {
 	var left int64
 	err := db.indexWrite(ctx, func(t *txn) error {
-		var to, backfillTo, contactsTo int64
-		if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo, &contactsTo); err != nil {
+		var to, backfillTo, contactsTo, contactsIndexedTo int64
+		if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo, &contactsTo, &contactsIndexedTo); err != nil {
 			return fmt.Errorf("search progress: %w", err)
 		}
 		table, below, index, progress := "messages", backfillTo, indexRange, "backfill_to"

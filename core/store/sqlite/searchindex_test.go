@@ -134,11 +134,11 @@ func TestBackfillIndexesAnExistingDatabase(t *testing.T) {
 			t.Errorf("search %q after the back-fill = %s, want %s", q, got, want)
 		}
 	}
-	var to, backfillTo, contactsTo int64
-	if err := db.r.QueryRow(searchProgressQuery).Scan(&to, &backfillTo, &contactsTo); err != nil || to != 2*indexBatch+8 ||
-		backfillTo != 0 || contactsTo != 0 {
-		t.Errorf("progress = indexed to %d, back-fill to %d, contacts to %d, %v; want %d, 0 and 0", to, backfillTo, contactsTo,
-			err, 2*indexBatch+8)
+	var to, backfillTo, contactsTo, contactsIndexedTo int64
+	if err := db.r.QueryRow(searchProgressQuery).Scan(&to, &backfillTo, &contactsTo, &contactsIndexedTo); err != nil ||
+		to != 2*indexBatch+8 || backfillTo != 0 || contactsTo != 0 || contactsIndexedTo != 3 {
+		t.Errorf("progress = indexed to %d, back-fill to %d, contacts back-filled to %d, contacts indexed to %d, %v; want %d, 0, 0 and 3",
+			to, backfillTo, contactsTo, contactsIndexedTo, err, 2*indexBatch+8)
 	}
 	indexHealthy(t, db)
 }
@@ -215,6 +215,126 @@ func TestIndexerIndexesNewMessages(t *testing.T) {
 			t.Fatal("the message is not searchable 10 s after it was stored")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A new contact is indexed by the indexer, not by the transaction that
+// stores it, as it is when the indexer gets there: a name its profile
+// brought before then is indexed once; a rename after then is indexed in
+// the renaming transaction.
+func TestIndexerIndexesNewContacts(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"), Options{noIndexer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	seedConversation(t, db)
+	contact := func(user, name string) int64 {
+		t.Helper()
+		c, err := db.Contacts().Upsert(ctx, "ig", user, store.ContactHints{Name: name}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.execWrite(fmt.Sprintf(`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at,
+			last_activity_at) VALUES (%d, 'ig', %d, 'bot', 'direct', 0, %d)`, c.ID, c.ID, c.ID)); err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}
+	indexed := func() int {
+		t.Helper()
+		var n int
+		if err := db.r.QueryRow(`SELECT count(*) FROM contact_search`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	olga := contact("u2", "Olga")
+	if err := db.Contacts().SetProfile(ctx, olga, store.ContactHints{Name: "Olga Prates", Username: "olga.p"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := indexed(); n != 0 {
+		t.Fatalf("%d contacts in the index before the indexer ran, want 0 (the exchange does not index them)", n)
+	}
+	if got := searchIDs(t, db, "prates"); got != "[]" {
+		t.Errorf("search before indexing = %s, want nothing yet", got)
+	}
+	if _, err := db.indexForward(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := indexed(); n != 2 {
+		t.Errorf("%d contacts indexed, want 2 (u1 and Olga, each once)", n)
+	}
+	want := fmt.Sprintf("[%d]", olga)
+	for q, w := range map[string]string{"prates": want, "olga prat": want, "@olga.p": want, "u2": want, "zuleica": "[]"} {
+		if got := searchIDs(t, db, q); got != w {
+			t.Errorf("search %q after indexing = %s, want %s", q, got, w)
+		}
+	}
+	// Renamed once indexed: found by the new name at once, no longer by
+	// the old one.
+	if _, err := db.Contacts().Upsert(ctx, "ig", "u2", store.ContactHints{Name: "Olga Zuleica"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for q, w := range map[string]string{"zuleica": want, "prates": "[]", "@olga.p": want} {
+		if got := searchIDs(t, db, q); got != w {
+			t.Errorf("search %q after the rename = %s, want %s", q, got, w)
+		}
+	}
+	// A contact stored after the pass waits for the next one.
+	bento := contact("u3", "Bento Reis")
+	if got := searchIDs(t, db, "bento"); got != "[]" {
+		t.Errorf("search for a contact stored after the pass = %s, want nothing yet", got)
+	}
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := searchIDs(t, db, "bento"); got != fmt.Sprintf("[%d]", bento) {
+		t.Errorf("search after the next pass = %s, want [%d]", got, bento)
+	}
+	var stale int
+	if err := db.r.QueryRow(`SELECT count(*) FROM contact_search s JOIN contacts c ON c.id = s.docid
+		WHERE s.name IS NOT c.name OR s.username IS NOT c.username`).Scan(&stale); err != nil || stale != 0 {
+		t.Errorf("%d indexed contacts are not as the contacts table has them (%v)", stale, err)
+	}
+}
+
+// An install at 0012 indexed its contacts as it stored them: after 0013
+// they are found at once, renames included, and only newer contacts wait
+// for the indexer.
+func TestContactsIndexedBeforeTheUpgradeStayFound(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old := oldSchema(t, path, 13)
+	for _, q := range []string{
+		`INSERT INTO integrations (id, name, channel, squad, inactivity_minutes, source, created_at, updated_at)
+			VALUES ('ig', 'IG', 'meta', 'sales', 60, 'api', 0, 0)`,
+		`INSERT INTO contacts (id, integration_id, channel_user_id, name, created_at) VALUES (1, 'ig', 'u1', 'Olga Prates', 0)`,
+		`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
+			VALUES (1, 'ig', 1, 'bot', 'direct', 0, 0)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+	db, err := Open(ctx, path, Options{noIndexer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := searchIDs(t, db, "prates"); got != "[1]" {
+		t.Errorf("search for a contact indexed before the upgrade = %s, want [1]", got)
+	}
+	if err := db.execWrite(`UPDATE contacts SET name = 'Olga Zuleica' WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if got := searchIDs(t, db, "zuleica"); got != "[1]" {
+		t.Errorf("search after renaming it = %s, want [1] at once", got)
+	}
+	if got := searchIDs(t, db, "prates"); got != "[]" {
+		t.Errorf("search for its old name = %s, want nothing", got)
 	}
 }
 

@@ -46,6 +46,7 @@ func testContactSearch(t *testing.T, open Open) {
 	f.must(f.s.Contacts().SetProfile(f.ctx, anaContact.ID, store.ContactHints{Name: "Ana Beatriz", Username: "ana_b2"}, ""),
 		"SetProfile(%d)", anaContact.ID)
 	f.must(f.s.Contacts().SetProfile(f.ctx, rosaContact.ID, store.ContactHints{}, "lookup failed"), "SetProfile(%d)", rosaContact.ID)
+	f.searchable()
 
 	cases := []struct {
 		name   string

@@ -557,6 +557,7 @@ func testConversationReads(t *testing.T, open Open) {
 		ended := f.conversationOf(f.contactAs("ig1", "u-dave", store.ContactHints{Name: "Dave", Username: "dave"}))
 		_, err := f.s.Conversations().End(f.ctx, ended.ID, model.EndAgent)
 		f.must(err, "End")
+		f.searchable()
 		cases := []struct {
 			name   string
 			filter store.ConversationFilter
