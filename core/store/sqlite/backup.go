@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // BackupResult describes a backup Backup wrote.
@@ -86,6 +88,62 @@ func vacuumInto(ctx context.Context, db *sql.DB, dst string) error {
 		return fmt.Errorf("copying the database: %w", err)
 	}
 	return nil
+}
+
+// copyPages writes a copy of db's database to dst (created 0600), page for
+// page, with SQLite's online backup API in one step: one read transaction,
+// like VACUUM INTO, but what is copied is the pages as they are rather than
+// every row inserted again and every index built again, which made the
+// backup before a migration the bulk of an upgrade's start on a large
+// install (VACUUM INTO took 70-80 s of 1 min 43 s at 10,000,000
+// messages). It is for the store's own start, when no writer runs: the
+// copy keeps the file's free pages, and so holds what the file itself
+// holds, no more.
+func copyPages(ctx context.Context, db *sql.DB, dst string) error {
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(f.Chmod(0o600), f.Close()); err != nil {
+		return err
+	}
+	err = copyPagesTo(ctx, db, dst)
+	if err != nil {
+		os.Remove(dst)
+		return fmt.Errorf("copying the database: %w", err)
+	}
+	return nil
+}
+
+func copyPagesTo(ctx context.Context, db *sql.DB, dst string) error {
+	out, err := sql.Open("sqlite3", "file:"+dst)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	oc, err := out.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer oc.Close()
+	sc, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer sc.Close()
+	return oc.Raw(func(o any) error {
+		return sc.Raw(func(s any) error {
+			bk, err := o.(*sqlite3.SQLiteConn).Backup("main", s.(*sqlite3.SQLiteConn), "main")
+			if err != nil {
+				return err
+			}
+			done, err := bk.Step(-1)
+			if err == nil && !done {
+				err = errors.New("the database was locked")
+			}
+			return errors.Join(err, bk.Finish())
+		})
+	})
 }
 
 // checkCopy verifies a copy whole and says what it holds.

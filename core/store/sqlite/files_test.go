@@ -107,6 +107,20 @@ func TestBackupBeforeMigrationIsPrivate(t *testing.T) {
 	if got := mode(t, backup); got != 0o600 {
 		t.Errorf("backup before migration %s mode %04o, want 0600", filepath.Base(backup), got)
 	}
+	// The backup is the database as it was: whole, at the old version.
+	res, err := checkCopy(context.Background(), backup)
+	if err != nil {
+		t.Fatalf("the backup before migration: %v", err)
+	}
+	copied, err := sql.Open("sqlite3", "file:"+backup+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copied.Close()
+	var version int
+	if err := copied.QueryRow(`SELECT max(version) FROM schema_migrations`).Scan(&version); err != nil || version != m.Version {
+		t.Errorf("backup before migration at version %d (%v), want %d; %+v", version, err, m.Version, res)
+	}
 }
 
 // A value rewritten in place (a secret encrypted at start) leaves no clear

@@ -51,7 +51,7 @@ func migrate(ctx context.Context, db *sql.DB, path string, log *slog.Logger) err
 	}
 	if len(applied) > 0 {
 		backup := fmt.Sprintf("%s.pre-%d", path, pending[0].Version)
-		if err := vacuumInto(ctx, db, backup); err != nil {
+		if err := copyPages(ctx, db, backup); err != nil {
 			return fmt.Errorf("backup before migration: %w", err)
 		}
 		log.Info("database backed up before migration", "backup", backup)
