@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 )
 
@@ -18,17 +17,7 @@ import (
 //
 //	CONVERSA_GROWTH=1000000 CONVERSA_GROWTH_DIR=/var/tmp/growth go test ./core/store/sqlite -run XXX -bench BackupBeforeMigration -benchtime 3x
 func BenchmarkBackupBeforeMigration(b *testing.B) {
-	n := 100_000
-	if v := os.Getenv("CONVERSA_GROWTH"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 10_000 {
-			b.Fatalf("CONVERSA_GROWTH=%q: want a number of messages of at least 10000", v)
-		}
-	}
-	dir := os.Getenv("CONVERSA_GROWTH_DIR")
-	if dir == "" {
-		dir = b.TempDir()
-	}
+	n, dir := growthSettings(b)
 	path := filepath.Join(dir, fmt.Sprintf("growth-%d.db", n))
 	if _, err := os.Stat(path); err != nil {
 		seedGrowth(b, path, n)

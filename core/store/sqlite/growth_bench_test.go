@@ -35,18 +35,7 @@ import (
 // next run, which opens them again (applying any newer migration) rather
 // than seeding; without it they live in a temporary directory.
 func BenchmarkGrowth(b *testing.B) {
-	big := 100_000
-	if v := os.Getenv("CONVERSA_GROWTH"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 10_000 {
-			b.Fatalf("CONVERSA_GROWTH=%q: want a number of messages of at least 10000", v)
-		}
-		big = n
-	}
-	dir := os.Getenv("CONVERSA_GROWTH_DIR")
-	if dir == "" {
-		dir = b.TempDir()
-	}
+	big, dir := growthSettings(b)
 	for _, n := range []int{10_000, big} {
 		b.Run(fmt.Sprintf("messages=%d", n), func(b *testing.B) {
 			path := filepath.Join(dir, fmt.Sprintf("growth-%d.db", n))
@@ -73,6 +62,24 @@ func BenchmarkGrowth(b *testing.B) {
 			growthQueries(b, db, n)
 		})
 	}
+}
+
+// growthSettings are the larger store's messages (CONVERSA_GROWTH,
+// default 100,000) and where the seeded databases are kept
+// (CONVERSA_GROWTH_DIR, else a temporary directory).
+func growthSettings(b *testing.B) (messages int, dir string) {
+	messages = 100_000
+	if v := os.Getenv("CONVERSA_GROWTH"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 10_000 {
+			b.Fatalf("CONVERSA_GROWTH=%q: want a number of messages of at least 10000", v)
+		}
+		messages = n
+	}
+	if dir = os.Getenv("CONVERSA_GROWTH_DIR"); dir == "" {
+		dir = b.TempDir()
+	}
+	return messages, dir
 }
 
 // growthSeed is what seedGrowth made, for the queries to ask about.
