@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -181,6 +182,15 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 		return finishTx(ctx, tx, it, msg, note)
 	})
 	if err != nil {
+		if direct && errors.Is(err, store.ErrUnavailable) {
+			// The commit's outcome is unknown (PostgreSQL's connection broke
+			// while it answered): had it happened, this worker's claim on the
+			// first reply would hold the reply back until the claim's lease
+			// lapsed, because the retry finds the turn done and leaves it.
+			// Give the claim back; this fails harmlessly (the lease is not
+			// ours) when the commit did not happen.
+			e.deferSend(ctx, &first, e.now(), "")
+		}
 		return err
 	}
 	if p != nil && !p.done {

@@ -224,6 +224,13 @@ func newRig(t *testing.T, path string, ch *fakeChannel, as *fakeAssistant) *rig 
 // unconfirmed send waits for its echo.
 func newRigWith(t *testing.T, path string, plugins fakePlugins, echoWait time.Duration) *rig {
 	t.Helper()
+	return newRigOn(t, path, plugins, echoWait, nil)
+}
+
+// newRigOn builds a rig whose engine uses wrap(the store) when wrap is
+// set (a store that misbehaves on purpose).
+func newRigOn(t *testing.T, path string, plugins fakePlugins, echoWait time.Duration, wrap func(*sqlite.DB) store.Store) *rig {
+	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "c.db")
 	}
@@ -232,7 +239,11 @@ func newRigWith(t *testing.T, path string, plugins fakePlugins, echoWait time.Du
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{Store: st, Plugins: plugins, Hooks: plainHooks{},
+	var engineStore store.Store = st
+	if wrap != nil {
+		engineStore = wrap(st)
+	}
+	e, err := New(Options{Store: engineStore, Plugins: plugins, Hooks: plainHooks{},
 		Assistants: []Assistant{{ID: "bot", Backend: "fake"}}, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
 		EchoWait: echoWait})
 	if err != nil {

@@ -279,3 +279,54 @@ func TestConfigWithAChannelThatIsDown(t *testing.T) {
 		t.Errorf("Availability with the required setting given = unavailable (%q), want available", why)
 	}
 }
+
+// ambiguousCommit is a store whose next durable commit once armed happens
+// but reports the database unavailable, as PostgreSQL's does when the
+// connection breaks while the commit's answer is on its way.
+type ambiguousCommit struct {
+	*sqlite.DB
+	armed atomic.Bool
+}
+
+func (s *ambiguousCommit) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	if err := s.DB.Tx(ctx, fn); err != nil {
+		return err
+	}
+	if s.armed.CompareAndSwap(true, false) {
+		return fmt.Errorf("commit: connection reset: %w", store.ErrUnavailable)
+	}
+	return nil
+}
+
+// The assistant's turn, with the first reply's send claimed by the worker,
+// is committed though the worker is told it may not have been: the retry
+// finds the turn done, and the reply still goes out at once (not when the
+// worker's claim would have lapsed, a minute later), once.
+func TestAReplyIsSentAfterATurnCommitWithAnUnknownOutcome(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	var st *ambiguousCommit
+	as := &fakeAssistant{reply: func(r *pluginhost.ConverseRequest) (*pluginhost.ConverseResponse, error) {
+		st.armed.Store(true) // the turn's commit is the next durable one
+		return &pluginhost.ConverseResponse{Replies: []model.Content{{Type: "text", Text: "echo: " + r.Contents[0].Text}}}, nil
+	}}
+	r := newRigOn(t, "", fakePlugins{ch: ch, as: as}, time.Second, func(db *sqlite.DB) store.Store {
+		st = &ambiguousCommit{DB: db}
+		return st
+	})
+	t.Cleanup(r.close)
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.post()
+	eventually(t, "the reply sent", func() bool { return len(ch.sends()) == 1 && r.outboxEmpty() })
+	if st.armed.Load() {
+		t.Fatal("the turn's commit was never the ambiguous one")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(ch.sends()); n != 1 {
+		t.Errorf("%d sends, want 1", n)
+	}
+	if out := r.replies(); len(out) != 1 || out[0].Status != model.StatusSent {
+		t.Errorf("replies = %+v, want one, sent", out)
+	}
+}
