@@ -69,6 +69,19 @@ const (
 		SELECT t.token FROM message_search_source s, search_tokens t WHERE s.id >= ? AND s.id <= ? AND t.input = s.body`
 )
 
+// searchCursors are search_progress's cursors (see the top of this file).
+type searchCursors struct {
+	messagesTo, backfillTo, contactsBackfillTo, contactsTo int64
+}
+
+func readCursors(ctx context.Context, t *txn) (c searchCursors, err error) {
+	if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&c.messagesTo, &c.backfillTo, &c.contactsBackfillTo,
+		&c.contactsTo); err != nil {
+		return c, fmt.Errorf("search progress: %w", err)
+	}
+	return c, nil
+}
+
 // forwardRangeQuery is the last id of the next batch of new messages or
 // contacts.
 var forwardRangeQuery = map[string]string{
@@ -179,16 +192,15 @@ func (db *DB) indexForward(ctx context.Context) (int, error) {
 	for {
 		n := 0
 		err := db.indexWrite(ctx, func(t *txn) error {
-			var messagesTo, backfillTo, contactsBackfillTo, contactsTo int64
-			if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&messagesTo, &backfillTo, &contactsBackfillTo,
-				&contactsTo); err != nil {
-				return fmt.Errorf("search progress: %w", err)
-			}
-			m, err := indexNew(ctx, t, "messages", messagesTo, indexRange, "indexed_to")
+			cur, err := readCursors(ctx, t)
 			if err != nil {
 				return err
 			}
-			c, err := indexNew(ctx, t, "contacts", contactsTo, indexContacts, "contacts_indexed_to")
+			m, err := indexNew(ctx, t, "messages", cur.messagesTo, indexRange, "indexed_to")
+			if err != nil {
+				return err
+			}
+			c, err := indexNew(ctx, t, "contacts", cur.contactsTo, indexContacts, "contacts_indexed_to")
 			n = m + c
 			return err
 		})
@@ -226,10 +238,11 @@ func indexNew(ctx context.Context, t *txn, table string, after int64, index func
 func (db *DB) backfill(ctx context.Context) (int64, error) {
 	var left int64
 	err := db.indexWrite(ctx, func(t *txn) error {
-		var to, backfillTo, contactsTo, contactsIndexedTo int64
-		if err := t.tx.QueryRowContext(ctx, searchProgressQuery).Scan(&to, &backfillTo, &contactsTo, &contactsIndexedTo); err != nil {
-			return fmt.Errorf("search progress: %w", err)
+		cur, err := readCursors(ctx, t)
+		if err != nil {
+			return err
 		}
+		backfillTo, contactsTo := cur.backfillTo, cur.contactsBackfillTo
 		table, below, index, progress := "messages", backfillTo, indexRange, "backfill_to"
 		if backfillTo <= 0 {
 			table, below, index, progress = "contacts", contactsTo, indexContacts, "contacts_backfill_to"
@@ -253,7 +266,7 @@ func (db *DB) backfill(ctx context.Context) (int64, error) {
 		if table == "messages" {
 			left += contactsTo // the contacts come next
 		}
-		_, err := t.tx.ExecContext(ctx, `UPDATE search_progress SET `+progress+` = ? WHERE id = 1`, from-1)
+		_, err = t.tx.ExecContext(ctx, `UPDATE search_progress SET `+progress+` = ? WHERE id = 1`, from-1)
 		return err
 	})
 	return left, err

@@ -25,6 +25,18 @@ func searchIDs(t *testing.T, db *DB, q string) string {
 	return fmt.Sprint(ids)
 }
 
+// openWithoutIndexer opens the store at path with its search index left
+// to IndexSearch and the test's own passes, closed when t ends.
+func openWithoutIndexer(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), path, Options{noIndexer: true})
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // indexHealthy fails t when the index holds a docid twice or a message
 // that is not searchable (FTS4 would refuse the first; the second is stale
 // text a search would find).
@@ -79,11 +91,7 @@ func TestBackfillIndexesAnExistingDatabase(t *testing.T) {
 	}
 	old.Close()
 
-	db, err := Open(ctx, path, Options{noIndexer: true})
-	if err != nil {
-		t.Fatalf("upgrade: %v", err)
-	}
-	defer db.Close()
+	db := openWithoutIndexer(t, path)
 	var indexed int
 	if err := db.r.QueryRow(`SELECT count(*) FROM message_search`).Scan(&indexed); err != nil || indexed != 0 {
 		t.Errorf("index after the migration = %d messages, %v; want 0 (the back-fill indexes them)", indexed, err)
@@ -147,11 +155,7 @@ func TestBackfillIndexesAnExistingDatabase(t *testing.T) {
 // it has: the index holds each message once, as it is now.
 func TestIndexFollowsEditsAndUnsends(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"), Options{noIndexer: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openWithoutIndexer(t, filepath.Join(t.TempDir(), "c.db"))
 	conv := seedConversation(t, db)
 	add := func(text string) int64 {
 		m := &model.Message{Conversation: conv, Integration: "ig", Direction: model.DirectionIn, Author: model.AuthorContact,
@@ -224,11 +228,7 @@ func TestIndexerIndexesNewMessages(t *testing.T) {
 // the renaming transaction.
 func TestIndexerIndexesNewContacts(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"), Options{noIndexer: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openWithoutIndexer(t, filepath.Join(t.TempDir(), "c.db"))
 	seedConversation(t, db)
 	contact := func(user, name string) int64 {
 		t.Helper()
@@ -319,11 +319,7 @@ func TestContactsIndexedBeforeTheUpgradeStayFound(t *testing.T) {
 		}
 	}
 	old.Close()
-	db, err := Open(ctx, path, Options{noIndexer: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openWithoutIndexer(t, path)
 	if got := searchIDs(t, db, "prates"); got != "[1]" {
 		t.Errorf("search for a contact indexed before the upgrade = %s, want [1]", got)
 	}
@@ -335,6 +331,50 @@ func TestContactsIndexedBeforeTheUpgradeStayFound(t *testing.T) {
 	}
 	if got := searchIDs(t, db, "prates"); got != "[]" {
 		t.Errorf("search for its old name = %s, want nothing", got)
+	}
+	// A contact stored after the upgrade waits for the indexer.
+	c, err := db.Contacts().Upsert(ctx, "ig", "u2", store.ContactHints{Name: "Bento Reis"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.execWrite(fmt.Sprintf(`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at,
+		last_activity_at) VALUES (2, 'ig', %d, 'bot', 'direct', 0, 1)`, c.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if got := searchIDs(t, db, "bento"); got != "[]" {
+		t.Errorf("search for a contact stored after the upgrade = %s, want nothing before the indexer's pass", got)
+	}
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := searchIDs(t, db, "bento"); got != "[2]" {
+		t.Errorf("search for it after the pass = %s, want [2]", got)
+	}
+}
+
+// A new contact wakes the indexer on its own (no message with it): it is
+// searchable well before the indexer's once-a-minute look.
+func TestIndexerIndexesANewContactWithoutAMessage(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	seedConversation(t, db)
+	if err := db.IndexSearch(ctx); err != nil { // nothing left for it to find later
+		t.Fatal(err)
+	}
+	c, err := db.Contacts().Upsert(ctx, "ig", "u2", store.ContactHints{Name: "Zuleica Prado"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.execWrite(fmt.Sprintf(`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at,
+		last_activity_at) VALUES (2, 'ig', %d, 'bot', 'direct', 0, 1)`, c.ID)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for searchIDs(t, db, "zuleica") != "[2]" {
+		if time.Now().After(deadline) {
+			t.Fatal("the contact is not searchable 10 s after it was stored")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
