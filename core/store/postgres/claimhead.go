@@ -2,11 +2,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
-	"math/rand/v2"
+	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/conversa/conversa/core/store"
 )
@@ -14,39 +11,51 @@ import (
 var _ store.HeadClaimer = outbox{}
 
 // ClaimConversation leases one conversation's key when it is due (see
-// store.HeadClaimer). The key's row lock orders it against the other
-// nodes' claims and completions, as Claim's SKIP LOCKED does (a key another
-// transaction is claiming is waited for, then seen leased).
+// store.HeadClaimer and queue.claimKey).
 func (x outbox) ClaimConversation(ctx context.Context, owner string, conversation int64, lease time.Duration) (store.OutboxItem, bool, error) {
 	var it store.OutboxItem
 	var ok bool
 	err := x.write(ctx, func(t *txn) error {
 		it, ok = store.OutboxItem{}, false
-		key := obKey(conversation)
-		var ready int64
-		err := t.tx.QueryRow(ctx, `SELECT ready_at FROM queue_keys WHERE queue = $1 AND key = $2 FOR UPDATE`,
-			obQueue.name, key).Scan(&ready)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && ready > ms(t.now)) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		head, err := obQueue.head(ctx, t.tx, key)
-		if err != nil || head == 0 {
-			return err
-		}
-		token := rand.Int64N(1<<62) + 1
-		if _, err := t.tx.Exec(ctx, `UPDATE queue_keys SET ready_at = $1, lease_owner = $2, lease_token = $3
-			WHERE queue = $4 AND key = $5`, ms(t.now.Add(lease)), owner, token, obQueue.name, key); err != nil {
+		k, claimed, err := obQueue.claimKey(ctx, t, owner, obKey(conversation), lease)
+		if err != nil || !claimed {
 			return err
 		}
 		if it, err = obScanItem(t.tx.QueryRow(ctx, `SELECT `+obItemCols+` FROM outbox o JOIN messages m ON m.id = o.message_id
-			WHERE o.id = $1`, head)); err != nil {
+			WHERE o.id = $1`, k.head)); err != nil {
 			return err
 		}
-		it.Lease = store.Lease{Owner: owner, Token: token}
-		ok = true
+		it.Lease, ok = k.lease, true
+		return nil
+	})
+	return it, ok, err
+}
+
+var _ store.PartitionClaimer = inbox{}
+
+// ClaimPartition leases one contact's inbox key when it is due (see
+// store.PartitionClaimer and queue.claimKey).
+func (x inbox) ClaimPartition(ctx context.Context, owner, partition string, lease time.Duration) (store.InboxItem, bool, error) {
+	var it store.InboxItem
+	var ok bool
+	err := x.write(ctx, func(t *txn) error {
+		it, ok = store.InboxItem{}, false
+		k, claimed, err := ibQueue.claimKey(ctx, t, owner, partition, lease)
+		if err != nil || !claimed {
+			return err
+		}
+		rows, err := t.tx.Query(ctx, ibClaimedQuery, []int64{k.head})
+		if err != nil {
+			return err
+		}
+		byID, err := ibScanItems(rows)
+		if err != nil {
+			return err
+		}
+		if it, ok = byID[k.head]; !ok {
+			return fmt.Errorf("inbox row %d, head of %s: gone", k.head, k.key)
+		}
+		it.Lease = k.lease
 		return nil
 	})
 	return it, ok, err

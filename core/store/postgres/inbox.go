@@ -79,7 +79,7 @@ func (x inbox) Claim(ctx context.Context, owner string, n int, lease time.Durati
 		for i, k := range keys {
 			ids[i] = k.head
 		}
-		rows, err := t.tx.Query(ctx, `SELECT id, partition_key, attempts, received_at, event FROM inbox WHERE id = ANY($1)`, ids)
+		rows, err := t.tx.Query(ctx, ibClaimedQuery, ids)
 		if err != nil {
 			return err
 		}
@@ -99,6 +99,9 @@ func (x inbox) Claim(ctx context.Context, owner string, n int, lease time.Durati
 	})
 	return out, err
 }
+
+// ibClaimedQuery reads the head rows of keys just claimed, by id.
+const ibClaimedQuery = `SELECT id, partition_key, attempts, received_at, event FROM inbox WHERE id = ANY($1)`
 
 // ibScanItems reads claimed rows by id (their lease not yet set).
 func ibScanItems(rows pgx.Rows) (map[int64]store.InboxItem, error) {

@@ -121,18 +121,52 @@ func (qu queue) claim(ctx context.Context, t *txn, owner string, n int, lease ti
 				}
 				continue
 			}
-			token := rand.Int64N(1<<62) + 1
-			if _, err := t.tx.Exec(ctx, `UPDATE queue_keys SET ready_at = $1, lease_owner = $2, lease_token = $3
-				WHERE queue = $4 AND key = $5`, ms(t.now.Add(lease)), owner, token, qu.name, k); err != nil {
+			c, err := qu.lease(ctx, t, owner, k, head, lease)
+			if err != nil {
 				return nil, err
 			}
-			out = append(out, qClaimed{key: k, head: head, lease: store.Lease{Owner: owner, Token: token}})
+			out = append(out, c)
 		}
 		if fresh == 0 {
 			break
 		}
 	}
 	return out, nil
+}
+
+// lease leases key, whose head row is head, to owner. The caller holds
+// the key row's lock.
+func (qu queue) lease(ctx context.Context, t *txn, owner, key string, head int64, lease time.Duration) (qClaimed, error) {
+	token := rand.Int64N(1<<62) + 1
+	if _, err := t.tx.Exec(ctx, `UPDATE queue_keys SET ready_at = $1, lease_owner = $2, lease_token = $3
+		WHERE queue = $4 AND key = $5`, ms(t.now.Add(lease)), owner, token, qu.name, key); err != nil {
+		return qClaimed{}, err
+	}
+	return qClaimed{key: key, head: head, lease: store.Lease{Owner: owner, Token: token}}, nil
+}
+
+// claimKey leases one key by name, as claim leases the line's first ones,
+// when it is due now: ok is false, and nothing changes, when the key is
+// leased (by any worker, its owner's included), put off, or has no row.
+// The key row's lock orders it against the other nodes' claims and
+// completions, as claim's SKIP LOCKED does (a key another transaction is
+// claiming is waited for, then seen leased).
+func (qu queue) claimKey(ctx context.Context, t *txn, owner, key string, lease time.Duration) (c qClaimed, ok bool, err error) {
+	var ready int64
+	err = t.tx.QueryRow(ctx, `SELECT ready_at FROM queue_keys WHERE queue = $1 AND key = $2 FOR UPDATE`,
+		qu.name, key).Scan(&ready)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && ready > ms(t.now)) {
+		return qClaimed{}, false, nil
+	}
+	if err != nil {
+		return qClaimed{}, false, err
+	}
+	head, err := qu.head(ctx, t.tx, key)
+	if err != nil || head == 0 {
+		return qClaimed{}, false, err
+	}
+	c, err = qu.lease(ctx, t, owner, key, head, lease)
+	return c, err == nil, err
 }
 
 // lock takes the key row's lock for the rest of the transaction and

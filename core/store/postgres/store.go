@@ -47,8 +47,8 @@ type Options struct {
 }
 
 // defaultMaxConns is the pool size of a node unless the URL says otherwise
-// (pool_max_conns=N): enough for its workers (8 per queue), webhooks and
-// consoles at once, while two nodes and their two connections each for
+// (pool_max_conns=N): enough for the transactions of its workers (which
+// spend most of a row outside one), webhooks and consoles at once, while two nodes and their two connections each for
 // the cluster stay well inside PostgreSQL's default max_connections (100).
 const defaultMaxConns = 24
 

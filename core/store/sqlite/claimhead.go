@@ -2,9 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"math/rand/v2"
 	"time"
 
 	"github.com/conversa/conversa/core/store"
@@ -20,32 +17,36 @@ func (x outbox) ClaimConversation(ctx context.Context, owner string, conversatio
 	var ok bool
 	err := x.write(ctx, func(t *txn) error {
 		it, ok = store.OutboxItem{}, false
-		key := outboxKey(conversation)
-		var ready int64
-		err := t.tx.QueryRowContext(ctx, `SELECT ready_at FROM queue_keys WHERE queue = ? AND key = ?`,
-			outboxQueue.name, key).Scan(&ready)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && ready > ms(t.now)) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		head, err := outboxQueue.head(ctx, t.tx, key)
-		if err != nil || head == 0 {
-			return err
-		}
-		token := rand.Int64N(1<<62) + 1
-		if _, err := t.tx.ExecContext(ctx, `UPDATE queue_keys SET ready_at = ?, lease_owner = ?, lease_token = ?
-			WHERE queue = ? AND key = ?`, ms(t.now.Add(lease)), owner, token, outboxQueue.name, key); err != nil {
+		k, claimed, err := outboxQueue.claimKey(ctx, t, owner, outboxKey(conversation), lease)
+		if err != nil || !claimed {
 			return err
 		}
 		if it, err = scanOutbox(t.tx.QueryRowContext(ctx, `SELECT `+outboxCols+` FROM outbox o JOIN messages m ON m.id = o.message_id
-			WHERE o.id = ?`, head)); err != nil {
+			WHERE o.id = ?`, k.head)); err != nil {
 			return err
 		}
-		it.Lease = store.Lease{Owner: owner, Token: token}
-		ok = true
+		it.Lease, ok = k.lease, true
 		return nil
+	})
+	return it, ok, err
+}
+
+var _ store.PartitionClaimer = inbox{}
+
+// ClaimPartition leases one contact's inbox key when it is due (see
+// store.PartitionClaimer), as ClaimConversation does an outbox key.
+func (x inbox) ClaimPartition(ctx context.Context, owner, partition string, lease time.Duration) (store.InboxItem, bool, error) {
+	var it store.InboxItem
+	var ok bool
+	err := x.write(ctx, func(t *txn) error {
+		it, ok = store.InboxItem{}, false
+		k, claimed, err := inboxQueue.claimKey(ctx, t, owner, partition, lease)
+		if err != nil || !claimed {
+			return err
+		}
+		it, err = claimedInbox(ctx, t, k)
+		ok = err == nil
+		return err
 	})
 	return it, ok, err
 }

@@ -76,14 +76,8 @@ func (x inbox) Claim(ctx context.Context, owner string, n int, lease time.Durati
 			return err
 		}
 		for _, k := range keys {
-			it := store.InboxItem{ID: k.head, Lease: k.lease}
-			var ev string
-			var received int64
-			if err := t.tx.QueryRowContext(ctx, inboxClaimQuery, k.head).Scan(&it.Partition, &it.Attempts, &received, &ev); err != nil {
-				return err
-			}
-			it.ReceivedAt = fromMS(received)
-			if err := json.Unmarshal([]byte(ev), &it.Event); err != nil {
+			it, err := claimedInbox(ctx, t, k)
+			if err != nil {
 				return err
 			}
 			out = append(out, it)
@@ -91,6 +85,21 @@ func (x inbox) Claim(ctx context.Context, owner string, n int, lease time.Durati
 		return nil
 	})
 	return out, err
+}
+
+// claimedInbox reads the head row of a key just claimed.
+func claimedInbox(ctx context.Context, t *txn, k claimedKey) (store.InboxItem, error) {
+	it := store.InboxItem{ID: k.head, Lease: k.lease}
+	var ev string
+	var received int64
+	if err := t.tx.QueryRowContext(ctx, inboxClaimQuery, k.head).Scan(&it.Partition, &it.Attempts, &received, &ev); err != nil {
+		return store.InboxItem{}, err
+	}
+	it.ReceivedAt = fromMS(received)
+	if err := json.Unmarshal([]byte(ev), &it.Event); err != nil {
+		return store.InboxItem{}, err
+	}
+	return it, nil
 }
 
 func (x inbox) Done(ctx context.Context, it *store.InboxItem, note string) error {

@@ -86,18 +86,47 @@ func (qu queue) claim(ctx context.Context, t *txn, owner string, n int, lease ti
 				}
 				continue
 			}
-			token := rand.Int64N(1<<62) + 1
-			if _, err := t.tx.ExecContext(ctx, `UPDATE queue_keys SET ready_at = ?, lease_owner = ?, lease_token = ?
-				WHERE queue = ? AND key = ?`, ms(t.now.Add(lease)), owner, token, qu.name, k); err != nil {
+			c, err := qu.lease(ctx, t, owner, k, head, lease)
+			if err != nil {
 				return nil, err
 			}
-			out = append(out, claimedKey{key: k, head: head, lease: store.Lease{Owner: owner, Token: token}})
+			out = append(out, c)
 		}
 		if fresh == 0 {
 			break
 		}
 	}
 	return out, nil
+}
+
+// lease leases key, whose head row is head, to owner.
+func (qu queue) lease(ctx context.Context, t *txn, owner, key string, head int64, lease time.Duration) (claimedKey, error) {
+	token := rand.Int64N(1<<62) + 1
+	if _, err := t.tx.ExecContext(ctx, `UPDATE queue_keys SET ready_at = ?, lease_owner = ?, lease_token = ?
+		WHERE queue = ? AND key = ?`, ms(t.now.Add(lease)), owner, token, qu.name, key); err != nil {
+		return claimedKey{}, err
+	}
+	return claimedKey{key: key, head: head, lease: store.Lease{Owner: owner, Token: token}}, nil
+}
+
+// claimKey leases one key by name, as claim leases the line's first ones,
+// when it is due now: ok is false, and nothing changes, when the key is
+// leased (by any worker, its owner's included), put off, or has no row.
+func (qu queue) claimKey(ctx context.Context, t *txn, owner, key string, lease time.Duration) (c claimedKey, ok bool, err error) {
+	var ready int64
+	err = t.tx.QueryRowContext(ctx, `SELECT ready_at FROM queue_keys WHERE queue = ? AND key = ?`, qu.name, key).Scan(&ready)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && ready > ms(t.now)) {
+		return claimedKey{}, false, nil
+	}
+	if err != nil {
+		return claimedKey{}, false, err
+	}
+	head, err := qu.head(ctx, t.tx, key)
+	if err != nil || head == 0 {
+		return claimedKey{}, false, err
+	}
+	c, err = qu.lease(ctx, t, owner, key, head, lease)
+	return c, err == nil, err
 }
 
 // held checks that the lease still holds its key.
