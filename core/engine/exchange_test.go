@@ -39,10 +39,10 @@ func costOf(before, after sqlite.WriterStats, n int) exchangeCost {
 // TestAnExchangeWaitsForTheDiskOnlyWhereDurabilityNeedsIt counts the
 // writer's commits for exchanges one at a time (a new user writes, the
 // assistant answers, the reply is sent): the inbound event is stored
-// durably before the ack; the assistant's turn with the reply's attempt
-// durably before the channel is called; the send's outcome after it.
-// Claiming the event and recording the user's message do not wait for the
-// disk.
+// durably before the ack, with its claim for a worker of this node; the
+// assistant's turn with the reply's attempt durably before the channel is
+// called; the send's outcome after it. Recording the user's message does
+// not wait for the disk.
 func TestAnExchangeWaitsForTheDiskOnlyWhereDurabilityNeedsIt(t *testing.T) {
 	// The worker that commits the turn sends the reply: the claim of the
 	// send is in the turn's commit. Through the outbox's dispatcher, the
@@ -52,13 +52,21 @@ func TestAnExchangeWaitsForTheDiskOnlyWhereDurabilityNeedsIt(t *testing.T) {
 	// send's claim and its attempt are commits of their own. On a channel
 	// that echoes sends, the outcome is not synced (a lost one is confirmed
 	// by the echo).
-	t.Run("direct", func(t *testing.T) { testExchangeCommits(t, false, false, false, 5, 3) })
-	t.Run("direct-echoing", func(t *testing.T) { testExchangeCommits(t, false, true, false, 5, 2) })
-	t.Run("dispatched", func(t *testing.T) { testExchangeCommits(t, true, false, false, 7, 3) })
+	t.Run("direct", func(t *testing.T) { testExchangeCommits(t, exchangeCase{}, 4, 3) })
+	t.Run("direct-echoing", func(t *testing.T) { testExchangeCommits(t, exchangeCase{echoes: true}, 4, 2) })
+	t.Run("dispatched", func(t *testing.T) { testExchangeCommits(t, exchangeCase{noDirectSend: true}, 6, 3) })
+	// The event's claim through the inbox's dispatcher: a commit of its own.
+	t.Run("claimed-by-the-dispatcher", func(t *testing.T) { testExchangeCommits(t, exchangeCase{noIngestClaim: true}, 5, 3) })
 	// A user who writes again, in the conversation the assistant has: their
-	// message is recorded in the turn's commit. Claim, turn, outcome.
-	t.Run("same-user", func(t *testing.T) { testExchangeCommits(t, false, false, true, 4, 3) })
-	t.Run("same-user-echoing", func(t *testing.T) { testExchangeCommits(t, false, true, true, 4, 2) })
+	// message is recorded in the turn's commit. The ack, the turn, the
+	// outcome: one commit for each of the three things durability asks.
+	t.Run("same-user", func(t *testing.T) { testExchangeCommits(t, exchangeCase{sameUser: true}, 3, 3) })
+	t.Run("same-user-echoing", func(t *testing.T) { testExchangeCommits(t, exchangeCase{sameUser: true, echoes: true}, 3, 2) })
+}
+
+// exchangeCase is how testExchangeCommits runs its exchanges.
+type exchangeCase struct {
+	noDirectSend, noIngestClaim, echoes, sameUser bool
 }
 
 // oneUser makes every webhook a new text from the same user.
@@ -70,20 +78,20 @@ func oneUser(n *atomic.Int64) func(*pluginhost.WebhookRequest) *pluginhost.Webho
 	}
 }
 
-func testExchangeCommits(t *testing.T, noDirect, echoes, sameUser bool, wantWrites, wantSynced int64) {
+func testExchangeCommits(t *testing.T, c exchangeCase, wantWrites, wantSynced int64) {
 	var users atomic.Int64
-	ch := &fakeChannel{parse: distinctUsers(&users), echoes: echoes}
-	if sameUser {
+	ch := &fakeChannel{parse: distinctUsers(&users), echoes: c.echoes}
+	if c.sameUser {
 		ch.parse = oneUser(&users)
 	}
 	r := newRig(t, "", ch, &fakeAssistant{})
-	r.e.o.noDirectSend = noDirect
+	r.e.o.noDirectSend, r.e.o.noIngestClaim = c.noDirectSend, c.noIngestClaim
 	t.Cleanup(r.close)
 	if err := r.e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	const n = 20
-	if sameUser {
+	if c.sameUser {
 		r.post()
 		eventually(t, "the first reply sent", func() bool { return len(ch.sends()) == 1 && r.outboxEmpty() })
 	}
@@ -96,8 +104,9 @@ func testExchangeCommits(t *testing.T, noDirect, echoes, sameUser bool, wantWrit
 		eventually(t, "the reply sent", func() bool { return len(ch.sends()) == sentBefore+i+1 && r.outboxEmpty() })
 	}
 	after := r.st.WriterStats()
-	c := costOf(before, after, n)
-	t.Logf("per exchange: %.2f writes (%.2f unsynced) in %.2f commits, %.2f of them synced", c.writes, c.unsynced, c.commits, c.synced)
+	cost := costOf(before, after, n)
+	t.Logf("per exchange: %.2f writes (%.2f unsynced) in %.2f commits, %.2f of them synced",
+		cost.writes, cost.unsynced, cost.commits, cost.synced)
 	// The ack, the attempt and the outcome, with a little room for the
 	// engine's timers (the dispatchers' idle polls are reads).
 	const slack = 2
@@ -108,8 +117,9 @@ func testExchangeCommits(t *testing.T, noDirect, echoes, sameUser bool, wantWrit
 	if durable := (after.Writes - after.Unsynced) - (before.Writes - before.Unsynced); durable > wantSynced*n+slack {
 		t.Errorf("%d durable writes for %d exchanges, want at most %d each", durable, n, wantSynced)
 	}
-	// Besides: the event's claim, its message (with the profile), the turn
-	// (with the send's claim and attempt, when direct). On a busy machine a
+	// Besides: the message (with the profile), the turn (with the send's
+	// claim and attempt, when direct), and the event's claim when the
+	// dispatcher makes it. On a busy machine a
 	// few more unsynced writes show up (a dispatcher can find a key due
 	// that the worker sending directly takes first, and its claim is a
 	// write that claims nothing): a little more room here, still far less
@@ -126,14 +136,16 @@ func testExchangeCommits(t *testing.T, noDirect, echoes, sameUser bool, wantWrit
 // the reply at the channel (new users), the SQLite writer's writes,
 // commits and synced commits per exchange, and allocations per exchange,
 // for the default engine and for variants in the same run: the replies
-// sent through the outbox's dispatcher (no direct send), 8 workers per
-// queue; and 200 returning users, whose messages are recorded with the
+// sent through the outbox's dispatcher (no direct send), the events
+// claimed by the inbox's dispatcher (not in the webhook's commit), 8
+// workers per queue; and 200 returning users, whose messages are recorded with the
 // assistant's turn, and the same with every message recorded first.
 //
 //	go test ./core/engine -run XXX -bench 'Exchange$' -benchtime 2000x -benchmem
 func BenchmarkExchange(b *testing.B) {
 	b.Run("default", func(b *testing.B) { benchExchange(b, Options{}, 0) })
 	b.Run("dispatched", func(b *testing.B) { benchExchange(b, Options{noDirectSend: true}, 0) })
+	b.Run("claimed-by-the-dispatcher", func(b *testing.B) { benchExchange(b, Options{noIngestClaim: true}, 0) })
 	b.Run("workers=8", func(b *testing.B) { benchExchange(b, Options{Workers: 8}, 0) })
 	b.Run("returning", func(b *testing.B) { benchExchange(b, Options{}, 200) })
 	b.Run("returning-recorded-first", func(b *testing.B) { benchExchange(b, Options{noPendingInbound: true}, 200) })

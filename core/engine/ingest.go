@@ -150,25 +150,39 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 	slices.SortStableFunc(evs, func(a, b *model.Event) int { return strings.Compare(partitionKey(a), partitionKey(b)) })
 	rec.events(evs)
 	logged := rec.row(res)
+	reserved := e.reserveIngest(evs)
+	var claimed []store.InboxItem
 	err = e.st.Tx(ctx, func(tx store.Tx) error {
-		res.Stored, res.Duplicates = 0, 0
+		res.Stored, res.Duplicates, claimed = 0, 0, claimed[:0]
+		var fresh []string // the partitions of the new events, in order, once each
 		for _, ev := range evs {
-			added, err := tx.Inbox().Add(ctx, ev, partitionKey(ev))
+			p := partitionKey(ev)
+			added, err := tx.Inbox().Add(ctx, ev, p)
 			if err != nil {
 				return err
 			}
-			if added {
-				res.Stored++
-			} else {
+			if !added {
 				res.Duplicates++
+				continue
+			}
+			res.Stored++
+			if len(fresh) == 0 || fresh[len(fresh)-1] != p {
+				fresh = append(fresh, p)
 			}
 		}
-		return nil
+		var err error
+		claimed, err = e.claimIngested(ctx, tx, fresh, reserved)
+		return err
 	})
 	if err != nil {
+		e.inbox.hand(nil, reserved)
+		if len(claimed) > 0 && errors.Is(err, store.ErrUnavailable) {
+			e.giveBackIngested(claimed)
+		}
 		rec.refused(OutcomeError, WebhookResult{Status: http.StatusServiceUnavailable}, "the events could not be stored")
 		return WebhookResult{}, fmt.Errorf("store events: %w", err)
 	}
+	e.inbox.hand(claimed, reserved)
 	if logged != nil {
 		// Logged once the events are committed, in a batch of its own: the
 		// log never holds up, nor fails, what it describes.
@@ -178,10 +192,77 @@ func (e *Engine) Webhook(ctx context.Context, integration string, r WebhookReque
 		}
 		e.dlog.enqueue(logged)
 	}
-	if res.Stored > 0 {
+	if res.Stored > len(claimed) {
 		e.inbox.wakeUp()
 	}
 	return res, nil
+}
+
+// reserveIngest takes slots of the inbox's workers for the events a
+// webhook is about to store, one per contact (claimIngested), when the
+// store can claim a contact's key by name.
+func (e *Engine) reserveIngest(evs []*model.Event) int {
+	if _, ok := e.st.Inbox().(store.PartitionClaimer); !ok || e.o.noIngestClaim {
+		return 0
+	}
+	n := 0
+	for i, ev := range evs {
+		if i == 0 || partitionKey(ev) != partitionKey(evs[i-1]) {
+			n++
+		}
+	}
+	return e.inbox.reserve(n)
+}
+
+// giveBackIngested gives back the keys a webhook's commit claimed when the
+// commit's outcome is unknown (PostgreSQL's connection broke while it
+// answered). Had it happened, the keys would stay leased to this node with
+// no worker on them, its dispatcher renewing the leases, and the source's
+// redelivery would find the events stored and claim nothing. In the
+// background, once the database answers again; it fails harmlessly (the
+// lease is not ours) when the commit did not happen.
+func (e *Engine) giveBackIngested(claimed []store.InboxItem) {
+	claimed = slices.Clone(claimed)
+	e.goBackground(func() {
+		ctx := context.Background()
+		for i := range claimed {
+			it := &claimed[i]
+			err := e.persist(ctx, func() error { return e.st.Inbox().Defer(ctx, it, e.now(), "") })
+			if err != nil && !errors.Is(err, store.ErrLeaseLost) {
+				e.log.Error("giving back a claimed event", "event", it.ID, "err", err)
+			}
+		}
+		e.inbox.wakeUp()
+	})
+}
+
+// claimIngested claims for this node's workers, in the transaction that
+// stored a webhook's new events (before the ack), the keys of up to
+// reserved of their contacts (partitions), and returns their head events:
+// the worker that gets one starts on it once the transaction commits,
+// without a claim and a commit of its own between the ack and the work. A
+// contact whose key is not due (a worker has its earlier event, or it is
+// put off) is left to the dispatcher, as are all of them when no slot was
+// reserved.
+func (e *Engine) claimIngested(ctx context.Context, tx store.Tx, partitions []string, reserved int) ([]store.InboxItem, error) {
+	pc, ok := tx.Inbox().(store.PartitionClaimer)
+	if !ok || reserved == 0 {
+		return nil, nil
+	}
+	var out []store.InboxItem
+	for _, p := range partitions {
+		if len(out) == reserved {
+			break
+		}
+		it, ok, err := pc.ClaimPartition(ctx, e.o.Node, p, leaseFor)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, it)
+		}
+	}
+	return out, nil
 }
 
 // partitionKey groups the events processed in order: one contact's events.

@@ -330,3 +330,41 @@ func TestAReplyIsSentAfterATurnCommitWithAnUnknownOutcome(t *testing.T) {
 		t.Errorf("replies = %+v, want one, sent", out)
 	}
 }
+
+// A webhook's events, claimed for this node's workers in the commit that
+// stores them, are committed though the webhook is told they may not have
+// been (and answers 503): the keys claimed are given back, so the events
+// are processed at once, not held under a lease this node's dispatcher
+// would renew with no worker on it, and the source's redelivery is a
+// duplicate.
+func TestAnEventIsProcessedAfterAWebhookCommitWithAnUnknownOutcome(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	var st *ambiguousCommit
+	r := newRigOn(t, "", fakePlugins{ch: ch, as: &fakeAssistant{}}, time.Second, func(db *sqlite.DB) store.Store {
+		st = &ambiguousCommit{DB: db}
+		return st
+	})
+	t.Cleanup(r.close)
+	if err := r.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the inbox's dispatcher caught up", func() bool {
+		if n := r.e.inbox.reserve(1); n == 1 {
+			r.e.inbox.hand(nil, 1)
+			return true
+		}
+		return false
+	})
+	st.armed.Store(true) // the webhook's commit is the next durable one
+	if _, err := r.e.Webhook(context.Background(), "ig", WebhookRequest{Method: "POST", Body: []byte("{}")}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Webhook with an ambiguous commit = %v, want ErrUnavailable", err)
+	}
+	eventually(t, "the reply sent", func() bool { return len(ch.sends()) == 1 && r.outboxEmpty() })
+	if res := r.post(); res.Stored != 0 || res.Duplicates != 1 {
+		t.Errorf("the redelivery = %+v, want a duplicate", res)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(ch.sends()); n != 1 {
+		t.Errorf("%d sends, want 1", n)
+	}
+}
