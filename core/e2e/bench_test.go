@@ -59,7 +59,8 @@ func TestBenchCommandAnswersEveryWebhook(t *testing.T) {
 }
 
 // On PostgreSQL the bench works in a schema of its own and drops it: what
-// the database held is left as it was.
+// the database held is left as it was. The URL is one the server takes,
+// the pool's own settings included.
 func TestBenchCommandOnPostgres(t *testing.T) {
 	dbURL := pgDatabase(t)
 	conn := pgConn(t, dbURL)
@@ -68,7 +69,12 @@ func TestBenchCommandOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	watchSources()
-	cmd := exec.Command(binary, "bench", "--store", dbURL, "--rate", "20", "--duration", "2s", "--warmup", "1s", "--drain", "2m")
+	sep := "?"
+	if strings.Contains(dbURL, "?") {
+		sep = "&"
+	}
+	cmd := exec.Command(binary, "bench", "--store", dbURL+sep+"pool_max_conns=8", "--rate", "20", "--duration", "2s",
+		"--warmup", "1s", "--drain", "2m")
 	cmd.Dir = t.TempDir()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

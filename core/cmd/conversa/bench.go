@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/conversa/conversa/core/bench"
 	"github.com/conversa/conversa/core/config"
@@ -403,11 +404,22 @@ func benchLogger(path string, stderr io.Writer) (*slog.Logger, func(), error) {
 	return newLogger(f), func() { f.Close() }, nil
 }
 
+// benchConn connects to the database at raw, a URL the server's store
+// takes: the pool's own settings in it (pool_max_conns…) are the pool's,
+// not parameters for the server.
+func benchConn(ctx context.Context, raw string) (*pgx.Conn, error) {
+	cfg, err := pgxpool.ParseConfig(raw)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cfg.ConnConfig)
+}
+
 // benchSchema makes a fresh schema in the database at raw for the run, and
 // returns the URL that puts the server in it (its search_path) and a func
 // that drops it. What the database already holds is left alone.
 func benchSchema(ctx context.Context, raw string, stderr io.Writer) (string, func(), error) {
-	conn, err := pgx.Connect(ctx, raw)
+	conn, err := benchConn(ctx, raw)
 	if err != nil {
 		return "", nil, fmt.Errorf("PostgreSQL: %w", err)
 	}
@@ -426,7 +438,7 @@ func benchSchema(ctx context.Context, raw string, stderr io.Writer) (string, fun
 	drop := func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := pgx.Connect(dctx, raw)
+		c, err := benchConn(dctx, raw)
 		if err == nil {
 			_, err = c.Exec(dctx, "DROP SCHEMA "+name+" CASCADE")
 			c.Close(dctx)
