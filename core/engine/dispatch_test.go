@@ -90,13 +90,22 @@ func (r *dispatchRig) stop() {
 	r.wg.Wait()
 }
 
-// add stores an event of the partition, as a webhook does, without
-// claiming it.
-func (r *dispatchRig) add(partition string) {
+// add stores an event of each partition in one transaction, without
+// claiming them (as another node's webhook does), and wakes the
+// dispatcher.
+func (r *dispatchRig) add(partitions ...string) {
 	r.t.Helper()
-	ev := &model.Event{Kind: model.EventMessage, Integration: "ig", DedupeKey: fmt.Sprint(partition, "-", time.Now().UnixNano()),
-		ContactID: partition}
-	if _, err := r.st.Inbox().Add(context.Background(), ev, partition); err != nil {
+	err := r.st.Tx(context.Background(), func(tx store.Tx) error {
+		for _, p := range partitions {
+			ev := &model.Event{Kind: model.EventMessage, Integration: "ig", DedupeKey: fmt.Sprint(p, "-", time.Now().UnixNano()),
+				ContactID: p}
+			if _, err := tx.Inbox().Add(context.Background(), ev, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		r.t.Fatal(err)
 	}
 	r.d.wakeUp()
@@ -148,9 +157,7 @@ func TestReserveWaitsForTheLine(t *testing.T) {
 	})
 	// Three contacts: two rows take the two slots (one worked on, one
 	// waiting for the worker); the third is due and waits in the line.
-	r.add("k1")
-	r.add("k2")
-	r.add("k3")
+	r.add("k1", "k2", "k3")
 	eventually(t, "the worker started k1", func() bool { return len(r.started()) == 1 })
 	if n := r.d.reserve(1); n != 0 {
 		t.Fatalf("reserve with k3 due and no free slot = %d, want 0", n)
