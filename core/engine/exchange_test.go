@@ -40,26 +40,23 @@ func costOf(before, after sqlite.WriterStats, n int) exchangeCost {
 // writer's commits for exchanges one at a time (a new user writes, the
 // assistant answers, the reply is sent): the inbound event is stored
 // durably before the ack, with its claim for a worker of this node; the
-// assistant's turn with the reply's attempt durably before the channel is
-// called; the send's outcome after it. Recording the user's message does
-// not wait for the disk.
+// user, their conversation and message with the assistant's turn and the
+// reply's attempt durably before the channel is called (the ids are
+// reserved beforehand); the send's outcome after it.
 func TestAnExchangeWaitsForTheDiskOnlyWhereDurabilityNeedsIt(t *testing.T) {
-	// The worker that commits the turn sends the reply: the claim of the
-	// send is in the turn's commit. Through the outbox's dispatcher, the
-	// claim is a commit of its own.
 	// The first reply's attempt is committed with the turn, and the worker
-	// that committed it sends it. Through the outbox's dispatcher, the
-	// send's claim and its attempt are commits of their own. On a channel
-	// that echoes sends, the outcome is not synced (a lost one is confirmed
-	// by the echo).
-	t.Run("direct", func(t *testing.T) { testExchangeCommits(t, exchangeCase{}, 4, 3) })
-	t.Run("direct-echoing", func(t *testing.T) { testExchangeCommits(t, exchangeCase{echoes: true}, 4, 2) })
-	t.Run("dispatched", func(t *testing.T) { testExchangeCommits(t, exchangeCase{noDirectSend: true}, 6, 3) })
+	// that committed it sends it: the ack, the turn, the outcome, one commit
+	// for each of the three things durability asks. Through the outbox's
+	// dispatcher, the send's claim and its attempt are commits of their
+	// own. On a channel that echoes sends, the outcome is not synced (a
+	// lost one is confirmed by the echo).
+	t.Run("direct", func(t *testing.T) { testExchangeCommits(t, exchangeCase{}, 3, 3) })
+	t.Run("direct-echoing", func(t *testing.T) { testExchangeCommits(t, exchangeCase{echoes: true}, 3, 2) })
+	t.Run("dispatched", func(t *testing.T) { testExchangeCommits(t, exchangeCase{noDirectSend: true}, 5, 3) })
 	// The event's claim through the inbox's dispatcher: a commit of its own.
-	t.Run("claimed-by-the-dispatcher", func(t *testing.T) { testExchangeCommits(t, exchangeCase{noIngestClaim: true}, 5, 3) })
-	// A user who writes again, in the conversation the assistant has: their
-	// message is recorded in the turn's commit. The ack, the turn, the
-	// outcome: one commit for each of the three things durability asks.
+	t.Run("claimed-by-the-dispatcher", func(t *testing.T) { testExchangeCommits(t, exchangeCase{noIngestClaim: true}, 4, 3) })
+	// A user who writes again, in the conversation the assistant has: the
+	// same three.
 	t.Run("same-user", func(t *testing.T) { testExchangeCommits(t, exchangeCase{sameUser: true}, 3, 3) })
 	t.Run("same-user-echoing", func(t *testing.T) { testExchangeCommits(t, exchangeCase{sameUser: true, echoes: true}, 3, 2) })
 }

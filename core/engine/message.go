@@ -61,7 +61,7 @@ func (e *Engine) handleMessage(ctx context.Context, it *store.InboxItem, in *mod
 		rec.profile = e.lookupProfile(ctx, in, ev, known)
 	}
 	if p := e.pendingInbound(ctx, rec, known); p != nil {
-		err := e.route(ctx, it, in, p.conv, p.msg, false, p)
+		err := e.route(ctx, it, in, p.conv, p.msg, p.fresh, p)
 		switch {
 		case errors.Is(err, errHandled):
 			return nil
@@ -153,6 +153,9 @@ type messageRecord struct {
 	ev      *model.Event
 	at      time.Time
 	profile *profileLookup
+	// newIDs, when reserved, are the ids a new contact and a new
+	// conversation are stored with (pendingInbound).
+	newIDs store.NewIDs
 
 	conv      *model.Conversation
 	msg       *model.Message
@@ -164,7 +167,9 @@ type messageRecord struct {
 func (r *messageRecord) record(tx store.Tx) error {
 	e, it, in, ev, at, ctx := r.e, r.it, r.in, r.ev, r.at, r.ctx
 	r.conv, r.msg, r.fresh, r.duplicate, r.expired = nil, nil, false, false, nil
-	ct, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, hints(ev), at)
+	h := hints(ev)
+	h.NewID = r.newIDs.Contact
+	ct, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, h, at)
 	if err != nil {
 		return err
 	}
@@ -207,15 +212,18 @@ func (r *messageRecord) record(tx store.Tx) error {
 		conv, err = nil, store.ErrNotFound
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		conv = &model.Conversation{Integration: in.ID, ContactID: ct.ID, State: model.StateBot,
+		conv = &model.Conversation{ID: r.newIDs.Conversation, Integration: in.ID, ContactID: ct.ID, State: model.StateBot,
 			Origin: originOf(ev.Contents), Squad: in.Squad, LastInboundAt: at}
 		r.fresh, err = convs.Start(ctx, conv)
 	}
 	if err != nil {
 		return err
 	}
-	if err := convs.Touch(ctx, conv.ID, tx.Now(), at); err != nil {
-		return err
+	// A conversation started here holds those times already.
+	if !r.fresh {
+		if err := convs.Touch(ctx, conv.ID, tx.Now(), at); err != nil {
+			return err
+		}
 	}
 	conv.Contact = ct
 	if at.After(conv.LastInboundAt) {
@@ -315,6 +323,14 @@ func finishTx(ctx context.Context, tx store.Tx, it *store.InboxItem, msg *model.
 type profileLookup struct {
 	hints store.ContactHints
 	err   string
+}
+
+// profileHints are what the profile lookup found, if there was one.
+func (r *messageRecord) profileHints() store.ContactHints {
+	if r.profile == nil {
+		return store.ContactHints{}
+	}
+	return r.profile.hints
 }
 
 // lookupProfile looks the user up through the channel at their first

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,5 +124,113 @@ func TestMessageWaitingForTheAssistantIsRecorded(t *testing.T) {
 	}
 	if got := ch.sends()[1].Contents[0].Text; got != "echo: second" {
 		t.Errorf("second reply %q, want echo: second", got)
+	}
+}
+
+// TestNewUsersExchangeIsRecordedWithItsTurn: a new user's first message is
+// stored with the assistant's turn, under the ids the assistant was given
+// (reserved before the commit): while the assistant thinks, nothing of the
+// user is stored but the inbound event.
+func TestNewUsersExchangeIsRecordedWithItsTurn(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	release := make(chan struct{})
+	var asked atomic.Pointer[pluginhost.ConverseRequest]
+	as := &fakeAssistant{}
+	as.reply = func(r *pluginhost.ConverseRequest) (*pluginhost.ConverseResponse, error) {
+		asked.Store(r)
+		<-release
+		return &pluginhost.ConverseResponse{Replies: []model.Content{{Type: "text", Text: "echo: " + r.Contents[0].Text}}}, nil
+	}
+	r := startedRig(t, ch, as)
+	r.post()
+	eventually(t, "the assistant asked", func() bool { return asked.Load() != nil })
+	if ct, err := r.st.Contacts().ByUser(context.Background(), "ig", "u1"); err == nil {
+		t.Errorf("contact %d stored while the assistant thinks, want it stored with the turn", ct.ID)
+	}
+	close(release)
+	eventually(t, "the reply sent", func() bool { return len(ch.sends()) == 1 && r.outboxEmpty() })
+	conv := conversationOfU1(t, r)
+	req := asked.Load()
+	if req.ConversationID != strconv.FormatInt(conv.ID, 10) || req.Contact == nil || req.Contact.ID != conv.ContactID {
+		t.Errorf("the assistant was given conversation %s, contact %+v; stored: conversation %d of contact %d",
+			req.ConversationID, req.Contact, conv.ID, conv.ContactID)
+	}
+	if got := inbound(t, r, conv.ID); len(got) != 1 || got[0] != "hello" {
+		t.Errorf("inbound messages = %q, want hello once", got)
+	}
+}
+
+// TestNewUserStoredMeanwhileIsHandledAgain: the user a first message came
+// from is stored by other means while the assistant thinks (the reserved
+// contact id is not theirs, then): nothing of the turn is kept, and the
+// message is handled again as if it had just arrived, in a conversation of
+// the stored contact, answered once.
+func TestNewUserStoredMeanwhileIsHandledAgain(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	release := make(chan struct{})
+	var calls atomic.Int64
+	as := &fakeAssistant{}
+	as.reply = func(r *pluginhost.ConverseRequest) (*pluginhost.ConverseResponse, error) {
+		if calls.Add(1) == 1 {
+			<-release
+		}
+		return &pluginhost.ConverseResponse{Replies: []model.Content{{Type: "text", Text: "echo: " + r.Contents[0].Text}}}, nil
+	}
+	r := startedRig(t, ch, as)
+	r.post()
+	eventually(t, "the assistant asked", func() bool { return calls.Load() == 1 })
+	stored, err := r.st.Contacts().Upsert(context.Background(), "ig", "u1", store.ContactHints{Name: "Ana"}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	eventually(t, "the reply sent", func() bool { return len(ch.sends()) == 1 && r.outboxEmpty() })
+	eventually(t, "its event processed", func() bool { n, _ := r.st.Inbox().Backlog(context.Background()); return n == 0 })
+	conv := conversationOfU1(t, r)
+	if conv.ContactID != stored.ID {
+		t.Errorf("conversation %d of contact %d, want of the stored contact %d", conv.ID, conv.ContactID, stored.ID)
+	}
+	if got := inbound(t, r, conv.ID); len(got) != 1 {
+		t.Errorf("inbound messages = %q, want hello once", got)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("the assistant was asked %d times, want 2 (the first turn was not kept)", n)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(ch.sends()); n != 1 {
+		t.Errorf("%d sends, want one reply", n)
+	}
+}
+
+// TestReturningUserStartsAConversationWithItsTurn: a stored user writing
+// after their conversation ended starts a new one, stored with the turn
+// under the id the assistant was given.
+func TestReturningUserStartsAConversationWithItsTurn(t *testing.T) {
+	ch := &fakeChannel{parse: textEvents("u1", "hello")}
+	var asked atomic.Pointer[pluginhost.ConverseRequest]
+	as := &fakeAssistant{}
+	as.reply = func(r *pluginhost.ConverseRequest) (*pluginhost.ConverseResponse, error) {
+		asked.Store(r)
+		return &pluginhost.ConverseResponse{Replies: []model.Content{{Type: "text", Text: "echo: " + r.Contents[0].Text}}}, nil
+	}
+	r := startedRig(t, ch, as)
+	r.post()
+	eventually(t, "the first reply sent", func() bool { return len(ch.sends()) == 1 && r.outboxEmpty() })
+	first := conversationOfU1(t, r)
+	if _, err := r.st.Conversations().End(context.Background(), first.ID, model.EndAgent); err != nil {
+		t.Fatal(err)
+	}
+	sayAgain(t, r, ch, "again")
+	eventually(t, "the second reply sent", func() bool { return len(ch.sends()) == 2 && r.outboxEmpty() })
+	second := conversationOfU1(t, r)
+	if second.ID == first.ID || second.ContactID != first.ContactID || second.State != model.StateBot {
+		t.Fatalf("after the end: conversation %d (%s) of contact %d, want a new one of contact %d", second.ID, second.State,
+			second.ContactID, first.ContactID)
+	}
+	if req := asked.Load(); req.ConversationID != strconv.FormatInt(second.ID, 10) {
+		t.Errorf("the assistant was given conversation %s, want %d", req.ConversationID, second.ID)
+	}
+	if got := inbound(t, r, second.ID); len(got) != 1 || got[0] != "again" {
+		t.Errorf("inbound messages of the new conversation = %q, want again", got)
 	}
 }

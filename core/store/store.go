@@ -285,7 +285,8 @@ type Conversations interface {
 	List(ctx context.Context, f ConversationFilter) ([]*model.Conversation, error)
 	// Start opens a conversation for c.ContactID in c.State (an initial
 	// state). A contact has at most one open conversation: when it has one
-	// already, c becomes that one and started is false.
+	// already, c becomes that one and started is false. c.ID, when not
+	// zero, is the id a new conversation gets: one an IDReserver reserved.
 	Start(ctx context.Context, c *model.Conversation) (started bool, err error)
 	// Touch moves the last activity and last inbound times forward (zero
 	// times are left alone).
@@ -330,6 +331,10 @@ type Conversations interface {
 // what is stored.
 type ContactHints struct {
 	Username, Name, AvatarURL string
+	// NewID, when not zero, is the id the contact gets when the upsert
+	// creates it: one an IDReserver reserved. An existing contact keeps
+	// its own.
+	NewID int64
 }
 
 // Contacts are the users on the other side of integrations.

@@ -42,9 +42,10 @@ func (x contacts) Upsert(ctx context.Context, integration, userID string, h stor
 	err := x.h.write(ctx, func(t *txn) error {
 		var unindexed bool
 		var err error
+		// A reserved id, else the identity's next.
 		c, err = scanContact(t.tx.QueryRow(ctx, `INSERT INTO contacts
-			(integration_id, channel_user_id, username, name, avatar_url, last_inbound_at, created_at, search)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, `+searchVector("$8")+`)
+			(id, integration_id, channel_user_id, username, name, avatar_url, last_inbound_at, created_at, search)
+			VALUES (coalesce($9, nextval(pg_get_serial_sequence('contacts', 'id'))), $1, $2, $3, $4, $5, $6, $7, `+searchVector("$8")+`)
 			ON CONFLICT (integration_id, channel_user_id) DO UPDATE SET
 				username = coalesce(nullif(excluded.username, ''), contacts.username),
 				name = coalesce(nullif(excluded.name, ''), contacts.name),
@@ -53,7 +54,7 @@ func (x contacts) Upsert(ctx context.Context, integration, userID string, h stor
 				search = `+searchSet("contacts", "excluded.username", "excluded.name", "excluded.search")+`
 			RETURNING `+contactCols+`, search IS NULL`,
 			integration, userID, h.Username, h.Name, h.AvatarURL, ms(inbound), ms(t.now),
-			contactWords(userID, h.Username, h.Name)), &unindexed)
+			contactWords(userID, h.Username, h.Name), nullID(h.NewID)), &unindexed)
 		if err != nil || !unindexed {
 			return err
 		}

@@ -221,12 +221,14 @@ func (x conversations) Start(ctx context.Context, c *model.Conversation) (bool, 
 		}
 		for range startAttempts {
 			var id int64
-			err := t.tx.QueryRow(ctx, `INSERT INTO conversations (integration_id, contact_id, state, squad, agent,
+			err := t.tx.QueryRow(ctx, `INSERT INTO conversations (id, integration_id, contact_id, state, squad, agent,
 				preferred_agent, origin, priority, session, started_at, last_activity_at, last_inbound_at, ended_at, end_reason)
-				VALUES ($1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11, $12, $13)
+				VALUES (coalesce($14, nextval(pg_get_serial_sequence('conversations', 'id'))),
+					$1, $2, $3, $4, '', $5, $6, $7, $8, $9, $10, $11, $12, $13)
 				ON CONFLICT (contact_id) WHERE state <> 'ended' DO NOTHING RETURNING id`,
 				row.Integration, row.ContactID, row.State, row.Squad, row.PreferredAgent, row.Origin, row.Priority, row.Session,
-				ms(row.StartedAt), ms(row.LastActivityAt), ms(row.LastInboundAt), msOrNull(ended), row.EndReason).Scan(&id)
+				ms(row.StartedAt), ms(row.LastActivityAt), ms(row.LastInboundAt), msOrNull(ended), row.EndReason,
+				nullID(in.ID)).Scan(&id)
 			if err == nil {
 				got, err := x.get(ctx, t.tx, id)
 				if err != nil {
@@ -253,6 +255,15 @@ func (x conversations) Start(ctx context.Context, c *model.Conversation) (bool, 
 		return fmt.Errorf("conversation for contact %d neither started nor open after %d attempts", row.ContactID, startAttempts)
 	})
 	return started, err
+}
+
+// nullID is a reserved id (store.IDReserver) as a statement's argument:
+// NULL when there is none, for the identity to pick one.
+func nullID(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
 }
 
 func (x conversations) Touch(ctx context.Context, id int64, activity, inbound time.Time) error {

@@ -49,6 +49,8 @@ type DB struct {
 	// the driver compile the statement again for every writer (it caches
 	// only statements with arguments).
 	spBegin, spRelease, spRollback *sql.Stmt
+	// ids are the ids of new contacts and conversations (ids.go).
+	ids ids
 	// indexWake wakes the search indexer (searchindex.go); indexDone is
 	// closed when it has stopped.
 	indexWake, indexDone chan struct{}
@@ -163,6 +165,15 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 
 		indexWake: make(chan struct{}, 1),
 		indexDone: make(chan struct{}),
+	}
+	if err := db.ids.load(ctx, wc); err != nil {
+		db.spBegin.Close()
+		db.spRelease.Close()
+		db.spRollback.Close()
+		wc.Close()
+		r.Close()
+		w.Close()
+		return nil, err
 	}
 	go db.writer()
 	if o.noIndexer {

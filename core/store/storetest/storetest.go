@@ -40,6 +40,7 @@ func Test(t *testing.T, open Open) {
 	t.Run("Unsynced", func(t *testing.T) { testUnsynced(t, open) })
 	t.Run("ClaimConversation", func(t *testing.T) { testClaimConversation(t, open) })
 	t.Run("ClaimPartition", func(t *testing.T) { testClaimPartition(t, open) })
+	t.Run("ReserveIDs", func(t *testing.T) { testReserveIDs(t, open) })
 }
 
 var errAbort = errors.New("storetest: abort the transaction")
