@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -73,5 +74,76 @@ func TestNewIDsStepPastStoredRows(t *testing.T) {
 	if ct4.ID != reserved.Contact || c4.ID <= c2.ID {
 		t.Errorf("after reopening: contact %d, conversation %d, want %d (reserved, never stored) and past %d",
 			ct4.ID, c4.ID, reserved.Contact, c2.ID)
+	}
+}
+
+// A contact stored with an id reserved before the indexer moved past it
+// (another contact, reserved later, was stored first) is found by search
+// all the same.
+func TestContactStoredBelowTheIndexersCursorIsFound(t *testing.T) {
+	ctx := context.Background()
+	db := openWithoutIndexer(t, filepath.Join(t.TempDir(), "c.db"))
+	if err := db.Integrations().Put(ctx, &model.Integration{ID: "ig", Name: "IG", Channel: "fake",
+		Squad: model.DefaultSquad, Enabled: true, Source: model.SourceAPI}); err != nil {
+		t.Fatal(err)
+	}
+	save := func(user, name string, ids store.NewIDs) {
+		t.Helper()
+		err := db.Tx(ctx, func(tx store.Tx) error {
+			ct, err := tx.Contacts().Upsert(ctx, "ig", user, store.ContactHints{Name: name, NewID: ids.Contact}, tx.Now())
+			if err != nil {
+				return err
+			}
+			_, err = tx.Conversations().Start(ctx, &model.Conversation{ID: ids.Conversation, Integration: "ig", ContactID: ct.ID,
+				State: model.StateBot, Origin: model.OriginDirect})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	early, err := db.ReserveIDs(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := db.ReserveIDs(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	save("u2", "Bruno Lima", late)
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	save("u1", "Olga Prates", early)
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := searchIDs(t, db, "prates"), fmt.Sprintf("[%d]", early.Conversation); got != want {
+		t.Errorf("search for the contact stored below the cursor = %s, want %s", got, want)
+	}
+	// Renamed before the indexer got to it, it is found by its new name,
+	// once.
+	early2, _ := db.ReserveIDs(ctx, true)
+	late2, _ := db.ReserveIDs(ctx, true)
+	save("u4", "Carla Dias", late2)
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	save("u3", "Davi Souza", early2)
+	if err := db.execWrite(`UPDATE contacts SET name = 'Davi Moreira' WHERE id = ?`, early2.Contact); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := searchIDs(t, db, "moreira"), fmt.Sprintf("[%d]", early2.Conversation); got != want {
+		t.Errorf("search for its new name = %s, want %s", got, want)
+	}
+	if got := searchIDs(t, db, "souza"); got != "[]" {
+		t.Errorf("search for its old name = %s, want none", got)
+	}
+	var late3 int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM contact_search_late`).Scan(&late3); err != nil || late3 != 0 {
+		t.Errorf("contact_search_late holds %d rows (%v) after the passes, want none", late3, err)
 	}
 }

@@ -59,6 +59,17 @@ const (
 	contactWordsRangeQuery = `INSERT OR IGNORE INTO search_words (word)
 		SELECT t.token FROM contacts c, search_tokens t WHERE c.id >= ? AND c.id <= ?
 			AND t.input = c.name || ' ' || c.username || ' ' || c.channel_user_id`
+	// The contacts stored below the forward cursor (migration 0014): each
+	// indexed as it is now (the update trigger may have indexed it
+	// already, so what is there is replaced), its words listed, the list
+	// emptied.
+	lateContactsUnindexQuery = `DELETE FROM contact_search WHERE docid IN (SELECT id FROM contact_search_late)`
+	lateContactsIndexQuery   = `INSERT INTO contact_search (docid, name, username, channel_user_id)
+		SELECT c.id, c.name, c.username, c.channel_user_id FROM contact_search_late l JOIN contacts c ON c.id = l.id ORDER BY c.id`
+	lateContactWordsQuery = `INSERT OR IGNORE INTO search_words (word)
+		SELECT t.token FROM contact_search_late l JOIN contacts c ON c.id = l.id, search_tokens t
+			WHERE t.input = c.name || ' ' || c.username || ' ' || c.channel_user_id`
+	lateContactsDoneQuery = `DELETE FROM contact_search_late`
 	// indexRangeQuery indexes the searchable messages of a range, in
 	// ascending docid order: FTS4 keeps a transaction's terms in memory only
 	// while docids ascend, and would write a segment per row otherwise.
@@ -201,7 +212,11 @@ func (db *DB) indexForward(ctx context.Context) (int, error) {
 				return err
 			}
 			c, err := indexNew(ctx, t, "contacts", cur.contactsTo, indexContacts, "contacts_indexed_to")
-			n = m + c
+			if err != nil {
+				return err
+			}
+			late, err := indexLateContacts(ctx, t)
+			n = m + c + late
 			return err
 		})
 		total += n
@@ -282,6 +297,21 @@ func indexContacts(ctx context.Context, t *txn, from, to int64) error {
 		return fmt.Errorf("listing the words of contacts %d to %d: %w", from, to, err)
 	}
 	return nil
+}
+
+// indexLateContacts indexes the contacts stored below the forward cursor
+// (contact_search_late), and reports how many there were.
+func indexLateContacts(ctx context.Context, t *txn) (int, error) {
+	var n int
+	if err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM contact_search_late`).Scan(&n); err != nil || n == 0 {
+		return 0, err
+	}
+	for _, q := range []string{lateContactsUnindexQuery, lateContactsIndexQuery, lateContactWordsQuery, lateContactsDoneQuery} {
+		if _, err := t.tx.ExecContext(ctx, q); err != nil {
+			return 0, fmt.Errorf("indexing contacts stored late: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // IndexSearch indexes every message not yet indexed, back-fill included,
