@@ -18,8 +18,9 @@ import (
 //
 // Two passes share it. The forward pass indexes the messages stored since
 // the last one (above search_progress.indexed_to) and the contacts (above
-// contacts_indexed_to, migration 0013), oldest first, at most indexBatch
-// of each a transaction. The back-fill indexes the messages stored
+// contacts_indexed_to, migration 0013, and those stored below it, which
+// migration 0014 lists), oldest first, at most indexBatch of each a
+// transaction. The back-fill indexes the messages stored
 // before migration 0012 (at and below backfill_to), newest first (the
 // ones a search shows first), then the contacts stored before it, a batch per transaction with a pause as long
 // as the batch took, so it takes at most half of the writer's time while
