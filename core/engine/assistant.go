@@ -123,16 +123,22 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 	}
 	err := run(ctx, func(tx store.Tx) error {
 		sent, state, direct, begun = nil, "", false, false
+		convs := tx.Conversations()
+		var c *model.Conversation
 		if p != nil && !p.done {
 			if err := p.recordIn(tx); err != nil {
 				return err
 			}
+			// As this transaction just recorded it.
+			cur := *conv
+			c = &cur
+		} else {
+			var err error
+			if c, err = convs.Get(ctx, conv.ID); err != nil {
+				return err
+			}
 		}
-		convs := tx.Conversations()
-		c, err := convs.Get(ctx, conv.ID)
-		if err != nil {
-			return err
-		}
+		var err error
 		switch c.State {
 		case model.StateEnded:
 			// Ended meanwhile (an admin, the timer): nothing more to say.
@@ -172,7 +178,7 @@ func (e *Engine) commitTurn(ctx context.Context, it *store.InboxItem, in *model.
 				sent = append(sent, n)
 			}
 		default:
-			c, err = convs.Get(ctx, c.ID)
+			c.Session = session // all the turn changed of it
 		}
 		if err != nil {
 			return err
