@@ -28,11 +28,7 @@ func scanContact(r scanner) (*model.Contact, error) {
 func (x contacts) Upsert(ctx context.Context, integration, userID string, h store.ContactHints, inbound time.Time) (*model.Contact, error) {
 	var c *model.Contact
 	err := x.write(ctx, func(t *txn) error {
-		for attempt := 0; ; attempt++ {
-			id := h.NewID
-			if id == 0 || attempt > 0 {
-				id = t.db.ids.newContact()
-			}
+		id, err := t.db.ids.insert(ctx, t.tx, &t.db.ids.contact, h.NewID, func(id int64) error {
 			var err error
 			c, err = scanContact(t.tx.QueryRowContext(ctx, `INSERT INTO contacts
 				(id, integration_id, channel_user_id, username, name, avatar_url, last_inbound_at, created_at)
@@ -44,25 +40,20 @@ func (x contacts) Upsert(ctx context.Context, integration, userID string, h stor
 					last_inbound_at = max(last_inbound_at, excluded.last_inbound_at)
 				RETURNING `+contactCols,
 				id, integration, userID, h.Username, h.Name, h.AvatarURL, ms(inbound), ms(t.now)))
-			switch {
-			case takenID(err) && attempt == 0:
-				// A row stored by other means holds the id: past it.
-				if err := t.db.ids.load(ctx, t.tx); err != nil {
-					return err
-				}
-				continue
-			case err != nil:
-				return err
-			case c.ID != id:
-				// Stored already: the id taken for it is not needed.
-				if h.NewID == 0 {
-					t.db.ids.giveBack(&t.db.ids.contact, id)
-				}
-			default:
-				t.db.wakeIndexer() // a new contact is indexed for search by the indexer
+			return err
+		})
+		switch {
+		case err != nil:
+			return err
+		case c.ID != id:
+			// Stored already: the id taken for it is not needed.
+			if h.NewID == 0 {
+				t.db.ids.giveBack(&t.db.ids.contact, id)
 			}
-			return nil
+		default:
+			t.db.wakeIndexer() // a new contact is indexed for search by the indexer
 		}
+		return nil
 	})
 	return c, err
 }

@@ -382,41 +382,30 @@ func (x conversations) Start(ctx context.Context, c *model.Conversation) (bool, 
 			ended = &row.StartedAt
 		}
 		var id int64
-		for attempt := 0; ; attempt++ {
-			want := c.ID
-			if want == 0 || attempt > 0 {
-				want = t.db.ids.newConversation()
-			}
-			// Only the open conversation's index is a conflict to take;
-			// another (an id a row holds) is an error.
-			err := t.tx.QueryRowContext(ctx, `INSERT INTO conversations (id, integration_id, contact_id, state, squad, agent,
+		// Only the open conversation's index is a conflict to take; another
+		// (an id a row holds) is an error.
+		want, err := t.db.ids.insert(ctx, t.tx, &t.db.ids.conversation, c.ID, func(want int64) error {
+			return t.tx.QueryRowContext(ctx, `INSERT INTO conversations (id, integration_id, contact_id, state, squad, agent,
 				preferred_agent, origin, priority, session, started_at, last_activity_at, last_inbound_at, ended_at, end_reason)
 				VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (contact_id) WHERE state <> 'ended' DO NOTHING RETURNING id`,
 				want, row.Integration, row.ContactID, row.State, row.Squad, row.PreferredAgent, row.Origin, row.Priority, row.Session,
 				ms(row.StartedAt), ms(row.LastActivityAt), ms(row.LastInboundAt), msOrNull(ended), row.EndReason).Scan(&id)
-			switch {
-			case takenID(err) && attempt == 0:
-				// A row stored by other means holds the id: past it.
-				if err := t.db.ids.load(ctx, t.tx); err != nil {
-					return err
-				}
-				continue
-			case err == sql.ErrNoRows:
-				if c.ID == 0 {
-					t.db.ids.giveBack(&t.db.ids.conversation, want)
-				}
-				cur, err := scanConversation(t.tx.QueryRowContext(ctx, conversationWithContact+` WHERE c.contact_id = ? AND c.state <> 'ended'`,
-					row.ContactID))
-				if err != nil {
-					return fmt.Errorf("conversation for contact %d neither started nor open: %w", row.ContactID, err)
-				}
-				*c = *cur
-				return nil
-			case err != nil:
-				return missingRow(err)
+		})
+		switch {
+		case err == sql.ErrNoRows:
+			if c.ID == 0 {
+				t.db.ids.giveBack(&t.db.ids.conversation, want)
 			}
-			break
+			cur, err := scanConversation(t.tx.QueryRowContext(ctx, conversationWithContact+` WHERE c.contact_id = ? AND c.state <> 'ended'`,
+				row.ContactID))
+			if err != nil {
+				return fmt.Errorf("conversation for contact %d neither started nor open: %w", row.ContactID, err)
+			}
+			*c = *cur
+			return nil
+		case err != nil:
+			return missingRow(err)
 		}
 		got, err := x.get(ctx, txReader{t.tx}, id)
 		if err != nil {

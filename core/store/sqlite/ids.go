@@ -58,6 +58,28 @@ func (a *ids) giveBack(counter *int64, id int64) {
 	}
 }
 
+// insert runs an insert of a new row with the id it is to take: reserved
+// when not zero, else the counter's next; and once more with the counter's
+// next, past what is stored, when a row stored by other means holds that
+// one. It returns the id the last attempt gave and its error.
+func (a *ids) insert(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, counter *int64, reserved int64, fn func(id int64) error) (int64, error) {
+	id := reserved
+	if id == 0 {
+		id = a.take(counter)
+	}
+	err := fn(id)
+	if !takenID(err) {
+		return id, err
+	}
+	if err := a.load(ctx, q); err != nil {
+		return id, err
+	}
+	id = a.take(counter)
+	return id, fn(id)
+}
+
 // takenID: an insert gave an id a row already holds.
 func takenID(err error) bool {
 	var se sqlite3.Error
