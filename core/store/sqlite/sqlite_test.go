@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -283,4 +285,84 @@ func oldSchema(t *testing.T, path string, below int) *sql.DB {
 		}
 	}
 	return old
+}
+
+// A writer that shares a group commit runs in a savepoint, and what it
+// changes is journaled until its RELEASE. That journal stays in memory:
+// SQLite would otherwise spill it, past 64 KiB, to a temporary file made
+// and removed for each such writer.
+func TestSavepointJournalStaysInMemory(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc/self/fd to see the process's open files")
+	}
+	s := openTest(t)
+	ctx := context.Background()
+	if err := s.write(ctx, func(t *txn) error {
+		_, err := t.tx.ExecContext(ctx, `CREATE TABLE scratch (b BLOB)`)
+		if err == nil {
+			_, err = t.tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+				INSERT INTO scratch SELECT randomblob(1000) FROM n`)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Hold the writer so that the next two writers queue up and share one
+	// commit, each in its savepoint.
+	hold, held := make(chan struct{}), make(chan struct{})
+	go s.write(ctx, func(*txn) error { close(held); <-hold; return nil })
+	<-held
+	var wg sync.WaitGroup
+	var spilled []string
+	var savepoints int
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.write(ctx, func(t *txn) error {
+				// Rewrite every page of the table: about 300 KB journaled.
+				if _, err := t.tx.ExecContext(ctx, `UPDATE scratch SET b = randomblob(1000)`); err != nil {
+					return err
+				}
+				savepoints++ // the writer runs jobs one at a time
+				spilled = append(spilled, tempFiles()...)
+				return nil
+			})
+		}()
+	}
+	for len(s.jobs) < len(errs) {
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+	}
+	if savepoints != 2 {
+		t.Fatalf("%d writers ran, want 2", savepoints)
+	}
+	if len(spilled) > 0 {
+		t.Errorf("the savepoints' journal went to temporary files: %v", spilled)
+	}
+}
+
+// tempFiles lists SQLite's temporary files the process holds open (SQLite
+// removes them as it makes them, so only an open descriptor shows them).
+func tempFiles() []string {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	var found []string
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.Contains(target, "etilqs_") {
+			found = append(found, target)
+		}
+	}
+	return found
 }
