@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +130,68 @@ func TestWatchDirCreatedLater(t *testing.T) {
 	if got := e.Route(t.Context(), event("text", "hi")); !sameRoute(got, Route{}) {
 		t.Errorf("Route after removing the dir = %+v, want the default", got)
 	}
+}
+
+// The dir's parent is followed only while the dir is missing: a watch on
+// it hears of every write beside the dir (a database's log, when the
+// scripts sit in the data directory). A dir renamed away and replaced is
+// followed anew.
+func TestWatchFollowsTheParentOnlyWhileTheDirIsMissing(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "scripts")
+	mkdir := func() {
+		t.Helper()
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mkdir()
+	writeScripts(t, dir, map[string]string{"routing.lua": routeTo("first")})
+	e, reloads := watched(t, dir)
+	watching := func(want ...string) func() bool {
+		return func() bool {
+			got := e.watch.fw.WatchList()
+			slices.Sort(got)
+			slices.Sort(want)
+			return slices.Equal(got, want)
+		}
+	}
+	if !watching(dir)() {
+		t.Fatalf("watching %v at start, want only the dir %s", e.watch.fw.WatchList(), dir)
+	}
+
+	// Writes beside the dir wake nothing.
+	for i := range 50 {
+		if err := os.WriteFile(filepath.Join(parent, "conversa.db-wal"), []byte(fmt.Sprint(i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-reloads:
+		t.Fatal("a write beside the scripts dir reloaded the scripts")
+	case <-time.After(3 * debounce):
+	}
+
+	// Renamed away and replaced: the new dir's scripts run.
+	if err := os.Rename(dir, dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	mkdir()
+	writeScripts(t, dir, map[string]string{"routing.lua": routeTo("second")})
+	waitFor(t, reloads, "the replacing dir's script", func() bool {
+		return e.Route(t.Context(), event("text", "hi")).Squad == "second" && watching(dir)()
+	})
+
+	// Removed: the parent is followed until the dir is back.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, reloads, "the parent followed", watching(parent))
+	mkdir()
+	writeScripts(t, dir, map[string]string{"routing.lua": routeTo("third")})
+	waitFor(t, reloads, "the recreated dir's script", func() bool {
+		return e.Route(t.Context(), event("text", "hi")).Squad == "third" && watching(dir)()
+	})
 }
 
 func TestReloadStatuses(t *testing.T) {
