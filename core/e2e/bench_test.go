@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,8 +27,15 @@ func TestBenchCommandAnswersEveryWebhook(t *testing.T) {
 			watchSources()
 			// A generous drain: it ends as soon as the last reply is in, and a
 			// race-checked build on a busy machine may fall behind for a while.
-			cmd := exec.Command(binary, "bench", "--channel", channel, "--rate", "50", "--duration", "3s", "--warmup", "1s", "--baseline", "--drain", "2m")
-			cmd.Dir = t.TempDir()
+			args := []string{"bench", "--channel", channel, "--rate", "50", "--duration", "3s", "--warmup", "1s", "--baseline", "--drain", "2m"}
+			dir := t.TempDir()
+			if channel == "meta" {
+				// The diagnostics: a CPU profile and an execution trace of
+				// the measured run.
+				args = append(args, "--cpuprofile", filepath.Join(dir, "cpu.pprof"), "--trace", filepath.Join(dir, "run.trace"))
+			}
+			cmd := exec.Command(binary, args...)
+			cmd.Dir = dir
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
@@ -52,6 +61,19 @@ func TestBenchCommandAnswersEveryWebhook(t *testing.T) {
 			for _, want := range []string{"baseline (bare Fiber handler, same load): offered 150, acked 150", "rule: sustained = "} {
 				if !strings.Contains(stdout.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, stdout.String())
+				}
+			}
+			if channel == "meta" {
+				// A profile is gzipped protobuf; a trace starts with the Go
+				// version that wrote it.
+				for file, magic := range map[string]string{"cpu.pprof": "\x1f\x8b", "run.trace": "go 1."} {
+					b, err := os.ReadFile(filepath.Join(dir, file))
+					if err != nil || len(b) < 1000 || !strings.HasPrefix(string(b), magic) {
+						t.Errorf("%s: %d bytes starting %q, %v; want a profile or trace of the run", file, len(b), b[:min(len(b), 8)], err)
+					}
+					if !strings.Contains(stdout.String(), filepath.Join(dir, file)) {
+						t.Errorf("output does not name %s:\n%s", file, stdout.String())
+					}
 				}
 			}
 		})

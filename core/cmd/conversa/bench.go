@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,7 +30,7 @@ import (
 
 const benchUsage = `usage: conversa bench [--channel meta|zenvia] [--rate N] [--duration 60s] [--baseline]
                       [--connections C] [--warmup 3s] [--drain 10s] [--sustain-p99 1s]
-                      [--echoes] [--store postgres://…] [--cpuprofile FILE] [--log FILE] [--keep]`
+                      [--echoes] [--store postgres://…] [--cpuprofile FILE] [--trace FILE] [--log FILE] [--keep]`
 
 // The bench integration's credentials: made up, known to the load and to
 // the server's configuration alone.
@@ -52,6 +53,7 @@ type benchOptions struct {
 	baseline    bool
 	store       string
 	cpuprofile  string
+	trace       string
 	logFile     string
 	keep        bool
 	echoes      bool
@@ -81,6 +83,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.baseline, "baseline", false, "first run the same load against a bare Fiber handler, and print the ratio")
 	fs.StringVar(&o.store, "store", "", "postgres://… runs on that PostgreSQL database, in a fresh schema dropped afterwards (default: a temporary SQLite database)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write this process's CPU profile (server, load and fake provider; not the plugin processes) during the measured run")
+	fs.StringVar(&o.trace, "trace", "", "write this process's Go execution trace during the measured run (about 5 MB a second at 1,000/s; go tool trace -pprof=sched FILE shows where goroutines waited for a CPU)")
 	fs.StringVar(&o.logFile, "log", "", "write the server's log (info and above) to FILE; default: errors only, to standard error")
 	fs.BoolVar(&o.echoes, "echoes", false, "Meta: deliver the echo of every reply back to the webhook, as Meta does (one more webhook per exchange)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (its path is printed)")
@@ -241,6 +244,16 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	if o.trace != "" {
+		f, err := os.Create(o.trace)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+	}
 	w := load.Run(ctx, rec)
 	loadEnd := time.Now()
 	backlog := rec.Pending()
@@ -248,6 +261,9 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	drained := time.Since(loadEnd)
 	if o.cpuprofile != "" {
 		pprof.StopCPUProfile()
+	}
+	if o.trace != "" {
+		trace.Stop()
 	}
 	after := bench.SampleCPU()
 	r := bench.Collect(rec, w, true)
@@ -271,6 +287,9 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "cpu per webhook: %s\n", bench.CPUPerWebhook(before, after, w.Scheduled))
 	if o.cpuprofile != "" {
 		fmt.Fprintf(stdout, "cpu profile: %s (this process only: the plugins run in their own processes)\n", o.cpuprofile)
+	}
+	if o.trace != "" {
+		fmt.Fprintf(stdout, "execution trace: %s (this process only; go tool trace -pprof=sched shows where goroutines waited for a CPU)\n", o.trace)
 	}
 
 	sustained := "n/a"
