@@ -59,11 +59,20 @@ func TestAnExchangeWaitsForTheDiskOnlyWhereDurabilityNeedsIt(t *testing.T) {
 	// same three.
 	t.Run("same-user", func(t *testing.T) { testExchangeCommits(t, exchangeCase{sameUser: true}, 3, 3) })
 	t.Run("same-user-echoing", func(t *testing.T) { testExchangeCommits(t, exchangeCase{sameUser: true, echoes: true}, 3, 2) })
+	// A stored user who writes after their conversation ended: the new
+	// conversation is started in the turn's commit, under the id reserved
+	// for it, so the same three again.
+	t.Run("returning-after-an-end", func(t *testing.T) {
+		testExchangeCommits(t, exchangeCase{sameUser: true, endBetween: true}, 3, 3)
+	})
 }
 
 // exchangeCase is how testExchangeCommits runs its exchanges.
 type exchangeCase struct {
 	noDirectSend, noIngestClaim, echoes, sameUser bool
+	// endBetween ends the user's conversation before each exchange (the
+	// end's own write is not counted).
+	endBetween bool
 }
 
 // oneUser makes every webhook a new text from the same user.
@@ -94,13 +103,33 @@ func testExchangeCommits(t *testing.T, c exchangeCase, wantWrites, wantSynced in
 	}
 	sentBefore := len(ch.sends())
 	before := r.st.WriterStats()
+	var ends sqlite.WriterStats // what ending the conversations cost
 	for i := range n {
+		if c.endBetween {
+			open := conversationOfU1(t, r)
+			if open.State == model.StateEnded {
+				t.Fatalf("exchange %d: the user's latest conversation %d has ended: the previous message started none", i, open.ID)
+			}
+			s0 := r.st.WriterStats()
+			if _, err := r.st.Conversations().End(context.Background(), open.ID, model.EndAgent); err != nil {
+				t.Fatal(err)
+			}
+			s1 := r.st.WriterStats()
+			ends.Writes += s1.Writes - s0.Writes
+			ends.Unsynced += s1.Unsynced - s0.Unsynced
+			ends.Commits += s1.Commits - s0.Commits
+			ends.Synced += s1.Synced - s0.Synced
+		}
 		if res := r.post(); res.Stored != 1 {
 			t.Fatalf("webhook %d = %+v, want 1 event stored", i, res)
 		}
 		eventually(t, "the reply sent", func() bool { return len(ch.sends()) == sentBefore+i+1 && r.outboxEmpty() })
 	}
 	after := r.st.WriterStats()
+	after.Writes -= ends.Writes
+	after.Unsynced -= ends.Unsynced
+	after.Commits -= ends.Commits
+	after.Synced -= ends.Synced
 	cost := costOf(before, after, n)
 	t.Logf("per exchange: %.2f writes (%.2f unsynced) in %.2f commits, %.2f of them synced",
 		cost.writes, cost.unsynced, cost.commits, cost.synced)
