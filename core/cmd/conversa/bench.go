@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,6 +135,41 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// startDiagnostics starts the CPU profile and the execution trace the
+// options ask for; stop ends both and closes their files.
+func startDiagnostics(o benchOptions) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, s := range slices.Backward(stops) {
+			s()
+		}
+	}
+	start := func(path string, begin func(io.Writer) error, end func()) error {
+		if path == "" {
+			return nil
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := begin(f); err != nil {
+			f.Close()
+			return err
+		}
+		stops = append(stops, func() { end(); f.Close() })
+		return nil
+	}
+	if err := start(o.cpuprofile, pprof.StartCPUProfile, pprof.StopCPUProfile); err != nil {
+		stop()
+		return nil, err
+	}
+	if err := start(o.trace, trace.Start, trace.Stop); err != nil {
+		stop()
+		return nil, err
+	}
+	return stop, nil
+}
+
 func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error {
 	dir, err := os.MkdirTemp("", "conversa-bench-")
 	if err != nil {
@@ -234,37 +270,16 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	load := &bench.Load{URL: hookURL, Webhooks: hooks,
 		Rate: o.rate, Warmup: o.warmup, Duration: o.duration, Connections: o.connections}
 	before := bench.SampleCPU()
-	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-	}
-	if o.trace != "" {
-		f, err := os.Create(o.trace)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return err
-		}
+	stopDiagnostics, err := startDiagnostics(o)
+	if err != nil {
+		return err
 	}
 	w := load.Run(ctx, rec)
 	loadEnd := time.Now()
 	backlog := rec.Pending()
 	bench.Drain(ctx, rec, o.drain)
 	drained := time.Since(loadEnd)
-	if o.cpuprofile != "" {
-		pprof.StopCPUProfile()
-	}
-	if o.trace != "" {
-		trace.Stop()
-	}
+	stopDiagnostics()
 	after := bench.SampleCPU()
 	r := bench.Collect(rec, w, true)
 	if ctx.Err() != nil {

@@ -310,6 +310,7 @@ func TestSavepointJournalStaysInMemory(t *testing.T) {
 
 	// Hold the writer so that the next two writers queue up and share one
 	// commit, each in its savepoint.
+	commits := s.WriterStats().Commits
 	hold, held := make(chan struct{}), make(chan struct{})
 	go s.write(ctx, func(*txn) error { close(held); <-hold; return nil })
 	<-held
@@ -344,6 +345,11 @@ func TestSavepointJournalStaysInMemory(t *testing.T) {
 	}
 	if savepoints != 2 {
 		t.Fatalf("%d writers ran, want 2", savepoints)
+	}
+	// One commit for the holder, one for the pair: had each writer had a
+	// commit of its own, neither would have run in a savepoint.
+	if n := s.WriterStats().Commits - commits; n != 2 {
+		t.Fatalf("%d commits, want 2: the two writers did not share one", n)
 	}
 	if len(spilled) > 0 {
 		t.Errorf("the savepoints' journal went to temporary files: %v", spilled)
