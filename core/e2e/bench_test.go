@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,6 +78,51 @@ func TestBenchCommandAnswersEveryWebhook(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With --ingest-only the bench measures the ack path alone: every webhook
+// is acknowledged and stored, and none is answered, so the events are all
+// in the inbox, unprocessed, when the run ends.
+func TestBenchIngestOnlyStoresWithoutAnswering(t *testing.T) {
+	watchSources()
+	cmd := exec.Command(binary, "bench", "--ingest-only", "--rate", "50", "--duration", "2s", "--warmup", "1s", "--keep")
+	cmd.Dir = t.TempDir()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("conversa bench --ingest-only: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	kept := regexp.MustCompile(`(?m)^temporary directory \(kept\): (.+)$`).FindStringSubmatch(out)
+	if kept == nil {
+		t.Fatalf("output does not name the kept directory:\n%s", out)
+	}
+	t.Cleanup(func() { os.RemoveAll(kept[1]) })
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	m := regexp.MustCompile(`^bench meta\+ingest-only rate=50/s .* acked=(\d+)/(\d+) .* replies=0/0 .* sustained=yes$`).FindStringSubmatch(last)
+	if m == nil || m[1] != "100" || m[2] != "100" {
+		t.Fatalf("summary %q, want meta+ingest-only with 100/100 acked, no replies, sustained:\n%s", last, out)
+	}
+	if !strings.Contains(out, "provider: 0 sends") {
+		t.Errorf("the provider was sent replies:\n%s", out)
+	}
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(kept[1], "conversa.db")+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var waiting, processed, messages int
+	if err := db.QueryRow(`SELECT count(*) FILTER (WHERE processed_at IS NULL), count(processed_at) FROM inbox`).Scan(&waiting, &processed); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM messages`).Scan(&messages); err != nil {
+		t.Fatal(err)
+	}
+	// The warm-up's 50 webhooks are stored too.
+	if waiting != 150 || processed != 0 || messages != 0 {
+		t.Errorf("inbox: %d waiting, %d processed, %d messages; want all 150 waiting, none processed or recorded", waiting, processed, messages)
 	}
 }
 

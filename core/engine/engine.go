@@ -116,6 +116,11 @@ type Options struct {
 	// provider URLs at plain http and at loopback, link-local or private
 	// hosts ([server] allow_private_urls: development against local fakes).
 	AllowPrivateURLs bool
+	// HoldInbox keeps the inbox's workers stopped: webhooks are verified,
+	// parsed and stored durably as always, and their events wait in the
+	// inbox, unprocessed, until a start without it. `conversa bench
+	// --ingest-only` measures the ack path alone this way.
+	HoldInbox bool
 
 	// noDirectSend leaves every reply to the outbox's dispatcher (the
 	// benchmarks compare it with the direct send).
@@ -253,7 +258,9 @@ func (e *Engine) Start(ctx context.Context) error {
 		return err
 	}
 	e.started = e.now()
-	e.inbox.start(&e.wg, e.stop)
+	if !e.o.HoldInbox {
+		e.inbox.start(&e.wg, e.stop)
+	}
 	e.outbox.start(&e.wg, e.stop)
 	e.dlog.start()
 	e.wg.Add(3)

@@ -58,6 +58,7 @@ type benchOptions struct {
 	logFile     string
 	keep        bool
 	echoes      bool
+	ingestOnly  bool
 }
 
 // benchCommand implements `conversa bench`: a self-contained instance (a
@@ -87,6 +88,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.trace, "trace", "", "write this process's Go execution trace during the measured run (about 5 MB a second at 1,000/s; go tool trace -pprof=sched FILE shows where goroutines waited for a CPU)")
 	fs.StringVar(&o.logFile, "log", "", "write the server's log (info and above) to FILE; default: errors only, to standard error")
 	fs.BoolVar(&o.echoes, "echoes", false, "Meta: deliver the echo of every reply back to the webhook, as Meta does (one more webhook per exchange)")
+	fs.BoolVar(&o.ingestOnly, "ingest-only", false, "keep the inbox's workers stopped: the figures are the ack path alone (signature, the channel plugin's parse, the durable commit), as when a burst outruns the workers; the events wait in the inbox, unanswered")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (its path is printed)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -112,6 +114,8 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 		return fail("--connections must be positive")
 	case o.echoes && o.channel != "meta":
 		return fail("--echoes is for --channel meta (Zenvia sends no echoes)")
+	case o.echoes && o.ingestOnly:
+		return fail("--echoes needs replies, and --ingest-only answers nothing")
 	}
 	if o.rate > 0 && (o.warmup+o.duration).Seconds()*o.rate > 60_000_000 {
 		return fail("--rate × (--warmup + --duration) is over 60 million webhooks")
@@ -205,6 +209,9 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	if o.echoes {
 		what += " (and the echo of each reply)"
 	}
+	if o.ingestOnly {
+		what += ", stored and left unanswered (--ingest-only)"
+	}
 	fmt.Fprintf(stdout, "conversa bench: %s, %s, %s after a %s warm-up, on %s; %d CPUs\n",
 		what, mode, o.duration, o.warmup, storeName, runtime.NumCPU())
 
@@ -240,7 +247,8 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- runServer(sctx, cfg, log, io.Discard, func(addr string) { ready <- addr }) }()
+	how := serverRun{ready: func(addr string) { ready <- addr }, holdInbox: o.ingestOnly}
+	go func() { done <- runServer(sctx, cfg, log, io.Discard, how) }()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -277,11 +285,13 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	w := load.Run(ctx, rec)
 	loadEnd := time.Now()
 	backlog := rec.Pending()
-	bench.Drain(ctx, rec, o.drain)
+	if !o.ingestOnly {
+		bench.Drain(ctx, rec, o.drain)
+	}
 	drained := time.Since(loadEnd)
 	stopDiagnostics()
 	after := bench.SampleCPU()
-	r := bench.Collect(rec, w, true)
+	r := bench.Collect(rec, w, !o.ingestOnly)
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
 	}
@@ -294,8 +304,12 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "acked:   %d (%.1f/s), ack %s, wait for a connection %s, errors %s\n",
 		r.Acked, r.Throughput, r.Ack, r.Wait, r.ErrorText())
-	fmt.Fprintf(stdout, "replies: %d of %d (%.1f/s), reply %s; %d owed when the load ended, %d after a %s drain; duplicates %d, to unknown users %d\n",
-		r.Replies, r.Expected, r.ReplyRate, r.Reply, backlog, rec.Pending(), drained.Round(time.Millisecond), r.Extra, r.Unknown)
+	if o.ingestOnly {
+		fmt.Fprintf(stdout, "replies: none expected (--ingest-only): %d events wait in the inbox\n", backlog)
+	} else {
+		fmt.Fprintf(stdout, "replies: %d of %d (%.1f/s), reply %s; %d owed when the load ended, %d after a %s drain; duplicates %d, to unknown users %d\n",
+			r.Replies, r.Expected, r.ReplyRate, r.Reply, backlog, rec.Pending(), drained.Round(time.Millisecond), r.Extra, r.Unknown)
+	}
 	echoed, lost := provider.Echoes()
 	fmt.Fprintf(stdout, "provider: %d sends, %d profile lookups, %d sender actions, %d refused; echoes %d delivered, %d given up\n",
 		provider.Sends.Load(), provider.Profiles.Load(), provider.Actions.Load(), provider.Refused.Load(), echoed, lost)
@@ -309,15 +323,19 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 
 	sustained := "n/a"
 	if o.rate > 0 {
-		ok, why := r.Sustained(o.rate, o.bound, true)
-		fmt.Fprintln(stdout, "rule:", bench.SustainRule(o.bound))
+		ok, why := r.Sustained(o.rate, o.bound, !o.ingestOnly)
+		fmt.Fprintln(stdout, "rule:", bench.SustainRule(o.bound, !o.ingestOnly))
 		sustained = "yes"
 		if !ok {
 			sustained = "no"
 			fmt.Fprintln(stdout, "not sustained:", why)
 		}
 	} else {
-		fmt.Fprintln(stdout, "saturation: the figure is acknowledged webhooks a second; replies are produced but not the point")
+		answered := "replies are produced but not the point"
+		if o.ingestOnly {
+			answered = "nothing is answered (--ingest-only)"
+		}
+		fmt.Fprintln(stdout, "saturation: the figure is acknowledged webhooks a second;", answered)
 	}
 	rate := "max"
 	if o.rate > 0 {
@@ -330,6 +348,9 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	channel := o.channel
 	if o.echoes {
 		channel += "+echoes"
+	}
+	if o.ingestOnly {
+		channel += "+ingest-only"
 	}
 	line := fmt.Sprintf("bench %s rate=%s connections=%d duration=%s store=%s: acked=%d/%d throughput=%.1f/s ack_p50=%s ack_p99=%s ack_max=%s replies=%d/%d reply_rate=%.1f/s reply_p50=%s reply_p99=%s reply_max=%s cpu=%s sustained=%s",
 		channel, rate, o.connections, o.duration, store, r.Acked, r.Offered, r.Throughput,

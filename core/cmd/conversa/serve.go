@@ -60,19 +60,27 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runServer(ctx, cfg, log, stdout, nil); err != nil {
+	if err := runServer(ctx, cfg, log, stdout, serverRun{}); err != nil {
 		log.Error("conversa stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
+// serverRun is how `conversa bench` runs the server; `conversa serve`
+// leaves it empty.
+type serverRun struct {
+	// ready, when set, is told the address bound once requests are served.
+	ready func(addr string)
+	// holdInbox keeps the inbox's workers stopped (engine.Options.HoldInbox).
+	holdInbox bool
+}
+
 // runServer starts every part, serves until ctx ends, then stops them in
 // order: requests first, then the engine (what is in flight finishes or
 // stays pending in the database), scripts, plugins, and the database last.
-// ready, when set, is told the address bound once requests are served
-// (`conversa bench` runs the server this way, in its own process).
-func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer, ready func(addr string)) error {
+// `conversa bench` runs the server in its own process, with run's options.
+func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer, run serverRun) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("locating own binary: %w", err)
@@ -136,6 +144,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 		AllowPrivateURLs: cfg.Server.AllowPrivateURLs,
 		DeliveryLog:      deliveryLog(cfg.Storage),
 		InboxRetention:   inboxRetention(cfg.Storage),
+		HoldInbox:        run.holdInbox,
 	})
 	if err != nil {
 		return err
@@ -184,8 +193,8 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	announce(ctx, stdout, log, cfg, ln.Addr().String(), eng, people, stg.where)
-	if ready != nil {
-		ready(ln.Addr().String())
+	if run.ready != nil {
+		run.ready(ln.Addr().String())
 	}
 
 	select {
