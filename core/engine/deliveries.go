@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/pluginhost"
@@ -321,7 +322,13 @@ func (e *Engine) secretsOf(in *model.Integration) []string {
 	return out
 }
 
-func text(b []byte) string { return strings.ToValidUTF8(string(b), "\uFFFD") }
+// text is b as text, its bytes that are not UTF-8 replaced.
+func text(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
 
 // inboundRecord is a webhook being handled, logged once its outcome is
 // known. The request is redacted only then: a refusal that is not logged

@@ -220,3 +220,17 @@ func TestDeliveryLogOff(t *testing.T) {
 		t.Errorf("with the log off, deliveries = %s, want none", outcomes(ds))
 	}
 }
+
+// text keeps UTF-8 as it is and replaces only the bytes that are not.
+func TestDeliveryText(t *testing.T) {
+	for in, want := range map[string]string{
+		"olá, tudo bem?":  "olá, tudo bem?",
+		"":                "",
+		"a\xffb\xc3":      "a\uFFFDb\uFFFD",
+		"\xed\xa0\x80 ok": "\uFFFD ok", // a run of bad bytes is one replacement
+	} {
+		if got := text([]byte(in)); got != want {
+			t.Errorf("text(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -124,3 +124,21 @@ func TestRedactorQueryAndURL(t *testing.T) {
 		t.Errorf("URL = %q", got)
 	}
 }
+
+// Body hides every secret it holds, and hands back a body that holds none
+// as it is, uncopied.
+func TestRedactorBody(t *testing.T) {
+	r := NewRedactor("app-secret-abcdef", "EAAG-token-123456")
+	in := []byte(`{"a":"app-secret-abcdef","b":"EAAG-token-123456 and app-secret-abcdef"}`)
+	got, cut := r.Body(in)
+	if want := `{"a":"` + Redacted + `","b":"` + Redacted + ` and ` + Redacted + `"}`; string(got) != want || cut {
+		t.Errorf("Body = %s, %v; want %s", got, cut, want)
+	}
+	if !strings.Contains(string(in), "app-secret-abcdef") {
+		t.Errorf("Body changed its argument: %s", in)
+	}
+	clean := []byte(`{"text":"oi"}`)
+	if got, _ := r.Body(clean); string(got) != string(clean) || &got[0] != &clean[0] {
+		t.Errorf("Body of a body without secrets = %s (a copy: %v)", got, &got[0] != &clean[0])
+	}
+}
