@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -169,17 +170,17 @@ func (r *messageRecord) record(tx store.Tx) error {
 	r.conv, r.msg, r.fresh, r.duplicate, r.expired = nil, nil, false, false, nil
 	h := hints(ev)
 	h.NewID = r.newIDs.Contact
+	if p := r.profile; p != nil {
+		// The lookup's findings win over the event's; empty ones keep
+		// them. One write stores both, and the lookup's time.
+		h.Username = cmp.Or(p.hints.Username, h.Username)
+		h.Name = cmp.Or(p.hints.Name, h.Name)
+		h.AvatarURL = cmp.Or(p.hints.AvatarURL, h.AvatarURL)
+		h.Profiled, h.ProfileError = true, p.err
+	}
 	ct, err := tx.Contacts().Upsert(ctx, in.ID, ev.ContactID, h, at)
 	if err != nil {
 		return err
-	}
-	if r.profile != nil {
-		if err := tx.Contacts().SetProfile(ctx, ct.ID, r.profile.hints, r.profile.err); err != nil {
-			return err
-		}
-		if ct, err = tx.Contacts().Get(ctx, ct.ID); err != nil {
-			return err
-		}
 	}
 	r.msg = &model.Message{Integration: in.ID, Direction: model.DirectionIn, Author: model.AuthorContact,
 		Contents: ev.Contents, Status: model.StatusReceived, ReplyTo: ev.ReplyTo, CreatedAt: at}

@@ -335,17 +335,20 @@ type ContactHints struct {
 	// creates it: one an IDReserver reserved. An existing contact keeps
 	// its own.
 	NewID int64
+	// Profiled says the hints are a profile lookup's, made for this
+	// upsert: the lookup's time (the transaction's) and ProfileError are
+	// stored with them, in the one write.
+	Profiled     bool
+	ProfileError string
 }
 
 // Contacts are the users on the other side of integrations.
 type Contacts interface {
 	// Upsert finds or creates an integration's user, refreshing it with
 	// the hints and moving its last inbound time forward to inbound (when
-	// not zero).
+	// not zero). Empty hints keep what is stored; hints that are a
+	// profile lookup's (Profiled) store the lookup's time and error too.
 	Upsert(ctx context.Context, integration, userID string, h ContactHints, inbound time.Time) (*model.Contact, error)
-	// SetProfile stores a profile lookup's result; empty fields keep what
-	// is stored.
-	SetProfile(ctx context.Context, id int64, h ContactHints, lookupErr string) error
 	Get(ctx context.Context, id int64) (*model.Contact, error)
 	ByUser(ctx context.Context, integration, userID string) (*model.Contact, error)
 }

@@ -44,17 +44,19 @@ func (x contacts) Upsert(ctx context.Context, integration, userID string, h stor
 		var err error
 		// A reserved id, else the identity's next.
 		c, err = scanContact(t.tx.QueryRow(ctx, `INSERT INTO contacts
-			(id, integration_id, channel_user_id, username, name, avatar_url, last_inbound_at, created_at, search)
-			VALUES (coalesce($9, nextval(pg_get_serial_sequence('contacts', 'id'))), $1, $2, $3, $4, $5, $6, $7, `+searchVector("$8")+`)
+			(id, integration_id, channel_user_id, username, name, avatar_url, last_inbound_at, created_at, search, profile_at, profile_error)
+			VALUES (coalesce($9, nextval(pg_get_serial_sequence('contacts', 'id'))), $1, $2, $3, $4, $5, $6, $7, `+searchVector("$8")+`, $10, $11)
 			ON CONFLICT (integration_id, channel_user_id) DO UPDATE SET
 				username = coalesce(nullif(excluded.username, ''), contacts.username),
 				name = coalesce(nullif(excluded.name, ''), contacts.name),
 				avatar_url = coalesce(nullif(excluded.avatar_url, ''), contacts.avatar_url),
 				last_inbound_at = greatest(contacts.last_inbound_at, excluded.last_inbound_at),
+				profile_at = CASE WHEN excluded.profile_at > 0 THEN excluded.profile_at ELSE contacts.profile_at END,
+				profile_error = CASE WHEN excluded.profile_at > 0 THEN excluded.profile_error ELSE contacts.profile_error END,
 				search = `+searchSet("contacts", "excluded.username", "excluded.name", "excluded.search")+`
 			RETURNING `+contactCols+`, search IS NULL`,
 			integration, userID, h.Username, h.Name, h.AvatarURL, ms(inbound), ms(t.now),
-			contactWords(userID, h.Username, h.Name), nullID(h.NewID)), &unindexed)
+			contactWords(userID, h.Username, h.Name), nullID(h.NewID), profileAt(h, t.now), h.ProfileError), &unindexed)
 		if err != nil || !unindexed {
 			return err
 		}
@@ -99,25 +101,13 @@ func reindexContact(ctx context.Context, t *txn, id int64, channelUserID, userna
 	return err
 }
 
-func (x contacts) SetProfile(ctx context.Context, id int64, h store.ContactHints, lookupErr string) error {
-	return x.h.write(ctx, func(t *txn) error {
-		// A failed lookup says nothing about the user: empty hints keep
-		// what is known.
-		var userID, username, name string
-		var unindexed bool
-		err := t.tx.QueryRow(ctx, `UPDATE contacts SET
-			username = coalesce(nullif($1, ''), username),
-			name = coalesce(nullif($2, ''), name),
-			avatar_url = coalesce(nullif($3, ''), avatar_url),
-			profile_at = $4, profile_error = $5,
-			search = `+searchSet("contacts", "$1::text", "$2::text", "")+`
-			WHERE id = $6 RETURNING channel_user_id, username, name, search IS NULL`,
-			h.Username, h.Name, h.AvatarURL, ms(t.now), lookupErr, id).Scan(&userID, &username, &name, &unindexed)
-		if err != nil || !unindexed {
-			return notFound(err)
-		}
-		return reindexContact(ctx, t, id, userID, username, name)
-	})
+// profileAt is what an upsert stores as its contact's profile time: now
+// when its hints are a lookup's, else 0 (what is stored stays).
+func profileAt(h store.ContactHints, now time.Time) int64 {
+	if !h.Profiled {
+		return 0
+	}
+	return ms(now)
 }
 
 func (x contacts) Get(ctx context.Context, id int64) (*model.Contact, error) {

@@ -64,7 +64,8 @@ func fillSQLite(t *testing.T, ctx context.Context, s store.Store, clock *storete
 	// agent has it now; two sends, one confirmed, one in flight.
 	u1, err := s.Contacts().Upsert(ctx, "ig-a", "u1", store.ContactHints{Username: "joana", Name: "Joana"}, clock.Now())
 	must(err, "Upsert(u1)")
-	must(s.Contacts().SetProfile(ctx, u1.ID, store.ContactHints{AvatarURL: "https://cdn.example/u1.jpg"}, ""), "SetProfile")
+	_, err = s.Contacts().Upsert(ctx, "ig-a", "u1", store.ContactHints{AvatarURL: "https://cdn.example/u1.jpg", Profiled: true}, time.Time{})
+	must(err, "Upsert(u1, profiled)")
 	c1 := &model.Conversation{Integration: "ig-a", ContactID: u1.ID, State: model.StateBot, Origin: model.OriginDirect}
 	_, err = s.Conversations().Start(ctx, c1)
 	must(err, "Start(c1)")

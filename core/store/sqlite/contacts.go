@@ -31,15 +31,17 @@ func (x contacts) Upsert(ctx context.Context, integration, userID string, h stor
 		id, err := t.db.ids.insert(ctx, t.tx, &t.db.ids.contact, h.NewID, func(id int64) error {
 			var err error
 			c, err = scanContact(t.tx.QueryRowContext(ctx, `INSERT INTO contacts
-				(id, integration_id, channel_user_id, username, name, avatar_url, last_inbound_at, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+				(id, integration_id, channel_user_id, username, name, avatar_url, last_inbound_at, created_at, profile_at, profile_error)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (integration_id, channel_user_id) DO UPDATE SET
 					username = CASE WHEN excluded.username <> '' THEN excluded.username ELSE username END,
 					name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END,
 					avatar_url = CASE WHEN excluded.avatar_url <> '' THEN excluded.avatar_url ELSE avatar_url END,
-					last_inbound_at = max(last_inbound_at, excluded.last_inbound_at)
+					last_inbound_at = max(last_inbound_at, excluded.last_inbound_at),
+					profile_error = CASE WHEN excluded.profile_at > 0 THEN excluded.profile_error ELSE profile_error END,
+					profile_at = CASE WHEN excluded.profile_at > 0 THEN excluded.profile_at ELSE profile_at END
 				RETURNING `+contactCols,
-				id, integration, userID, h.Username, h.Name, h.AvatarURL, ms(inbound), ms(t.now)))
+				id, integration, userID, h.Username, h.Name, h.AvatarURL, ms(inbound), ms(t.now), profileAt(h, t.now), h.ProfileError))
 			return err
 		})
 		switch {
@@ -58,15 +60,13 @@ func (x contacts) Upsert(ctx context.Context, integration, userID string, h stor
 	return c, err
 }
 
-func (x contacts) SetProfile(ctx context.Context, id int64, h store.ContactHints, lookupErr string) error {
-	return x.write(ctx, func(t *txn) error {
-		return execOne(ctx, t, `UPDATE contacts SET
-			username = CASE WHEN ? <> '' THEN ? ELSE username END,
-			name = CASE WHEN ? <> '' THEN ? ELSE name END,
-			avatar_url = CASE WHEN ? <> '' THEN ? ELSE avatar_url END,
-			profile_at = ?, profile_error = ? WHERE id = ?`,
-			h.Username, h.Username, h.Name, h.Name, h.AvatarURL, h.AvatarURL, ms(t.now), lookupErr, id)
-	})
+// profileAt is what an upsert stores as its contact's profile time: now
+// when its hints are a lookup's, else 0 (what is stored stays).
+func profileAt(h store.ContactHints, now time.Time) int64 {
+	if !h.Profiled {
+		return 0
+	}
+	return ms(now)
 }
 
 func (x contacts) Get(ctx context.Context, id int64) (*model.Contact, error) {

@@ -251,7 +251,7 @@ func TestIndexerIndexesNewContacts(t *testing.T) {
 		return n
 	}
 	olga := contact("u2", "Olga")
-	if err := db.Contacts().SetProfile(ctx, olga, store.ContactHints{Name: "Olga Prates", Username: "olga.p"}, ""); err != nil {
+	if _, err := db.Contacts().Upsert(ctx, "ig", "u2", store.ContactHints{Name: "Olga Prates", Username: "olga.p", Profiled: true}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := indexed(); n != 0 {

@@ -85,26 +85,35 @@ func testContacts(t *testing.T, open Open) {
 		}
 	})
 
-	t.Run("SetProfile", func(t *testing.T) {
+	// An upsert whose hints are a profile lookup's stores the lookup's time
+	// too, in its one write, for a new contact and a stored one alike; one
+	// whose hints are not leaves the stored time as it was.
+	t.Run("UpsertWithProfile", func(t *testing.T) {
 		f := setup(t, open)
 		f.integration("ig1")
-		c := f.contactAs("ig1", "u1", store.ContactHints{Username: "ana.s", Name: "Ana"})
 		at := f.clock.Advance(time.Minute)
-		f.must(f.s.Contacts().SetProfile(f.ctx, c.ID, store.ContactHints{Name: "Ana Souza", AvatarURL: "https://new"}, ""), "SetProfile")
+		c, err := f.s.Contacts().Upsert(f.ctx, "ig1", "u1", store.ContactHints{Name: "Ana", Profiled: true}, at)
+		f.must(err, "Upsert(profiled, new)")
+		if c.Name != "Ana" || !sameTime(c.ProfileAt, at) {
+			t.Errorf("Upsert(profiled, new) = %q, profile at %v; want Ana at %v", c.Name, c.ProfileAt, at)
+		}
+		f.clock.Advance(time.Minute)
+		c, err = f.s.Contacts().Upsert(f.ctx, "ig1", "u1", store.ContactHints{Username: "ana.s"}, f.clock.Now())
+		f.must(err, "Upsert(not profiled)")
+		if c.Name != "Ana" || c.Username != "ana.s" || !sameTime(c.ProfileAt, at) {
+			t.Errorf("Upsert(not profiled) = %q %q, profile at %v; want Ana, ana.s, still %v", c.Name, c.Username, c.ProfileAt, at)
+		}
+		later := f.clock.Advance(time.Minute)
+		// A failed lookup: no hints, its time stored all the same.
+		c, err = f.s.Contacts().Upsert(f.ctx, "ig1", "u1", store.ContactHints{Profiled: true, ProfileError: "profile API: 500"}, later)
+		f.must(err, "Upsert(profiled, stored)")
 		got, err := f.s.Contacts().Get(f.ctx, c.ID)
 		f.must(err, "Get")
-		if got.Name != "Ana Souza" || got.AvatarURL != "https://new" || got.Username != "ana.s" {
-			t.Errorf("Get after SetProfile = %q %q %q, want Ana Souza, https://new, ana.s (kept)", got.Name, got.AvatarURL, got.Username)
-		}
-		if !sameTime(got.ProfileAt, at) {
-			t.Errorf("Get after SetProfile.ProfileAt = %v, want %v", got.ProfileAt, at)
-		}
-		// A failed lookup says nothing about the user: what is known stays.
-		f.must(f.s.Contacts().SetProfile(f.ctx, c.ID, store.ContactHints{}, "profile API: 500"), "SetProfile(error)")
-		got, err = f.s.Contacts().Get(f.ctx, c.ID)
-		f.must(err, "Get")
-		if got.Name != "Ana Souza" || got.AvatarURL != "https://new" || got.Username != "ana.s" {
-			t.Errorf("Get after a failed lookup = %q %q %q, want them kept", got.Name, got.AvatarURL, got.Username)
+		for what, x := range map[string]*model.Contact{"Upsert": c, "Get": got} {
+			if x.Name != "Ana" || x.Username != "ana.s" || !sameTime(x.ProfileAt, later) {
+				t.Errorf("%s after a profiled upsert of a stored contact = %q %q, profile at %v; want Ana, ana.s at %v",
+					what, x.Name, x.Username, x.ProfileAt, later)
+			}
 		}
 	})
 }

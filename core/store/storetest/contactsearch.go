@@ -43,9 +43,8 @@ func testContactSearch(t *testing.T, open Open) {
 	f.clock.Advance(time.Minute)
 	anaContact := f.contactAs("ig1", "17841422222222", store.ContactHints{Name: "Ana"})
 	ana := f.conversationOf(anaContact)
-	f.must(f.s.Contacts().SetProfile(f.ctx, anaContact.ID, store.ContactHints{Name: "Ana Beatriz", Username: "ana_b2"}, ""),
-		"SetProfile(%d)", anaContact.ID)
-	f.must(f.s.Contacts().SetProfile(f.ctx, rosaContact.ID, store.ContactHints{}, "lookup failed"), "SetProfile(%d)", rosaContact.ID)
+	f.contactAs("ig1", "17841422222222", store.ContactHints{Name: "Ana Beatriz", Username: "ana_b2", Profiled: true})
+	f.contactAs("ig1", "17841411111111", store.ContactHints{Profiled: true, ProfileError: "lookup failed"})
 	f.searchable()
 
 	cases := []struct {
