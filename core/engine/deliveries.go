@@ -101,7 +101,9 @@ type Exchange struct {
 	Error     string       `json:"error,omitempty"`
 }
 
-// deliveryDetail is what a delivery row keeps as JSON besides its columns.
+// deliveryDetail is what a delivery row keeps as JSON besides its columns
+// (appendJSON writes it): a webhook's request and answer, or a send's
+// calls, whose last one the list shows as its request and response.
 type deliveryDetail struct {
 	Request   *HTTPMessage `json:"request,omitempty"`
 	Response  *HTTPMessage `json:"response,omitempty"`
@@ -144,6 +146,11 @@ func (e *Engine) Deliveries(ctx context.Context, f store.DeliveryFilter) ([]Deli
 		var det deliveryDetail
 		if len(r.Detail) > 0 && json.Unmarshal(r.Detail, &det) == nil {
 			d.Request, d.Response, d.Exchanges, d.Omitted = det.Request, det.Response, det.Exchanges, det.Omitted
+			// A send's row keeps its calls only (rows of earlier
+			// releases hold the last one's request and response too).
+			if n := len(det.Exchanges); d.Request == nil && n > 0 {
+				d.Request, d.Response = det.Exchanges[n-1].Request, det.Exchanges[n-1].Response
+			}
 		}
 		out = append(out, d)
 	}
@@ -381,9 +388,8 @@ func (r *inboundRecord) answered(outcome string, res WebhookResult, why string) 
 	}
 	body, cut = red.Body(res.Body)
 	resp.Body, resp.Truncated = text(body), cut
-	if b, err := json.Marshal(deliveryDetail{Request: req, Response: resp}); err == nil {
-		r.d.Detail = b
-	}
+	det := deliveryDetail{Request: req, Response: resp}
+	r.d.Detail = det.appendJSON(make([]byte, 0, det.sizeHint()))
 }
 
 // events notes the messages a webhook carried, and what the provider said
@@ -485,17 +491,14 @@ func (r *sendRecord) done(outcome, why string, resp *pluginhost.SendResponse) {
 			det.Exchanges = append(det.Exchanges, exchangeOf(red, c))
 		}
 	}
+	// The request and response shown are the last call's: the reader
+	// takes them from the list (Deliveries), rather than the row keeping
+	// them twice.
 	if n := len(det.Exchanges); n > 0 {
-		last := det.Exchanges[n-1]
-		det.Request, det.Response = last.Request, last.Response
-		if last.Response != nil {
+		if last := det.Exchanges[n-1]; last.Response != nil {
 			r.d.HTTPStatus = last.Response.Status
 		}
-	}
-	if det.Request != nil {
-		if b, err := json.Marshal(det); err == nil {
-			r.d.Detail = b
-		}
+		r.d.Detail = det.appendJSON(make([]byte, 0, det.sizeHint()))
 	}
 	r.e.dlog.enqueue(r.d)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/conversa/conversa/core/model"
+	"github.com/conversa/conversa/core/pluginhost"
 	"github.com/conversa/conversa/core/store/sqlite"
 )
 
@@ -39,4 +40,46 @@ func BenchmarkInboundRecord(b *testing.B) {
 			b.Fatal("no detail")
 		}
 	}
+}
+
+// BenchmarkSendRecord is what the delivery log costs a send: the plugin's
+// report of its call to the provider (a Graph API send, as the Meta
+// channel reports it) redacted and encoded.
+func BenchmarkSendRecord(b *testing.B) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	e, err := New(Options{Store: st, Plugins: fakePlugins{ch: &fakeChannel{}, as: &fakeAssistant{}}, Hooks: plainHooks{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := &model.Integration{ID: "ig", Channel: "fake", Enabled: true,
+		Settings: map[string]any{"webhook_token": hookSecret, "access_token": "EAAB-access-token-0123456789", "app_secret": "bench-app-secret-42"}}
+	resp := &pluginhost.SendResponse{MessageIDs: []string{"aWdfZAG1fbenchreply_0"}, Exchanges: []pluginhost.HTTPExchange{{
+		Method: "POST", URL: "http://127.0.0.1:40411/v25.0/me/messages?access_token=EAAB-access-token-0123456789&appsecret_proof=6f1ed002ab5595859014ebf0951522d9",
+		RequestHeaders: []pluginhost.Header{{Name: "Content-Type", Value: "application/json"}, {Name: "User-Agent", Value: "conversa-meta/1.0"}},
+		RequestBody:    []byte(`{"recipient":{"id":"7000000000000000"},"messaging_type":"RESPONSE","message":{"text":"Olá! Sou o assistente virtual. Como posso ajudar?"}}`),
+		Status:         200,
+		ResponseHeaders: []pluginhost.Header{{Name: "Content-Type", Value: "application/json; charset=UTF-8"}, {Name: "Date", Value: "Thu, 03 Dec 2026 07:30:00 GMT"},
+			{Name: "X-Fb-Trace-Id", Value: "AbCdEf012345"}},
+		ResponseBody: []byte(`{"recipient_id":"7000000000000000","message_id":"aWdfZAG1fbenchreply_0"}`),
+		LatencyMS:    3,
+	}}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for range b.N {
+		rec := e.sending(in, 42)
+		rec.done(OutcomeSent, "", resp)
+		if n = len(rec.d.Detail); n == 0 {
+			b.Fatal("no detail")
+		}
+		select {
+		case <-e.dlog.queue:
+		default:
+		}
+	}
+	b.ReportMetric(float64(n), "detail-bytes")
 }

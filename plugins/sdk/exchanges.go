@@ -108,13 +108,35 @@ func (r *Redactor) Body(b []byte) (kept []byte, truncated bool) {
 
 // Header hides the value of a header that carries a credential.
 func (r *Redactor) Header(name, value string) string {
-	if secretHeaders[strings.ToLower(name)] {
-		if scheme, _, ok := strings.Cut(value, " "); ok && strings.ToLower(name) == "authorization" {
+	if secretHeader(name) {
+		if scheme, _, ok := strings.Cut(value, " "); ok && strings.EqualFold(name, "authorization") {
 			return scheme + " " + Redacted
 		}
 		return Redacted
 	}
 	return r.Text(value)
+}
+
+// secretHeader says whether a header of this name carries a credential
+// (secretHeaders), in any case. An ASCII name is lowered on the stack: the
+// delivery log asks for every header of every webhook.
+func secretHeader(name string) bool {
+	var lower [32]byte
+	if len(name) > len(lower) {
+		return secretHeaders[strings.ToLower(name)]
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 0x80:
+			// strings.ToLower folds more than ASCII (the Kelvin sign to k).
+			return secretHeaders[strings.ToLower(name)]
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	return secretHeaders[string(lower[:len(name)])]
 }
 
 // Headers is Header for each value, in name order.

@@ -142,3 +142,28 @@ func TestRedactorBody(t *testing.T) {
 		t.Errorf("Body of a body without secrets = %s (a copy: %v)", got, &got[0] != &clean[0])
 	}
 }
+
+func TestRedactorHeader(t *testing.T) {
+	r := NewRedactor("a-long-enough-secret")
+	for _, c := range []struct{ name, value, want string }{
+		{"X-Hub-Signature-256", "sha256=abc", Redacted},
+		{"x-hub-signature-256", "sha256=abc", Redacted},
+		{"AUTHORIZATION", "Bearer tok", "Bearer " + Redacted},
+		{"Authorization", "tok", Redacted},
+		{"Cookie", "a=b", Redacted},
+		{"Content-Type", "application/json", "application/json"},
+		{"X-Trace", "has a-long-enough-secret in it", "has " + Redacted + " in it"},
+		// Longer than the stack buffer: still matched by name.
+		{"X-A-Header-Name-Longer-Than-Thirty-Two", "v", "v"},
+		// Folded as strings.ToLower folds it (the Kelvin sign is a k).
+		{"X-Api-\u212aey", "v", Redacted},
+		{"Api-Kéy", "v", "v"},
+	} {
+		if got := r.Header(c.name, c.value); got != c.want {
+			t.Errorf("Header(%q, %q) = %q, want %q", c.name, c.value, got, c.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { r.Header("Content-Type", "application/json") }); n != 0 {
+		t.Errorf("Header of a plain header allocated %v times", n)
+	}
+}
