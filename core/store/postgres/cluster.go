@@ -391,9 +391,8 @@ type eventLog struct {
 // transaction. Live events need no fsync of their own: synchronous_commit
 // is off for this transaction, which keeps the lock short.
 func (l eventLog) Append(ctx context.Context, evs []events.Event) error {
-	return l.db.write(ctx, func(t *txn) error {
+	return l.db.writeFrom(ctx, beginUnsynced, func(t *txn) error {
 		b := &pgx.Batch{}
-		b.Queue(`SET LOCAL synchronous_commit = off`)
 		b.Queue(`SELECT pg_advisory_xact_lock($1)`, int64(eventsLock))
 		now := ms(t.now)
 		for _, e := range evs {
@@ -415,7 +414,17 @@ func (l eventLog) Append(ctx context.Context, evs []events.Event) error {
 }
 
 func (l eventLog) After(ctx context.Context, after int64, limit int) ([]events.Event, bool, error) {
-	q := l.db.pool
+	// Both queries in one round trip: a node reads the log after every
+	// notification.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT id, type, conversation, agent, squad, data FROM events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	b.Queue(`SELECT coalesce(min(id), 0) FROM events`)
+	res := l.db.pool.SendBatch(ctx, b)
+	defer res.Close()
+	rows, err := res.Query()
+	if err != nil {
+		return nil, false, err
+	}
 	evs, err := collect(func(r pgx.Row) (events.Event, error) {
 		var e events.Event
 		var id int64
@@ -427,13 +436,16 @@ func (l eventLog) After(ctx context.Context, after int64, limit int) ([]events.E
 			e.Data = json.RawMessage(*data)
 		}
 		return events.FromLog(e, id), nil
-	})(q.Query(ctx, `SELECT id, type, conversation, agent, squad, data FROM events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit))
+	})(rows, nil)
 	if err != nil {
 		return nil, false, err
 	}
 	// Events right after after were pruned when the oldest kept is newer.
 	var oldest int64
-	if err := q.QueryRow(ctx, `SELECT coalesce(min(id), 0) FROM events`).Scan(&oldest); err != nil {
+	if err := res.QueryRow().Scan(&oldest); err != nil {
+		return nil, false, err
+	}
+	if err := res.Close(); err != nil {
 		return nil, false, err
 	}
 	return evs, oldest == 0 || oldest <= after+1, nil

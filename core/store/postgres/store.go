@@ -312,11 +312,25 @@ func (h h) write(ctx context.Context, fn func(t *txn) error) error {
 }
 
 func (db *DB) write(ctx context.Context, fn func(*txn) error) error {
+	return db.writeFrom(ctx, beginSynced, fn)
+}
+
+// How a write transaction begins: durably, or with synchronous_commit off
+// (TxUnsynced, the live event log). Each is sent as one simple query (pgx
+// sends a statement without arguments so), the two statements of an
+// unsynced begin in one round trip.
+const (
+	beginSynced   = "BEGIN ISOLATION LEVEL READ COMMITTED"
+	beginUnsynced = "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off"
+)
+
+// writeFrom is write, with the transaction begun by begin.
+func (db *DB) writeFrom(ctx context.Context, begin string, fn func(*txn) error) error {
 	for attempt := 1; ; attempt++ {
 		if db.closed.Load() {
 			return store.ErrClosed
 		}
-		err := db.attempt(ctx, fn)
+		err := db.attempt(ctx, begin, fn)
 		if err == nil || !retryable(err) || attempt == maxAttempts {
 			return err
 		}
@@ -331,8 +345,8 @@ func (db *DB) write(ctx context.Context, fn func(*txn) error) error {
 	}
 }
 
-func (db *DB) attempt(ctx context.Context, fn func(*txn) error) (err error) {
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+func (db *DB) attempt(ctx context.Context, begin string, fn func(*txn) error) (err error) {
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
 	if err != nil {
 		if db.closed.Load() {
 			return store.ErrClosed

@@ -14,10 +14,5 @@ var _ store.Unsynced = (*DB)(nil)
 // (from any session) makes it durable too; a crash of the server may lose
 // it, and the database stays consistent.
 func (db *DB) TxUnsynced(ctx context.Context, fn func(store.Tx) error) error {
-	return db.write(ctx, func(t *txn) error {
-		if _, err := t.tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-			return err
-		}
-		return fn(t)
-	})
+	return db.writeFrom(ctx, beginUnsynced, func(t *txn) error { return fn(t) })
 }

@@ -1,0 +1,54 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/conversa/conversa/core/store"
+)
+
+// A transaction of TxUnsynced commits with synchronous_commit off, one of
+// Tx durably, and the setting stays with its transaction: the connection
+// goes back to the pool as it came.
+func TestUnsyncedTransactionsAloneSkipTheFlush(t *testing.T) {
+	ctx := context.Background()
+	// The test cluster may run with synchronous_commit off for all: the
+	// sessions here have it on, as a production server's do.
+	u := testURL(t)
+	if strings.Contains(u, "?") {
+		u += "&synchronous_commit=on"
+	} else {
+		u += "?synchronous_commit=on"
+	}
+	db, err := Open(ctx, u, Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	setting := func(tx store.Tx) (string, string) {
+		var sync, iso string
+		t := tx.(*txn)
+		if err := t.tx.QueryRow(ctx, `SELECT current_setting('synchronous_commit'), current_setting('transaction_isolation')`).Scan(&sync, &iso); err != nil {
+			panic(err)
+		}
+		return sync, iso
+	}
+	for _, c := range []struct {
+		name     string
+		run      func(context.Context, func(store.Tx) error) error
+		wantSync string
+	}{
+		{"Tx", db.Tx, "on"},
+		{"TxUnsynced", db.TxUnsynced, "off"},
+		{"Tx after TxUnsynced", db.Tx, "on"},
+	} {
+		var sync, iso string
+		if err := c.run(ctx, func(tx store.Tx) error { sync, iso = setting(tx); return nil }); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if sync != c.wantSync || iso != "read committed" {
+			t.Errorf("%s: synchronous_commit %s, isolation %s; want %s, read committed", c.name, sync, iso, c.wantSync)
+		}
+	}
+}
