@@ -59,6 +59,12 @@ func TestBenchCommandAnswersEveryWebhook(t *testing.T) {
 			if replies, expected := n(4), n(5); expected != n(2) || replies != expected {
 				t.Errorf("replies %d of %d expected (acked %d), want one per acknowledged webhook:\n%s", replies, expected, n(2), stdout.String())
 			}
+			// Each exchange is a few writes to SQLite, in fewer commits.
+			if w := regexp.MustCompile(`(?m)^store per webhook: (\d+\.\d+) writes .* (\d+\.\d+) group commits`).FindStringSubmatch(stdout.String()); w == nil {
+				t.Errorf("output lacks the store's writes per webhook:\n%s", stdout.String())
+			} else if writes, _ := strconv.ParseFloat(w[1], 64); writes < 1 || writes > 20 {
+				t.Errorf("%s writes per exchange, want a few", w[1])
+			}
 			for _, want := range []string{"baseline (bare Fiber handler, same load): offered 150, acked 150", "rule: sustained = "} {
 				if !strings.Contains(stdout.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, stdout.String())
@@ -154,6 +160,12 @@ func TestBenchCommandOnPostgres(t *testing.T) {
 	m := regexp.MustCompile(`store=postgres: acked=(\d+)/(\d+) .* replies=(\d+)/(\d+) `).FindStringSubmatch(last)
 	if m == nil || m[1] != "40" || m[2] != "40" || m[3] != m[4] || m[4] != "40" {
 		t.Errorf("summary %q, want 40/40 acked and 40/40 replies on postgres", last)
+	}
+	// An exchange is tens of round trips to the database: counted, never 0.
+	if trips := regexp.MustCompile(`(?m)^store per webhook: (\d+\.\d) round trips to PostgreSQL`).FindStringSubmatch(stdout.String()); trips == nil {
+		t.Errorf("output lacks the round trips per webhook:\n%s", stdout.String())
+	} else if n, _ := strconv.ParseFloat(trips[1], 64); n < 10 || n > 500 {
+		t.Errorf("%s round trips to PostgreSQL per exchange, want tens", trips[1])
 	}
 	var schemas int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'conversa_bench_%'").Scan(&schemas); err != nil {

@@ -26,6 +26,9 @@ import (
 
 	"github.com/conversa/conversa/core/bench"
 	"github.com/conversa/conversa/core/config"
+	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/postgres"
+	"github.com/conversa/conversa/core/store/sqlite"
 	"github.com/conversa/conversa/scripts"
 )
 
@@ -247,7 +250,9 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	how := serverRun{ready: func(addr string) { ready <- addr }, holdInbox: o.ingestOnly}
+	var st store.Store // set before ready is told
+	how := serverRun{ready: func(addr string) { ready <- addr }, holdInbox: o.ingestOnly,
+		opened: func(s store.Store) { st = s }}
 	go func() { done <- runServer(sctx, cfg, log, io.Discard, how) }()
 	var addr string
 	select {
@@ -277,7 +282,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	}
 	load := &bench.Load{URL: hookURL, Webhooks: hooks,
 		Rate: o.rate, Warmup: o.warmup, Duration: o.duration, Connections: o.connections}
-	before := bench.SampleCPU()
+	before, storeBefore := bench.SampleCPU(), sampleStore(st)
 	stopDiagnostics, err := startDiagnostics(o)
 	if err != nil {
 		return err
@@ -290,7 +295,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	}
 	drained := time.Since(loadEnd)
 	stopDiagnostics()
-	after := bench.SampleCPU()
+	after, storeAfter := bench.SampleCPU(), sampleStore(st)
 	r := bench.Collect(rec, w, !o.ingestOnly)
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
@@ -314,6 +319,9 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "provider: %d sends, %d profile lookups, %d sender actions, %d refused; echoes %d delivered, %d given up\n",
 		provider.Sends.Load(), provider.Profiles.Load(), provider.Actions.Load(), provider.Refused.Load(), echoed, lost)
 	fmt.Fprintf(stdout, "cpu per webhook: %s\n", bench.CPUPerWebhook(before, after, w.Scheduled))
+	if line := storeText(storeBefore, storeAfter, w.Scheduled); line != "" {
+		fmt.Fprintf(stdout, "store per webhook: %s\n", line)
+	}
 	if o.cpuprofile != "" {
 		fmt.Fprintf(stdout, "cpu profile: %s (this process only: the plugins run in their own processes)\n", o.cpuprofile)
 	}
@@ -341,9 +349,9 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	if o.rate > 0 {
 		rate = fmt.Sprintf("%g/s", o.rate)
 	}
-	store := "sqlite"
+	kind := "sqlite"
 	if o.store != "" {
-		store = "postgres"
+		kind = "postgres"
 	}
 	channel := o.channel
 	if o.echoes {
@@ -353,7 +361,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 		channel += "+ingest-only"
 	}
 	line := fmt.Sprintf("bench %s rate=%s connections=%d duration=%s store=%s: acked=%d/%d throughput=%.1f/s ack_p50=%s ack_p99=%s ack_max=%s replies=%d/%d reply_rate=%.1f/s reply_p50=%s reply_p99=%s reply_max=%s cpu=%s sustained=%s",
-		channel, rate, o.connections, o.duration, store, r.Acked, r.Offered, r.Throughput,
+		channel, rate, o.connections, o.duration, kind, r.Acked, r.Offered, r.Throughput,
 		msText(r.Ack.P50), msText(r.Ack.P99), msText(r.Ack.Max), r.Replies, r.Expected, r.ReplyRate,
 		msText(r.Reply.P50), msText(r.Reply.P99), msText(r.Reply.Max), cpuText(before, after, w.Scheduled), sustained)
 	if o.baseline {
@@ -503,4 +511,41 @@ func benchSchema(ctx context.Context, raw string, stderr io.Writer) (string, fun
 		}
 	}
 	return u.String(), drop, nil
+}
+
+// storeCounts is what the store counts of its own work: the round trips
+// to PostgreSQL, or SQLite's writes and the group commits that carried
+// them.
+type storeCounts struct {
+	postgres, sqlite bool
+	trips            uint64
+	sqlite.WriterStats
+}
+
+func sampleStore(st store.Store) storeCounts {
+	switch db := st.(type) {
+	case *postgres.DB:
+		return storeCounts{postgres: true, trips: db.RoundTrips()}
+	case *sqlite.DB:
+		return storeCounts{sqlite: true, WriterStats: db.WriterStats()}
+	}
+	return storeCounts{}
+}
+
+// storeText is what the store did per webhook between two samples, as the
+// "store per webhook" line says it ("" when it counts nothing).
+func storeText(a, b storeCounts, webhooks int) string {
+	if webhooks <= 0 {
+		return ""
+	}
+	per := func(d float64) float64 { return d / float64(webhooks) }
+	switch {
+	case a.postgres && b.postgres:
+		return fmt.Sprintf("%.1f round trips to PostgreSQL (statements, batches and copies, each waited for)", per(float64(b.trips-a.trips)))
+	case a.sqlite && b.sqlite:
+		return fmt.Sprintf("%.2f writes (%.2f unsynced), %.3f group commits (%.3f waited for the disk), %.3f search-index transactions",
+			per(float64(b.Writes-a.Writes)), per(float64(b.Unsynced-a.Unsynced)), per(float64(b.Commits-a.Commits)),
+			per(float64(b.Synced-a.Synced)), per(float64(b.Indexing-a.Indexing)))
+	}
+	return ""
 }

@@ -74,6 +74,8 @@ type serverRun struct {
 	ready func(addr string)
 	// holdInbox keeps the inbox's workers stopped (engine.Options.HoldInbox).
 	holdInbox bool
+	// opened, when set, is given the store once it is open.
+	opened func(store.Store)
 }
 
 // runServer starts every part, serves until ctx ends, then stops them in
@@ -104,6 +106,9 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout
 	}
 	defer stg.close()
 	st := stg.st
+	if run.opened != nil {
+		run.opened(st)
+	}
 	key, err := secretKey(ctx, cfg, st, log)
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ type DB struct {
 	log    *slog.Logger
 	now    func() time.Time
 	closed atomic.Bool
+	trips  *roundTrips
 }
 
 var _ store.Store = (*DB)(nil)
@@ -74,6 +75,8 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 	case !strings.Contains(url, "pool_max_conns"):
 		cfg.MaxConns = defaultMaxConns
 	}
+	trips := &roundTrips{}
+	cfg.ConnConfig.Tracer = trips
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -98,7 +101,7 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 	} else if n > 0 {
 		o.Logger.Info("contacts indexed for search", "contacts", n)
 	}
-	return &DB{pool: pool, log: o.Logger, now: o.Now}, nil
+	return &DB{pool: pool, log: o.Logger, now: o.Now, trips: trips}, nil
 }
 
 // redact names a database without its password.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/conversa/conversa/core/store"
 )
 
@@ -50,5 +52,37 @@ func TestUnsyncedTransactionsAloneSkipTheFlush(t *testing.T) {
 		if sync != c.wantSync || iso != "read committed" {
 			t.Errorf("%s: synchronous_commit %s, isolation %s; want %s, read committed", c.name, sync, iso, c.wantSync)
 		}
+	}
+}
+
+// RoundTrips counts a statement, a transaction's begin and commit, and a
+// batch once.
+func TestRoundTripsCountsWhatWaitsForAnAnswer(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, testURL(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before := db.RoundTrips()
+	if _, err := db.Integrations().List(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := db.RoundTrips() - before; got != 1 {
+		t.Errorf("a list: %d round trips, want 1", got)
+	}
+	before = db.RoundTrips()
+	err = db.TxUnsynced(ctx, func(tx store.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT 1`)
+		b.Queue(`SELECT 2`)
+		return tx.(*txn).tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Begin (with its SET LOCAL), the batch, commit.
+	if got := db.RoundTrips() - before; got != 3 {
+		t.Errorf("an unsynced transaction of one batch: %d round trips, want 3", got)
 	}
 }
