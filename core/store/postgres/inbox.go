@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,14 +25,8 @@ func newInbox(x h) inbox { return inbox{x, queueMethods{x, ibQueue}} }
 const inboxHeadQuery = `SELECT id FROM inbox WHERE partition_key = $1 AND processed_at IS NULL ORDER BY id LIMIT 1`
 
 // A contact's events are one queue key: the partition Add is given.
-var ibQueue = queue{name: "inbox", backlog: `SELECT count(*) FROM inbox WHERE processed_at IS NULL`, head: func(ctx context.Context, q querier, key string) (int64, error) {
-	var id int64
-	err := q.QueryRow(ctx, inboxHeadQuery, key).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	return id, err
-}}
+var ibQueue = newQueue("inbox", `SELECT count(*) FROM inbox WHERE processed_at IS NULL`, inboxHeadQuery,
+	func(key string) (any, error) { return key, nil })
 
 func (x inbox) Add(ctx context.Context, ev *model.Event, partition string) (bool, error) {
 	b, err := json.Marshal(ev)

@@ -33,18 +33,14 @@ const (
 // A conversation's sends are one queue key.
 func obKey(conversation int64) string { return strconv.FormatInt(conversation, 10) }
 
-var obQueue = queue{name: "outbox", backlog: `SELECT count(*) FROM outbox WHERE done_at IS NULL`, head: func(ctx context.Context, q querier, key string) (int64, error) {
-	conv, err := strconv.ParseInt(key, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("outbox key %q: %w", key, err)
-	}
-	var id int64
-	err = q.QueryRow(ctx, outboxHeadQuery, conv).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	return id, err
-}}
+var obQueue = newQueue("outbox", `SELECT count(*) FROM outbox WHERE done_at IS NULL`, outboxHeadQuery,
+	func(key string) (any, error) {
+		conv, err := strconv.ParseInt(key, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("outbox key %q: %w", key, err)
+		}
+		return conv, nil
+	})
 
 const obItemCols = `o.id, o.message_id, o.integration_id, o.conversation_id, o.idempotency_key, m.status, o.attempts,
 	o.attempt_at, o.created_at`

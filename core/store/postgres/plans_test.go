@@ -40,6 +40,12 @@ func pgPlannedQueries() []pgPlanned {
 		{name: "queue claim keys", sql: claimKeysQuery, args: []any{"inbox", int64(1), 8}},
 		{name: "inbox head", sql: inboxHeadQuery, args: []any{"ig:u1"}},
 		{name: "outbox head", sql: outboxHeadQuery, args: []any{int64(1)}},
+		// A key's head found and acted on in one statement.
+		{name: "inbox lease", sql: ibQueue.leaseSQL, args: []any{"inbox", "ig:u1", "ig:u1", int64(1), "node", int64(7)}},
+		{name: "inbox lease or drop", sql: ibQueue.leaseOrDropSQL, args: []any{"inbox", "ig:u1", "ig:u1", int64(1), "node", int64(7)}},
+		{name: "inbox next", sql: ibQueue.nextSQL, args: []any{"inbox", "ig:u1", "ig:u1", int64(1)}},
+		{name: "outbox lease", sql: obQueue.leaseSQL, args: []any{"outbox", "1", int64(1), int64(1), "node", int64(7)}},
+		{name: "outbox next", sql: obQueue.nextSQL, args: []any{"outbox", "1", int64(1), int64(1)}},
 		{name: "outbox by message (echo)", sql: outboxByMessageQuery, args: []any{int64(1)}},
 		{name: "inbox prune", sql: inboxPruneScanQuery, args: []any{int64(0), 500}},
 		{name: "queued (assignment, /queues)", sql: queuedQuery},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,9 +52,39 @@ const claimKeysQuery = `SELECT key FROM queue_keys WHERE queue = $1 AND ready_at
 // (a deadlock with a caller's transaction is retried whole by DB.write).
 type queue struct {
 	name string
-	head func(ctx context.Context, q querier, key string) (int64, error)
 	// backlog counts the rows not done.
 	backlog string
+	// headArg is the argument of the key's head query (headSQL's $1).
+	headArg func(key string) (any, error)
+	// The statements that find the key's head and act on it in one round
+	// trip (newQueue makes them from the head query). Each runs after the
+	// key row's lock was granted, so its snapshot, taken then, holds every
+	// row of the key, as a head query run on its own after the lock would.
+	// $1 queue, $2 key, $3 headArg, then the statement's own arguments.
+	//   - leaseSQL: lease the key when it has a row (ready_at $4, owner
+	//     $5, token $6), returning the head; nothing changes when it has
+	//     none.
+	//   - leaseOrDropSQL: lease, or delete the key when it has no row.
+	//   - nextSQL: make the key due at $4 for its next row, unleased, or
+	//     delete it when it has none.
+	leaseSQL, leaseOrDropSQL, nextSQL string
+}
+
+// newQueue is the queue over queue_keys named name whose rows headSQL
+// finds the oldest not done of (its key's argument as $1, made by headArg).
+func newQueue(name, backlog, headSQL string, headArg func(key string) (any, error)) queue {
+	h := `WITH h AS (` + strings.Replace(headSQL, "$1", "$3", 1) + `)`
+	const (
+		key  = ` WHERE queue = $1 AND key = $2`
+		drop = `, gone AS (DELETE FROM queue_keys` + key + ` AND NOT EXISTS (SELECT 1 FROM h))`
+		some = ` AND EXISTS (SELECT 1 FROM h)`
+	)
+	lease := ` UPDATE queue_keys SET ready_at = $4, lease_owner = $5, lease_token = $6` + key + some + ` RETURNING (SELECT id FROM h)`
+	return queue{name: name, backlog: backlog, headArg: headArg,
+		leaseSQL:       h + lease,
+		leaseOrDropSQL: h + drop + lease,
+		nextSQL:        h + drop + ` UPDATE queue_keys SET ready_at = $4, lease_owner = '', lease_token = 0` + key + some,
+	}
 }
 
 // queueMethods is what the inbox and the outbox offer alike (store.Queue).
@@ -110,22 +141,15 @@ func (qu queue) claim(ctx context.Context, t *txn, owner string, n int, lease ti
 			seen[k] = true
 			fresh++
 			// The key is locked: a row being added to it waits at its enlist,
-			// so this (new) snapshot holds every row the key has.
-			head, err := qu.head(ctx, t.tx, k)
+			// so this (new) snapshot holds every row the key has. A key with
+			// none is deleted.
+			c, ok, err := qu.leaseKey(ctx, t, qu.leaseOrDropSQL, owner, k, lease)
 			if err != nil {
 				return nil, err
 			}
-			if head == 0 {
-				if _, err := t.tx.Exec(ctx, `DELETE FROM queue_keys WHERE queue = $1 AND key = $2`, qu.name, k); err != nil {
-					return nil, err
-				}
-				continue
+			if ok {
+				out = append(out, c)
 			}
-			c, err := qu.lease(ctx, t, owner, k, head, lease)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, c)
 		}
 		if fresh == 0 {
 			break
@@ -134,15 +158,24 @@ func (qu queue) claim(ctx context.Context, t *txn, owner string, n int, lease ti
 	return out, nil
 }
 
-// lease leases key, whose head row is head, to owner. The caller holds
-// the key row's lock.
-func (qu queue) lease(ctx context.Context, t *txn, owner, key string, head int64, lease time.Duration) (qClaimed, error) {
-	token := rand.Int64N(1<<62) + 1
-	if _, err := t.tx.Exec(ctx, `UPDATE queue_keys SET ready_at = $1, lease_owner = $2, lease_token = $3
-		WHERE queue = $4 AND key = $5`, ms(t.now.Add(lease)), owner, token, qu.name, key); err != nil {
-		return qClaimed{}, err
+// leaseKey leases key to owner with stmt (leaseSQL or leaseOrDropSQL) when it
+// has a row not done: ok is false when it has none. The caller holds the
+// key row's lock.
+func (qu queue) leaseKey(ctx context.Context, t *txn, stmt, owner, key string, lease time.Duration) (c qClaimed, ok bool, err error) {
+	arg, err := qu.headArg(key)
+	if err != nil {
+		return qClaimed{}, false, err
 	}
-	return qClaimed{key: key, head: head, lease: store.Lease{Owner: owner, Token: token}}, nil
+	token := rand.Int64N(1<<62) + 1
+	var head int64
+	err = t.tx.QueryRow(ctx, stmt, qu.name, key, arg, ms(t.now.Add(lease)), owner, token).Scan(&head)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return qClaimed{}, false, nil
+	}
+	if err != nil {
+		return qClaimed{}, false, err
+	}
+	return qClaimed{key: key, head: head, lease: store.Lease{Owner: owner, Token: token}}, true, nil
 }
 
 // claimKey leases one key by name, as claim leases the line's first ones,
@@ -161,12 +194,7 @@ func (qu queue) claimKey(ctx context.Context, t *txn, owner, key string, lease t
 	if err != nil {
 		return qClaimed{}, false, err
 	}
-	head, err := qu.head(ctx, t.tx, key)
-	if err != nil || head == 0 {
-		return qClaimed{}, false, err
-	}
-	c, err = qu.lease(ctx, t, owner, key, head, lease)
-	return c, err == nil, err
+	return qu.leaseKey(ctx, t, qu.leaseSQL, owner, key, lease)
 }
 
 // lock takes the key row's lock for the rest of the transaction and
@@ -221,16 +249,11 @@ func (qu queue) advance(ctx context.Context, t *txn, key string, l store.Lease) 
 // looked for only after it was granted, so no row committed or being added
 // meanwhile is missed.
 func (qu queue) next(ctx context.Context, t *txn, key string) error {
-	head, err := qu.head(ctx, t.tx, key)
+	arg, err := qu.headArg(key)
 	if err != nil {
 		return err
 	}
-	if head == 0 {
-		_, err = t.tx.Exec(ctx, `DELETE FROM queue_keys WHERE queue = $1 AND key = $2`, qu.name, key)
-		return err
-	}
-	_, err = t.tx.Exec(ctx, `UPDATE queue_keys SET ready_at = $1, lease_owner = '', lease_token = 0
-		WHERE queue = $2 AND key = $3`, ms(t.now), qu.name, key)
+	_, err = t.tx.Exec(ctx, qu.nextSQL, qu.name, key, arg, ms(t.now))
 	return err
 }
 
