@@ -10,22 +10,28 @@ import (
 	"github.com/conversa/conversa/core/store/sqlite"
 )
 
-// BenchmarkInboundRecord is what the delivery log costs a stored webhook
-// on its request path: the request and answer redacted and encoded.
-func BenchmarkInboundRecord(b *testing.B) {
+// recordEngine is an engine on a fresh store, and an integration whose
+// channel is not described, so every setting is hidden: three secrets, as
+// the Meta channel's.
+func recordEngine(b *testing.B) (*Engine, *model.Integration) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), sqlite.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	b.Cleanup(func() { st.Close() })
 	e, err := New(Options{Store: st, Plugins: fakePlugins{ch: &fakeChannel{}, as: &fakeAssistant{}}, Hooks: plainHooks{}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The channel is not described, so every setting is hidden: three
-	// secrets, as the Meta channel's, none of them in the body.
-	in := &model.Integration{ID: "ig", Channel: "fake", Enabled: true,
+	return e, &model.Integration{ID: "ig", Channel: "fake", Enabled: true,
 		Settings: map[string]any{"webhook_token": hookSecret, "access_token": "EAAB-access-token-0123456789", "app_secret": "bench-app-secret-42"}}
+}
+
+// BenchmarkInboundRecord is what the delivery log costs a stored webhook
+// on its request path: the request and answer redacted and encoded.
+func BenchmarkInboundRecord(b *testing.B) {
+	e, in := recordEngine(b)
+	// None of the secrets is in the body.
 	req := WebhookRequest{Method: "POST", Path: "/webhooks/ig",
 		Headers: map[string][]string{"Content-Type": {"application/json"}, "Content-Length": {"253"}, "Host": {"127.0.0.1:35323"},
 			"User-Agent": {"fasthttp"}, "X-Hub-Signature-256": {"sha256=6f1ed002ab5595859014ebf0951522d9"}},
@@ -46,17 +52,7 @@ func BenchmarkInboundRecord(b *testing.B) {
 // report of its call to the provider (a Graph API send, as the Meta
 // channel reports it) redacted and encoded.
 func BenchmarkSendRecord(b *testing.B) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "c.db"), sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	e, err := New(Options{Store: st, Plugins: fakePlugins{ch: &fakeChannel{}, as: &fakeAssistant{}}, Hooks: plainHooks{}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	in := &model.Integration{ID: "ig", Channel: "fake", Enabled: true,
-		Settings: map[string]any{"webhook_token": hookSecret, "access_token": "EAAB-access-token-0123456789", "app_secret": "bench-app-secret-42"}}
+	e, in := recordEngine(b)
 	resp := &pluginhost.SendResponse{MessageIDs: []string{"aWdfZAG1fbenchreply_0"}, Exchanges: []pluginhost.HTTPExchange{{
 		Method: "POST", URL: "http://127.0.0.1:40411/v25.0/me/messages?access_token=EAAB-access-token-0123456789&appsecret_proof=6f1ed002ab5595859014ebf0951522d9",
 		RequestHeaders: []pluginhost.Header{{Name: "Content-Type", Value: "application/json"}, {Name: "User-Agent", Value: "conversa-meta/1.0"}},
