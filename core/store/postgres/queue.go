@@ -54,7 +54,8 @@ type queue struct {
 	name string
 	// backlog counts the rows not done.
 	backlog string
-	// headArg is the argument of the key's head query (headSQL's $1).
+	// headArg makes a key into its head query's argument (newQueue's
+	// headSQL takes it as $1).
 	headArg func(key string) (any, error)
 	// The statements that find the key's head and act on it in one round
 	// trip (newQueue makes them from the head query). Each runs after the
