@@ -234,3 +234,31 @@ func TestDeliveryText(t *testing.T) {
 		}
 	}
 }
+
+// A send's row keeps its calls only; the list shows the last one as its
+// request and response, as it shows those a row of an earlier release
+// kept beside its calls.
+func TestSendRowsOfEitherShapeListAlike(t *testing.T) {
+	r := startedRig(t, &fakeChannel{}, &fakeAssistant{})
+	ctx := context.Background()
+	first := `{"request":{"method":"POST","url":"https://x/1"},"latency_ms":5}`
+	last := `{"request":{"method":"POST","url":"https://x/2","body":"b"},"response":{"status":200,"body":"ok"},"latency_ms":7}`
+	now := time.Now()
+	current := &store.Delivery{Integration: "ig", At: now, Direction: "out", Outcome: "sent", MessageID: "current",
+		Detail: []byte(`{"exchanges":[` + first + `,` + last + `]}`)}
+	earlier := &store.Delivery{Integration: "ig", At: now.Add(-time.Second), Direction: "out", Outcome: "sent", MessageID: "earlier",
+		Detail: []byte(`{"request":{"method":"POST","url":"https://x/2","body":"b"},"response":{"status":200,"body":"ok"},"exchanges":[` + first + `,` + last + `]}`)}
+	if err := r.st.Deliveries().Add(ctx, current, earlier); err != nil {
+		t.Fatal(err)
+	}
+	ds := r.deliveries(store.DeliveryFilter{Direction: store.DeliveryOut})
+	if len(ds) != 2 {
+		t.Fatalf("listed %d sends, want 2", len(ds))
+	}
+	for _, d := range ds {
+		if d.Request == nil || d.Request.URL != "https://x/2" || d.Request.Body != "b" || d.Response == nil ||
+			d.Response.Status != 200 || d.Response.Body != "ok" || len(d.Exchanges) != 2 {
+			t.Errorf("%s: request %+v, response %+v, %d exchanges; want the last call's, and both calls", d.MessageID, d.Request, d.Response, len(d.Exchanges))
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/internal/dbutil"
 	"github.com/conversa/conversa/core/store/internal/fulltext"
 )
 
@@ -56,7 +57,7 @@ func (x contacts) Upsert(ctx context.Context, integration, userID string, h stor
 				search = `+searchSet("contacts", "excluded.username", "excluded.name", "excluded.search")+`
 			RETURNING `+contactCols+`, search IS NULL`,
 			integration, userID, h.Username, h.Name, h.AvatarURL, ms(inbound), ms(t.now),
-			contactWords(userID, h.Username, h.Name), nullID(h.NewID), profileAt(h, t.now), h.ProfileError), &unindexed)
+			contactWords(userID, h.Username, h.Name), nullID(h.NewID), dbutil.ProfileAt(h.Profiled, t.now), h.ProfileError), &unindexed)
 		if err != nil || !unindexed {
 			return err
 		}
@@ -99,15 +100,6 @@ func reindexContact(ctx context.Context, t *txn, id int64, channelUserID, userna
 	_, err := t.tx.Exec(ctx, `UPDATE contacts SET search = `+searchVector("$1")+` WHERE id = $2`,
 		contactWords(channelUserID, username, name), id)
 	return err
-}
-
-// profileAt is what an upsert stores as its contact's profile time: now
-// when its hints are a lookup's, else 0 (what is stored stays).
-func profileAt(h store.ContactHints, now time.Time) int64 {
-	if !h.Profiled {
-		return 0
-	}
-	return ms(now)
 }
 
 func (x contacts) Get(ctx context.Context, id int64) (*model.Contact, error) {

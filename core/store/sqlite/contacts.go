@@ -6,6 +6,7 @@ import (
 
 	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
+	"github.com/conversa/conversa/core/store/internal/dbutil"
 )
 
 type contacts struct{ h }
@@ -41,7 +42,7 @@ func (x contacts) Upsert(ctx context.Context, integration, userID string, h stor
 					profile_error = CASE WHEN excluded.profile_at > 0 THEN excluded.profile_error ELSE profile_error END,
 					profile_at = CASE WHEN excluded.profile_at > 0 THEN excluded.profile_at ELSE profile_at END
 				RETURNING `+contactCols,
-				id, integration, userID, h.Username, h.Name, h.AvatarURL, ms(inbound), ms(t.now), profileAt(h, t.now), h.ProfileError))
+				id, integration, userID, h.Username, h.Name, h.AvatarURL, ms(inbound), ms(t.now), dbutil.ProfileAt(h.Profiled, t.now), h.ProfileError))
 			return err
 		})
 		switch {
@@ -58,15 +59,6 @@ func (x contacts) Upsert(ctx context.Context, integration, userID string, h stor
 		return nil
 	})
 	return c, err
-}
-
-// profileAt is what an upsert stores as its contact's profile time: now
-// when its hints are a lookup's, else 0 (what is stored stays).
-func profileAt(h store.ContactHints, now time.Time) int64 {
-	if !h.Profiled {
-		return 0
-	}
-	return ms(now)
 }
 
 func (x contacts) Get(ctx context.Context, id int64) (*model.Contact, error) {

@@ -39,6 +39,16 @@ func MSOrNull(t *time.Time) any {
 	return t.UnixMilli()
 }
 
+// ProfileAt is what a contact's upsert stores as its profile time: now
+// when its hints are a profile lookup's (store.ContactHints.Profiled),
+// else 0, which keeps what is stored.
+func ProfileAt(profiled bool, now time.Time) int64 {
+	if !profiled {
+		return 0
+	}
+	return MS(now)
+}
+
 // NonNil is s, or an empty list for nil (stored as [] rather than null).
 func NonNil(s []string) []string {
 	if s == nil {

@@ -46,3 +46,13 @@ func TestTimes(t *testing.T) {
 		t.Error("NonNil(nil) is nil")
 	}
 }
+
+func TestProfileAt(t *testing.T) {
+	now := time.UnixMilli(1_796_248_278_378)
+	if got := ProfileAt(true, now); got != 1_796_248_278_378 {
+		t.Errorf("ProfileAt(true) = %d, want now in ms", got)
+	}
+	if got := ProfileAt(false, now); got != 0 {
+		t.Errorf("ProfileAt(false) = %d, want 0 (keep what is stored)", got)
+	}
+}
