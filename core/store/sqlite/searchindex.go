@@ -19,17 +19,35 @@ import (
 // Two passes share it. The forward pass indexes the messages stored since
 // the last one (above search_progress.indexed_to) and the contacts (above
 // contacts_indexed_to, migration 0013, and those stored below it, which
-// migration 0014 lists), oldest first, at most indexBatch of each a
-// transaction. The back-fill indexes the messages stored
+// migration 0014 lists), oldest first, a slice of each a transaction (see
+// indexHold). The back-fill indexes the messages stored
 // before migration 0012 (at and below backfill_to), newest first (the
 // ones a search shows first), then the contacts stored before it, a batch per transaction with a pause as long
 // as the batch took, so it takes at most half of the writer's time while
 // the server works. Each transaction moves its cursor with the rows it
 // indexed: a crash redoes nothing twice and loses nothing.
 
-// indexBatch bounds the messages one indexing transaction reads, so the
-// writer is never held for long (about 30 µs of work a message).
-const indexBatch = 500
+// indexBatch is the most rows of each table (messages, contacts) one
+// indexing transaction takes, where pace starts; indexMinBatch the least
+// it takes while more are waiting.
+const (
+	indexBatch    = 500
+	indexMinBatch = 32
+)
+
+// indexHold is how long one indexing transaction should hold the writer,
+// its commit included: every writer that arrives meanwhile waits for it.
+// At 1,000 exchanges a second a pass is about 500 messages and 250
+// contacts; in one transaction it held the writer 10-15 ms (p90 9.4-9.7
+// ms), four times a second, where a group commit of ordinary writes takes
+// 1.1 ms (p90 2.4). In slices of about 4 ms (p90 4.9-5.3 ms) an ordinary
+// write's p99, from its submission to its commit, fell from 10.8-10.9 ms
+// to 8.5-9.4, for 30 % more of the writer's time in indexing (a
+// transaction costs FTS4 a segment in each index: BenchmarkIndexPass
+// shows 0.28 ms for one exchange's rows, 6 ms for 250 exchanges'); at 2 ms
+// that was 80 % more for no better p99. How many rows fit is the
+// machine's and the messages' (pace learns it).
+const indexHold = 4 * time.Millisecond
 
 // indexEvery is the least time between two forward passes that found
 // work: while messages keep coming, each pass takes what arrived since the
@@ -192,8 +210,25 @@ func (db *DB) indexer() {
 // indexWrite runs fn in a transaction of its own (never in a group commit
 // with other writers, who would wait for it) that need not wait for the
 // disk: a pass lost in a crash is done again.
-func (db *DB) indexWrite(ctx context.Context, fn func(*txn) error) error {
-	return db.submitJob(ctx, &job{ctx: ctx, fn: fn, unsynced: true, alone: true})
+func (db *DB) indexWrite(ctx context.Context, fn func(*txn) error) (held time.Duration, err error) {
+	j := &job{ctx: ctx, fn: fn, unsynced: true, alone: true}
+	err = db.submitJob(ctx, j)
+	return j.held, err
+}
+
+// pace learns how many rows of each table an indexing transaction takes,
+// from one that held the writer for held and was full (a table gave it
+// limit rows, more waiting): limit scaled to what would have held it for
+// indexHold, averaged with limit, within indexMinBatch and indexBatch. A
+// transaction that was not full says little (a few rows cost mostly the
+// transaction), so the limit stays.
+func (db *DB) pace(limit int, full bool, held time.Duration) {
+	if !full || held <= 0 {
+		return
+	}
+	fit := float64(limit) * float64(indexHold) / float64(held)
+	next := int64((float64(limit) + fit) / 2)
+	db.indexPace.Store(min(max(next, indexMinBatch), indexBatch))
 }
 
 // indexForward indexes the messages and contacts stored since the last
@@ -202,24 +237,7 @@ func (db *DB) indexWrite(ctx context.Context, fn func(*txn) error) error {
 func (db *DB) indexForward(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		n := 0
-		err := db.indexWrite(ctx, func(t *txn) error {
-			cur, err := readCursors(ctx, t)
-			if err != nil {
-				return err
-			}
-			m, err := indexNew(ctx, t, "messages", cur.messagesTo, indexRange, "indexed_to")
-			if err != nil {
-				return err
-			}
-			c, err := indexNew(ctx, t, "contacts", cur.contactsTo, indexContacts, "contacts_indexed_to")
-			if err != nil {
-				return err
-			}
-			late, err := indexLateContacts(ctx, t)
-			n = m + c + late
-			return err
-		})
+		n, err := db.indexForwardSlice(ctx)
 		total += n
 		if err != nil || n == 0 {
 			return total, err
@@ -227,13 +245,42 @@ func (db *DB) indexForward(ctx context.Context) (int, error) {
 	}
 }
 
-// indexNew indexes the next batch of table's rows above the cursor
+// indexForwardSlice is one transaction of the forward pass: the next slice
+// of new messages and of new contacts (as many of each as the pace says),
+// and the contacts stored late. It reports how many ids it covered.
+func (db *DB) indexForwardSlice(ctx context.Context) (int, error) {
+	n, full := 0, false
+	limit := int(db.indexPace.Load())
+	held, err := db.indexWrite(ctx, func(t *txn) error {
+		cur, err := readCursors(ctx, t)
+		if err != nil {
+			return err
+		}
+		m, err := indexNew(ctx, t, "messages", cur.messagesTo, limit, indexRange, "indexed_to")
+		if err != nil {
+			return err
+		}
+		c, err := indexNew(ctx, t, "contacts", cur.contactsTo, limit, indexContacts, "contacts_indexed_to")
+		if err != nil {
+			return err
+		}
+		late, err := indexLateContacts(ctx, t)
+		n, full = m+c+late, m >= limit || c >= limit
+		return err
+	})
+	if err == nil {
+		db.pace(limit, full, held)
+	}
+	return n, err
+}
+
+// indexNew indexes the next limit of table's rows above the cursor
 // progress (at after), moves the cursor past them, and reports how many
 // ids it covered.
-func indexNew(ctx context.Context, t *txn, table string, after int64, index func(context.Context, *txn, int64, int64) error,
+func indexNew(ctx context.Context, t *txn, table string, after int64, limit int, index func(context.Context, *txn, int64, int64) error,
 	progress string) (int, error) {
 	var last sql.NullInt64
-	if err := t.tx.QueryRowContext(ctx, forwardRangeQuery[table], after, indexBatch).Scan(&last); err != nil {
+	if err := t.tx.QueryRowContext(ctx, forwardRangeQuery[table], after, limit).Scan(&last); err != nil {
 		return 0, err
 	}
 	if !last.Valid {
@@ -253,7 +300,8 @@ func indexNew(ctx context.Context, t *txn, table string, after int64, index func
 // which messages or contacts are left (0: done).
 func (db *DB) backfill(ctx context.Context) (int64, error) {
 	var left int64
-	err := db.indexWrite(ctx, func(t *txn) error {
+	full, limit := false, int(db.indexPace.Load())
+	held, err := db.indexWrite(ctx, func(t *txn) error {
 		cur, err := readCursors(ctx, t)
 		if err != nil {
 			return err
@@ -268,13 +316,14 @@ func (db *DB) backfill(ctx context.Context) (int64, error) {
 			return nil
 		}
 		var first sql.NullInt64
-		if err := t.tx.QueryRowContext(ctx, backfillRangeQuery[table], below, indexBatch).Scan(&first); err != nil {
+		if err := t.tx.QueryRowContext(ctx, backfillRangeQuery[table], below, limit).Scan(&first); err != nil {
 			return err
 		}
 		from := int64(1)
 		if first.Valid {
 			from = first.Int64
 		}
+		full = below-from+1 == int64(limit)
 		if err := index(ctx, t, from, below); err != nil {
 			return fmt.Errorf("back-filling: %w", err)
 		}
@@ -285,6 +334,9 @@ func (db *DB) backfill(ctx context.Context) (int64, error) {
 		_, err = t.tx.ExecContext(ctx, `UPDATE search_progress SET `+progress+` = ? WHERE id = 1`, from-1)
 		return err
 	})
+	if err == nil {
+		db.pace(limit, full, held)
+	}
 	return left, err
 }
 

@@ -470,3 +470,71 @@ func TestBackfillRunsInTheBackground(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// The indexer's slices: a full transaction that held the writer longer
+// than indexHold makes the next one smaller, a quicker one larger, within
+// indexMinBatch and indexBatch; one that was not full, or not timed,
+// changes nothing.
+func TestIndexPaceFollowsTheWritersTime(t *testing.T) {
+	db := &DB{}
+	for _, c := range []struct {
+		limit int
+		full  bool
+		held  time.Duration
+		want  int64
+	}{
+		{400, true, 2 * indexHold, 300},        // twice too long: half fits, averaged
+		{400, true, indexHold, 400},            // as long as it should be
+		{100, true, indexHold / 2, 150},        // twice as many fit, averaged
+		{400, true, indexHold / 4, indexBatch}, // never above the ceiling
+		{40, true, 100 * indexHold, indexMinBatch},
+		{400, false, 10 * indexHold, 123}, // not full: the rows it found were all there was
+		{400, true, 0, 123},
+	} {
+		db.indexPace.Store(123)
+		db.pace(c.limit, c.full, c.held)
+		if got := db.indexPace.Load(); got != c.want {
+			t.Errorf("pace(%d, %v, %v) = %d, want %d", c.limit, c.full, c.held, got, c.want)
+		}
+	}
+}
+
+// A slice smaller than what waits: the forward pass and the back-fill go
+// on a transaction at a time until every message is indexed.
+func TestIndexerInSlicesIndexesEverything(t *testing.T) {
+	ctx := context.Background()
+	db := openWithoutIndexer(t, filepath.Join(t.TempDir(), "c.db"))
+	conv := seedConversation(t, db)
+	const n = 3*indexMinBatch + 5
+	for i := range n {
+		if _, err := db.Messages().Add(ctx, &model.Message{Conversation: conv, Integration: "ig", Direction: model.DirectionIn,
+			Author: model.AuthorContact, Status: model.StatusReceived,
+			Contents: []model.Content{{Type: model.Text, Text: fmt.Sprintf("fatia%d", i)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.indexPace.Store(indexMinBatch)
+	if _, err := db.indexForwardSlice(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var to int64
+	if err := db.r.QueryRow(`SELECT indexed_to FROM search_progress`).Scan(&to); err != nil || to != indexMinBatch {
+		t.Errorf("after one slice of %d, indexed to %d, %v; want %d", indexMinBatch, to, err, indexMinBatch)
+	}
+	if got := searchIDs(t, db, fmt.Sprintf("fatia%d", indexMinBatch)); got != "[]" {
+		t.Errorf("search beyond the first slice = %s, want nothing yet", got)
+	}
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var indexed int
+	if err := db.r.QueryRow(`SELECT count(*) FROM message_search`).Scan(&indexed); err != nil || indexed != n {
+		t.Errorf("indexed %d messages, %v; want %d", indexed, err, n)
+	}
+	for _, i := range []int{0, indexMinBatch, n - 1} {
+		if got := searchIDs(t, db, fmt.Sprintf("fatia%d", i)); got != fmt.Sprint("[", conv, "]") {
+			t.Errorf("search fatia%d = %s, want [%d]", i, got, conv)
+		}
+	}
+	indexHealthy(t, db)
+}

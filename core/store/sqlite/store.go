@@ -52,8 +52,10 @@ type DB struct {
 	// ids are the ids of new contacts and conversations (ids.go).
 	ids ids
 	// indexWake wakes the search indexer (searchindex.go); indexDone is
-	// closed when it has stopped.
+	// closed when it has stopped. indexPace is how many rows its next
+	// transaction takes (pace).
 	indexWake, indexDone chan struct{}
+	indexPace            atomic.Int64
 }
 
 var _ store.Store = (*DB)(nil)
@@ -179,6 +181,7 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		indexWake: make(chan struct{}, 1),
 		indexDone: make(chan struct{}),
 	}
+	db.indexPace.Store(indexBatch)
 	if err := db.ids.load(ctx, wc); err != nil {
 		db.spBegin.Close()
 		db.spRelease.Close()
@@ -430,6 +433,9 @@ type job struct {
 	// commit (the search indexer's passes, which no writer should wait
 	// for).
 	alone bool
+	// held is how long an alone job held the writer, its commit included;
+	// set before done is sent.
+	held time.Duration
 }
 
 func (db *DB) write(ctx context.Context, fn func(*txn) error) error {
@@ -524,6 +530,7 @@ func (db *DB) commit(batch []*job) {
 		finish(err)
 		return
 	}
+	start := time.Now()
 	if err := db.begin(); err != nil {
 		finish(fmt.Errorf("begin: %w", err))
 		return
@@ -545,6 +552,7 @@ func (db *DB) commit(batch []*job) {
 			finish(fmt.Errorf("commit: %w", err))
 			return
 		}
+		j.held = time.Since(start)
 		finish(nil)
 		return
 	}
