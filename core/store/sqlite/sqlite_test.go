@@ -374,3 +374,38 @@ func tempFiles() []string {
 	}
 	return found
 }
+
+// Migration 0015 moves queue_keys into a table clustered on its primary
+// key: every key, its time and its lease come through as they were.
+func TestQueueKeysMoveWithTheirLeases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	old := oldSchema(t, path, 15)
+	const keys = `SELECT queue || ' ' || key || ' ' || ready_at || ' ' || lease_owner || ' ' || lease_token FROM queue_keys ORDER BY queue, key`
+	if _, err := old.Exec(`INSERT INTO queue_keys (queue, key, ready_at, lease_owner, lease_token) VALUES
+		('inbox', 'ig|u1', 100, 'worker-a', 7), ('inbox', 'ig|u2', 50, '', 0), ('outbox', '12', 75, '', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	before, err := collectStrings(old.Query(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	db, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	defer db.Close()
+	after, err := collectStrings(db.r.Query(keys))
+	if err != nil || strings.Join(after, "; ") != strings.Join(before, "; ") || len(after) != 3 {
+		t.Errorf("queue keys after 0015 = %q, %v; want %q", after, err, before)
+	}
+	var withoutRowid int
+	if err := db.r.QueryRow(`SELECT wr FROM pragma_table_list WHERE name = 'queue_keys'`).Scan(&withoutRowid); err != nil || withoutRowid != 1 {
+		t.Errorf("queue_keys WITHOUT ROWID = %d, %v; want 1", withoutRowid, err)
+	}
+	var due string
+	if err := db.r.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'queue_keys_due'`).Scan(&due); err != nil ||
+		!strings.Contains(due, "(queue, ready_at, key)") {
+		t.Errorf("queue_keys_due = %q, %v; want the index on (queue, ready_at, key)", due, err)
+	}
+}
