@@ -42,15 +42,7 @@ func BenchmarkExchangeCommit(b *testing.B) {
 					ctx, cancel = context.WithCancel(ctx)
 					defer cancel()
 				}
-				db, err := Open(ctx, filepath.Join(b.TempDir(), "c.db"), Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				if err := db.Integrations().Put(ctx, &model.Integration{ID: "ig", Name: "IG", Channel: "fake",
-					Squad: model.DefaultSquad, Enabled: true, Source: model.SourceAPI}); err != nil {
-					b.Fatal(err)
-				}
+				db := openExchangeStore(ctx, b, Options{})
 				run := bc.tx(db)
 				var seq atomic.Int64
 				before := db.WriterStats()
@@ -77,6 +69,22 @@ func BenchmarkExchangeCommit(b *testing.B) {
 }
 
 // exchangeWrites are the writes of one exchange's turn for a new user.
+// openExchangeStore is a store in b's temporary directory with the
+// integration exchangeWrites writes for, closed when b ends.
+func openExchangeStore(ctx context.Context, b *testing.B, o Options) *DB {
+	b.Helper()
+	db, err := Open(ctx, filepath.Join(b.TempDir(), "c.db"), o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.Integrations().Put(ctx, &model.Integration{ID: "ig", Name: "IG", Channel: "fake",
+		Squad: model.DefaultSquad, Enabled: true, Source: model.SourceAPI}); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
 func exchangeWrites(ctx context.Context, tx store.Tx, user string) error {
 	ct, err := tx.Contacts().Upsert(ctx, "ig", user, store.ContactHints{Name: "Ana"}, tx.Now())
 	if err != nil {

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
 )
 
@@ -31,15 +29,7 @@ import (
 // figure that moves with the schema rather than with the machine's load.
 func BenchmarkExchangeWrites(b *testing.B) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(b.TempDir(), "c.db"), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Integrations().Put(ctx, &model.Integration{ID: "ig", Name: "IG", Channel: "fake",
-		Squad: model.DefaultSquad, Enabled: true, Source: model.SourceAPI}); err != nil {
-		b.Fatal(err)
-	}
+	db := openExchangeStore(ctx, b, Options{})
 	b.ReportAllocs()
 	written := bytesWritten()
 	start := time.Now()

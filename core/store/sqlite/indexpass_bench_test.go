@@ -3,11 +3,9 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/conversa/conversa/core/model"
 	"github.com/conversa/conversa/core/store"
 )
 
@@ -24,15 +22,7 @@ func BenchmarkIndexPass(b *testing.B) {
 	for _, exchanges := range []int{1, 25, 125, indexBatch / 2} {
 		b.Run(fmt.Sprint("exchanges=", exchanges), func(b *testing.B) {
 			ctx := context.Background()
-			db, err := Open(ctx, filepath.Join(b.TempDir(), "c.db"), Options{noIndexer: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.Integrations().Put(ctx, &model.Integration{ID: "ig", Name: "IG", Channel: "fake",
-				Squad: model.DefaultSquad, Enabled: true, Source: model.SourceAPI}); err != nil {
-				b.Fatal(err)
-			}
+			db := openExchangeStore(ctx, b, Options{noIndexer: true})
 			user := 0
 			var held time.Duration
 			for b.Loop() {
