@@ -51,11 +51,12 @@ const indexHold = 4 * time.Millisecond
 
 // indexEvery is the least time between two forward passes that found
 // work: while messages keep coming, each pass takes what arrived since the
-// last one in one transaction (a search trails them by at most about this
-// long), rather than one transaction a message; the first message after a
-// quiet spell is indexed at once. A pass costs FTS4 a new segment in each
-// of its four indexes (the words and three prefix lengths) and their
-// merges, whatever it holds, so bigger passes cost far less a message:
+// last one, in as few transactions as indexHold allows (a search trails
+// them by at most about this long), rather than one transaction a message;
+// the first message after a quiet spell is indexed at once. A transaction
+// costs FTS4 a new segment in each of its four indexes (the words and
+// three prefix lengths) and their merges, whatever it holds, so bigger
+// ones cost far less a message:
 // BenchmarkExchangeWrites (one exchange's writes and their indexing) took
 // 555-713 µs an exchange at 20 ms, 424-456 at 100 ms, 401-426 at 250 ms
 // and 393-414 at 500 ms.
