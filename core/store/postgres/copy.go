@@ -118,15 +118,15 @@ type srcTable struct {
 // sqliteTables lists the tables to copy, in the order they were created:
 // every table but SQLite's own, the migration bookkeeping (each side
 // records its own migrations), the search indexes (virtual tables and their
-// shadow tables, the word list, the indexer's progress and its list of
-// contacts stored late: PostgreSQL indexes the copied messages and
-// contacts itself) and the label counts
+// shadow tables, the word list, the shard list, the indexer's progress
+// and its list of contacts stored late: PostgreSQL indexes the copied
+// messages and contacts itself) and the label counts
 // (kept by a trigger on each side as the labels are copied).
 func sqliteTables(ctx context.Context, tx *sql.Tx) ([]srcTable, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT m.name FROM sqlite_master m
 		JOIN pragma_table_list l ON l.schema = 'main' AND l.name = m.name AND l.type = 'table'
 		WHERE m.type = 'table' AND substr(m.name, 1, 7) <> 'sqlite_' AND m.name NOT IN ('schema_migrations', 'label_counts', 'search_words', 'search_progress',
-			'contact_search_late')
+			'contact_search_late', 'message_search_shards')
 		ORDER BY m.rowid`)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -190,14 +189,22 @@ func listQuery(f store.ConversationFilter, found []int64) (string, []any) {
 	return q, append(args, f.Limit)
 }
 
-// The full-text lookups of a search: the newest matching messages and the
-// newest matching contacts, each at most searchHits (docid order is what
-// FTS4 reads without sorting).
+// searchShardBits: the search indexes keep their rows in shards of ids,
+// shard = id >> searchShardBits (migration 0016, which writes the same
+// shift into its triggers), each with segments of its own.
+const searchShardBits = 18
+
+// The full-text lookups of a search, in one shard: the newest matching
+// messages and the newest matching contacts, at most the limit (docid
+// order is what FTS4 reads without sorting).
 const (
 	textHitsQuery = `SELECT m.conversation_id, m.id FROM (SELECT docid FROM message_search WHERE message_search MATCH ?
-		ORDER BY docid DESC LIMIT ?) s JOIN messages m ON m.id = s.docid`
-	contactHitsQuery = `SELECT c.id FROM (SELECT docid FROM contact_search WHERE contact_search MATCH ?
-		ORDER BY docid DESC LIMIT ?) s JOIN conversations c ON c.contact_id = s.docid`
+		AND shard = ? ORDER BY docid DESC LIMIT ?) s JOIN messages m ON m.id = s.docid`
+	contactHitsQuery = `SELECT s.docid, c.id FROM (SELECT docid FROM contact_search WHERE contact_search MATCH ?
+		AND shard = ? ORDER BY docid DESC LIMIT ?) s JOIN conversations c ON c.contact_id = s.docid`
+	// The newest shard of each index (its highest id's).
+	newestMessageQuery = `SELECT coalesce(max(id), 0) FROM messages`
+	newestContactQuery = `SELECT coalesce(max(id), 0) FROM contacts`
 )
 
 // searchCandidates runs the full-text queries for terms. hits maps each
@@ -206,44 +213,163 @@ const (
 // The terms are quoted (they hold only letters and digits), so nothing
 // typed is read as FTS syntax; the last is a prefix.
 func searchCandidates(ctx context.Context, r reader, terms []string) (hits map[int64]int64, found []int64, err error) {
-	fts, any, err := searchFTSQuery(ctx, r, terms)
-	if err != nil || !any {
+	s, err := planSearch(ctx, r, terms)
+	if err != nil || s == nil {
 		return nil, nil, err
 	}
+	textHits, done, err := repeatedQuery(ctx, r, textHitsQuery)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	contactHits, done, err := repeatedQuery(ctx, r, contactHitsQuery)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
 	hits = map[int64]int64{}
-	{
-		rows, err := r.QueryContext(ctx, textHitsQuery, fts, searchHits)
+	err = s.eachShard(ctx, r, "message_search_shards", newestMessageQuery, func(shard int64, limit int) (int, error) {
+		rows, err := textHits(s.match, shard, limit)
 		if err != nil {
-			return nil, nil, err
+			return 0, err
 		}
 		defer rows.Close()
+		n := 0
 		for rows.Next() {
 			var conv, msg int64
 			if err := rows.Scan(&conv, &msg); err != nil {
-				return nil, nil, err
+				return 0, err
 			}
+			n++
 			if msg > hits[conv] {
 				hits[conv] = msg
 			}
 		}
-		if err := rows.Err(); err != nil {
-			return nil, nil, err
-		}
+		return n, rows.Err()
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	found = make([]int64, 0, len(hits))
 	for id := range hits {
 		found = append(found, id)
 	}
-	byContact, err := collectIDs(r.QueryContext(ctx, contactHitsQuery, fts, searchHits))
+	// Contacts have no shard list (migration 0016): each of their shards
+	// is looked into.
+	err = s.eachShard(ctx, r, "", newestContactQuery, func(shard int64, limit int) (int, error) {
+		rows, err := contactHits(s.match, shard, limit)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		contacts := map[int64]bool{} // a contact's conversations are one match
+		for rows.Next() {
+			var contact, conv int64
+			if err := rows.Scan(&contact, &conv); err != nil {
+				return 0, err
+			}
+			contacts[contact] = true
+			if _, ok := hits[conv]; !ok {
+				found = append(found, conv)
+			}
+		}
+		return len(contacts), rows.Err()
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, id := range byContact {
-		if _, ok := hits[id]; !ok {
-			found = append(found, id)
-		}
-	}
 	return hits, found, nil
+}
+
+// ftsSearch is a search as the full-text indexes run it: the FTS4 query,
+// and the words that tell which shards may hold a match (a shard holds
+// one only if its shard list names every one of them: whole words, and
+// the start of a last word searched as a prefix, as "souz*").
+type ftsSearch struct {
+	match string
+	words []string
+}
+
+// eachShard calls probe on the shards of an index that may hold a match,
+// newest first, with how many matches are still wanted (of
+// searchHits), until it has them all. newest is the statement that gives
+// the index's highest id; list, its shards' word list (migration 0016),
+// if it has one.
+// probe reports how many matches the shard gave.
+func (s *ftsSearch) eachShard(ctx context.Context, r reader, list, newest string, probe func(shard int64, limit int) (int, error)) error {
+	var top int64
+	if err := r.QueryRowContext(ctx, newest).Scan(&top); err != nil {
+		return err
+	}
+	next, done, err := s.shardFinder(ctx, r, list)
+	if err != nil {
+		return err
+	}
+	defer done()
+	want := searchHits
+	for shard := top >> searchShardBits; shard >= 0 && want > 0; shard-- {
+		var ok bool
+		if shard, ok, err = next(shard); err != nil || !ok {
+			return err
+		}
+		n, err := probe(shard, want)
+		if err != nil {
+			return err
+		}
+		want -= n
+	}
+	return nil
+}
+
+// shardFinder returns the function that gives the newest shard at or
+// below from whose word list (list) names every word of s.words; ok is
+// false when none does. Each word's newest shard at or below from is one
+// seek in the list's primary key: the lowest of them is where the next
+// shard can be at best, and the search leaps there until every word's is
+// the same. Without words, or without a list, every shard may hold a
+// match.
+func (s *ftsSearch) shardFinder(ctx context.Context, r reader, list string) (next func(from int64) (int64, bool, error), done func(),
+	err error) {
+	if len(s.words) == 0 || list == "" {
+		return func(from int64) (int64, bool, error) { return from, true, nil }, func() {}, nil
+	}
+	q, words := s.shardQuery(list)
+	query, done, err := repeatedQuery(ctx, r, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func(from int64) (int64, bool, error) {
+		for {
+			var n int
+			var lo, hi int64
+			rows, err := query(append([]any{from}, words...)...)
+			if err == nil {
+				err = scanOne(rows, &n, &lo, &hi)
+			}
+			if err != nil {
+				return 0, false, fmt.Errorf("search: the shards of %s: %w", list, err)
+			}
+			switch {
+			case n < len(words):
+				return 0, false, nil // a word is in no shard at or below from
+			case lo == hi:
+				return lo, true, nil
+			}
+			from = lo
+		}
+	}, done, nil
+}
+
+// shardQuery is shardFinder's statement: for each word, its newest shard
+// at or below ?1; how many have one, and the lowest and highest of those.
+// words are its arguments after ?1.
+func (s *ftsSearch) shardQuery(list string) (q string, words []any) {
+	parts := make([]string, len(s.words))
+	for i, w := range s.words {
+		words = append(words, w)
+		parts[i] = fmt.Sprintf(`SELECT (SELECT max(shard) FROM %s WHERE word = ?%d AND shard <= ?1) AS s`, list, i+2)
+	}
+	return `SELECT count(s), coalesce(min(s), -1), coalesce(max(s), -1) FROM (` + strings.Join(parts, " UNION ALL ") + `)`, words
 }
 
 // ftsQuery is an FTS4 query for every term, the last as a prefix when it
@@ -264,64 +390,77 @@ func ftsQuery(terms []string) string {
 // prefix="3,4,5").
 const longestPrefixIndex = 5
 
+// longestShardStart is the longest start of a word the shard lists keep
+// (in letters: migration 0016's triggers).
+const longestShardStart = 5
+
 // maxPrefixWords bounds the words a last word is searched as: the start
 // of more words than that is searched as a prefix.
 const maxPrefixWords = 64
 
-// The statements that turn a long last word into the words it starts
-// (search_words, migration 0012).
+// The statements that turn the words typed into the words indexed, and a
+// last word into the words it starts (search_words, migration 0012).
 const (
-	// foldQuery is a word as message_search indexes it.
+	// foldQuery is a search's words as message_search indexes them.
 	foldQuery = `SELECT token FROM search_tokens WHERE input = ?`
 	// prefixWordsQuery lists the indexed words from ?1 up to ?2 (?1 and
 	// everything after it).
 	prefixWordsQuery = `SELECT word FROM search_words WHERE word >= ? AND word < ? ORDER BY word LIMIT ?`
 )
 
-// searchFTSQuery is ftsQuery for message_search and contact_search, with a
-// last word of more bytes than the longest prefix index searched as the
-// indexed words it starts (search_words lists those of both)
-// ("pedido" as "pedido" OR "pedidos"), which FTS4 reads from their newest
-// ends and stops at the limit; as a prefix it would merge their whole
-// doclists. any is false when no indexed word starts with it: nothing
-// matches.
-func searchFTSQuery(ctx context.Context, r reader, terms []string) (q string, any bool, err error) {
-	fts := ftsQuery(terms)
-	last := terms[len(terms)-1]
-	if !fulltext.Prefix(last) {
-		return fts, true, nil
+// planSearch is the search for terms: nil when nothing can match (no
+// indexed word starts with the last one). The FTS4 query is ftsQuery's,
+// with a last word of more bytes than the longest prefix index searched
+// as the indexed words it starts (search_words lists those of both
+// indexes) ("pedido" as "pedido" OR "pedidos"), which FTS4 reads from
+// their newest ends and stops at the limit; as a prefix it would merge
+// their whole doclists. The words, as the indexes fold them, choose the
+// shards: the whole words, and the start of a last word searched as a
+// prefix (its first letters, at most as many as the longest start the
+// shard lists keep).
+func planSearch(ctx context.Context, r reader, terms []string) (*ftsSearch, error) {
+	s := &ftsSearch{match: ftsQuery(terms)}
+	folded, err := collectStrings(r.QueryContext(ctx, foldQuery, strings.Join(terms, " ")))
+	if err != nil {
+		return nil, err
 	}
-	var folded string
-	switch err := r.QueryRowContext(ctx, foldQuery, last).Scan(&folded); {
-	case errors.Is(err, sql.ErrNoRows):
-		return fts, true, nil
-	case err != nil:
-		return "", false, err
+	if len(folded) != len(terms) {
+		// The index splits the words otherwise than the search does:
+		// every shard may hold a match.
+		return s, nil
 	}
-	if len(folded) <= longestPrefixIndex {
-		return fts, true, nil
+	if !fulltext.Prefix(terms[len(terms)-1]) {
+		s.words = folded
+		return s, nil
 	}
-	// Past every word that starts with folded: a byte above any UTF-8
+	last := folded[len(folded)-1]
+	s.words = folded[:len(folded)-1]
+	if start := []rune(last); len(start) >= fulltext.MinPrefix {
+		s.words = append(s.words, string(start[:min(len(start), longestShardStart)])+"*")
+	}
+	// Past every word that starts with last: a byte above any UTF-8
 	// sequence.
-	words, err := collectStrings(r.QueryContext(ctx, prefixWordsQuery, folded, folded+"\xff", maxPrefixWords+1))
+	words, err := collectStrings(r.QueryContext(ctx, prefixWordsQuery, last, last+"\xff", maxPrefixWords+1))
 	switch {
 	case err != nil:
-		return "", false, err
+		return nil, err
 	case len(words) == 0:
-		return "", false, nil
-	case len(words) > maxPrefixWords:
-		return fts, true, nil
+		return nil, nil
+	case len(words) > maxPrefixWords || len(last) <= longestPrefixIndex:
+		return s, nil
 	}
 	quoted := make([]string, 0, len(terms))
 	for _, t := range terms[:len(terms)-1] {
 		quoted = append(quoted, `"`+t+`"`)
 	}
+	alternatives := make([]string, len(words))
 	for i, w := range words {
-		words[i] = `"` + w + `"`
+		alternatives[i] = `"` + w + `"`
 	}
 	// Parenthesised: OR binds looser than AND in the query syntax this
 	// build of SQLite has.
-	return strings.Join(append(quoted, "("+strings.Join(words, " OR ")+")"), " "), true, nil
+	s.match = strings.Join(append(quoted, "("+strings.Join(alternatives, " OR ")+")"), " ")
+	return s, nil
 }
 
 // matches sets the Match of the conversations found by a message (hits:

@@ -43,6 +43,8 @@ func plannedQueries() []plannedQuery {
 	labels, labelArgs := labelCountsQuery("")
 	agentLabels, agentLabelArgs := labelCountsQuery("ana")
 	audit, auditArgs := auditQuery(store.AuditFilter{})
+	searched := &ftsSearch{words: []string{"meu", "pedido", "cheg*"}}
+	shards, shardArgs := searched.shardQuery("message_search_shards")
 	deliveries, deliveryArgs := deliveriesQuery(store.DeliveryFilter{Integration: "ig", MessageID: "42", Outcome: "failed"})
 	return []plannedQuery{
 		// Ingest and the workers.
@@ -76,8 +78,11 @@ func plannedQueries() []plannedQuery {
 		list("list: contact panel", store.ConversationFilter{Contact: 1, Limit: 100}, nil, "conversations_contact"),
 		list("list: search", store.ConversationFilter{Limit: 50}, found),
 		list("list: search with state and agent", store.ConversationFilter{State: model.StateAssigned, Agent: "ana", Limit: 50}, found),
-		{Name: "search: message text", SQL: textHitsQuery, Args: []any{`"pedido*"`, searchHits}},
-		{Name: "search: contacts", SQL: contactHitsQuery, Args: []any{`"souza*"`, searchHits}},
+		{Name: "search: message text", SQL: textHitsQuery, Args: []any{`"pedido*"`, 3, searchHits}},
+		{Name: "search: contacts", SQL: contactHitsQuery, Args: []any{`"souza*"`, 3, searchHits}},
+		{Name: "search: the shards of messages", SQL: shards, Args: append([]any{3}, shardArgs...)},
+		{Name: "search: the newest message", SQL: newestMessageQuery},
+		{Name: "search: the newest contact", SQL: newestContactQuery},
 		// A long last word, as the words it starts.
 		{Name: "search: fold a word", SQL: foldQuery, Args: []any{"Pedido"}},
 		{Name: "search: the words a long prefix starts", SQL: prefixWordsQuery, Args: []any{"pedido", "pedido\xff", maxPrefixWords + 1}},

@@ -16,6 +16,11 @@ import (
 // runs in the process that has the store open, woken by each stored
 // message; search may trail a message by the time one pass takes.
 //
+// Each index keeps its rows in shards of ids (migration 0016), each
+// row indexed in the shard of its id, a message's words listed for its
+// shard (see searchShardBits), so that a search reads the newest shards
+// first and never a doclist of the whole history.
+//
 // Two passes share it. The forward pass indexes the messages stored since
 // the last one (above search_progress.indexed_to) and the contacts (above
 // contacts_indexed_to, migration 0013, and those stored below it, which
@@ -74,8 +79,8 @@ const (
 	searchProgressQuery = `SELECT indexed_to, backfill_to, contacts_backfill_to, contacts_indexed_to FROM search_progress WHERE id = 1`
 	// contactsRangeQuery and contactWordsRangeQuery back-fill contacts as
 	// the ones above do messages.
-	contactsRangeQuery = `INSERT INTO contact_search (docid, name, username, channel_user_id)
-		SELECT id, name, username, channel_user_id FROM contacts WHERE id >= ? AND id <= ? ORDER BY id`
+	contactsRangeQuery = `INSERT INTO contact_search (docid, name, username, channel_user_id, shard)
+		SELECT id, name, username, channel_user_id, id >> 18 FROM contacts WHERE id >= ? AND id <= ? ORDER BY id`
 	contactWordsRangeQuery = `INSERT OR IGNORE INTO search_words (word)
 		SELECT t.token FROM contacts c, search_tokens t WHERE c.id >= ? AND c.id <= ?
 			AND t.input = c.name || ' ' || c.username || ' ' || c.channel_user_id`
@@ -84,20 +89,23 @@ const (
 	// already, so what is there is replaced), its words listed, the list
 	// emptied.
 	lateContactsUnindexQuery = `DELETE FROM contact_search WHERE docid IN (SELECT id FROM contact_search_late)`
-	lateContactsIndexQuery   = `INSERT INTO contact_search (docid, name, username, channel_user_id)
-		SELECT c.id, c.name, c.username, c.channel_user_id FROM contact_search_late l JOIN contacts c ON c.id = l.id ORDER BY c.id`
+	lateContactsIndexQuery   = `INSERT INTO contact_search (docid, name, username, channel_user_id, shard)
+		SELECT c.id, c.name, c.username, c.channel_user_id, c.id >> 18 FROM contact_search_late l JOIN contacts c ON c.id = l.id
+		ORDER BY c.id`
 	lateContactWordsQuery = `INSERT OR IGNORE INTO search_words (word)
 		SELECT t.token FROM contact_search_late l JOIN contacts c ON c.id = l.id, search_tokens t
 			WHERE t.input = c.name || ' ' || c.username || ' ' || c.channel_user_id`
 	lateContactsDoneQuery = `DELETE FROM contact_search_late`
-	// indexRangeQuery indexes the searchable messages of a range, in
-	// ascending docid order: FTS4 keeps a transaction's terms in memory only
-	// while docids ascend, and would write a segment per row otherwise.
-	indexRangeQuery = `INSERT INTO message_search (docid, body)
-		SELECT id, body FROM message_search_source WHERE id >= ? AND id <= ? AND body IS NOT NULL ORDER BY id`
-	// wordsRangeQuery lists the words of a range's messages (search_words).
-	wordsRangeQuery = `INSERT OR IGNORE INTO search_words (word)
-		SELECT t.token FROM message_search_source s, search_tokens t WHERE s.id >= ? AND s.id <= ? AND t.input = s.body`
+	// indexRangeQuery indexes the searchable messages of a range, each in
+	// its shard (migration 0016), in ascending docid order: FTS4 keeps a
+	// transaction's terms in memory only while docids ascend (and the
+	// shard stays the same), and would write a segment per row otherwise.
+	indexRangeQuery = `INSERT INTO message_search (docid, body, shard)
+		SELECT id, body, id >> 18 FROM message_search_source WHERE id >= ? AND id <= ? AND body IS NOT NULL ORDER BY id`
+	// wordsRangeQuery lists the shards the words of a range's messages are
+	// in (and, by its trigger, the words new to search_words).
+	wordsRangeQuery = `INSERT OR IGNORE INTO message_search_shards (word, shard)
+		SELECT t.token, s.id >> 18 FROM message_search_source s, search_tokens t WHERE s.id >= ? AND s.id <= ? AND t.input = s.body`
 )
 
 // searchCursors are search_progress's cursors (see the top of this file).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -300,10 +301,11 @@ func TestIndexerIndexesNewContacts(t *testing.T) {
 	}
 }
 
-// An install at 0012 indexed its contacts as it stored them: after 0013
-// they are found at once, renames included, and only newer contacts wait
-// for the indexer.
-func TestContactsIndexedBeforeTheUpgradeStayFound(t *testing.T) {
+// An install at 0013 had its contacts indexed: after 0016 rebuilt the
+// index in shards, the back-fill indexes them again (found once it has
+// run), a rename of one it indexed is indexed at once, and newer contacts
+// wait for the forward pass.
+func TestContactsIndexedBeforeTheUpgradeAreFoundAgain(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	old := oldSchema(t, path, 13)
@@ -320,8 +322,20 @@ func TestContactsIndexedBeforeTheUpgradeStayFound(t *testing.T) {
 	}
 	old.Close()
 	db := openWithoutIndexer(t, path)
+	if got := searchIDs(t, db, "prates"); got != "[]" {
+		t.Errorf("search for a contact before the back-fill = %s, want nothing: 0016 rebuilds the index", got)
+	}
+	for {
+		left, err := db.backfill(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			break
+		}
+	}
 	if got := searchIDs(t, db, "prates"); got != "[1]" {
-		t.Errorf("search for a contact indexed before the upgrade = %s, want [1]", got)
+		t.Errorf("search for a contact indexed before the upgrade, after the back-fill = %s, want [1]", got)
 	}
 	if err := db.execWrite(`UPDATE contacts SET name = 'Olga Zuleica' WHERE id = 1`); err != nil {
 		t.Fatal(err)
@@ -418,19 +432,21 @@ func TestLongLastWordIsSearchedAsTheWordsItStarts(t *testing.T) {
 	r := poolReader{db.r}
 	for _, c := range []struct {
 		terms []string
-		want  string
-		any   bool
+		want  *ftsSearch // nil: nothing can match
 	}{
-		{[]string{"PEDIDO"}, `("pedido" OR "pedidos")`, true},
-		{[]string{"meus", "Pedid"}, `"meus" "Pedid*"`, true}, // five letters: the prefix index
-		{[]string{"o", "pedidi"}, `"o" ("pedidinho")`, true},
-		{[]string{"pedidx"}, "", false},
-		{[]string{"palavra"}, `"palavra*"`, true}, // more words than maxPrefixWords
-		{[]string{"chegou", "o"}, `"chegou" "o"`, true},
+		{[]string{"PEDIDO"}, &ftsSearch{match: `("pedido" OR "pedidos")`, words: []string{"pedid*"}}},
+		// Five letters: the prefix index.
+		{[]string{"meus", "Pedid"}, &ftsSearch{match: `"meus" "Pedid*"`, words: []string{"meus", "pedid*"}}},
+		{[]string{"o", "pedidi"}, &ftsSearch{match: `"o" ("pedidinho")`, words: []string{"o", "pedid*"}}},
+		{[]string{"pedidx"}, nil},
+		{[]string{"ped"}, &ftsSearch{match: `"ped*"`, words: []string{"ped*"}}},
+		// More words than maxPrefixWords: searched as a prefix.
+		{[]string{"palavra"}, &ftsSearch{match: `"palavra*"`, words: []string{"palav*"}}},
+		{[]string{"chegou", "O"}, &ftsSearch{match: `"chegou" "O"`, words: []string{"chegou", "o"}}},
 	} {
-		got, any, err := searchFTSQuery(ctx, r, c.terms)
-		if err != nil || got != c.want || any != c.any {
-			t.Errorf("searchFTSQuery(%q) = %q, %v, %v; want %q, %v", c.terms, got, any, err, c.want, c.any)
+		got, err := planSearch(ctx, r, c.terms)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("planSearch(%q) = %+v, %v; want %+v", c.terms, got, err, c.want)
 		}
 	}
 	for q, want := range map[string]bool{"pedido": true, "pedidos": true, "pedidinh": true, "pedidx": false, "o pedidinho": false,
@@ -535,6 +551,183 @@ func TestIndexerInSlicesIndexesEverything(t *testing.T) {
 		if got := searchIDs(t, db, fmt.Sprintf("fatia%d", i)); got != fmt.Sprint("[", conv, "]") {
 			t.Errorf("search fatia%d = %s, want [%d]", i, got, conv)
 		}
+	}
+	indexHealthy(t, db)
+}
+
+// Messages and contacts far apart in id land in different shards of the
+// indexes (migration 0016): a search finds them in any shard, the newest
+// first, looks only into the shards that hold its words, and edits,
+// unsends and renames of rows in an older shard are indexed in theirs.
+func TestSearchAcrossShards(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	conv := seedConversation(t, db)
+	at := func(shard, n int64) int64 { return shard<<searchShardBits + n }
+	add := func(id int64, text string) {
+		t.Helper()
+		contents := fmt.Sprintf(`[{"type":"text","text":%q}]`, text)
+		if err := db.execWrite(`INSERT INTO messages (id, conversation_id, integration_id, direction, author, contents, status, created_at)
+			VALUES (?, ?, 'ig', 'in', 'contact', ?, 'received', 0)`, id, conv, contents); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(at(0, 5), "alfa comum")
+	add(at(1, 7), "beta comum")
+	add(at(3, 1), "delta comum")
+	// A contact in shard 2, with a conversation of its own.
+	other := at(2, 9)
+	for _, q := range []string{
+		fmt.Sprintf(`INSERT INTO contacts (id, integration_id, channel_user_id, name, created_at) VALUES (%d, 'ig', 'u9', 'Ulisses Quintela', 0)`, other),
+		fmt.Sprintf(`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
+			VALUES (2, 'ig', %d, 'bot', 'direct', 0, 0)`, other),
+	} {
+		if err := db.execWrite(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	shardsOf := func(list, word string) string {
+		t.Helper()
+		got, err := collectIDs(db.r.Query(`SELECT shard FROM `+list+` WHERE word = ? ORDER BY shard`, word))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(got)
+	}
+	for word, want := range map[string]string{"alfa": "[0]", "beta": "[1]", "delta": "[3]", "comum": "[0 1 3]", "quintela": "[]",
+		"com*": "[0 1 3]", "comu*": "[0 1 3]", "comum*": "[0 1 3]", "alf*": "[0]", "quin*": "[]"} {
+		if got := shardsOf("message_search_shards", word); got != want {
+			t.Errorf("message shards of %q = %s, want %s", word, got, want)
+		}
+	}
+	one := fmt.Sprintf("[%d]", conv)
+	for q, want := range map[string]string{"alfa": one, "beta comum": one, "delt": one, "alfa beta": "[]", "quintela": "[2]",
+		"ulisses quint": "[2]", "comum quintela": "[]"} {
+		if got := searchIDs(t, db, q); got != want {
+			t.Errorf("search %q = %s, want %s", q, got, want)
+		}
+	}
+	list, err := db.Conversations().List(ctx, store.ConversationFilter{Search: "comum"})
+	if err != nil || len(list) != 1 || list[0].Match == nil || list[0].Match.MessageID != at(3, 1) {
+		t.Fatalf("search comum = %v, %v; want conversation %d with its newest match, message %d", list, err, conv, at(3, 1))
+	}
+
+	// The probes, newest first, each asked for what is still wanted, and
+	// none into a shard without the words.
+	probes := func(list, newest string, terms ...string) string {
+		t.Helper()
+		s, err := planSearch(ctx, poolReader{db.r}, terms)
+		if err != nil || s == nil {
+			t.Fatalf("planSearch(%q) = %v, %v", terms, s, err)
+		}
+		var probed []string
+		if err := s.eachShard(ctx, poolReader{db.r}, list, newest, func(shard int64, limit int) (int, error) {
+			probed = append(probed, fmt.Sprintf("%d:%d", shard, limit))
+			return searchHits / 2, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(probed)
+	}
+	for _, c := range []struct {
+		terms []string
+		want  string
+	}{
+		{[]string{"comum"}, fmt.Sprintf("[3:%d 1:%d]", searchHits, searchHits-searchHits/2)},
+		{[]string{"bet"}, fmt.Sprintf("[1:%d]", searchHits)},
+		{[]string{"comum", "alfa"}, fmt.Sprintf("[0:%d]", searchHits)},
+		{[]string{"quintela"}, "[]"},
+		{[]string{"quin"}, "[]"},
+	} {
+		if got := probes("message_search_shards", newestMessageQuery, c.terms...); got != c.want {
+			t.Errorf("message shards probed for %q (shard:limit) = %s, want %s", c.terms, got, c.want)
+		}
+	}
+	// Contacts have no shard list: every shard, newest first.
+	if got, want := probes("", newestContactQuery, "quin"), fmt.Sprintf("[2:%d 1:%d]", searchHits, searchHits/2); got != want {
+		t.Errorf("contact shards probed for quin = %s, want %s", got, want)
+	}
+
+	if err := db.Messages().Edit(ctx, at(3, 1), []model.Content{{Type: model.Text, Text: "épsilon"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Messages().MarkDeleted(ctx, at(1, 7), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.execWrite(`UPDATE contacts SET name = 'Ulisses Ramalho' WHERE id = ?`, other); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]string{"epsilon": one, "delta": "[]", "beta": "[]", "alfa": one, "ramalho": "[2]", "quintela": "[]"} {
+		if got := searchIDs(t, db, q); got != want {
+			t.Errorf("after the edit, the unsend and the rename: search %q = %s, want %s", q, got, want)
+		}
+	}
+	if got := shardsOf("message_search_shards", "epsilon"); got != "[3]" {
+		t.Errorf("message shards of epsilon = %s, want [3]", got)
+	}
+	indexHealthy(t, db)
+}
+
+// An install at 0015 had every message and contact indexed in one shard:
+// 0016 drops that index, and the back-fill indexes everything again, in
+// shards, newest first.
+func TestUpgradeTo0016IndexesEverythingAgain(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old := oldSchema(t, path, 16)
+	for _, q := range []string{
+		`INSERT INTO integrations (id, name, channel, squad, inactivity_minutes, source, created_at, updated_at)
+			VALUES ('ig', 'IG', 'meta', 'sales', 60, 'api', 0, 0)`,
+		`INSERT INTO contacts (id, integration_id, channel_user_id, name, created_at) VALUES (1, 'ig', 'u1', 'Olga Prates', 0)`,
+		`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
+			VALUES (1, 'ig', 1, 'bot', 'direct', 0, 0)`,
+		`INSERT INTO messages (id, conversation_id, integration_id, direction, author, contents, status, created_at)
+			VALUES (1, 1, 'ig', 'in', 'contact', '[{"type":"text","text":"a encomenda atrasou"}]', 'received', 0),
+			(2, 1, 'ig', 'in', 'contact', '[{"type":"text","text":"texto antigo"}]', 'received', 0)`,
+		// What 0015's indexer had done: everything indexed.
+		`INSERT INTO message_search (docid, body) SELECT id, body FROM message_search_source`,
+		`INSERT INTO contact_search (docid, name, username, channel_user_id) SELECT id, name, username, channel_user_id FROM contacts`,
+		`INSERT OR IGNORE INTO search_words (word) SELECT t.token FROM message_search_source s, search_tokens t WHERE t.input = s.body`,
+		`INSERT OR IGNORE INTO search_words (word) SELECT t.token FROM contacts c, search_tokens t
+			WHERE t.input = c.name || ' ' || c.username || ' ' || c.channel_user_id`,
+		`UPDATE search_progress SET indexed_to = 2, backfill_to = 0, contacts_indexed_to = 1, contacts_backfill_to = 0`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+	db := openWithoutIndexer(t, path)
+	var backfillTo, contactsTo int64
+	if err := db.r.QueryRow(`SELECT backfill_to, contacts_backfill_to FROM search_progress`).Scan(&backfillTo, &contactsTo); err != nil ||
+		backfillTo != 2 || contactsTo != 1 {
+		t.Errorf("back-fill cursors after 0016 = %d, %d (%v); want 2 and 1: everything is indexed again", backfillTo, contactsTo, err)
+	}
+	for _, q := range []string{"encomenda", "prates"} {
+		if got := searchIDs(t, db, q); got != "[]" {
+			t.Errorf("search %q before the back-fill = %s, want nothing: the old index is gone", q, got)
+		}
+	}
+	// Not indexed yet: an edit waits for the back-fill, which reads it as
+	// it is then.
+	if err := db.Messages().Edit(ctx, 2, []model.Content{{Type: model.Text, Text: "texto novo"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.IndexSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]string{"encomenda": "[1]", "prates": "[1]", "novo": "[1]", "antigo": "[]"} {
+		if got := searchIDs(t, db, q); got != want {
+			t.Errorf("search %q after the back-fill = %s, want %s", q, got, want)
+		}
+	}
+	var listed int
+	if err := db.r.QueryRow(`SELECT count(*) FROM message_search_shards WHERE shard = 0 AND word IN ('encomenda', 'novo')`).
+		Scan(&listed); err != nil || listed != 2 {
+		t.Errorf("the shard list names %d of the 2 words, %v", listed, err)
 	}
 	indexHealthy(t, db)
 }
