@@ -308,19 +308,7 @@ func TestIndexerIndexesNewContacts(t *testing.T) {
 func TestContactsIndexedBeforeTheUpgradeAreFoundAgain(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	old := oldSchema(t, path, 13)
-	for _, q := range []string{
-		`INSERT INTO integrations (id, name, channel, squad, inactivity_minutes, source, created_at, updated_at)
-			VALUES ('ig', 'IG', 'meta', 'sales', 60, 'api', 0, 0)`,
-		`INSERT INTO contacts (id, integration_id, channel_user_id, name, created_at) VALUES (1, 'ig', 'u1', 'Olga Prates', 0)`,
-		`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
-			VALUES (1, 'ig', 1, 'bot', 'direct', 0, 0)`,
-	} {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	old.Close()
+	oldWithContact(t, path, 13)
 	db := openWithoutIndexer(t, path)
 	if got := searchIDs(t, db, "prates"); got != "[]" {
 		t.Errorf("search for a contact before the back-fill = %s, want nothing: 0016 rebuilds the index", got)
@@ -677,13 +665,7 @@ func TestSearchAcrossShards(t *testing.T) {
 func TestUpgradeTo0016IndexesEverythingAgain(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	old := oldSchema(t, path, 16)
-	for _, q := range []string{
-		`INSERT INTO integrations (id, name, channel, squad, inactivity_minutes, source, created_at, updated_at)
-			VALUES ('ig', 'IG', 'meta', 'sales', 60, 'api', 0, 0)`,
-		`INSERT INTO contacts (id, integration_id, channel_user_id, name, created_at) VALUES (1, 'ig', 'u1', 'Olga Prates', 0)`,
-		`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
-			VALUES (1, 'ig', 1, 'bot', 'direct', 0, 0)`,
+	oldWithContact(t, path, 16,
 		`INSERT INTO messages (id, conversation_id, integration_id, direction, author, contents, status, created_at)
 			VALUES (1, 1, 'ig', 'in', 'contact', '[{"type":"text","text":"a encomenda atrasou"}]', 'received', 0),
 			(2, 1, 'ig', 'in', 'contact', '[{"type":"text","text":"texto antigo"}]', 'received', 0)`,
@@ -694,12 +676,7 @@ func TestUpgradeTo0016IndexesEverythingAgain(t *testing.T) {
 		`INSERT OR IGNORE INTO search_words (word) SELECT t.token FROM contacts c, search_tokens t
 			WHERE t.input = c.name || ' ' || c.username || ' ' || c.channel_user_id`,
 		`UPDATE search_progress SET indexed_to = 2, backfill_to = 0, contacts_indexed_to = 1, contacts_backfill_to = 0`,
-	} {
-		if _, err := old.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	old.Close()
+	)
 	db := openWithoutIndexer(t, path)
 	var backfillTo, contactsTo int64
 	if err := db.r.QueryRow(`SELECT backfill_to, contacts_backfill_to FROM search_progress`).Scan(&backfillTo, &contactsTo); err != nil ||
@@ -730,4 +707,24 @@ func TestUpgradeTo0016IndexesEverythingAgain(t *testing.T) {
 		t.Errorf("the shard list names %d of the 2 words, %v", listed, err)
 	}
 	indexHealthy(t, db)
+}
+
+// oldWithContact makes a database at path with the migrations before
+// below applied, holding integration ig, contact 1 (Olga Prates) and its
+// conversation 1, then runs more on it.
+func oldWithContact(t *testing.T, path string, below int, more ...string) {
+	t.Helper()
+	old := oldSchema(t, path, below)
+	defer old.Close()
+	for _, q := range append([]string{
+		`INSERT INTO integrations (id, name, channel, squad, inactivity_minutes, source, created_at, updated_at)
+			VALUES ('ig', 'IG', 'meta', 'sales', 60, 'api', 0, 0)`,
+		`INSERT INTO contacts (id, integration_id, channel_user_id, name, created_at) VALUES (1, 'ig', 'u1', 'Olga Prates', 0)`,
+		`INSERT INTO conversations (id, integration_id, contact_id, state, origin, started_at, last_activity_at)
+			VALUES (1, 'ig', 1, 'bot', 'direct', 0, 0)`,
+	}, more...) {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }
