@@ -217,19 +217,11 @@ func searchCandidates(ctx context.Context, r reader, terms []string) (hits map[i
 	if err != nil || s == nil {
 		return nil, nil, err
 	}
-	textHits, done, err := repeatedQuery(ctx, r, textHitsQuery)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer done()
-	contactHits, done, err := repeatedQuery(ctx, r, contactHitsQuery)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer done()
+	// Each shard runs the same statements (each connection keeps them
+	// prepared: _stmt_cache_size).
 	hits = map[int64]int64{}
 	err = s.eachShard(ctx, r, "message_search_shards", newestMessageQuery, func(shard int64, limit int) (int, error) {
-		rows, err := textHits(s.match, shard, limit)
+		rows, err := r.QueryContext(ctx, textHitsQuery, s.match, shard, limit)
 		if err != nil {
 			return 0, err
 		}
@@ -257,7 +249,7 @@ func searchCandidates(ctx context.Context, r reader, terms []string) (hits map[i
 	// Contacts have no shard list (migration 0016): each of their shards
 	// is looked into.
 	err = s.eachShard(ctx, r, "", newestContactQuery, func(shard int64, limit int) (int, error) {
-		rows, err := contactHits(s.match, shard, limit)
+		rows, err := r.QueryContext(ctx, contactHitsQuery, s.match, shard, limit)
 		if err != nil {
 			return 0, err
 		}
@@ -301,14 +293,11 @@ func (s *ftsSearch) eachShard(ctx context.Context, r reader, list, newest string
 	if err := r.QueryRowContext(ctx, newest).Scan(&top); err != nil {
 		return err
 	}
-	next, done, err := s.shardFinder(ctx, r, list)
-	if err != nil {
-		return err
-	}
-	defer done()
+	next := s.shardFinder(ctx, r, list)
 	want := searchHits
 	for shard := top >> searchShardBits; shard >= 0 && want > 0; shard-- {
 		var ok bool
+		var err error
 		if shard, ok, err = next(shard); err != nil || !ok {
 			return err
 		}
@@ -328,25 +317,16 @@ func (s *ftsSearch) eachShard(ctx context.Context, r reader, list, newest string
 // shard can be at best, and the search leaps there until every word's is
 // the same. Without words, or without a list, every shard may hold a
 // match.
-func (s *ftsSearch) shardFinder(ctx context.Context, r reader, list string) (next func(from int64) (int64, bool, error), done func(),
-	err error) {
+func (s *ftsSearch) shardFinder(ctx context.Context, r reader, list string) func(from int64) (int64, bool, error) {
 	if len(s.words) == 0 || list == "" {
-		return func(from int64) (int64, bool, error) { return from, true, nil }, func() {}, nil
+		return func(from int64) (int64, bool, error) { return from, true, nil }
 	}
 	q, words := s.shardQuery(list)
-	query, done, err := repeatedQuery(ctx, r, q)
-	if err != nil {
-		return nil, nil, err
-	}
 	return func(from int64) (int64, bool, error) {
 		for {
 			var n int
 			var lo, hi int64
-			rows, err := query(append([]any{from}, words...)...)
-			if err == nil {
-				err = scanOne(rows, &n, &lo, &hi)
-			}
-			if err != nil {
+			if err := r.QueryRowContext(ctx, q, append([]any{from}, words...)...).Scan(&n, &lo, &hi); err != nil {
 				return 0, false, fmt.Errorf("search: the shards of %s: %w", list, err)
 			}
 			switch {
@@ -357,7 +337,7 @@ func (s *ftsSearch) shardFinder(ctx context.Context, r reader, list string) (nex
 			}
 			from = lo
 		}
-	}, done, nil
+	}
 }
 
 // shardQuery is shardFinder's statement: for each word, its newest shard

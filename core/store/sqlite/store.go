@@ -294,37 +294,6 @@ type reader interface {
 
 type poolReader struct{ db *sql.DB }
 
-// scanOne scans the one row rows hold (a statement that always gives
-// one, as an aggregate) and closes them.
-func scanOne(rows *sql.Rows, dest ...any) error {
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := rows.Scan(dest...); err != nil {
-		return err
-	}
-	return rows.Close()
-}
-
-// repeatedQuery runs q again and again with other arguments (a search's,
-// shard after shard): prepared once when r is the read pool, as it is
-// each time in a transaction. done releases it.
-func repeatedQuery(ctx context.Context, r reader, q string) (query func(args ...any) (*sql.Rows, error), done func(), err error) {
-	p, ok := r.(poolReader)
-	if !ok {
-		return func(args ...any) (*sql.Rows, error) { return r.QueryContext(ctx, q, args...) }, func() {}, nil
-	}
-	st, err := p.db.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, nil, err
-	}
-	return func(args ...any) (*sql.Rows, error) { return st.QueryContext(ctx, args...) }, func() { st.Close() }, nil
-}
-
 func (p poolReader) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	return p.db.QueryContext(ctx, q, args...)
 }
