@@ -190,8 +190,10 @@ func listQuery(f store.ConversationFilter, found []int64) (string, []any) {
 }
 
 // searchShardBits: the search indexes keep their rows in shards of ids,
-// shard = id >> searchShardBits (migration 0016, which writes the same
-// shift into its triggers), each with segments of its own.
+// shard = id >> searchShardBits, each with segments of its own. Migration
+// 0016's triggers and the indexer's statements (searchindex.go) write the
+// same shift as a literal; TestSearchAcrossShards fails when they and
+// this disagree.
 const searchShardBits = 18
 
 // The full-text lookups of a search, in one shard: the newest matching
@@ -284,10 +286,9 @@ type ftsSearch struct {
 
 // eachShard calls probe on the shards of an index that may hold a match,
 // newest first, with how many matches are still wanted (of
-// searchHits), until it has them all. newest is the statement that gives
-// the index's highest id; list, its shards' word list (migration 0016),
-// if it has one.
-// probe reports how many matches the shard gave.
+// searchHits), until it has them all; probe reports how many matches the
+// shard gave. newest is the statement that gives the index's highest id;
+// list, its shards' word list (migration 0016), if it has one.
 func (s *ftsSearch) eachShard(ctx context.Context, r reader, list, newest string, probe func(shard int64, limit int) (int, error)) error {
 	var top int64
 	if err := r.QueryRowContext(ctx, newest).Scan(&top); err != nil {

@@ -29,7 +29,7 @@ import (
 // a few inbox events and sends waiting. Everything else ended.
 //
 //	go test ./core/store/sqlite -run XXX -bench Growth -benchtime 200x
-//	CONVERSA_GROWTH=10000000 CONVERSA_GROWTH_DIR=/var/tmp/growth go test ./core/store/sqlite -run XXX -bench Growth -benchtime 200x -timeout 2h
+//	CONVERSA_GROWTH=10000000 CONVERSA_GROWTH_DIR=/var/tmp/growth go test ./core/store/sqlite -run XXX -bench Growth -benchtime 200x -timeout 3h
 //
 // CONVERSA_GROWTH_DIR keeps the seeded databases (growth-N.db) for the
 // next run, which opens them again (applying any newer migration) rather
