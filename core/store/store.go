@@ -248,10 +248,14 @@ type ConversationFilter struct {
 	// be spread over its name, username and id). What counts as a
 	// message's text is fulltext.Searchable and fulltext.Text. A
 	// conversation found by a message carries it in Match. A search looks
-	// at the newest matches only (SearchHits of each kind: the newest
-	// messages, the newest contacts), among which the other
-	// filters, the order and the limit apply: what it costs does not grow
-	// with how many messages a common word is in.
+	// at the newest matches only, of each kind (messages by id, contacts
+	// by id), until it has Limit conversations that pass the other
+	// filters, or has read SearchHits matches of that kind: of the
+	// messages, the conversations with the newest matches; of the
+	// contacts, the conversations of the newest (a contact's all
+	// together). Those are listed in the list's order (newest activity
+	// first), at most Limit: what a search costs follows the page it
+	// fills, not how many messages hold its words.
 	Search string
 	// Label: only conversations carrying it.
 	Label string

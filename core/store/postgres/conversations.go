@@ -115,37 +115,78 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 // (0009_growth.sql) so it stops at the limit.
 //
 // A search (tsq, a tsQuery; "" for none) reads its candidates first, as
-// SQLite's store does, and the list is then made of those only, sorted:
-// the conversations of the newest store.SearchHits messages the words
-// match (the newest of those per conversation is the Match shown) and of
-// the newest store.SearchHits contacts they match by name, username or
-// channel id. Each kind is looked for among the newest searchWalk rows
-// first, which is where words many rows have are found soonest (a common
-// name costs the same among a thousand contacts or a million); words
-// fewer have are read from the full-text index (messages_matching and
-// contacts_matching, migration 0010), which costs what they match. The
-// candidates are then read by id (OFFSET 0 keeps the planner from hashing
-// every conversation instead).
+// SQLite's store does, and the list is then made of those only, sorted.
+// Of the newest store.SearchHits messages the words match, the
+// conversations with the newest matches, at most the limit of those that
+// pass f's other filters (the newest match of each is the Match shown);
+// of the newest store.SearchHits contacts they match by name, username or
+// channel id, the conversations of the newest contacts until they make the
+// limit (a contact's conversations are taken together). Each kind is
+// looked for among the newest searchWalk rows first, which is where words
+// many rows have are found soonest (a common name costs the same among a
+// thousand contacts or a million); words fewer have are read from the
+// full-text index (messages_matching and contacts_matching, migration
+// 0010), which costs what they match. The candidates are then read by id
+// (OFFSET 0 keeps the planner from hashing every conversation instead).
 func listQuery(f store.ConversationFilter, tsq string) (string, args) {
 	var a args
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 500
+	}
 	hit, from := "NULL::bigint", ` FROM conversations c JOIN contacts ct ON ct.id = c.contact_id`
 	with := ""
+	var where []string
+	var pass string // where, as one condition on c; "true" for none
+	filters := func() {
+		if f.State != "" {
+			where = append(where, "c.state = "+a.add(f.State))
+		}
+		if f.Integration != "" {
+			where = append(where, "c.integration_id = "+a.add(f.Integration))
+		}
+		if f.Agent != "" {
+			where = append(where, "c.agent = "+a.add(f.Agent))
+		}
+		if f.Label != "" {
+			// Checked on each conversation met in activity order: what it costs
+			// follows how common the label is, not how many carry it.
+			where = append(where, "EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id AND cl.label = "+
+				a.add(f.Label)+")")
+		}
+		if f.Contact != 0 {
+			where = append(where, "c.contact_id = "+a.add(f.Contact))
+		}
+		pass = "true"
+		if len(where) > 0 {
+			pass = strings.Join(where, " AND ")
+		}
+	}
 	if tsq != "" {
 		// The bounds are the query's own constants, not parameters: the
 		// planner plans each read for the rows it stops at.
-		words, hits, walk := a.add(tsq)+"::tsquery", strconv.Itoa(store.SearchHits), strconv.Itoa(searchWalk)
+		words, hits, walk, page := a.add(tsq)+"::tsquery", strconv.Itoa(store.SearchHits), strconv.Itoa(searchWalk), strconv.Itoa(f.Limit)
+		filters()
+		// A match's conversation is read only to check the filters.
+		passing := ""
+		if len(where) > 0 {
+			passing = `CROSS JOIN LATERAL (SELECT * FROM conversations WHERE id = s.conversation_id OFFSET 0) c WHERE ` + pass
+		}
 		with = `WITH mwalk AS MATERIALIZED (SELECT conversation_id, id FROM (SELECT id, conversation_id, search FROM messages
 				ORDER BY id DESC LIMIT ` + walk + `) r WHERE search @@ ` + words + ` ORDER BY id DESC LIMIT ` + hits + `),
-			hit AS (SELECT conversation_id, max(id) AS message FROM (SELECT conversation_id, id FROM mwalk
+			hit AS (SELECT s.conversation_id, max(s.id) AS message FROM (SELECT conversation_id, id FROM mwalk
 				UNION SELECT * FROM messages_matching(` + words + `, ` + hits + `) WHERE (SELECT count(*) FROM mwalk) < ` + hits + `) s
-				GROUP BY conversation_id),
+				` + passing + ` GROUP BY s.conversation_id ORDER BY message DESC LIMIT ` + page + `),
 			cwalk AS MATERIALIZED (SELECT id FROM (SELECT id, search FROM contacts ORDER BY id DESC LIMIT ` + walk + `) r
 				WHERE search @@ ` + words + ` ORDER BY id DESC LIMIT ` + hits + `),
 			who AS (SELECT id FROM cwalk
 				UNION SELECT * FROM contacts_matching(` + words + `, ` + hits + `) WHERE (SELECT count(*) FROM cwalk) < ` + hits + `),
+			whose AS (SELECT who.id AS contact, c.id, count(*) OVER (PARTITION BY who.id) AS n FROM who
+				CROSS JOIN LATERAL (SELECT * FROM conversations WHERE contact_id = who.id OFFSET 0) c WHERE ` + pass + `),
+			byname AS (SELECT id FROM (SELECT id, sum(n) FILTER (WHERE first) OVER (ORDER BY contact DESC) - n AS before
+				FROM (SELECT contact, id, n, row_number() OVER (PARTITION BY contact) = 1 AS first FROM whose) w) r
+				WHERE before < ` + page + `),
 			found AS (SELECT id, max(message) AS message FROM (SELECT conversation_id AS id, message FROM hit
-				UNION ALL SELECT c.id, NULL FROM who CROSS JOIN LATERAL (SELECT id FROM conversations WHERE contact_id = who.id OFFSET 0) c) u
-				GROUP BY id)
+				UNION ALL SELECT id, NULL FROM byname) u GROUP BY id)
 			`
 		hit = "k.message"
 		from = ` FROM found k CROSS JOIN LATERAL (SELECT * FROM conversations WHERE id = k.id OFFSET 0) c
@@ -155,30 +196,11 @@ func listQuery(f store.ConversationFilter, tsq string) (string, args) {
 	q := with + `SELECT ` + conversationCols + `, ct.id, ct.integration_id, ct.channel_user_id,
 	ct.username, ct.name, ct.avatar_url, ct.last_inbound_at, ct.profile_at, ` + hit + `,
 	(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.id > c.agent_read_id AND m.direction = 'in')` + from
-	var where []string
-	if f.State != "" {
-		where = append(where, "c.state = "+a.add(f.State))
-	}
-	if f.Integration != "" {
-		where = append(where, "c.integration_id = "+a.add(f.Integration))
-	}
-	if f.Agent != "" {
-		where = append(where, "c.agent = "+a.add(f.Agent))
-	}
-	if f.Label != "" {
-		// Checked on each conversation met in activity order: what it costs
-		// follows how common the label is, not how many carry it.
-		where = append(where, "EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id AND cl.label = "+
-			a.add(f.Label)+")")
-	}
-	if f.Contact != 0 {
-		where = append(where, "c.contact_id = "+a.add(f.Contact))
+	if tsq == "" {
+		filters()
 	}
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	if f.Limit <= 0 || f.Limit > 500 {
-		f.Limit = 500
+		q += " WHERE " + pass
 	}
 	q += " ORDER BY c.last_activity_at DESC, c.id DESC LIMIT " + a.add(f.Limit)
 	return q, a

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,6 +107,9 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	if f.Search != "" && len(terms) == 0 {
 		return nil, nil // nothing searchable was typed: nothing matches
 	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 500
+	}
 	r := x.q()
 	// Found by a message or by the contact: the candidates the full-text
 	// indexes name, read first; the list is then made of those only.
@@ -113,7 +117,7 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	var found []int64
 	if len(terms) > 0 {
 		var err error
-		if hits, found, err = searchCandidates(ctx, r, terms); err != nil {
+		if hits, found, err = searchCandidates(ctx, r, terms, f); err != nil {
 			return nil, err
 		}
 		if len(found) == 0 {
@@ -135,13 +139,41 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	return convs, matches(ctx, r, convs, hits, terms)
 }
 
+// conversationFilters are the conditions on c, a conversation, of the
+// fields of f other than the search and the limit; each argument's
+// placeholder is ph's.
+func conversationFilters(f store.ConversationFilter, ph func() string) (where []string, args []any) {
+	if f.State != "" {
+		where, args = append(where, "c.state = "+ph()), append(args, f.State)
+	}
+	if f.Integration != "" {
+		where, args = append(where, "c.integration_id = "+ph()), append(args, f.Integration)
+	}
+	if f.Agent != "" {
+		where, args = append(where, "c.agent = "+ph()), append(args, f.Agent)
+	}
+	if f.Label != "" {
+		// Checked on each conversation met in activity order: what it costs
+		// follows how common the label is, not how many conversations carry
+		// it (reading those all would sort them all).
+		where = append(where, "EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id AND cl.label = "+ph()+")")
+		args = append(args, f.Label)
+	}
+	if f.Contact != 0 {
+		where, args = append(where, "c.contact_id = "+ph()), append(args, f.Contact)
+	}
+	return where, args
+}
+
+// anonymous is a placeholder numbered by its place.
+func anonymous() string { return "?" }
+
 // listQuery is the statement of List: the conversations f selects, newest
 // activity first, read from the index that serves the filter in that
 // order (conversations_activity and the others of 0011_growth.sql) so it
 // stops at the limit. found, when set, are the only candidates (a
 // search's): they are read by id and sorted, never the whole table.
 func listQuery(f store.ConversationFilter, found []int64) (string, []any) {
-	var where []string
 	var args []any
 	from := ` FROM conversations c JOIN contacts ct ON ct.id = c.contact_id`
 	if found != nil {
@@ -151,25 +183,8 @@ func listQuery(f store.ConversationFilter, found []int64) (string, []any) {
 		from = ` FROM json_each(?) k CROSS JOIN conversations c ON c.id = k.value`
 		args = append(args, string(list))
 	}
-	if f.State != "" {
-		where, args = append(where, "c.state = ?"), append(args, f.State)
-	}
-	if f.Integration != "" {
-		where, args = append(where, "c.integration_id = ?"), append(args, f.Integration)
-	}
-	if f.Agent != "" {
-		where, args = append(where, "c.agent = ?"), append(args, f.Agent)
-	}
-	if f.Label != "" {
-		// Checked on each conversation met in activity order: what it costs
-		// follows how common the label is, not how many conversations carry
-		// it (reading those all would sort them all).
-		where = append(where, "EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = c.id AND cl.label = ?)")
-		args = append(args, f.Label)
-	}
-	if f.Contact != 0 {
-		where, args = append(where, "c.contact_id = ?"), append(args, f.Contact)
-	}
+	where, wargs := conversationFilters(f, anonymous)
+	args = append(args, wargs...)
 	q := listSelect + from
 	if found != nil {
 		q = `SELECT c.id` + from
@@ -198,23 +213,46 @@ const searchShardBits = 18
 
 // The full-text lookups of a search, in one shard: the newest matching
 // messages and the newest matching contacts, at most the limit (docid
-// order is what FTS4 reads without sorting).
+// order is what FTS4 reads without sorting), each with its conversation
+// and whether that conversation passes the list's other filters (?1, the
+// first argument, is 1 when there are none). The rows are read as the
+// search needs them: a search stops reading once it has a page.
 const (
-	textHitsQuery = `SELECT m.conversation_id, m.id FROM (SELECT docid FROM message_search WHERE message_search MATCH ?
-		AND shard = ? ORDER BY docid DESC LIMIT ?) s JOIN messages m ON m.id = s.docid`
-	contactHitsQuery = `SELECT s.docid, c.id FROM (SELECT docid FROM contact_search WHERE contact_search MATCH ?
-		AND shard = ? ORDER BY docid DESC LIMIT ?) s JOIN conversations c ON c.contact_id = s.docid`
+	textHitsQuery = `SELECT m.conversation_id, m.id, ?1 FROM (SELECT docid FROM message_search WHERE message_search MATCH ?2
+		AND shard = ?3 ORDER BY docid DESC LIMIT ?4) s JOIN messages m ON m.id = s.docid`
+	contactHitsQuery = `SELECT s.docid, c.id, ?1 FROM (SELECT docid FROM contact_search WHERE contact_search MATCH ?2
+		AND shard = ?3 ORDER BY docid DESC LIMIT ?4) s JOIN conversations c ON c.contact_id = s.docid`
 	// The newest shard of each index (its highest id's).
 	newestMessageQuery = `SELECT coalesce(max(id), 0) FROM messages`
 	newestContactQuery = `SELECT coalesce(max(id), 0) FROM contacts`
 )
 
-// searchCandidates runs the full-text queries for terms. hits maps each
-// conversation found by a message to its newest matching message; found
-// lists every candidate conversation, by a message or by its contact.
-// The terms are quoted (they hold only letters and digits), so nothing
-// typed is read as FTS syntax; the last is a prefix.
-func searchCandidates(ctx context.Context, r reader, terms []string) (hits map[int64]int64, found []int64, err error) {
+// filteredHits is textHitsQuery or contactHitsQuery for a list with
+// filters: ?1 becomes the filters' conditions on the conversation (their
+// arguments numbered from 5).
+func filteredHits(q string, f store.ConversationFilter) (string, []any) {
+	n := 4
+	where, args := conversationFilters(f, func() string { n++; return "?" + strconv.Itoa(n) })
+	if len(where) == 0 {
+		return q, nil
+	}
+	pass := "(" + strings.Join(where, " AND ") + ")"
+	if q == textHitsQuery {
+		q += ` JOIN conversations c ON c.id = m.conversation_id`
+	}
+	return strings.Replace(q, "?1", pass, 1), args
+}
+
+// searchCandidates runs the full-text queries for terms, for the list f
+// asks for. hits maps each conversation found by a message to its newest
+// matching message; found lists every candidate conversation, by a
+// message or by its contact, that passes f's other filters. Each index is
+// read newest match first, until it has given f.Limit such conversations
+// or searchHits matches: what a search costs follows the page it fills,
+// not how many messages hold its words. The terms are quoted (they hold
+// only letters and digits), so nothing typed is read as FTS syntax; the
+// last is a prefix.
+func searchCandidates(ctx context.Context, r reader, terms []string, f store.ConversationFilter) (hits map[int64]int64, found []int64, err error) {
 	s, err := planSearch(ctx, r, terms)
 	if err != nil || s == nil {
 		return nil, nil, err
@@ -222,24 +260,39 @@ func searchCandidates(ctx context.Context, r reader, terms []string) (hits map[i
 	// Each shard runs the same statements (each connection keeps them
 	// prepared: _stmt_cache_size).
 	hits = map[int64]int64{}
-	err = s.eachShard(ctx, r, "message_search_shards", newestMessageQuery, func(shard int64, limit int) (int, error) {
-		rows, err := r.QueryContext(ctx, textHitsQuery, s.match, shard, limit)
+	passed := map[int64]bool{} // each conversation met, and whether it passes f
+	textQuery, fargs := filteredHits(textHitsQuery, f)
+	contactQuery, _ := filteredHits(contactHitsQuery, f)
+	args := func(shard int64, limit int) []any {
+		return append([]any{1, s.match, shard, limit}, fargs...)
+	}
+	pages := 0 // conversations found by a message that pass f
+	err = s.eachShard(ctx, r, "message_search_shards", newestMessageQuery, func(shard int64, limit int) (int, bool, error) {
+		rows, err := r.QueryContext(ctx, textQuery, args(shard, limit)...)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		defer rows.Close()
 		n := 0
 		for rows.Next() {
 			var conv, msg int64
-			if err := rows.Scan(&conv, &msg); err != nil {
-				return 0, err
+			var pass bool
+			if err := rows.Scan(&conv, &msg, &pass); err != nil {
+				return 0, false, err
 			}
 			n++
-			if msg > hits[conv] {
+			if _, met := passed[conv]; met {
+				continue // its newest match came first
+			}
+			passed[conv] = pass
+			if pass {
 				hits[conv] = msg
+				if pages++; pages >= f.Limit {
+					return n, true, nil
+				}
 			}
 		}
-		return n, rows.Err()
+		return n, false, rows.Err()
 	})
 	if err != nil {
 		return nil, nil, err
@@ -250,24 +303,35 @@ func searchCandidates(ctx context.Context, r reader, terms []string) (hits map[i
 	}
 	// Contacts have no shard list (migration 0016): each of their shards
 	// is looked into.
-	err = s.eachShard(ctx, r, "", newestContactQuery, func(shard int64, limit int) (int, error) {
-		rows, err := r.QueryContext(ctx, contactHitsQuery, s.match, shard, limit)
+	byContact := map[int64]bool{}
+	err = s.eachShard(ctx, r, "", newestContactQuery, func(shard int64, limit int) (int, bool, error) {
+		rows, err := r.QueryContext(ctx, contactQuery, args(shard, limit)...)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		defer rows.Close()
 		contacts := map[int64]bool{} // a contact's conversations are one match
 		for rows.Next() {
 			var contact, conv int64
-			if err := rows.Scan(&contact, &conv); err != nil {
-				return 0, err
+			var pass bool
+			if err := rows.Scan(&contact, &conv, &pass); err != nil {
+				return 0, false, err
+			}
+			if !contacts[contact] && len(byContact) >= f.Limit {
+				// A contact's conversations are taken together: the page
+				// was made by the contacts before this one.
+				return len(contacts), true, nil
 			}
 			contacts[contact] = true
+			if !pass || byContact[conv] {
+				continue
+			}
+			byContact[conv] = true
 			if _, ok := hits[conv]; !ok {
 				found = append(found, conv)
 			}
 		}
-		return len(contacts), rows.Err()
+		return len(contacts), len(byContact) >= f.Limit, rows.Err()
 	})
 	if err != nil {
 		return nil, nil, err
@@ -286,10 +350,10 @@ type ftsSearch struct {
 
 // eachShard calls probe on the shards of an index that may hold a match,
 // newest first, with how many matches are still wanted (of
-// searchHits), until it has them all; probe reports how many matches the
-// shard gave. newest is the statement that gives the index's highest id;
+// searchHits), until it has them all or probe reports it has enough;
+// probe reports how many matches the shard gave. newest is the statement that gives the index's highest id;
 // list, its shards' word list (migration 0016), if it has one.
-func (s *ftsSearch) eachShard(ctx context.Context, r reader, list, newest string, probe func(shard int64, limit int) (int, error)) error {
+func (s *ftsSearch) eachShard(ctx context.Context, r reader, list, newest string, probe func(shard int64, limit int) (int, bool, error)) error {
 	var top int64
 	if err := r.QueryRowContext(ctx, newest).Scan(&top); err != nil {
 		return err
@@ -302,8 +366,8 @@ func (s *ftsSearch) eachShard(ctx context.Context, r reader, list, newest string
 		if shard, ok, err = next(shard); err != nil || !ok {
 			return err
 		}
-		n, err := probe(shard, want)
-		if err != nil {
+		n, enough, err := probe(shard, want)
+		if err != nil || enough {
 			return err
 		}
 		want -= n

@@ -191,6 +191,10 @@ func growthQueries(b *testing.B, db *DB, n int) {
 	for _, q := range corpus.Queries() {
 		run("search-text-"+q.Name, listed(store.ConversationFilter{Search: q.Text, Limit: 50}, 0))
 	}
+	// An agent's search box: their own conversations only (one in twenty).
+	for _, q := range corpus.Queries()[:2] {
+		run("search-agent-"+q.Name, listed(store.ConversationFilter{Search: q.Text, Agent: "agent01", Limit: 50}, 0))
+	}
 	list, err := db.Conversations().List(ctx, store.ConversationFilter{Limit: 100})
 	if err != nil {
 		b.Fatal(err)

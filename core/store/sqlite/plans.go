@@ -38,6 +38,13 @@ func plannedQueries() []plannedQuery {
 		return plannedQuery{Name: name, SQL: q, Args: args, Sorts: found != nil || f.Contact != 0, Uses: uses}
 	}
 	found := []int64{1, 2, 3}
+	// A search's lookups with the list's filters on each match's
+	// conversation.
+	agentsLabelled := store.ConversationFilter{State: model.StateAssigned, Agent: "ana", Label: "vip", Limit: 50}
+	filtered := func(name, q, match string, f store.ConversationFilter) plannedQuery {
+		q, fargs := filteredHits(q, f)
+		return plannedQuery{Name: name, SQL: q, Args: append([]any{1, match, 3, searchHits}, fargs...)}
+	}
 	report, reportArgs := reportStatement(store.ReportFilter{From: now.Add(-24 * time.Hour), To: now})
 	reportSquad, reportSquadArgs := reportStatement(store.ReportFilter{From: now.Add(-24 * time.Hour), To: now, Squad: "sales"})
 	labels, labelArgs := labelCountsQuery("")
@@ -78,8 +85,10 @@ func plannedQueries() []plannedQuery {
 		list("list: contact panel", store.ConversationFilter{Contact: 1, Limit: 100}, nil, "conversations_contact"),
 		list("list: search", store.ConversationFilter{Limit: 50}, found),
 		list("list: search with state and agent", store.ConversationFilter{State: model.StateAssigned, Agent: "ana", Limit: 50}, found),
-		{Name: "search: message text", SQL: textHitsQuery, Args: []any{`"pedido*"`, 3, searchHits}},
-		{Name: "search: contacts", SQL: contactHitsQuery, Args: []any{`"souza*"`, 3, searchHits}},
+		{Name: "search: message text", SQL: textHitsQuery, Args: []any{1, `"pedido*"`, 3, searchHits}},
+		{Name: "search: contacts", SQL: contactHitsQuery, Args: []any{1, `"souza*"`, 3, searchHits}},
+		filtered("search: message text, an agent's", textHitsQuery, `"pedido*"`, agentsLabelled),
+		filtered("search: contacts, an agent's", contactHitsQuery, `"souza*"`, agentsLabelled),
 		{Name: "search: the shards of messages", SQL: shards, Args: append([]any{3}, shardArgs...)},
 		{Name: "search: the newest message", SQL: newestMessageQuery},
 		{Name: "search: the newest contact", SQL: newestContactQuery},

@@ -612,9 +612,9 @@ func TestSearchAcrossShards(t *testing.T) {
 			t.Fatalf("planSearch(%q) = %v, %v", terms, s, err)
 		}
 		var probed []string
-		if err := s.eachShard(ctx, poolReader{db.r}, list, newest, func(shard int64, limit int) (int, error) {
+		if err := s.eachShard(ctx, poolReader{db.r}, list, newest, func(shard int64, limit int) (int, bool, error) {
 			probed = append(probed, fmt.Sprintf("%d:%d", shard, limit))
-			return searchHits / 2, nil
+			return searchHits / 2, false, nil
 		}); err != nil {
 			t.Fatal(err)
 		}

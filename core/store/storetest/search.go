@@ -181,27 +181,50 @@ func testSearch(t *testing.T, open Open) {
 	t.Run("NewestActivityFirstAndLimit", func(t *testing.T) {
 		f := setup(t, open)
 		f.integration("ig1")
-		var want []int64
+		var convs []*model.Conversation // oldest first
+		var contacts []*model.Contact
 		for i := range 4 {
-			c := f.conversationOf(f.contactAs("ig1", fmt.Sprintf("u%d", i), store.ContactHints{Name: fmt.Sprintf("Cliente %d", i)}))
+			contacts = append(contacts, f.contactAs("ig1", fmt.Sprintf("u%d", i), store.ContactHints{Name: fmt.Sprintf("Cliente %d", i)}))
+			c := f.conversationOf(contacts[i])
 			f.inbound(c, "quero o mesmo modelo")
-			want = append([]int64{c.ID}, want...)
+			convs = append(convs, c)
 			f.clock.Advance(time.Minute)
 		}
+		id := func(i int) int64 { return convs[i].ID }
 		// The oldest conversation writes again: it comes first.
-		f.must(f.s.Conversations().Touch(f.ctx, want[3], f.clock.Now(), f.clock.Now()), "Touch(%d)", want[3])
-		want = []int64{want[3], want[0], want[1], want[2]}
+		f.must(f.s.Conversations().Touch(f.ctx, id(0), f.clock.Now(), f.clock.Now()), "Touch(%d)", id(0))
 		f.searchable()
-		list, err := f.s.Conversations().List(f.ctx, store.ConversationFilter{Search: "modelo"})
-		f.must(err, "List(modelo)")
-		if ids := conversationIDs(list); fmt.Sprint(ids) != fmt.Sprint(want) {
-			t.Errorf("List(modelo) = %v, want %v (newest activity first)", ids, want)
+		search := func(filter store.ConversationFilter, want ...int64) {
+			t.Helper()
+			list, err := f.s.Conversations().List(f.ctx, filter)
+			f.must(err, "List(%+v)", filter)
+			if ids := conversationIDs(list); fmt.Sprint(ids) != fmt.Sprint(want) {
+				t.Errorf("List(%+v) = %v, want %v", filter, ids, want)
+			}
 		}
-		list, err = f.s.Conversations().List(f.ctx, store.ConversationFilter{Search: "modelo", Limit: 2})
-		f.must(err, "List(modelo, limit 2)")
-		if ids := conversationIDs(list); fmt.Sprint(ids) != fmt.Sprint(want[:2]) {
-			t.Errorf("List(modelo, limit 2) = %v, want %v", ids, want[:2])
-		}
+		search(store.ConversationFilter{Search: "modelo"}, id(0), id(3), id(2), id(1))
+		// More conversations match than the page holds: it is made of
+		// those with the newest matches, of messages and of contacts alike,
+		// newest activity first.
+		f.clock.Advance(time.Minute)
+		f.must(f.s.Conversations().Touch(f.ctx, id(2), f.clock.Now(), f.clock.Now()), "Touch(%d)", id(2))
+		search(store.ConversationFilter{Search: "modelo", Limit: 2}, id(2), id(3))
+		search(store.ConversationFilter{Search: "modelo", Limit: 3}, id(2), id(3), id(1))
+		search(store.ConversationFilter{Search: "cliente", Limit: 2}, id(2), id(3))
+		// The page is made of the conversations the other filters keep: an
+		// ended one with a newer match does not take a place.
+		_, err := f.s.Conversations().End(f.ctx, id(3), "resolved")
+		f.must(err, "End(%d)", id(3))
+		search(store.ConversationFilter{Search: "modelo", State: model.StateBot, Limit: 2}, id(2), id(1))
+		search(store.ConversationFilter{Search: "cliente", State: model.StateBot, Limit: 2}, id(2), id(1))
+		search(store.ConversationFilter{Search: "modelo", State: model.StateEnded, Limit: 2}, id(3))
+		// The newest contact writes again, in a new conversation: a
+		// contact's conversations are candidates together, so the page of
+		// one shows the newest activity of both.
+		f.clock.Advance(time.Minute)
+		again := f.conversationOf(contacts[3])
+		search(store.ConversationFilter{Search: "cliente", Limit: 1}, again.ID)
+		search(store.ConversationFilter{Search: "cliente", State: model.StateBot, Limit: 2}, again.ID, id(2))
 	})
 }
 
