@@ -261,7 +261,20 @@ type ConversationFilter struct {
 	Label string
 	// Contact: only this contact's conversations.
 	Contact int64
-	Limit   int
+	// Limit is how many conversations the list holds at most (Page).
+	Limit int
+}
+
+// MaxPage is the most conversations one list holds.
+const MaxPage = 500
+
+// Page is the list's size: Limit, or MaxPage when Limit is unset or above
+// it.
+func (f ConversationFilter) Page() int {
+	if f.Limit <= 0 || f.Limit > MaxPage {
+		return MaxPage
+	}
+	return f.Limit
 }
 
 // Queueing is where a conversation goes when it is handed to people.

@@ -130,9 +130,7 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 // (OFFSET 0 keeps the planner from hashing every conversation instead).
 func listQuery(f store.ConversationFilter, tsq string) (string, args) {
 	var a args
-	if f.Limit <= 0 || f.Limit > 500 {
-		f.Limit = 500
-	}
+	f.Limit = f.Page()
 	hit, from := "NULL::bigint", ` FROM conversations c JOIN contacts ct ON ct.id = c.contact_id`
 	with := ""
 	var where []string

@@ -107,9 +107,7 @@ func (x conversations) List(ctx context.Context, f store.ConversationFilter) ([]
 	if f.Search != "" && len(terms) == 0 {
 		return nil, nil // nothing searchable was typed: nothing matches
 	}
-	if f.Limit <= 0 || f.Limit > 500 {
-		f.Limit = 500
-	}
+	f.Limit = f.Page()
 	r := x.q()
 	// Found by a message or by the contact: the candidates the full-text
 	// indexes name, read first; the list is then made of those only.
@@ -192,16 +190,13 @@ func listQuery(f store.ConversationFilter, found []int64) (string, []any) {
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	if f.Limit <= 0 || f.Limit > 500 {
-		f.Limit = 500
-	}
 	const order = " ORDER BY c.last_activity_at DESC, c.id DESC"
 	q += order + " LIMIT ?"
 	if found != nil {
 		q = listSelect + ` FROM (` + q + `) top CROSS JOIN conversations c ON c.id = top.id
 			JOIN contacts ct ON ct.id = c.contact_id` + order
 	}
-	return q, append(args, f.Limit)
+	return q, append(args, f.Page())
 }
 
 // searchShardBits: the search indexes keep their rows in shards of ids,
@@ -260,13 +255,12 @@ func searchCandidates(ctx context.Context, r reader, terms []string, f store.Con
 	// Each shard runs the same statements (each connection keeps them
 	// prepared: _stmt_cache_size).
 	hits = map[int64]int64{}
-	passed := map[int64]bool{} // each conversation met, and whether it passes f
+	// Both lookups take the filters' arguments the same way (?5 on).
 	textQuery, fargs := filteredHits(textHitsQuery, f)
 	contactQuery, _ := filteredHits(contactHitsQuery, f)
 	args := func(shard int64, limit int) []any {
 		return append([]any{1, s.match, shard, limit}, fargs...)
 	}
-	pages := 0 // conversations found by a message that pass f
 	err = s.eachShard(ctx, r, "message_search_shards", newestMessageQuery, func(shard int64, limit int) (int, bool, error) {
 		rows, err := r.QueryContext(ctx, textQuery, args(shard, limit)...)
 		if err != nil {
@@ -281,15 +275,12 @@ func searchCandidates(ctx context.Context, r reader, terms []string, f store.Con
 				return 0, false, err
 			}
 			n++
-			if _, met := passed[conv]; met {
-				continue // its newest match came first
+			if _, met := hits[conv]; met || !pass {
+				continue // its newest match came first, or it is not listed
 			}
-			passed[conv] = pass
-			if pass {
-				hits[conv] = msg
-				if pages++; pages >= f.Limit {
-					return n, true, nil
-				}
+			hits[conv] = msg
+			if len(hits) >= f.Limit {
+				return n, true, nil
 			}
 		}
 		return n, false, rows.Err()
@@ -349,10 +340,11 @@ type ftsSearch struct {
 }
 
 // eachShard calls probe on the shards of an index that may hold a match,
-// newest first, with how many matches are still wanted (of
-// searchHits), until it has them all or probe reports it has enough;
-// probe reports how many matches the shard gave. newest is the statement that gives the index's highest id;
-// list, its shards' word list (migration 0016), if it has one.
+// newest first, with how many matches are still wanted (of searchHits),
+// until it has them all or probe reports it has enough; probe reports how
+// many matches the shard gave. newest is the statement that gives the
+// index's highest id; list, its shards' word list (migration 0016), if it
+// has one.
 func (s *ftsSearch) eachShard(ctx context.Context, r reader, list, newest string, probe func(shard int64, limit int) (int, bool, error)) error {
 	var top int64
 	if err := r.QueryRowContext(ctx, newest).Scan(&top); err != nil {
