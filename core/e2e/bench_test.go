@@ -82,6 +82,14 @@ func TestBenchCommandAnswersEveryWebhook(t *testing.T) {
 						t.Errorf("output does not name %s:\n%s", file, stdout.String())
 					}
 				}
+				// Each built-in plugin profiles its own process, written as
+				// the server stopped it: the channel and the demo assistant.
+				for _, plugin := range []string{"meta", "rules"} {
+					b, err := os.ReadFile(filepath.Join(dir, "cpu.pprof."+plugin))
+					if err != nil || len(b) < 100 || !strings.HasPrefix(string(b), "\x1f\x8b") {
+						t.Errorf("cpu.pprof.%s: %d bytes starting %q, %v; want the plugin process's profile", plugin, len(b), b[:min(len(b), 8)], err)
+					}
+				}
 			}
 		})
 	}

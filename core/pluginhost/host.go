@@ -466,6 +466,9 @@ func (h *Host) pluginEnv(builtin bool) []string {
 	if builtin && h.tr.gogc != "" {
 		env = append(env, "GOGC="+h.tr.gogc)
 	}
+	if v := os.Getenv(sdk.ProfileEnv); builtin && v != "" {
+		env = append(env, sdk.ProfileEnv+"="+v) // conversa bench --cpuprofile
+	}
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "GORACE"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,8 +27,7 @@ type Plugin struct {
 	Assistant Assistant
 }
 
-// Serve runs the plugin until the host stops it. It never returns normally:
-// go-plugin exits the process when the host goes away.
+// Serve runs the plugin until the host stops it, and returns then.
 //
 // It also exits when the parent process changes (the host was killed without
 // a chance to stop its plugins), so a crashed host leaves no orphans even on
@@ -47,6 +47,7 @@ func Serve(p Plugin) {
 		JSONFormat: true,
 	})
 	go watchParent(os.Getppid(), time.Second)
+	defer profileCPU(p.Name, logger)()
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         PluginSet(info, p.Channel, p.Assistant),
@@ -55,6 +56,36 @@ func Serve(p Plugin) {
 			return grpc.NewServer(append(opts, ServerOptions()...)...)
 		},
 	})
+}
+
+// ProfileEnv names the environment variable that has a plugin write its CPU
+// profile: to the variable's value followed by "." and the plugin's name,
+// from its start until the host stops it. The host passes it to built-in
+// plugins when it is set (`conversa bench --cpuprofile` sets it), so a
+// profile of the whole product covers the plugin processes too.
+const ProfileEnv = "CONVERSA_PLUGIN_CPUPROFILE"
+
+// profileCPU starts the CPU profile ProfileEnv asks for; the function it
+// returns ends it.
+func profileCPU(name string, log hclog.Logger) (stop func()) {
+	prefix := os.Getenv(ProfileEnv)
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(prefix + "." + name)
+	if err == nil {
+		if err = pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		log.Warn("no CPU profile", "error", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // window is the gRPC flow-control window a plugin's server starts with. A

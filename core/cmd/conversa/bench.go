@@ -29,6 +29,7 @@ import (
 	"github.com/conversa/conversa/core/store"
 	"github.com/conversa/conversa/core/store/postgres"
 	"github.com/conversa/conversa/core/store/sqlite"
+	"github.com/conversa/conversa/plugins/sdk"
 	"github.com/conversa/conversa/scripts"
 )
 
@@ -87,7 +88,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.connections, "connections", 0, "concurrent requests (keep-alive connections); default 256 open-loop, 64 at saturation")
 	fs.BoolVar(&o.baseline, "baseline", false, "first run the same load against a bare Fiber handler, and print the ratio")
 	fs.StringVar(&o.store, "store", "", "postgres://… runs on that PostgreSQL database, in a fresh schema dropped afterwards (default: a temporary SQLite database)")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write this process's CPU profile (server, load and fake provider; not the plugin processes) during the measured run")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write this process's CPU profile (server, load and fake provider) during the measured run to FILE, and each built-in plugin process's to FILE.<plugin>")
 	fs.StringVar(&o.trace, "trace", "", "write this process's Go execution trace during the measured run (about 5 MB a second at 1,000/s; go tool trace -pprof=sched FILE shows where goroutines waited for a CPU)")
 	fs.StringVar(&o.logFile, "log", "", "write the server's log (info and above) to FILE; default: errors only, to standard error")
 	fs.BoolVar(&o.echoes, "echoes", false, "Meta: deliver the echo of every reply back to the webhook, as Meta does (one more webhook per exchange)")
@@ -246,6 +247,16 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 	}
 	defer closeLog()
 
+	if o.cpuprofile != "" {
+		// The built-in plugins profile themselves (sdk.ProfileEnv), from
+		// their start until the server stops them.
+		prefix, err := filepath.Abs(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		os.Setenv(sdk.ProfileEnv, prefix)
+		defer os.Unsetenv(sdk.ProfileEnv)
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ready := make(chan string, 1)
@@ -323,7 +334,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "store per webhook: %s\n", line)
 	}
 	if o.cpuprofile != "" {
-		fmt.Fprintf(stdout, "cpu profile: %s (this process only: the plugins run in their own processes)\n", o.cpuprofile)
+		fmt.Fprintf(stdout, "cpu profile: %s (this process, the measured run); %s.<plugin> (each built-in plugin's process, its whole life: written as the server stops)\n", o.cpuprofile, o.cpuprofile)
 	}
 	if o.trace != "" {
 		fmt.Fprintf(stdout, "execution trace: %s (this process only; go tool trace -pprof=sched shows where goroutines waited for a CPU)\n", o.trace)
