@@ -47,7 +47,9 @@
 // A webhook costs one message each way on the channel's HandleWebhooks
 // stream (plugins/sdk), opened once per process, rather than a gRPC call of
 // its own; a plugin that does not serve the stream gets HandleWebhook
-// calls. Describe is asked once per process (the engine caches it), so a
+// calls. Send and Profile travel the same way on the channel's Calls
+// stream, and Converse on the assistant's Converses stream, each falling
+// back to calls of its own for a plugin without it. Describe is asked once per process (the engine caches it), so a
 // webhook is nothing else. Built-in plugins are reached without TLS: they
 // are this executable, on a unix socket in a directory go-plugin makes
 // with mode 0700, which only a process of the host's user can reach, and

@@ -498,8 +498,8 @@ type transport struct {
 	// much CPU again, for 12 MB more per busy plugin: too much for the
 	// footprint budget with several plugins.)
 	gogc string
-	// unary sends each webhook as a call of its own, never on the
-	// channel's HandleWebhooks stream.
+	// unary makes each call a gRPC call of its own, never on the
+	// plugin's call streams (HandleWebhooks, Calls, Converses).
 	unary bool
 }
 
@@ -514,6 +514,7 @@ const window = 4 << 20
 func (h *Host) pluginSet() plugin.PluginSet {
 	set := sdk.PluginSet(nil, nil, nil)
 	set[sdk.KindChannel] = &sdk.ChannelPlugin{Unary: h.tr.unary}
+	set[sdk.KindAssistant] = &sdk.AssistantPlugin{Unary: h.tr.unary}
 	return set
 }
 

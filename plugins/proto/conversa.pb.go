@@ -533,6 +533,229 @@ func (x *Event) GetPassive() bool {
 	return false
 }
 
+// One call on the Calls stream.
+type ChannelCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chosen by the host: unique among the calls in flight on the stream.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// How long the host waits for the reply, as a call's deadline would
+	// say; 0 for no limit.
+	TimeoutMs int64 `protobuf:"varint,2,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	// Cancels the call of this id; nothing else is set.
+	Cancel bool `protobuf:"varint,3,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	// The call. A plugin answers one it does not know (from a newer host)
+	// with error_code Unimplemented.
+	//
+	// Types that are valid to be assigned to Request:
+	//
+	//	*ChannelCall_Send
+	//	*ChannelCall_Profile
+	Request       isChannelCall_Request `protobuf_oneof:"request"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelCall) Reset() {
+	*x = ChannelCall{}
+	mi := &file_conversa_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelCall) ProtoMessage() {}
+
+func (x *ChannelCall) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelCall.ProtoReflect.Descriptor instead.
+func (*ChannelCall) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ChannelCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ChannelCall) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *ChannelCall) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
+func (x *ChannelCall) GetRequest() isChannelCall_Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *ChannelCall) GetSend() *SendRequest {
+	if x != nil {
+		if x, ok := x.Request.(*ChannelCall_Send); ok {
+			return x.Send
+		}
+	}
+	return nil
+}
+
+func (x *ChannelCall) GetProfile() *ProfileRequest {
+	if x != nil {
+		if x, ok := x.Request.(*ChannelCall_Profile); ok {
+			return x.Profile
+		}
+	}
+	return nil
+}
+
+type isChannelCall_Request interface {
+	isChannelCall_Request()
+}
+
+type ChannelCall_Send struct {
+	Send *SendRequest `protobuf:"bytes,4,opt,name=send,proto3,oneof"`
+}
+
+type ChannelCall_Profile struct {
+	Profile *ProfileRequest `protobuf:"bytes,5,opt,name=profile,proto3,oneof"`
+}
+
+func (*ChannelCall_Send) isChannelCall_Request() {}
+
+func (*ChannelCall_Profile) isChannelCall_Request() {}
+
+// The answer to the ChannelCall of the same id: the call's response, or
+// its failure as the call would have failed (a gRPC status code, non-zero,
+// and message).
+type ChannelReply struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	ErrorCode    int32                  `protobuf:"varint,2,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	ErrorMessage string                 `protobuf:"bytes,3,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	// Types that are valid to be assigned to Response:
+	//
+	//	*ChannelReply_Send
+	//	*ChannelReply_Profile
+	Response      isChannelReply_Response `protobuf_oneof:"response"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelReply) Reset() {
+	*x = ChannelReply{}
+	mi := &file_conversa_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelReply) ProtoMessage() {}
+
+func (x *ChannelReply) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelReply.ProtoReflect.Descriptor instead.
+func (*ChannelReply) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ChannelReply) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ChannelReply) GetErrorCode() int32 {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return 0
+}
+
+func (x *ChannelReply) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
+func (x *ChannelReply) GetResponse() isChannelReply_Response {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *ChannelReply) GetSend() *SendResponse {
+	if x != nil {
+		if x, ok := x.Response.(*ChannelReply_Send); ok {
+			return x.Send
+		}
+	}
+	return nil
+}
+
+func (x *ChannelReply) GetProfile() *ProfileResponse {
+	if x != nil {
+		if x, ok := x.Response.(*ChannelReply_Profile); ok {
+			return x.Profile
+		}
+	}
+	return nil
+}
+
+type isChannelReply_Response interface {
+	isChannelReply_Response()
+}
+
+type ChannelReply_Send struct {
+	Send *SendResponse `protobuf:"bytes,4,opt,name=send,proto3,oneof"`
+}
+
+type ChannelReply_Profile struct {
+	Profile *ProfileResponse `protobuf:"bytes,5,opt,name=profile,proto3,oneof"`
+}
+
+func (*ChannelReply_Send) isChannelReply_Response() {}
+
+func (*ChannelReply_Profile) isChannelReply_Response() {}
+
 // One HandleWebhook call on the HandleWebhooks stream.
 type WebhookCall struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -548,7 +771,7 @@ type WebhookCall struct {
 
 func (x *WebhookCall) Reset() {
 	*x = WebhookCall{}
-	mi := &file_conversa_proto_msgTypes[5]
+	mi := &file_conversa_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +783,7 @@ func (x *WebhookCall) String() string {
 func (*WebhookCall) ProtoMessage() {}
 
 func (x *WebhookCall) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[5]
+	mi := &file_conversa_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +796,7 @@ func (x *WebhookCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookCall.ProtoReflect.Descriptor instead.
 func (*WebhookCall) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{5}
+	return file_conversa_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WebhookCall) GetId() uint64 {
@@ -613,7 +836,7 @@ type WebhookReply struct {
 
 func (x *WebhookReply) Reset() {
 	*x = WebhookReply{}
-	mi := &file_conversa_proto_msgTypes[6]
+	mi := &file_conversa_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +848,7 @@ func (x *WebhookReply) String() string {
 func (*WebhookReply) ProtoMessage() {}
 
 func (x *WebhookReply) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[6]
+	mi := &file_conversa_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +861,7 @@ func (x *WebhookReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookReply.ProtoReflect.Descriptor instead.
 func (*WebhookReply) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{6}
+	return file_conversa_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WebhookReply) GetId() uint64 {
@@ -677,7 +900,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_conversa_proto_msgTypes[7]
+	mi := &file_conversa_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +912,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[7]
+	mi := &file_conversa_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +925,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{7}
+	return file_conversa_proto_rawDescGZIP(), []int{9}
 }
 
 type ChannelInfo struct {
@@ -754,7 +977,7 @@ type ChannelInfo struct {
 
 func (x *ChannelInfo) Reset() {
 	*x = ChannelInfo{}
-	mi := &file_conversa_proto_msgTypes[8]
+	mi := &file_conversa_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +989,7 @@ func (x *ChannelInfo) String() string {
 func (*ChannelInfo) ProtoMessage() {}
 
 func (x *ChannelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[8]
+	mi := &file_conversa_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +1002,7 @@ func (x *ChannelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelInfo.ProtoReflect.Descriptor instead.
 func (*ChannelInfo) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{8}
+	return file_conversa_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ChannelInfo) GetName() string {
@@ -909,7 +1132,7 @@ type SettingField struct {
 
 func (x *SettingField) Reset() {
 	*x = SettingField{}
-	mi := &file_conversa_proto_msgTypes[9]
+	mi := &file_conversa_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1144,7 @@ func (x *SettingField) String() string {
 func (*SettingField) ProtoMessage() {}
 
 func (x *SettingField) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[9]
+	mi := &file_conversa_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1157,7 @@ func (x *SettingField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingField.ProtoReflect.Descriptor instead.
 func (*SettingField) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{9}
+	return file_conversa_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SettingField) GetName() string {
@@ -1004,7 +1227,7 @@ type Integration struct {
 
 func (x *Integration) Reset() {
 	*x = Integration{}
-	mi := &file_conversa_proto_msgTypes[10]
+	mi := &file_conversa_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1016,7 +1239,7 @@ func (x *Integration) String() string {
 func (*Integration) ProtoMessage() {}
 
 func (x *Integration) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[10]
+	mi := &file_conversa_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1029,7 +1252,7 @@ func (x *Integration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Integration.ProtoReflect.Descriptor instead.
 func (*Integration) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{10}
+	return file_conversa_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Integration) GetId() string {
@@ -1056,7 +1279,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_conversa_proto_msgTypes[11]
+	mi := &file_conversa_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1291,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[11]
+	mi := &file_conversa_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1304,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{11}
+	return file_conversa_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Header) GetName() string {
@@ -1116,7 +1339,7 @@ type WebhookRequest struct {
 
 func (x *WebhookRequest) Reset() {
 	*x = WebhookRequest{}
-	mi := &file_conversa_proto_msgTypes[12]
+	mi := &file_conversa_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1351,7 @@ func (x *WebhookRequest) String() string {
 func (*WebhookRequest) ProtoMessage() {}
 
 func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[12]
+	mi := &file_conversa_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1364,7 @@ func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRequest.ProtoReflect.Descriptor instead.
 func (*WebhookRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{12}
+	return file_conversa_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WebhookRequest) GetIntegrations() []*Integration {
@@ -1206,7 +1429,7 @@ type WebhookResponse struct {
 
 func (x *WebhookResponse) Reset() {
 	*x = WebhookResponse{}
-	mi := &file_conversa_proto_msgTypes[13]
+	mi := &file_conversa_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1441,7 @@ func (x *WebhookResponse) String() string {
 func (*WebhookResponse) ProtoMessage() {}
 
 func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[13]
+	mi := &file_conversa_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1454,7 @@ func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResponse.ProtoReflect.Descriptor instead.
 func (*WebhookResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{13}
+	return file_conversa_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WebhookResponse) GetAuthenticated() bool {
@@ -1297,7 +1520,7 @@ type Contact struct {
 
 func (x *Contact) Reset() {
 	*x = Contact{}
-	mi := &file_conversa_proto_msgTypes[14]
+	mi := &file_conversa_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1532,7 @@ func (x *Contact) String() string {
 func (*Contact) ProtoMessage() {}
 
 func (x *Contact) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[14]
+	mi := &file_conversa_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1545,7 @@ func (x *Contact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Contact.ProtoReflect.Descriptor instead.
 func (*Contact) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{14}
+	return file_conversa_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Contact) GetId() string {
@@ -1371,7 +1594,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_conversa_proto_msgTypes[15]
+	mi := &file_conversa_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1606,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[15]
+	mi := &file_conversa_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1619,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{15}
+	return file_conversa_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SendRequest) GetIntegration() *Integration {
@@ -1467,7 +1690,7 @@ type SendError struct {
 
 func (x *SendError) Reset() {
 	*x = SendError{}
-	mi := &file_conversa_proto_msgTypes[16]
+	mi := &file_conversa_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1702,7 @@ func (x *SendError) String() string {
 func (*SendError) ProtoMessage() {}
 
 func (x *SendError) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[16]
+	mi := &file_conversa_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1715,7 @@ func (x *SendError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendError.ProtoReflect.Descriptor instead.
 func (*SendError) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{16}
+	return file_conversa_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SendError) GetCode() string {
@@ -1560,7 +1783,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_conversa_proto_msgTypes[17]
+	mi := &file_conversa_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1795,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[17]
+	mi := &file_conversa_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +1808,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{17}
+	return file_conversa_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SendResponse) GetMessageIds() []string {
@@ -1637,7 +1860,7 @@ type HttpExchange struct {
 
 func (x *HttpExchange) Reset() {
 	*x = HttpExchange{}
-	mi := &file_conversa_proto_msgTypes[18]
+	mi := &file_conversa_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +1872,7 @@ func (x *HttpExchange) String() string {
 func (*HttpExchange) ProtoMessage() {}
 
 func (x *HttpExchange) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[18]
+	mi := &file_conversa_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +1885,7 @@ func (x *HttpExchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpExchange.ProtoReflect.Descriptor instead.
 func (*HttpExchange) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{18}
+	return file_conversa_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HttpExchange) GetMethod() string {
@@ -1755,7 +1978,7 @@ type ActionRequest struct {
 
 func (x *ActionRequest) Reset() {
 	*x = ActionRequest{}
-	mi := &file_conversa_proto_msgTypes[19]
+	mi := &file_conversa_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1990,7 @@ func (x *ActionRequest) String() string {
 func (*ActionRequest) ProtoMessage() {}
 
 func (x *ActionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[19]
+	mi := &file_conversa_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +2003,7 @@ func (x *ActionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionRequest.ProtoReflect.Descriptor instead.
 func (*ActionRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{19}
+	return file_conversa_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ActionRequest) GetIntegration() *Integration {
@@ -1823,7 +2046,7 @@ type ActionResponse struct {
 
 func (x *ActionResponse) Reset() {
 	*x = ActionResponse{}
-	mi := &file_conversa_proto_msgTypes[20]
+	mi := &file_conversa_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1835,7 +2058,7 @@ func (x *ActionResponse) String() string {
 func (*ActionResponse) ProtoMessage() {}
 
 func (x *ActionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[20]
+	mi := &file_conversa_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1848,7 +2071,7 @@ func (x *ActionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionResponse.ProtoReflect.Descriptor instead.
 func (*ActionResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{20}
+	return file_conversa_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ActionResponse) GetUnsupported() bool {
@@ -1875,7 +2098,7 @@ type ValidateSettingsRequest struct {
 
 func (x *ValidateSettingsRequest) Reset() {
 	*x = ValidateSettingsRequest{}
-	mi := &file_conversa_proto_msgTypes[21]
+	mi := &file_conversa_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1887,7 +2110,7 @@ func (x *ValidateSettingsRequest) String() string {
 func (*ValidateSettingsRequest) ProtoMessage() {}
 
 func (x *ValidateSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[21]
+	mi := &file_conversa_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1900,7 +2123,7 @@ func (x *ValidateSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateSettingsRequest.ProtoReflect.Descriptor instead.
 func (*ValidateSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{21}
+	return file_conversa_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ValidateSettingsRequest) GetIntegration() *Integration {
@@ -1923,7 +2146,7 @@ type SettingsProblem struct {
 
 func (x *SettingsProblem) Reset() {
 	*x = SettingsProblem{}
-	mi := &file_conversa_proto_msgTypes[22]
+	mi := &file_conversa_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +2158,7 @@ func (x *SettingsProblem) String() string {
 func (*SettingsProblem) ProtoMessage() {}
 
 func (x *SettingsProblem) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[22]
+	mi := &file_conversa_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1948,7 +2171,7 @@ func (x *SettingsProblem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettingsProblem.ProtoReflect.Descriptor instead.
 func (*SettingsProblem) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{22}
+	return file_conversa_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SettingsProblem) GetField() string {
@@ -1975,7 +2198,7 @@ type ValidateSettingsResponse struct {
 
 func (x *ValidateSettingsResponse) Reset() {
 	*x = ValidateSettingsResponse{}
-	mi := &file_conversa_proto_msgTypes[23]
+	mi := &file_conversa_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2210,7 @@ func (x *ValidateSettingsResponse) String() string {
 func (*ValidateSettingsResponse) ProtoMessage() {}
 
 func (x *ValidateSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[23]
+	mi := &file_conversa_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2223,7 @@ func (x *ValidateSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateSettingsResponse.ProtoReflect.Descriptor instead.
 func (*ValidateSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{23}
+	return file_conversa_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ValidateSettingsResponse) GetProblems() []*SettingsProblem {
@@ -2020,7 +2243,7 @@ type ProfileRequest struct {
 
 func (x *ProfileRequest) Reset() {
 	*x = ProfileRequest{}
-	mi := &file_conversa_proto_msgTypes[24]
+	mi := &file_conversa_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2032,7 +2255,7 @@ func (x *ProfileRequest) String() string {
 func (*ProfileRequest) ProtoMessage() {}
 
 func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[24]
+	mi := &file_conversa_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2045,7 +2268,7 @@ func (x *ProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileRequest.ProtoReflect.Descriptor instead.
 func (*ProfileRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{24}
+	return file_conversa_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ProfileRequest) GetIntegration() *Integration {
@@ -2079,7 +2302,7 @@ type ProfileResponse struct {
 
 func (x *ProfileResponse) Reset() {
 	*x = ProfileResponse{}
-	mi := &file_conversa_proto_msgTypes[25]
+	mi := &file_conversa_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2314,7 @@ func (x *ProfileResponse) String() string {
 func (*ProfileResponse) ProtoMessage() {}
 
 func (x *ProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[25]
+	mi := &file_conversa_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2327,7 @@ func (x *ProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileResponse.ProtoReflect.Descriptor instead.
 func (*ProfileResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{25}
+	return file_conversa_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ProfileResponse) GetUsername() string {
@@ -2149,6 +2372,144 @@ func (x *ProfileResponse) GetRetryable() bool {
 	return false
 }
 
+// One Converse call on the Converses stream.
+type ConverseCall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	TimeoutMs     int64                  `protobuf:"varint,2,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	Cancel        bool                   `protobuf:"varint,3,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	Request       *ConverseRequest       `protobuf:"bytes,4,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConverseCall) Reset() {
+	*x = ConverseCall{}
+	mi := &file_conversa_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConverseCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConverseCall) ProtoMessage() {}
+
+func (x *ConverseCall) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConverseCall.ProtoReflect.Descriptor instead.
+func (*ConverseCall) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ConverseCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ConverseCall) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *ConverseCall) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
+func (x *ConverseCall) GetRequest() *ConverseRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// The answer to the ConverseCall of the same id.
+type ConverseReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	ErrorCode     int32                  `protobuf:"varint,2,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	ErrorMessage  string                 `protobuf:"bytes,3,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	Response      *ConverseResponse      `protobuf:"bytes,4,opt,name=response,proto3" json:"response,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConverseReply) Reset() {
+	*x = ConverseReply{}
+	mi := &file_conversa_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConverseReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConverseReply) ProtoMessage() {}
+
+func (x *ConverseReply) ProtoReflect() protoreflect.Message {
+	mi := &file_conversa_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConverseReply.ProtoReflect.Descriptor instead.
+func (*ConverseReply) Descriptor() ([]byte, []int) {
+	return file_conversa_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ConverseReply) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ConverseReply) GetErrorCode() int32 {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return 0
+}
+
+func (x *ConverseReply) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
+func (x *ConverseReply) GetResponse() *ConverseResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
 type AssistantInfo struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2163,7 +2524,7 @@ type AssistantInfo struct {
 
 func (x *AssistantInfo) Reset() {
 	*x = AssistantInfo{}
-	mi := &file_conversa_proto_msgTypes[26]
+	mi := &file_conversa_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2175,7 +2536,7 @@ func (x *AssistantInfo) String() string {
 func (*AssistantInfo) ProtoMessage() {}
 
 func (x *AssistantInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[26]
+	mi := &file_conversa_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2188,7 +2549,7 @@ func (x *AssistantInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssistantInfo.ProtoReflect.Descriptor instead.
 func (*AssistantInfo) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{26}
+	return file_conversa_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AssistantInfo) GetName() string {
@@ -2230,7 +2591,7 @@ type ConverseRequest struct {
 
 func (x *ConverseRequest) Reset() {
 	*x = ConverseRequest{}
-	mi := &file_conversa_proto_msgTypes[27]
+	mi := &file_conversa_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2603,7 @@ func (x *ConverseRequest) String() string {
 func (*ConverseRequest) ProtoMessage() {}
 
 func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[27]
+	mi := &file_conversa_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2616,7 @@ func (x *ConverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseRequest.ProtoReflect.Descriptor instead.
 func (*ConverseRequest) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{27}
+	return file_conversa_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ConverseRequest) GetSettingsJson() []byte {
@@ -2332,7 +2693,7 @@ type ConverseResponse struct {
 
 func (x *ConverseResponse) Reset() {
 	*x = ConverseResponse{}
-	mi := &file_conversa_proto_msgTypes[28]
+	mi := &file_conversa_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2344,7 +2705,7 @@ func (x *ConverseResponse) String() string {
 func (*ConverseResponse) ProtoMessage() {}
 
 func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conversa_proto_msgTypes[28]
+	mi := &file_conversa_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2357,7 +2718,7 @@ func (x *ConverseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConverseResponse.ProtoReflect.Descriptor instead.
 func (*ConverseResponse) Descriptor() ([]byte, []int) {
-	return file_conversa_proto_rawDescGZIP(), []int{28}
+	return file_conversa_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ConverseResponse) GetReplies() []*Content {
@@ -2463,7 +2824,24 @@ const file_conversa_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x10 \x01(\tR\taccountId\x12\x12\n" +
 	"\x04note\x18\x11 \x01(\tR\x04note\x12\x18\n" +
-	"\apassive\x18\x12 \x01(\bR\apassive\"z\n" +
+	"\apassive\x18\x12 \x01(\bR\apassive\"\xd6\x01\n" +
+	"\vChannelCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x02 \x01(\x03R\ttimeoutMs\x12\x16\n" +
+	"\x06cancel\x18\x03 \x01(\bR\x06cancel\x125\n" +
+	"\x04send\x18\x04 \x01(\v2\x1f.conversa.plugin.v1.SendRequestH\x00R\x04send\x12>\n" +
+	"\aprofile\x18\x05 \x01(\v2\".conversa.plugin.v1.ProfileRequestH\x00R\aprofileB\t\n" +
+	"\arequest\"\xe7\x01\n" +
+	"\fChannelReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x02 \x01(\x05R\terrorCode\x12#\n" +
+	"\rerror_message\x18\x03 \x01(\tR\ferrorMessage\x126\n" +
+	"\x04send\x18\x04 \x01(\v2 .conversa.plugin.v1.SendResponseH\x00R\x04send\x12?\n" +
+	"\aprofile\x18\x05 \x01(\v2#.conversa.plugin.v1.ProfileResponseH\x00R\aprofileB\n" +
+	"\n" +
+	"\bresponse\"z\n" +
 	"\vWebhookCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12<\n" +
 	"\arequest\x18\x02 \x01(\v2\".conversa.plugin.v1.WebhookRequestR\arequest\x12\x1d\n" +
@@ -2597,7 +2975,19 @@ const file_conversa_proto_rawDesc = "" +
 	"\n" +
 	"error_code\x18\x04 \x01(\tR\terrorCode\x12#\n" +
 	"\rerror_message\x18\x05 \x01(\tR\ferrorMessage\x12\x1c\n" +
-	"\tretryable\x18\x06 \x01(\bR\tretryable\"b\n" +
+	"\tretryable\x18\x06 \x01(\bR\tretryable\"\x94\x01\n" +
+	"\fConverseCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x02 \x01(\x03R\ttimeoutMs\x12\x16\n" +
+	"\x06cancel\x18\x03 \x01(\bR\x06cancel\x12=\n" +
+	"\arequest\x18\x04 \x01(\v2#.conversa.plugin.v1.ConverseRequestR\arequest\"\xa5\x01\n" +
+	"\rConverseReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x02 \x01(\x05R\terrorCode\x12#\n" +
+	"\rerror_message\x18\x03 \x01(\tR\ferrorMessage\x12@\n" +
+	"\bresponse\x18\x04 \x01(\v2$.conversa.plugin.v1.ConverseResponseR\bresponse\"b\n" +
 	"\rAssistantInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12#\n" +
@@ -2622,7 +3012,7 @@ const file_conversa_proto_rawDesc = "" +
 	"\x03end\x18\x06 \x01(\bR\x03end\x12\x14\n" +
 	"\x05squad\x18\a \x01(\tR\x05squad2S\n" +
 	"\x04Info\x12K\n" +
-	"\bDescribe\x12\x1f.conversa.plugin.v1.InfoRequest\x1a\x1e.conversa.plugin.v1.PluginInfo2\xbd\x05\n" +
+	"\bDescribe\x12\x1f.conversa.plugin.v1.InfoRequest\x1a\x1e.conversa.plugin.v1.PluginInfo2\x8d\x06\n" +
 	"\aChannel\x12P\n" +
 	"\bDescribe\x12#.conversa.plugin.v1.DescribeRequest\x1a\x1f.conversa.plugin.v1.ChannelInfo\x12X\n" +
 	"\rHandleWebhook\x12\".conversa.plugin.v1.WebhookRequest\x1a#.conversa.plugin.v1.WebhookResponse\x12I\n" +
@@ -2631,10 +3021,12 @@ const file_conversa_proto_rawDesc = "" +
 	"\tCheckSend\x12\x1f.conversa.plugin.v1.SendRequest\x1a .conversa.plugin.v1.SendResponse\x12O\n" +
 	"\x06Action\x12!.conversa.plugin.v1.ActionRequest\x1a\".conversa.plugin.v1.ActionResponse\x12m\n" +
 	"\x10ValidateSettings\x12+.conversa.plugin.v1.ValidateSettingsRequest\x1a,.conversa.plugin.v1.ValidateSettingsResponse\x12W\n" +
-	"\x0eHandleWebhooks\x12\x1f.conversa.plugin.v1.WebhookCall\x1a .conversa.plugin.v1.WebhookReply(\x010\x012\xb6\x01\n" +
+	"\x0eHandleWebhooks\x12\x1f.conversa.plugin.v1.WebhookCall\x1a .conversa.plugin.v1.WebhookReply(\x010\x01\x12N\n" +
+	"\x05Calls\x12\x1f.conversa.plugin.v1.ChannelCall\x1a .conversa.plugin.v1.ChannelReply(\x010\x012\x8c\x02\n" +
 	"\tAssistant\x12R\n" +
 	"\bDescribe\x12#.conversa.plugin.v1.DescribeRequest\x1a!.conversa.plugin.v1.AssistantInfo\x12U\n" +
-	"\bConverse\x12#.conversa.plugin.v1.ConverseRequest\x1a$.conversa.plugin.v1.ConverseResponseB,Z*github.com/conversa/conversa/plugins/protob\x06proto3"
+	"\bConverse\x12#.conversa.plugin.v1.ConverseRequest\x1a$.conversa.plugin.v1.ConverseResponse\x12T\n" +
+	"\tConverses\x12 .conversa.plugin.v1.ConverseCall\x1a!.conversa.plugin.v1.ConverseReply(\x010\x01B,Z*github.com/conversa/conversa/plugins/protob\x06proto3"
 
 var (
 	file_conversa_proto_rawDescOnce sync.Once
@@ -2648,94 +3040,108 @@ func file_conversa_proto_rawDescGZIP() []byte {
 	return file_conversa_proto_rawDescData
 }
 
-var file_conversa_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_conversa_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_conversa_proto_goTypes = []any{
 	(*InfoRequest)(nil),              // 0: conversa.plugin.v1.InfoRequest
 	(*PluginInfo)(nil),               // 1: conversa.plugin.v1.PluginInfo
 	(*Option)(nil),                   // 2: conversa.plugin.v1.Option
 	(*Content)(nil),                  // 3: conversa.plugin.v1.Content
 	(*Event)(nil),                    // 4: conversa.plugin.v1.Event
-	(*WebhookCall)(nil),              // 5: conversa.plugin.v1.WebhookCall
-	(*WebhookReply)(nil),             // 6: conversa.plugin.v1.WebhookReply
-	(*DescribeRequest)(nil),          // 7: conversa.plugin.v1.DescribeRequest
-	(*ChannelInfo)(nil),              // 8: conversa.plugin.v1.ChannelInfo
-	(*SettingField)(nil),             // 9: conversa.plugin.v1.SettingField
-	(*Integration)(nil),              // 10: conversa.plugin.v1.Integration
-	(*Header)(nil),                   // 11: conversa.plugin.v1.Header
-	(*WebhookRequest)(nil),           // 12: conversa.plugin.v1.WebhookRequest
-	(*WebhookResponse)(nil),          // 13: conversa.plugin.v1.WebhookResponse
-	(*Contact)(nil),                  // 14: conversa.plugin.v1.Contact
-	(*SendRequest)(nil),              // 15: conversa.plugin.v1.SendRequest
-	(*SendError)(nil),                // 16: conversa.plugin.v1.SendError
-	(*SendResponse)(nil),             // 17: conversa.plugin.v1.SendResponse
-	(*HttpExchange)(nil),             // 18: conversa.plugin.v1.HttpExchange
-	(*ActionRequest)(nil),            // 19: conversa.plugin.v1.ActionRequest
-	(*ActionResponse)(nil),           // 20: conversa.plugin.v1.ActionResponse
-	(*ValidateSettingsRequest)(nil),  // 21: conversa.plugin.v1.ValidateSettingsRequest
-	(*SettingsProblem)(nil),          // 22: conversa.plugin.v1.SettingsProblem
-	(*ValidateSettingsResponse)(nil), // 23: conversa.plugin.v1.ValidateSettingsResponse
-	(*ProfileRequest)(nil),           // 24: conversa.plugin.v1.ProfileRequest
-	(*ProfileResponse)(nil),          // 25: conversa.plugin.v1.ProfileResponse
-	(*AssistantInfo)(nil),            // 26: conversa.plugin.v1.AssistantInfo
-	(*ConverseRequest)(nil),          // 27: conversa.plugin.v1.ConverseRequest
-	(*ConverseResponse)(nil),         // 28: conversa.plugin.v1.ConverseResponse
-	nil,                              // 29: conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
-	nil,                              // 30: conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
+	(*ChannelCall)(nil),              // 5: conversa.plugin.v1.ChannelCall
+	(*ChannelReply)(nil),             // 6: conversa.plugin.v1.ChannelReply
+	(*WebhookCall)(nil),              // 7: conversa.plugin.v1.WebhookCall
+	(*WebhookReply)(nil),             // 8: conversa.plugin.v1.WebhookReply
+	(*DescribeRequest)(nil),          // 9: conversa.plugin.v1.DescribeRequest
+	(*ChannelInfo)(nil),              // 10: conversa.plugin.v1.ChannelInfo
+	(*SettingField)(nil),             // 11: conversa.plugin.v1.SettingField
+	(*Integration)(nil),              // 12: conversa.plugin.v1.Integration
+	(*Header)(nil),                   // 13: conversa.plugin.v1.Header
+	(*WebhookRequest)(nil),           // 14: conversa.plugin.v1.WebhookRequest
+	(*WebhookResponse)(nil),          // 15: conversa.plugin.v1.WebhookResponse
+	(*Contact)(nil),                  // 16: conversa.plugin.v1.Contact
+	(*SendRequest)(nil),              // 17: conversa.plugin.v1.SendRequest
+	(*SendError)(nil),                // 18: conversa.plugin.v1.SendError
+	(*SendResponse)(nil),             // 19: conversa.plugin.v1.SendResponse
+	(*HttpExchange)(nil),             // 20: conversa.plugin.v1.HttpExchange
+	(*ActionRequest)(nil),            // 21: conversa.plugin.v1.ActionRequest
+	(*ActionResponse)(nil),           // 22: conversa.plugin.v1.ActionResponse
+	(*ValidateSettingsRequest)(nil),  // 23: conversa.plugin.v1.ValidateSettingsRequest
+	(*SettingsProblem)(nil),          // 24: conversa.plugin.v1.SettingsProblem
+	(*ValidateSettingsResponse)(nil), // 25: conversa.plugin.v1.ValidateSettingsResponse
+	(*ProfileRequest)(nil),           // 26: conversa.plugin.v1.ProfileRequest
+	(*ProfileResponse)(nil),          // 27: conversa.plugin.v1.ProfileResponse
+	(*ConverseCall)(nil),             // 28: conversa.plugin.v1.ConverseCall
+	(*ConverseReply)(nil),            // 29: conversa.plugin.v1.ConverseReply
+	(*AssistantInfo)(nil),            // 30: conversa.plugin.v1.AssistantInfo
+	(*ConverseRequest)(nil),          // 31: conversa.plugin.v1.ConverseRequest
+	(*ConverseResponse)(nil),         // 32: conversa.plugin.v1.ConverseResponse
+	nil,                              // 33: conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
+	nil,                              // 34: conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
 }
 var file_conversa_proto_depIdxs = []int32{
 	2,  // 0: conversa.plugin.v1.Content.options:type_name -> conversa.plugin.v1.Option
 	3,  // 1: conversa.plugin.v1.Event.contents:type_name -> conversa.plugin.v1.Content
-	12, // 2: conversa.plugin.v1.WebhookCall.request:type_name -> conversa.plugin.v1.WebhookRequest
-	13, // 3: conversa.plugin.v1.WebhookReply.response:type_name -> conversa.plugin.v1.WebhookResponse
-	29, // 4: conversa.plugin.v1.ChannelInfo.webhook_headers:type_name -> conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
-	30, // 5: conversa.plugin.v1.ChannelInfo.webhook_fields:type_name -> conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
-	9,  // 6: conversa.plugin.v1.ChannelInfo.settings:type_name -> conversa.plugin.v1.SettingField
-	10, // 7: conversa.plugin.v1.WebhookRequest.integrations:type_name -> conversa.plugin.v1.Integration
-	11, // 8: conversa.plugin.v1.WebhookRequest.headers:type_name -> conversa.plugin.v1.Header
-	4,  // 9: conversa.plugin.v1.WebhookResponse.events:type_name -> conversa.plugin.v1.Event
-	10, // 10: conversa.plugin.v1.SendRequest.integration:type_name -> conversa.plugin.v1.Integration
-	14, // 11: conversa.plugin.v1.SendRequest.contact:type_name -> conversa.plugin.v1.Contact
-	3,  // 12: conversa.plugin.v1.SendRequest.contents:type_name -> conversa.plugin.v1.Content
-	16, // 13: conversa.plugin.v1.SendResponse.error:type_name -> conversa.plugin.v1.SendError
-	18, // 14: conversa.plugin.v1.SendResponse.exchanges:type_name -> conversa.plugin.v1.HttpExchange
-	11, // 15: conversa.plugin.v1.HttpExchange.request_headers:type_name -> conversa.plugin.v1.Header
-	11, // 16: conversa.plugin.v1.HttpExchange.response_headers:type_name -> conversa.plugin.v1.Header
-	10, // 17: conversa.plugin.v1.ActionRequest.integration:type_name -> conversa.plugin.v1.Integration
-	14, // 18: conversa.plugin.v1.ActionRequest.contact:type_name -> conversa.plugin.v1.Contact
-	16, // 19: conversa.plugin.v1.ActionResponse.error:type_name -> conversa.plugin.v1.SendError
-	10, // 20: conversa.plugin.v1.ValidateSettingsRequest.integration:type_name -> conversa.plugin.v1.Integration
-	22, // 21: conversa.plugin.v1.ValidateSettingsResponse.problems:type_name -> conversa.plugin.v1.SettingsProblem
-	10, // 22: conversa.plugin.v1.ProfileRequest.integration:type_name -> conversa.plugin.v1.Integration
-	14, // 23: conversa.plugin.v1.ConverseRequest.contact:type_name -> conversa.plugin.v1.Contact
-	3,  // 24: conversa.plugin.v1.ConverseRequest.contents:type_name -> conversa.plugin.v1.Content
-	3,  // 25: conversa.plugin.v1.ConverseResponse.replies:type_name -> conversa.plugin.v1.Content
-	0,  // 26: conversa.plugin.v1.Info.Describe:input_type -> conversa.plugin.v1.InfoRequest
-	7,  // 27: conversa.plugin.v1.Channel.Describe:input_type -> conversa.plugin.v1.DescribeRequest
-	12, // 28: conversa.plugin.v1.Channel.HandleWebhook:input_type -> conversa.plugin.v1.WebhookRequest
-	15, // 29: conversa.plugin.v1.Channel.Send:input_type -> conversa.plugin.v1.SendRequest
-	24, // 30: conversa.plugin.v1.Channel.Profile:input_type -> conversa.plugin.v1.ProfileRequest
-	15, // 31: conversa.plugin.v1.Channel.CheckSend:input_type -> conversa.plugin.v1.SendRequest
-	19, // 32: conversa.plugin.v1.Channel.Action:input_type -> conversa.plugin.v1.ActionRequest
-	21, // 33: conversa.plugin.v1.Channel.ValidateSettings:input_type -> conversa.plugin.v1.ValidateSettingsRequest
-	5,  // 34: conversa.plugin.v1.Channel.HandleWebhooks:input_type -> conversa.plugin.v1.WebhookCall
-	7,  // 35: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
-	27, // 36: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
-	1,  // 37: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
-	8,  // 38: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
-	13, // 39: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
-	17, // 40: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
-	25, // 41: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
-	17, // 42: conversa.plugin.v1.Channel.CheckSend:output_type -> conversa.plugin.v1.SendResponse
-	20, // 43: conversa.plugin.v1.Channel.Action:output_type -> conversa.plugin.v1.ActionResponse
-	23, // 44: conversa.plugin.v1.Channel.ValidateSettings:output_type -> conversa.plugin.v1.ValidateSettingsResponse
-	6,  // 45: conversa.plugin.v1.Channel.HandleWebhooks:output_type -> conversa.plugin.v1.WebhookReply
-	26, // 46: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
-	28, // 47: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
-	37, // [37:48] is the sub-list for method output_type
-	26, // [26:37] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	17, // 2: conversa.plugin.v1.ChannelCall.send:type_name -> conversa.plugin.v1.SendRequest
+	26, // 3: conversa.plugin.v1.ChannelCall.profile:type_name -> conversa.plugin.v1.ProfileRequest
+	19, // 4: conversa.plugin.v1.ChannelReply.send:type_name -> conversa.plugin.v1.SendResponse
+	27, // 5: conversa.plugin.v1.ChannelReply.profile:type_name -> conversa.plugin.v1.ProfileResponse
+	14, // 6: conversa.plugin.v1.WebhookCall.request:type_name -> conversa.plugin.v1.WebhookRequest
+	15, // 7: conversa.plugin.v1.WebhookReply.response:type_name -> conversa.plugin.v1.WebhookResponse
+	33, // 8: conversa.plugin.v1.ChannelInfo.webhook_headers:type_name -> conversa.plugin.v1.ChannelInfo.WebhookHeadersEntry
+	34, // 9: conversa.plugin.v1.ChannelInfo.webhook_fields:type_name -> conversa.plugin.v1.ChannelInfo.WebhookFieldsEntry
+	11, // 10: conversa.plugin.v1.ChannelInfo.settings:type_name -> conversa.plugin.v1.SettingField
+	12, // 11: conversa.plugin.v1.WebhookRequest.integrations:type_name -> conversa.plugin.v1.Integration
+	13, // 12: conversa.plugin.v1.WebhookRequest.headers:type_name -> conversa.plugin.v1.Header
+	4,  // 13: conversa.plugin.v1.WebhookResponse.events:type_name -> conversa.plugin.v1.Event
+	12, // 14: conversa.plugin.v1.SendRequest.integration:type_name -> conversa.plugin.v1.Integration
+	16, // 15: conversa.plugin.v1.SendRequest.contact:type_name -> conversa.plugin.v1.Contact
+	3,  // 16: conversa.plugin.v1.SendRequest.contents:type_name -> conversa.plugin.v1.Content
+	18, // 17: conversa.plugin.v1.SendResponse.error:type_name -> conversa.plugin.v1.SendError
+	20, // 18: conversa.plugin.v1.SendResponse.exchanges:type_name -> conversa.plugin.v1.HttpExchange
+	13, // 19: conversa.plugin.v1.HttpExchange.request_headers:type_name -> conversa.plugin.v1.Header
+	13, // 20: conversa.plugin.v1.HttpExchange.response_headers:type_name -> conversa.plugin.v1.Header
+	12, // 21: conversa.plugin.v1.ActionRequest.integration:type_name -> conversa.plugin.v1.Integration
+	16, // 22: conversa.plugin.v1.ActionRequest.contact:type_name -> conversa.plugin.v1.Contact
+	18, // 23: conversa.plugin.v1.ActionResponse.error:type_name -> conversa.plugin.v1.SendError
+	12, // 24: conversa.plugin.v1.ValidateSettingsRequest.integration:type_name -> conversa.plugin.v1.Integration
+	24, // 25: conversa.plugin.v1.ValidateSettingsResponse.problems:type_name -> conversa.plugin.v1.SettingsProblem
+	12, // 26: conversa.plugin.v1.ProfileRequest.integration:type_name -> conversa.plugin.v1.Integration
+	31, // 27: conversa.plugin.v1.ConverseCall.request:type_name -> conversa.plugin.v1.ConverseRequest
+	32, // 28: conversa.plugin.v1.ConverseReply.response:type_name -> conversa.plugin.v1.ConverseResponse
+	16, // 29: conversa.plugin.v1.ConverseRequest.contact:type_name -> conversa.plugin.v1.Contact
+	3,  // 30: conversa.plugin.v1.ConverseRequest.contents:type_name -> conversa.plugin.v1.Content
+	3,  // 31: conversa.plugin.v1.ConverseResponse.replies:type_name -> conversa.plugin.v1.Content
+	0,  // 32: conversa.plugin.v1.Info.Describe:input_type -> conversa.plugin.v1.InfoRequest
+	9,  // 33: conversa.plugin.v1.Channel.Describe:input_type -> conversa.plugin.v1.DescribeRequest
+	14, // 34: conversa.plugin.v1.Channel.HandleWebhook:input_type -> conversa.plugin.v1.WebhookRequest
+	17, // 35: conversa.plugin.v1.Channel.Send:input_type -> conversa.plugin.v1.SendRequest
+	26, // 36: conversa.plugin.v1.Channel.Profile:input_type -> conversa.plugin.v1.ProfileRequest
+	17, // 37: conversa.plugin.v1.Channel.CheckSend:input_type -> conversa.plugin.v1.SendRequest
+	21, // 38: conversa.plugin.v1.Channel.Action:input_type -> conversa.plugin.v1.ActionRequest
+	23, // 39: conversa.plugin.v1.Channel.ValidateSettings:input_type -> conversa.plugin.v1.ValidateSettingsRequest
+	7,  // 40: conversa.plugin.v1.Channel.HandleWebhooks:input_type -> conversa.plugin.v1.WebhookCall
+	5,  // 41: conversa.plugin.v1.Channel.Calls:input_type -> conversa.plugin.v1.ChannelCall
+	9,  // 42: conversa.plugin.v1.Assistant.Describe:input_type -> conversa.plugin.v1.DescribeRequest
+	31, // 43: conversa.plugin.v1.Assistant.Converse:input_type -> conversa.plugin.v1.ConverseRequest
+	28, // 44: conversa.plugin.v1.Assistant.Converses:input_type -> conversa.plugin.v1.ConverseCall
+	1,  // 45: conversa.plugin.v1.Info.Describe:output_type -> conversa.plugin.v1.PluginInfo
+	10, // 46: conversa.plugin.v1.Channel.Describe:output_type -> conversa.plugin.v1.ChannelInfo
+	15, // 47: conversa.plugin.v1.Channel.HandleWebhook:output_type -> conversa.plugin.v1.WebhookResponse
+	19, // 48: conversa.plugin.v1.Channel.Send:output_type -> conversa.plugin.v1.SendResponse
+	27, // 49: conversa.plugin.v1.Channel.Profile:output_type -> conversa.plugin.v1.ProfileResponse
+	19, // 50: conversa.plugin.v1.Channel.CheckSend:output_type -> conversa.plugin.v1.SendResponse
+	22, // 51: conversa.plugin.v1.Channel.Action:output_type -> conversa.plugin.v1.ActionResponse
+	25, // 52: conversa.plugin.v1.Channel.ValidateSettings:output_type -> conversa.plugin.v1.ValidateSettingsResponse
+	8,  // 53: conversa.plugin.v1.Channel.HandleWebhooks:output_type -> conversa.plugin.v1.WebhookReply
+	6,  // 54: conversa.plugin.v1.Channel.Calls:output_type -> conversa.plugin.v1.ChannelReply
+	30, // 55: conversa.plugin.v1.Assistant.Describe:output_type -> conversa.plugin.v1.AssistantInfo
+	32, // 56: conversa.plugin.v1.Assistant.Converse:output_type -> conversa.plugin.v1.ConverseResponse
+	29, // 57: conversa.plugin.v1.Assistant.Converses:output_type -> conversa.plugin.v1.ConverseReply
+	45, // [45:58] is the sub-list for method output_type
+	32, // [32:45] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_conversa_proto_init() }
@@ -2743,13 +3149,21 @@ func file_conversa_proto_init() {
 	if File_conversa_proto != nil {
 		return
 	}
+	file_conversa_proto_msgTypes[5].OneofWrappers = []any{
+		(*ChannelCall_Send)(nil),
+		(*ChannelCall_Profile)(nil),
+	}
+	file_conversa_proto_msgTypes[6].OneofWrappers = []any{
+		(*ChannelReply_Send)(nil),
+		(*ChannelReply_Profile)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_conversa_proto_rawDesc), len(file_conversa_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

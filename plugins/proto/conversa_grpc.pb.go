@@ -143,6 +143,7 @@ const (
 	Channel_Action_FullMethodName           = "/conversa.plugin.v1.Channel/Action"
 	Channel_ValidateSettings_FullMethodName = "/conversa.plugin.v1.Channel/ValidateSettings"
 	Channel_HandleWebhooks_FullMethodName   = "/conversa.plugin.v1.Channel/HandleWebhooks"
+	Channel_Calls_FullMethodName            = "/conversa.plugin.v1.Channel/Calls"
 )
 
 // ChannelClient is the client API for Channel service.
@@ -179,6 +180,16 @@ type ChannelClient interface {
 	// (one in another language, or built before it) gets HandleWebhook calls.
 	// The Go SDK serves it for every channel.
 	HandleWebhooks(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WebhookCall, WebhookReply], error)
+	// Calls carries Send and Profile calls on one long-lived stream, as
+	// HandleWebhooks carries webhooks: the host sends a ChannelCall per call,
+	// many in flight at once, and the plugin answers each, in any order, with
+	// the ChannelReply of the same id, as the call would have answered. A
+	// call the host stops waiting for (its caller gave up) is cancelled by a
+	// ChannelCall of its id with cancel set and no request: the plugin
+	// cancels the call's context and sends no reply, or one the host drops.
+	// Optional: a plugin that answers Unimplemented gets Send and Profile
+	// calls. The Go SDK serves it for every channel.
+	Calls(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ChannelCall, ChannelReply], error)
 }
 
 type channelClient struct {
@@ -272,6 +283,19 @@ func (c *channelClient) HandleWebhooks(ctx context.Context, opts ...grpc.CallOpt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Channel_HandleWebhooksClient = grpc.BidiStreamingClient[WebhookCall, WebhookReply]
 
+func (c *channelClient) Calls(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ChannelCall, ChannelReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Channel_ServiceDesc.Streams[1], Channel_Calls_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ChannelCall, ChannelReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Channel_CallsClient = grpc.BidiStreamingClient[ChannelCall, ChannelReply]
+
 // ChannelServer is the server API for Channel service.
 // All implementations must embed UnimplementedChannelServer
 // for forward compatibility.
@@ -306,6 +330,16 @@ type ChannelServer interface {
 	// (one in another language, or built before it) gets HandleWebhook calls.
 	// The Go SDK serves it for every channel.
 	HandleWebhooks(grpc.BidiStreamingServer[WebhookCall, WebhookReply]) error
+	// Calls carries Send and Profile calls on one long-lived stream, as
+	// HandleWebhooks carries webhooks: the host sends a ChannelCall per call,
+	// many in flight at once, and the plugin answers each, in any order, with
+	// the ChannelReply of the same id, as the call would have answered. A
+	// call the host stops waiting for (its caller gave up) is cancelled by a
+	// ChannelCall of its id with cancel set and no request: the plugin
+	// cancels the call's context and sends no reply, or one the host drops.
+	// Optional: a plugin that answers Unimplemented gets Send and Profile
+	// calls. The Go SDK serves it for every channel.
+	Calls(grpc.BidiStreamingServer[ChannelCall, ChannelReply]) error
 	mustEmbedUnimplementedChannelServer()
 }
 
@@ -339,6 +373,9 @@ func (UnimplementedChannelServer) ValidateSettings(context.Context, *ValidateSet
 }
 func (UnimplementedChannelServer) HandleWebhooks(grpc.BidiStreamingServer[WebhookCall, WebhookReply]) error {
 	return status.Error(codes.Unimplemented, "method HandleWebhooks not implemented")
+}
+func (UnimplementedChannelServer) Calls(grpc.BidiStreamingServer[ChannelCall, ChannelReply]) error {
+	return status.Error(codes.Unimplemented, "method Calls not implemented")
 }
 func (UnimplementedChannelServer) mustEmbedUnimplementedChannelServer() {}
 func (UnimplementedChannelServer) testEmbeddedByValue()                 {}
@@ -494,6 +531,13 @@ func _Channel_HandleWebhooks_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Channel_HandleWebhooksServer = grpc.BidiStreamingServer[WebhookCall, WebhookReply]
 
+func _Channel_Calls_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ChannelServer).Calls(&grpc.GenericServerStream[ChannelCall, ChannelReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Channel_CallsServer = grpc.BidiStreamingServer[ChannelCall, ChannelReply]
+
 // Channel_ServiceDesc is the grpc.ServiceDesc for Channel service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -537,13 +581,20 @@ var Channel_ServiceDesc = grpc.ServiceDesc{
 			ServerStreams: true,
 			ClientStreams: true,
 		},
+		{
+			StreamName:    "Calls",
+			Handler:       _Channel_Calls_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
 	},
 	Metadata: "conversa.proto",
 }
 
 const (
-	Assistant_Describe_FullMethodName = "/conversa.plugin.v1.Assistant/Describe"
-	Assistant_Converse_FullMethodName = "/conversa.plugin.v1.Assistant/Converse"
+	Assistant_Describe_FullMethodName  = "/conversa.plugin.v1.Assistant/Describe"
+	Assistant_Converse_FullMethodName  = "/conversa.plugin.v1.Assistant/Converse"
+	Assistant_Converses_FullMethodName = "/conversa.plugin.v1.Assistant/Converses"
 )
 
 // AssistantClient is the client API for Assistant service.
@@ -552,6 +603,11 @@ const (
 type AssistantClient interface {
 	Describe(ctx context.Context, in *DescribeRequest, opts ...grpc.CallOption) (*AssistantInfo, error)
 	Converse(ctx context.Context, in *ConverseRequest, opts ...grpc.CallOption) (*ConverseResponse, error)
+	// Converses carries Converse calls on one long-lived stream, as
+	// Channel.Calls carries a channel's (cancel included). Optional: an
+	// assistant that answers Unimplemented gets Converse calls. The Go SDK
+	// serves it for every assistant.
+	Converses(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConverseCall, ConverseReply], error)
 }
 
 type assistantClient struct {
@@ -582,12 +638,30 @@ func (c *assistantClient) Converse(ctx context.Context, in *ConverseRequest, opt
 	return out, nil
 }
 
+func (c *assistantClient) Converses(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConverseCall, ConverseReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Assistant_ServiceDesc.Streams[0], Assistant_Converses_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ConverseCall, ConverseReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Assistant_ConversesClient = grpc.BidiStreamingClient[ConverseCall, ConverseReply]
+
 // AssistantServer is the server API for Assistant service.
 // All implementations must embed UnimplementedAssistantServer
 // for forward compatibility.
 type AssistantServer interface {
 	Describe(context.Context, *DescribeRequest) (*AssistantInfo, error)
 	Converse(context.Context, *ConverseRequest) (*ConverseResponse, error)
+	// Converses carries Converse calls on one long-lived stream, as
+	// Channel.Calls carries a channel's (cancel included). Optional: an
+	// assistant that answers Unimplemented gets Converse calls. The Go SDK
+	// serves it for every assistant.
+	Converses(grpc.BidiStreamingServer[ConverseCall, ConverseReply]) error
 	mustEmbedUnimplementedAssistantServer()
 }
 
@@ -603,6 +677,9 @@ func (UnimplementedAssistantServer) Describe(context.Context, *DescribeRequest) 
 }
 func (UnimplementedAssistantServer) Converse(context.Context, *ConverseRequest) (*ConverseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Converse not implemented")
+}
+func (UnimplementedAssistantServer) Converses(grpc.BidiStreamingServer[ConverseCall, ConverseReply]) error {
+	return status.Error(codes.Unimplemented, "method Converses not implemented")
 }
 func (UnimplementedAssistantServer) mustEmbedUnimplementedAssistantServer() {}
 func (UnimplementedAssistantServer) testEmbeddedByValue()                   {}
@@ -661,6 +738,13 @@ func _Assistant_Converse_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Assistant_Converses_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AssistantServer).Converses(&grpc.GenericServerStream[ConverseCall, ConverseReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Assistant_ConversesServer = grpc.BidiStreamingServer[ConverseCall, ConverseReply]
+
 // Assistant_ServiceDesc is the grpc.ServiceDesc for Assistant service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -677,6 +761,13 @@ var Assistant_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Assistant_Converse_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Converses",
+			Handler:       _Assistant_Converses_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "conversa.proto",
 }

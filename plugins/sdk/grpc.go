@@ -57,9 +57,9 @@ func (c InfoClient) Describe(ctx context.Context) (*proto.PluginInfo, error) {
 type ChannelPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	Impl Channel
-	// Unary makes the host's client send each webhook as a HandleWebhook
-	// call of its own, never on the HandleWebhooks stream (which a client
-	// otherwise uses when the plugin serves it).
+	// Unary makes the host's client make each call as a gRPC call of its
+	// own, never on the HandleWebhooks and Calls streams (which a client
+	// otherwise uses when the plugin serves them).
 	Unary bool
 }
 
@@ -74,7 +74,10 @@ func (p *ChannelPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *g
 	cc := proto.NewChannelClient(c)
 	client := &channelClient{c: cc}
 	if !p.Unary {
-		client.hooks = &webhookStream{c: cc}
+		client.hooks = &callStream[proto.WebhookCall, proto.WebhookReply]{kind: webhookCalls,
+			open: func(ctx context.Context) (proto.Channel_HandleWebhooksClient, error) { return cc.HandleWebhooks(ctx) }}
+		client.calls = &callStream[proto.ChannelCall, proto.ChannelReply]{kind: channelCalls,
+			open: func(ctx context.Context) (proto.Channel_CallsClient, error) { return cc.Calls(ctx) }}
 	}
 	return client, nil
 }
@@ -123,7 +126,8 @@ func (s *channelServer) ValidateSettings(ctx context.Context, r *proto.ValidateS
 
 type channelClient struct {
 	c     proto.ChannelClient
-	hooks *webhookStream
+	hooks *callStream[proto.WebhookCall, proto.WebhookReply] // nil: every call unary
+	calls *callStream[proto.ChannelCall, proto.ChannelReply] // nil: every call unary
 }
 
 func (c *channelClient) Describe(ctx context.Context) (*proto.ChannelInfo, error) {
@@ -134,19 +138,50 @@ func (c *channelClient) Describe(ctx context.Context) (*proto.ChannelInfo, error
 // plugin that does not serve the stream.
 func (c *channelClient) HandleWebhook(ctx context.Context, r *proto.WebhookRequest) (*proto.WebhookResponse, error) {
 	if c.hooks != nil {
-		if resp, unary, err := c.hooks.call(ctx, r); !unary {
-			return resp, err
+		if reply, unary, err := c.hooks.call(ctx, &proto.WebhookCall{Request: r}); !unary {
+			if err != nil {
+				return nil, err
+			}
+			return reply.GetResponse(), nil
 		}
 	}
 	return c.c.HandleWebhook(ctx, r)
 }
 
+// Send goes on the Calls stream, or as a call of its own to a plugin that
+// does not serve the stream.
 func (c *channelClient) Send(ctx context.Context, r *proto.SendRequest) (*proto.SendResponse, error) {
+	if c.calls != nil {
+		if reply, unary, err := c.calls.call(ctx, &proto.ChannelCall{Request: &proto.ChannelCall_Send{Send: r}}); !unary {
+			if err != nil {
+				return nil, err
+			}
+			return answered(reply.GetSend(), "Send")
+		}
+	}
 	return c.c.Send(ctx, r)
 }
 
+// Profile goes on the Calls stream, as Send does.
 func (c *channelClient) Profile(ctx context.Context, r *proto.ProfileRequest) (*proto.ProfileResponse, error) {
+	if c.calls != nil {
+		if reply, unary, err := c.calls.call(ctx, &proto.ChannelCall{Request: &proto.ChannelCall_Profile{Profile: r}}); !unary {
+			if err != nil {
+				return nil, err
+			}
+			return answered(reply.GetProfile(), "Profile")
+		}
+	}
 	return c.c.Profile(ctx, r)
+}
+
+// answered is a stream's answer to a call: an error when the reply holds
+// no response of the call's kind (a plugin's mistake).
+func answered[R any](resp *R, method string) (*R, error) {
+	if resp == nil {
+		return nil, status.Errorf(codes.Internal, "the plugin answered %s with another kind of response", method)
+	}
+	return resp, nil
 }
 
 // CheckSend answers no objection when the plugin does not implement it.
@@ -182,6 +217,9 @@ func (c *channelClient) ValidateSettings(ctx context.Context, r *proto.ValidateS
 type AssistantPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	Impl Assistant
+	// Unary makes the host's client make each Converse a gRPC call of its
+	// own, never on the Converses stream.
+	Unary bool
 }
 
 func (p *AssistantPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
@@ -192,7 +230,13 @@ func (p *AssistantPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error
 }
 
 func (p *AssistantPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &assistantClient{c: proto.NewAssistantClient(c)}, nil
+	ac := proto.NewAssistantClient(c)
+	client := &assistantClient{c: ac}
+	if !p.Unary {
+		client.converses = &callStream[proto.ConverseCall, proto.ConverseReply]{kind: converseCalls,
+			open: func(ctx context.Context) (proto.Assistant_ConversesClient, error) { return ac.Converses(ctx) }}
+	}
+	return client, nil
 }
 
 type assistantServer struct {
@@ -208,12 +252,25 @@ func (s *assistantServer) Converse(ctx context.Context, r *proto.ConverseRequest
 	return s.impl.Converse(ctx, r)
 }
 
-type assistantClient struct{ c proto.AssistantClient }
+type assistantClient struct {
+	c         proto.AssistantClient
+	converses *callStream[proto.ConverseCall, proto.ConverseReply] // nil: every call unary
+}
 
 func (c *assistantClient) Describe(ctx context.Context) (*proto.AssistantInfo, error) {
 	return c.c.Describe(ctx, &proto.DescribeRequest{})
 }
 
+// Converse goes on the Converses stream, or as a call of its own to an
+// assistant that does not serve the stream.
 func (c *assistantClient) Converse(ctx context.Context, r *proto.ConverseRequest) (*proto.ConverseResponse, error) {
+	if c.converses != nil {
+		if reply, unary, err := c.converses.call(ctx, &proto.ConverseCall{Request: r}); !unary {
+			if err != nil {
+				return nil, err
+			}
+			return answered(reply.GetResponse(), "Converse")
+		}
+	}
 	return c.c.Converse(ctx, r)
 }

@@ -107,8 +107,9 @@ func TestWebhookStreamDeadline(t *testing.T) {
 	}
 }
 
-// unaryOnly is a channel server built before HandleWebhooks (or in another
-// language): only HandleWebhook.
+// unaryOnly is a channel server built before the call streams (or in
+// another language): HandleWebhook, Send and Profile, each a call of its
+// own.
 type unaryOnly struct {
 	proto.UnimplementedChannelServer
 	calls *atomic.Int64
@@ -117,6 +118,16 @@ type unaryOnly struct {
 func (s unaryOnly) HandleWebhook(_ context.Context, r *proto.WebhookRequest) (*proto.WebhookResponse, error) {
 	s.calls.Add(1)
 	return &proto.WebhookResponse{Authenticated: true, Body: []byte(r.GetQuery())}, nil
+}
+
+func (s unaryOnly) Send(_ context.Context, r *proto.SendRequest) (*proto.SendResponse, error) {
+	s.calls.Add(1)
+	return &proto.SendResponse{MessageIds: []string{"sent:" + r.GetIdempotencyKey()}}, nil
+}
+
+func (s unaryOnly) Profile(_ context.Context, r *proto.ProfileRequest) (*proto.ProfileResponse, error) {
+	s.calls.Add(1)
+	return &proto.ProfileResponse{Name: "name:" + r.GetContactId()}, nil
 }
 
 type unaryOnlyPlugin struct {
