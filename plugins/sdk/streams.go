@@ -46,13 +46,13 @@ func (s *channelServer) Calls(stream proto.Channel_CallsServer) error {
 		case *proto.ChannelCall_Send:
 			resp, err := s.impl.Send(ctx, r.Send)
 			if err != nil || resp == nil {
-				return nil, err
+				return nil, orNoResponse(err, "Send")
 			}
 			return &proto.ChannelReply{Id: id, Response: &proto.ChannelReply_Send{Send: resp}}, nil
 		case *proto.ChannelCall_Profile:
 			resp, err := s.impl.Profile(ctx, r.Profile)
 			if err != nil || resp == nil {
-				return nil, err
+				return nil, orNoResponse(err, "Profile")
 			}
 			return &proto.ChannelReply{Id: id, Response: &proto.ChannelReply_Profile{Profile: resp}}, nil
 		}
@@ -73,8 +73,17 @@ func (s *assistantServer) Converses(stream proto.Assistant_ConversesServer) erro
 
 var errUnknownCall = status.Error(codes.Unimplemented, "a call this plugin does not know")
 
+// orNoResponse is err, or the error of a call that returned neither a
+// response nor an error, as a unary call reports it.
+func orNoResponse(err error, method string) error {
+	if err != nil {
+		return err
+	}
+	return status.Error(codes.Internal, method+" returned no response")
+}
+
 var channelCalls = &callKind[proto.ChannelCall, proto.ChannelReply]{
-	method: "Send or Profile",
+	method: "Calls",
 	stamp:  func(c *proto.ChannelCall, id uint64, ms int64) { c.Id, c.TimeoutMs = id, ms },
 	header: func(c *proto.ChannelCall) (uint64, int64, bool) {
 		return c.GetId(), c.GetTimeoutMs(), c.GetCancel()

@@ -109,7 +109,7 @@ func TestChannelCallsStream(t *testing.T) {
 	}{
 		{"status", codes.FailedPrecondition, "window closed"},
 		{"plain", codes.Unknown, "plain failure"},
-		{"nil", codes.Internal, ""},
+		{"nil", codes.Internal, "Send returned no response"},
 	} {
 		_, err := ch.Send(ctx, &proto.SendRequest{IdempotencyKey: tc.id})
 		if st := status.Convert(err); st.Code() != tc.code || (tc.msg != "" && st.Message() != tc.msg) {
