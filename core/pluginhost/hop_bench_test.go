@@ -35,12 +35,7 @@ const hopBody = `{"object":"instagram","entry":[{"time":1767607200612,"id":"1784
 // hopRequest is the request the engine builds for hopBody: the headers a
 // Meta POST carries, and the integration's settings.
 func hopRequest(b testing.TB) *WebhookRequest {
-	settings, err := json.Marshal(map[string]any{"account_id": "17841400123456789", "app_secret": hopSecret,
-		"verify_token": "2c3f6a9d0e1b4c7f8a2d5e0b3c6f9a1d", "access_token": "IGAAR" + strings.Repeat("x9Zq", 45),
-		"login": "instagram"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	settings := hopSettings(b, "")
 	m := hmac.New(sha256.New, []byte(hopSecret))
 	m.Write([]byte(hopBody))
 	return &WebhookRequest{
@@ -53,6 +48,22 @@ func hopRequest(b testing.TB) *WebhookRequest {
 			{"X-Hub-Signature-256", "sha256=" + hex.EncodeToString(m.Sum(nil))}},
 		Body: []byte(hopBody),
 	}
+}
+
+// hopSettings is the Meta integration's settings the hop benchmarks use;
+// graphURL, when set, is the Graph API the plugin calls.
+func hopSettings(b testing.TB, graphURL string) []byte {
+	s := map[string]any{"account_id": "17841400123456789", "app_secret": hopSecret,
+		"verify_token": "2c3f6a9d0e1b4c7f8a2d5e0b3c6f9a1d", "access_token": "IGAAR" + strings.Repeat("x9Zq", 45),
+		"login": "instagram"}
+	if graphURL != "" {
+		s["graph_url"] = graphURL
+	}
+	raw, err := json.Marshal(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw
 }
 
 func BenchmarkWebhookHop(b *testing.B) {

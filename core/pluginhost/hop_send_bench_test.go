@@ -2,10 +2,8 @@ package pluginhost
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,13 +37,7 @@ func BenchmarkSendHop(b *testing.B) {
 			defer h.Close()
 			h.tr.unary = bc.unary
 			ch := startedChannel(b, h, "meta")
-			settings, err := json.Marshal(map[string]any{"account_id": "17841400123456789", "app_secret": hopSecret,
-				"verify_token": "2c3f6a9d0e1b4c7f8a2d5e0b3c6f9a1d", "access_token": "IGAAR" + strings.Repeat("x9Zq", 45),
-				"login": "instagram", "graph_url": provider.URL})
-			if err != nil {
-				b.Fatal(err)
-			}
-			in := &Integration{ID: "ig", SettingsJSON: settings}
+			in := &Integration{ID: "ig", SettingsJSON: hopSettings(b, provider.URL)}
 			now := time.Now()
 			var n atomic.Int64
 			measureHop(b, h, "meta", func() {
