@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -241,5 +242,39 @@ func TestZenviaWebhookCarriesCredentials(t *testing.T) {
 	json.Unmarshal(b6, &ev6)
 	if ev6.ID == ev.ID {
 		t.Errorf("webhooks 5 and 6 share the event id %q", ev.ID)
+	}
+}
+
+// The measured window is cut into spans by due time: a server that slows
+// down during the run shows it in the later spans' latency, and every
+// measured webhook is in exactly one span.
+func TestSpansFollowTheRun(t *testing.T) {
+	start := time.Now()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if time.Since(start) > 220*time.Millisecond {
+			time.Sleep(30 * time.Millisecond)
+		}
+	}))
+	defer srv.Close()
+	rec := NewRecorder(NewClock())
+	l := &Load{URL: srv.URL, Webhooks: metaHooks(), Rate: 200, Duration: 300 * time.Millisecond, Connections: 64}
+	r := Collect(rec, l.Run(context.Background(), rec), false)
+	if len(r.Spans) != spanCount {
+		t.Fatalf("%d spans, want %d", len(r.Spans), spanCount)
+	}
+	n := 0
+	for _, s := range r.Spans {
+		n += s.Ack.N
+	}
+	if n != r.Acked || r.Acked != 60 {
+		t.Errorf("spans hold %d acks, the run %d (want 60)", n, r.Acked)
+	}
+	first, last := r.Spans[0].Ack, r.Spans[spanCount-1].Ack
+	if last.P99 < 30*time.Millisecond || first.P99 >= last.P99 {
+		t.Errorf("first span p99 %s, last %s: the slowdown at the end of the run does not show", first.P99, last.P99)
+	}
+	if got := r.SpanText(false); !strings.HasPrefix(got, "ack p99 by 50ms of the run: ") || len(strings.Fields(got)) != 7+spanCount {
+		t.Errorf("SpanText = %q", got)
 	}
 }

@@ -38,7 +38,21 @@ type Result struct {
 	LateIssues  int
 	MaxIssueLag time.Duration
 	Window      time.Duration
+	// Spans are the measured window cut into equal parts by due time, in
+	// order: whether latency holds through the run or climbs (a backlog,
+	// a store that slows as it grows) shows here, not in the run's p99.
+	Spans []Span
 }
+
+// Span is the figures of the webhooks due in one part of the measured
+// window.
+type Span struct {
+	Length     time.Duration
+	Ack, Reply Dist
+}
+
+// spanCount is how many parts the measured window is cut into.
+const spanCount = 6
 
 // Collect computes the figures of a finished run. replies says whether a
 // reply was owed for each acknowledged webhook.
@@ -47,6 +61,14 @@ func Collect(rec *Recorder, w Window, replies bool) Result {
 		Extra: rec.extra.Load(), Unknown: rec.unknown.Load(), LateIssues: w.LateIssues, MaxIssueLag: w.MaxIssueLag}
 	var acks, waits, reps []time.Duration
 	var lastAck, lastReply int64
+	spanLen := (w.To - w.From) / spanCount
+	var spanAcks, spanReps [spanCount][]time.Duration
+	span := func(due int64) int {
+		if spanLen <= 0 {
+			return 0
+		}
+		return int(min(max((due-w.From)/spanLen, 0), spanCount-1))
+	}
 	for i := range w.Scheduled {
 		s := rec.slots.lookup(i)
 		if s == nil || s.due == 0 {
@@ -63,6 +85,7 @@ func Collect(rec *Recorder, w Window, replies bool) Result {
 		case s.status == 200 && s.acked != 0:
 			r.Acked++
 			acks = append(acks, time.Duration(s.acked-s.due))
+			spanAcks[span(s.due)] = append(spanAcks[span(s.due)], time.Duration(s.acked-s.due))
 			lastAck = max(lastAck, s.acked)
 		case s.status <= 0:
 			r.Errors["transport"]++
@@ -78,10 +101,17 @@ func Collect(rec *Recorder, w Window, replies bool) Result {
 		if at := s.reply.Load(); at != 0 {
 			r.Replies++
 			reps = append(reps, time.Duration(at-s.due))
+			spanReps[span(s.due)] = append(spanReps[span(s.due)], time.Duration(at-s.due))
 			lastReply = max(lastReply, at)
 		}
 	}
 	r.Ack, r.Reply, r.Wait = Distribution(acks), Distribution(reps), Distribution(waits)
+	if spanLen > 0 {
+		for i := range spanCount {
+			r.Spans = append(r.Spans, Span{Length: time.Duration(spanLen),
+				Ack: Distribution(spanAcks[i]), Reply: Distribution(spanReps[i])})
+		}
+	}
 	r.Throughput = perSecond(r.Acked, w.From, max(w.To, lastAck))
 	r.ReplyRate = perSecond(r.Replies, w.From, max(w.To, lastReply))
 	if w.LastIssue > w.FirstIssue && r.Offered > 1 {
@@ -90,6 +120,30 @@ func Collect(rec *Recorder, w Window, replies bool) Result {
 		r.OfferedRate = float64(r.Offered) / r.Window.Seconds()
 	}
 	return r
+}
+
+// SpanText is the p99 of each span, in order, of the replies (or of the
+// acknowledgements when replies is false): "" when the run had no spans.
+func (r Result) SpanText(replies bool) string {
+	if len(r.Spans) == 0 {
+		return ""
+	}
+	what := "reply"
+	if !replies {
+		what = "ack"
+	}
+	parts := make([]string, len(r.Spans))
+	for i, s := range r.Spans {
+		d := s.Reply
+		if !replies {
+			d = s.Ack
+		}
+		parts[i] = "n/a"
+		if d.N > 0 {
+			parts[i] = ms(d.P99)
+		}
+	}
+	return fmt.Sprintf("%s p99 by %s of the run: %s", what, r.Spans[0].Length.Round(time.Millisecond), strings.Join(parts, " "))
 }
 
 func perSecond(n int, from, to int64) float64 {

@@ -326,6 +326,9 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "replies: %d of %d (%.1f/s), reply %s; %d owed when the load ended, %d after a %s drain; duplicates %d, to unknown users %d\n",
 			r.Replies, r.Expected, r.ReplyRate, r.Reply, backlog, rec.Pending(), drained.Round(time.Millisecond), r.Extra, r.Unknown)
 	}
+	if line := r.SpanText(!o.ingestOnly); line != "" {
+		fmt.Fprintln(stdout, "over time:", line)
+	}
 	echoed, lost := provider.Echoes()
 	fmt.Fprintf(stdout, "provider: %d sends, %d profile lookups, %d sender actions, %d refused; echoes %d delivered, %d given up\n",
 		provider.Sends.Load(), provider.Profiles.Load(), provider.Actions.Load(), provider.Refused.Load(), echoed, lost)
