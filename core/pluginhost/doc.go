@@ -56,8 +56,9 @@
 // such a process could read the host's memory and database anyway.
 // Third-party plugins always get go-plugin's AutoMTLS. Both ends fix their
 // flow-control windows (grpc-go's estimate pings on every call), and
-// built-ins run with a GOGC that trades a few MB for less collection (see
-// transport in host.go; hop_bench_test.go measures each part).
+// built-ins run with a GOGC that trades a few MB for less collection, and
+// on a quarter of the host's threads (see transport in host.go;
+// hop_bench_test.go measures each part).
 //
 // # The boundary
 //

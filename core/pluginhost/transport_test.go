@@ -2,7 +2,9 @@ package pluginhost
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -26,21 +28,34 @@ func (envAssistant) Converse(context.Context, *proto.ConverseRequest) (*proto.Co
 	if os.Getenv("PLUGIN_CLIENT_CERT") != "" {
 		tls = "mtls"
 	}
-	return &proto.ConverseResponse{Replies: []*proto.Content{{Type: "text", Text: tls + " GOGC=" + os.Getenv("GOGC")}}}, nil
+	text := fmt.Sprintf("%s GOGC=%s GOMAXPROCS=%s threads=%d", tls, os.Getenv("GOGC"), os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS(0))
+	return &proto.ConverseResponse{Replies: []*proto.Content{{Type: "text", Text: text}}}, nil
 }
 
 // Built-ins (the host's own executable, on a socket only its user can
 // reach) are spoken to without TLS and run with the collector set for
-// them; a third-party plugin always gets mutual TLS, and Go's defaults.
+// them and on a quarter of the host's threads; a third-party plugin always
+// gets mutual TLS, and Go's defaults.
 func TestTransportOfBuiltinsAndThirdParties(t *testing.T) {
 	dir := t.TempDir()
 	writeScript(t, dir, "third", serving("env"), 0o755)
 	h, _ := newHost(t, dir, "env")
-	if got, err := converse(t, h, "env", "?"); err != nil || got != "plain GOGC="+defaultTransport().gogc {
-		t.Errorf("the built-in's transport: %q, %v; want plain, GOGC=%s", got, err, defaultTransport().gogc)
+	tr := defaultTransport()
+	want := fmt.Sprintf("plain GOGC=%s GOMAXPROCS=%d threads=%d", tr.gogc, tr.procs, tr.procs)
+	if got, err := converse(t, h, "env", "?"); err != nil || got != want {
+		t.Errorf("the built-in's transport: %q, %v; want %q", got, err, want)
 	}
-	if got, err := converse(t, h, "third", "?"); err != nil || got != "mtls GOGC=" {
-		t.Errorf("the third-party plugin's transport: %q, %v; want mtls and Go's GOGC", got, err)
+	got, err := converse(t, h, "third", "?")
+	if err != nil || !strings.HasPrefix(got, "mtls GOGC= GOMAXPROCS= threads=") {
+		t.Errorf("the third-party plugin's transport: %q, %v; want mtls and Go's defaults", got, err)
+	}
+}
+
+func TestPluginProcs(t *testing.T) {
+	for host, want := range map[int]int{1: 1, 2: 1, 4: 1, 7: 1, 8: 2, 16: 4, 64: 16} {
+		if got := pluginProcs(host); got != want {
+			t.Errorf("pluginProcs(%d) = %d, want %d", host, got, want)
+		}
 	}
 }
 
